@@ -1,0 +1,225 @@
+"""Builders of Velero objects in Velero's own shape (velero.io/v1), for the sandbox, the demo and tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+API_VERSION = "velero.io/v1"
+Obj = dict[str, Any]
+
+
+def rfc3339(t: float | None) -> str | None:
+    """Kubernetes' timestamp format (RFC 3339, UTC, second precision)."""
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _metadata(name: str, namespace: str, created: float | None, labels: dict[str, str] | None) -> Obj:
+    meta: Obj = {"name": name, "namespace": namespace}
+    if created is not None:
+        meta["creationTimestamp"] = rfc3339(created)
+    if labels:
+        meta["labels"] = dict(labels)
+    return meta
+
+
+def _drop_none(d: Obj) -> Obj:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def backup(
+    name: str,
+    *,
+    phase: str | None = "Completed",
+    schedule: str | None = None,
+    labels: dict[str, str] | None = None,
+    started: float | None = None,
+    completed: float | None = None,
+    created: float | None = None,
+    expiration: float | None = None,
+    ttl: str = "720h0m0s",
+    storage_location: str = "default",
+    items_backed_up: int | None = 100,
+    items_total: int | None = 100,
+    errors: int | None = None,
+    warnings: int | None = None,
+    hooks_attempted: int | None = None,
+    hooks_failed: int | None = None,
+    volume_snapshots_attempted: int | None = None,
+    volume_snapshots_completed: int | None = None,
+    csi_snapshots_attempted: int | None = None,
+    csi_snapshots_completed: int | None = None,
+    namespace: str = "velero",
+) -> Obj:
+    all_labels = dict(labels or {})
+    if schedule is not None:
+        all_labels["velero.io/schedule-name"] = schedule
+        all_labels.setdefault("velero.io/storage-location", storage_location)
+    status: Obj = {}
+    if phase is not None:
+        status = _drop_none(
+            {
+                "phase": phase,
+                "startTimestamp": rfc3339(started),
+                "completionTimestamp": rfc3339(completed),
+                "expiration": rfc3339(expiration),
+                "errors": errors,
+                "warnings": warnings,
+                "volumeSnapshotsAttempted": volume_snapshots_attempted,
+                "volumeSnapshotsCompleted": volume_snapshots_completed,
+                "csiVolumeSnapshotsAttempted": csi_snapshots_attempted,
+                "csiVolumeSnapshotsCompleted": csi_snapshots_completed,
+                "version": 1,
+                "formatVersion": "1.1.0",
+            }
+        )
+        if items_total is not None or items_backed_up is not None:
+            status["progress"] = _drop_none({"itemsBackedUp": items_backed_up, "totalItems": items_total})
+        if hooks_attempted is not None or hooks_failed is not None:
+            status["hookStatus"] = _drop_none({"hooksAttempted": hooks_attempted, "hooksFailed": hooks_failed})
+    obj: Obj = {
+        "apiVersion": API_VERSION,
+        "kind": "Backup",
+        "metadata": _metadata(name, namespace, created if created is not None else started, all_labels),
+        "spec": {"ttl": ttl, "storageLocation": storage_location, "snapshotVolumes": True},
+    }
+    if status:
+        obj["status"] = status
+    return obj
+
+
+def restore(
+    name: str,
+    *,
+    backup_name: str,
+    phase: str | None = "Completed",
+    schedule_name: str | None = None,
+    started: float | None = None,
+    completed: float | None = None,
+    created: float | None = None,
+    errors: int | None = None,
+    warnings: int | None = None,
+    namespace: str = "velero",
+) -> Obj:
+    spec: Obj = {"backupName": backup_name}
+    if schedule_name:
+        spec["scheduleName"] = schedule_name
+    obj: Obj = {
+        "apiVersion": API_VERSION,
+        "kind": "Restore",
+        "metadata": _metadata(name, namespace, created if created is not None else started, None),
+        "spec": spec,
+    }
+    if phase is not None:
+        obj["status"] = _drop_none(
+            {
+                "phase": phase,
+                "startTimestamp": rfc3339(started),
+                "completionTimestamp": rfc3339(completed),
+                "errors": errors,
+                "warnings": warnings,
+            }
+        )
+    return obj
+
+
+def schedule(
+    name: str,
+    *,
+    cron: str,
+    tier_label: tuple[str, str] | None = None,
+    phase: str | None = "Enabled",
+    paused: bool = False,
+    created: float | None = None,
+    last_backup: float | None = None,
+    last_skipped: float | None = None,
+    ttl: str = "720h0m0s",
+    included_namespaces: list[str] | None = None,
+    storage_location: str = "default",
+    namespace: str = "velero",
+) -> Obj:
+    template: Obj = {"ttl": ttl, "storageLocation": storage_location}
+    if included_namespaces:
+        template["includedNamespaces"] = list(included_namespaces)
+    if tier_label is not None:
+        template["metadata"] = {"labels": {tier_label[0]: tier_label[1]}}
+    spec: Obj = {"schedule": cron, "template": template}
+    if paused:
+        spec["paused"] = True
+    obj: Obj = {
+        "apiVersion": API_VERSION,
+        "kind": "Schedule",
+        "metadata": _metadata(name, namespace, created, None),
+        "spec": spec,
+    }
+    if phase is not None:
+        obj["status"] = _drop_none(
+            {"phase": phase, "lastBackup": rfc3339(last_backup), "lastSkipped": rfc3339(last_skipped)}
+        )
+    return obj
+
+
+def storage_location(
+    name: str,
+    *,
+    bucket: str,
+    prefix: str = "",
+    region: str = "us-east-1",
+    s3_url: str | None = None,
+    phase: str | None = "Available",
+    last_validated: float | None = None,
+    last_synced: float | None = None,
+    default: bool = False,
+    access_mode: str = "ReadWrite",
+    provider: str = "aws",
+    created: float | None = None,
+    namespace: str = "velero",
+) -> Obj:
+    config: Obj = {"region": region}
+    if s3_url:
+        config["s3Url"] = s3_url
+        config["s3ForcePathStyle"] = "true"
+    object_storage: Obj = {"bucket": bucket}
+    if prefix:
+        object_storage["prefix"] = prefix
+    obj: Obj = {
+        "apiVersion": API_VERSION,
+        "kind": "BackupStorageLocation",
+        "metadata": _metadata(name, namespace, created, None),
+        "spec": {
+            "provider": provider,
+            "objectStorage": object_storage,
+            "config": config,
+            "default": default,
+            "accessMode": access_mode,
+        },
+    }
+    if phase is not None:
+        obj["status"] = _drop_none(
+            {
+                "phase": phase,
+                "lastValidationTime": rfc3339(last_validated),
+                "lastSyncedTime": rfc3339(last_synced),
+                "accessMode": access_mode,
+            }
+        )
+    return obj
+
+
+def snapshot_location(
+    name: str,
+    *,
+    region: str,
+    provider: str = "aws",
+    created: float | None = None,
+    namespace: str = "velero",
+) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "VolumeSnapshotLocation",
+        "metadata": _metadata(name, namespace, created, None),
+        "spec": {"provider": provider, "config": {"region": region}},
+        "status": {"phase": "Available"},
+    }

@@ -1,0 +1,155 @@
+"""The in-memory store: what the sources last saw, as slim records, plus the sources' own health.
+
+Sources write here; the model reads immutable snapshots. Nothing in this module does I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from .records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+
+R = TypeVar("R")
+
+Problems = tuple[str, ...]
+
+
+class Collection(Generic[R]):
+    """The objects of one kind, by name, and the problems found while parsing them.
+
+    An object whose parse failed has problems but no record (it was skipped); an object with problems and a
+    record was degraded (a field ignored). Both are counted until the object changes or goes.
+    """
+
+    def __init__(self, on_change: ChangeSignal) -> None:
+        self._records: dict[str, R] = {}
+        self._problems: dict[str, Problems] = {}
+        self._on_change = on_change
+
+    def replace(self, records: Mapping[str, R], problems: Mapping[str, Problems]) -> None:
+        """The full set after a (re)list: anything not in it is gone."""
+        self._records = dict(records)
+        self._problems = {name: p for name, p in problems.items() if p}
+        self._on_change()
+
+    def put(self, name: str, record: R | None, problems: Problems = ()) -> None:
+        if record is None:
+            self._records.pop(name, None)
+        else:
+            self._records[name] = record
+        if problems:
+            self._problems[name] = problems
+        else:
+            self._problems.pop(name, None)
+        self._on_change()
+
+    def remove(self, name: str) -> None:
+        self._records.pop(name, None)
+        self._problems.pop(name, None)
+        self._on_change()
+
+    def get(self, name: str) -> R | None:
+        return self._records.get(name)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self._records.values())
+
+    def frozen(self) -> Mapping[str, R]:
+        return MappingProxyType(dict(self._records))
+
+    def problem_counts(self) -> Counter[str]:
+        """How many objects currently have each problem."""
+        counts: Counter[str] = Counter()
+        for problems in self._problems.values():
+            counts.update(problems)
+        return counts
+
+
+class ChangeSignal:
+    """Counts changes and wakes whoever waits for one (the renderer)."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._event = asyncio.Event()
+
+    def __call__(self) -> None:
+        self.version += 1
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event.clear()
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """How one source (kube, buckets, snapshots) is doing."""
+
+    up: bool = False
+    last_success: float | None = None
+    errors: Counter[str] = field(default_factory=Counter)  # by kind
+    api_calls: Counter[str] = field(default_factory=Counter)  # by operation
+    last_refresh_duration: float | None = None
+
+
+@dataclass(slots=True)
+class ResourceHealth:
+    """How the watch of one Kubernetes resource is doing."""
+
+    synced: bool = False  # has completed a list (at least once)
+    up: bool = False  # the last list/watch is healthy
+    forbidden: bool = False
+    relists: int = 0
+    watch_restarts: int = 0
+    last_event: float | None = None
+
+
+@dataclass(slots=True)
+class Health:
+    sources: dict[str, SourceHealth] = field(default_factory=dict)
+    resources: dict[str, ResourceHealth] = field(default_factory=dict)
+
+    def source(self, name: str) -> SourceHealth:
+        return self.sources.setdefault(name, SourceHealth())
+
+    def resource(self, name: str) -> ResourceHealth:
+        return self.resources.setdefault(name, ResourceHealth())
+
+
+@dataclass(slots=True, frozen=True)
+class StoreView:
+    """An immutable snapshot of the store for the model: safe to read from another thread."""
+
+    backups: Mapping[str, Backup]
+    restores: Mapping[str, Restore]
+    schedules: Mapping[str, Schedule]
+    storage_locations: Mapping[str, StorageLocation]
+    snapshot_locations: Mapping[str, SnapshotLocation]
+
+
+class Store:
+    def __init__(self) -> None:
+        self.changed = ChangeSignal()
+        self.backups: Collection[Backup] = Collection(self.changed)
+        self.restores: Collection[Restore] = Collection(self.changed)
+        self.schedules: Collection[Schedule] = Collection(self.changed)
+        self.storage_locations: Collection[StorageLocation] = Collection(self.changed)
+        self.snapshot_locations: Collection[SnapshotLocation] = Collection(self.changed)
+        self.health = Health()
+
+    def view(self) -> StoreView:
+        return StoreView(
+            backups=self.backups.frozen(),
+            restores=self.restores.frozen(),
+            schedules=self.schedules.frozen(),
+            storage_locations=self.storage_locations.frozen(),
+            snapshot_locations=self.snapshot_locations.frozen(),
+        )
