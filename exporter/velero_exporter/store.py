@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
 
@@ -144,6 +144,16 @@ class Store:
         self.storage_locations: Collection[StorageLocation] = Collection(self.changed)
         self.snapshot_locations: Collection[SnapshotLocation] = Collection(self.changed)
         self.health = Health()
+
+    def collections(self) -> dict[str, Collection[Any]]:
+        """Each collection by the plural of its Kubernetes resource."""
+        return {
+            "backups": self.backups,
+            "restores": self.restores,
+            "schedules": self.schedules,
+            "backupstoragelocations": self.storage_locations,
+            "volumesnapshotlocations": self.snapshot_locations,
+        }
 
     def view(self) -> StoreView:
         return StoreView(

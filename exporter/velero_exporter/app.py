@@ -1,0 +1,115 @@
+"""Wires one running exporter: sources -> store -> renderer -> HTTP, under one task group."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from . import __version__
+from .config import Config
+from .exposition import Exposition
+from .http import build_app, serve
+from .objectives import objective_warnings
+from .renderer import Renderer
+from .sources.kube.client import KubeClient
+from .sources.kube.source import KubeSource, is_ready
+from .store import Store
+
+log = logging.getLogger("velero_exporter")
+
+DEFAULT_PORT = 9898  # not 8085, which is Velero's own metrics port
+
+
+@dataclass(slots=True, frozen=True)
+class Options:
+    listen_host: str = "0.0.0.0"
+    listen_port: int = DEFAULT_PORT
+    telemetry_path: str = "/metrics"
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str = "velero"
+    # Tests and benchmarks shorten the reflectors' timers; production uses the defaults.
+    reflector_options: dict[str, Any] = field(default_factory=dict)
+    render_debounce: float = 0.05
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """Prometheus' ':9898' or 'host:port' or '[::1]:9898'."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--web.listen-address: {text!r} is not host:port")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+class Exporter:
+    """One exporter instance; `async with Exporter(...)` starts it, leaving it serves nothing."""
+
+    def __init__(self, config: Config, options: Options) -> None:
+        self.config = config
+        self.options = options
+        self.store = Store()
+        self.exposition = Exposition()
+        self.renderer = Renderer(
+            self.store, config, self.exposition, version=__version__, debounce=options.render_debounce
+        )
+        self._runner: web.AppRunner | None = None
+        self._client: KubeClient | None = None
+        self._tasks: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.options.listen_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{self.port}"
+
+    async def _run_tasks(self, client: KubeClient) -> None:
+        async with asyncio.TaskGroup() as group:
+            source = KubeSource(
+                client, self.options.namespace, self.store, reflector_options=self.options.reflector_options
+            )
+            group.create_task(source.run(), name="source-kube")
+            group.create_task(self.renderer.run(), name="renderer")
+
+    async def start(self) -> None:
+        for warning in objective_warnings(self.config, now=time.time()):
+            log.warning("%s", warning)
+        self._client = await KubeClient.from_config(self.options.kubeconfig, self.options.context)
+        app = build_app(
+            self.exposition,
+            ready=lambda: is_ready(self.store),
+            telemetry_path=self.options.telemetry_path,
+            version=__version__,
+        )
+        self._runner = await serve(app, self.options.listen_host, self.options.listen_port)
+        addresses = self._runner.addresses
+        self.port = int(addresses[0][1]) if addresses else self.options.listen_port
+        self._tasks = asyncio.create_task(self._run_tasks(self._client), name="exporter")
+        log.info("listening address=%s namespace=%s", self.url, self.options.namespace)
+
+    async def stop(self) -> None:
+        if self._tasks is not None:
+            self._tasks.cancel()
+            await asyncio.gather(self._tasks, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._client is not None:
+            await self._client.close()
+
+    async def wait(self) -> None:
+        """Until the sources stop (they run forever unless one fails for good or the task is cancelled)."""
+        if self._tasks is not None:
+            await self._tasks
+
+    async def __aenter__(self) -> Exporter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,124 @@
+"""The command line: flags in the Prometheus exporter style, and the check-config and demo commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .app import DEFAULT_PORT, Exporter, Options, parse_listen_address
+from .config import Config
+from .config_file import ConfigError, load_config
+from .logs import FORMATS, LEVELS, setup_logging
+from .objectives import objective_warnings
+
+log = logging.getLogger("velero_exporter")
+
+
+def _add_logging_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log.level", dest="log_level", choices=LEVELS, default="info")
+    parser.add_argument("--log.format", dest="log_format", choices=FORMATS, default="logfmt")
+
+
+def _add_exporter_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML configuration file (default: the DR plan's five tiers)")
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=f":{DEFAULT_PORT}",
+        help=f"address to serve metrics on (default :{DEFAULT_PORT})",
+    )
+    parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics")
+    _add_logging_flags(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="velero-exporter",
+        description="Prometheus exporter that tells whether Velero backups meet their RPO and RTO objectives.",
+    )
+    parser.add_argument("--version", action="version", version=f"velero-exporter {__version__}")
+    _add_exporter_flags(parser)
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument("--namespace", default="velero", help="Velero's namespace (default velero)")
+    commands = parser.add_subparsers(dest="command")
+    check = commands.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("file")
+    demo = commands.add_parser("demo", help="run on the built-in sandbox: no cluster, no AWS account")
+    _add_exporter_flags(demo)
+    return parser
+
+
+def check_config(path: str) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"velero-exporter: {exc}", file=sys.stderr)
+        return 1
+    warnings = objective_warnings(config, now=time.time())
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    tiers = ", ".join(config.tier_names)
+    print(f"{path}: ok ({len(config.tiers)} tiers: {tiers}; {len(warnings)} objective warnings)")
+    return 0
+
+
+async def _serve_until_stopped(exporter: Exporter) -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    async with exporter:
+        waiter = asyncio.create_task(exporter.wait())
+        stopper = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiter, stopper):
+            task.cancel()
+        if waiter in done and not waiter.cancelled() and waiter.exception() is not None:
+            raise waiter.exception()  # type: ignore[misc]
+    log.info("stopped")
+
+
+def _load(path: str | None) -> Config:
+    return load_config(path) if path else Config()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.file)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        config = _load(args.config)
+        host, port = parse_listen_address(args.listen_address)
+    except (ConfigError, ValueError) as exc:
+        print(f"velero-exporter: {exc}", file=sys.stderr)
+        return 1
+    if args.command == "demo":
+        from .sandbox.demo import run_demo  # noqa: PLC0415 (a production run never loads the sandbox)
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(config if args.config else None, host, port, args.telemetry_path))
+        return 0
+    options = Options(
+        listen_host=host,
+        listen_port=port,
+        telemetry_path=args.telemetry_path,
+        kubeconfig=args.kubeconfig,
+        context=args.context,
+        namespace=args.namespace,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_until_stopped(Exporter(config, options)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

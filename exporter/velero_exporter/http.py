@@ -1,0 +1,80 @@
+"""The HTTP endpoint: /metrics serves the newest rendered payload; /healthz, /readyz and a landing page."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+from aiohttp import web
+
+from .exposition import Exposition, content_type, negotiate
+
+# Large enough for any scraper's headers, small enough that an abusive request costs nothing.
+MAX_REQUEST_LINE = 8190
+MAX_FIELD_SIZE = 8190
+
+
+def _accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        token = part.split(";")
+        if token[0].strip().lower() == "gzip":
+            q = token[1].strip() if len(token) > 1 else ""
+            return q not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def build_app(
+    exposition: Exposition,
+    *,
+    ready: Callable[[], bool],
+    telemetry_path: str = "/metrics",
+    version: str,
+) -> web.Application:
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        payload = exposition.current
+        if payload is None:
+            return web.Response(status=503, text="no metrics rendered yet\n")
+        fmt = negotiate(request.headers.get("Accept", ""))
+        compressed = _accepts_gzip(request)
+        headers = {"Content-Type": content_type(fmt), "Vary": "Accept, Accept-Encoding"}
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=payload.body(fmt, compressed), headers=headers)
+
+    async def healthz(_: web.Request) -> web.Response:
+        # Alive as long as the event loop answers; the sources' health is in the metrics.
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if ready() and exposition.current is not None:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="not ready: waiting for the first list of backups and schedules\n")
+
+    async def landing(_: web.Request) -> web.Response:
+        path = html.escape(telemetry_path)
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>velero-exporter</title></head><body>"
+            f"<h1>velero-exporter {html.escape(version)}</h1>"
+            f"<p><a href='{path}'>Metrics</a> · <a href='/healthz'>Health</a> · <a href='/readyz'>Readiness</a></p>"
+            "</body></html>"
+        )
+        return web.Response(text=body, content_type="text/html")
+
+    app = web.Application(client_max_size=1024)
+    app.router.add_get(telemetry_path, metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/", landing)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_FIELD_SIZE},
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner

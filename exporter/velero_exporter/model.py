@@ -1,0 +1,308 @@
+"""The model: pure functions from a store snapshot, the configuration and the clock to what the metrics say.
+
+One pass over the backups computes every per-tier and per-schedule aggregate, so the cost of a render grows
+with the objects held and the series it yields stay bounded by tiers, schedules and locations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .config import Config, Tier
+from .cron import Cron, CronError
+from .records import (
+    BACKUP_PHASES,
+    FINISHED_BACKUP_PHASES,
+    FINISHED_RESTORE_PHASES,
+    QUEUED_BACKUP_PHASES,
+    RESTORE_PHASES,
+    UNFINISHED_BACKUP_PHASES,
+    UNKNOWN_PHASE,
+    Backup,
+    Restore,
+    Schedule,
+    SnapshotLocation,
+    StorageLocation,
+)
+from .store import StoreView
+
+UNASSIGNED = "unassigned"
+ALL_BACKUP_PHASES: tuple[str, ...] = (*BACKUP_PHASES, UNKNOWN_PHASE)
+ALL_RESTORE_PHASES: tuple[str, ...] = (*RESTORE_PHASES, UNKNOWN_PHASE)
+FINISHED_PHASES_ORDER: tuple[str, ...] = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+FAILED_RESTORE_PHASES = frozenset({"Failed", "PartiallyFailed"})
+
+CronLookup = Callable[[str], "Cron | CronError"]
+
+
+@dataclass(slots=True, frozen=True)
+class TierState:
+    name: str
+    objectives: Tier | None  # None for the unassigned tier
+    last_success: float | None
+    recovery_point: float | None
+    oldest_recovery_point: float | None
+    backups_by_phase: Mapping[str, int]
+    ttl_below_retention: int
+    past_expiration: int
+    last_adhoc_phase: str | None
+    last_restore_success: float | None
+
+
+@dataclass(slots=True, frozen=True)
+class ScheduleState:
+    name: str
+    tier: str
+    record: Schedule | None  # None: listed in the config but absent from the cluster
+    interval: float | None
+    next_run: float | None
+    backups_by_phase: Mapping[str, int]
+    last_finished: Backup | None
+    last_success: float | None
+    last_failure: float | None
+
+
+@dataclass(slots=True, frozen=True)
+class UnfinishedBackup:
+    name: str
+    schedule: str
+    tier: str
+    phase: str
+    since: float
+
+
+@dataclass(slots=True, frozen=True)
+class RestoreGroup:
+    """The restores of one source tier and schedule (schedule "" for ad-hoc backups)."""
+
+    tier: str
+    schedule: str
+    last_finished: Restore | None
+    last_failure: float | None
+
+
+@dataclass(slots=True, frozen=True)
+class Model:
+    tiers: tuple[TierState, ...]
+    schedules: tuple[ScheduleState, ...]
+    unfinished: tuple[UnfinishedBackup, ...]
+    restores_by_tier_phase: Mapping[tuple[str, str], int]
+    restore_groups: tuple[RestoreGroup, ...]
+    storage_locations: tuple[StorageLocation, ...]
+    snapshot_locations: tuple[SnapshotLocation, ...]
+
+
+def run_time(backup: Backup | Restore) -> float:
+    """When the run began (for ordering runs): its start, else its creation."""
+    return backup.started or backup.created or backup.completed or 0.0
+
+
+def finish_time(backup: Backup | Restore) -> float:
+    """When the run ended, as well as the object tells."""
+    return backup.completed or backup.started or backup.created or 0.0
+
+
+class TierResolver:
+    """Tier membership (DESIGN.md): a scheduled backup belongs to its schedule's tier, else its own label."""
+
+    def __init__(self, config: Config, schedules: Mapping[str, Schedule]) -> None:
+        self._tier_names = frozenset(config.tier_names)
+        self._label = config.tier_label
+        self._configured = {s.name: t.name for t in config.tiers for s in t.schedules}
+        self._schedules = schedules
+
+    def _known(self, value: str | None) -> str | None:
+        return value if value in self._tier_names else None
+
+    def schedule_tier(self, schedule: str) -> str | None:
+        configured = self._configured.get(schedule)
+        if configured is not None:
+            return configured
+        record = self._schedules.get(schedule)
+        return self._known(record.template_label(self._label)) if record is not None else None
+
+    def backup_tier(self, backup: Backup) -> str:
+        schedule = backup.schedule
+        if schedule is not None:
+            tier = self.schedule_tier(schedule)
+            if tier is not None:
+                return tier
+        # Velero copies the template's labels onto scheduled backups, so this also covers deleted schedules.
+        return self._known(backup.label(self._label)) or UNASSIGNED
+
+
+@dataclass(slots=True)
+class _TierAccumulator:
+    objectives: Tier | None
+    by_phase: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALL_BACKUP_PHASES, 0))
+    newest_success: Backup | None = None
+    oldest_success: Backup | None = None
+    ttl_below_retention: int = 0
+    past_expiration: int = 0
+    last_adhoc: Backup | None = None
+    last_restore_success: float | None = None
+
+    def is_success(self, backup: Backup) -> bool:
+        if backup.phase == "Completed":
+            return True
+        accept = self.objectives is not None and self.objectives.accept_partially_failed
+        return accept and backup.phase == "PartiallyFailed"
+
+
+@dataclass(slots=True)
+class _ScheduleAccumulator:
+    by_phase: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALL_BACKUP_PHASES, 0))
+    last_finished: Backup | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+
+
+def _newer(candidate: Backup, current: Backup | None, key: Callable[[Backup], float]) -> bool:
+    return current is None or (key(candidate), candidate.name) > (key(current), current.name)
+
+
+def _max(a: float | None, b: float) -> float:
+    return b if a is None or b > a else a
+
+
+def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) -> Model:
+    resolver = TierResolver(config, view.schedules)
+    tiers = {t.name: _TierAccumulator(t) for t in config.tiers}
+    tiers[UNASSIGNED] = _TierAccumulator(None)
+    schedule_names = sorted({*view.schedules, *(s.name for t in config.tiers for s in t.schedules)})
+    schedules = {name: _ScheduleAccumulator() for name in schedule_names}
+    unfinished: list[UnfinishedBackup] = []
+
+    for backup in view.backups.values():
+        tier_name = resolver.backup_tier(backup)
+        tier = tiers[tier_name]
+        tier.by_phase[backup.phase] += 1
+        finished = backup.phase in FINISHED_BACKUP_PHASES
+        success = tier.is_success(backup)
+        if success:
+            if _newer(backup, tier.newest_success, finish_time):
+                tier.newest_success = backup
+            if tier.oldest_success is None or run_time(backup) < run_time(tier.oldest_success):
+                tier.oldest_success = backup
+        if (
+            backup.phase == "Completed"
+            and tier.objectives is not None
+            and backup.ttl_seconds is not None
+            and backup.ttl_seconds < tier.objectives.retention_seconds
+        ):
+            tier.ttl_below_retention += 1
+        if backup.expiration is not None and now > backup.expiration + config.gc_grace_seconds:
+            tier.past_expiration += 1
+        schedule_name = backup.schedule
+        if schedule_name is None:
+            if finished and _newer(backup, tier.last_adhoc, run_time):
+                tier.last_adhoc = backup
+        elif (schedule := schedules.get(schedule_name)) is not None:
+            schedule.by_phase[backup.phase] += 1
+            if finished:
+                if _newer(backup, schedule.last_finished, run_time):
+                    schedule.last_finished = backup
+                if backup.phase == "Completed":
+                    schedule.last_success = _max(schedule.last_success, finish_time(backup))
+                else:
+                    schedule.last_failure = _max(schedule.last_failure, finish_time(backup))
+        if backup.phase in UNFINISHED_BACKUP_PHASES:
+            queued = backup.phase in QUEUED_BACKUP_PHASES or backup.started is None
+            since = backup.created if queued else backup.started
+            if since is not None:
+                unfinished.append(UnfinishedBackup(backup.name, schedule_name or "", tier_name, backup.phase, since))
+
+    restores_by_tier_phase, restore_groups = _restores(view, resolver, tiers)
+
+    return Model(
+        tiers=tuple(_tier_state(name, acc) for name, acc in tiers.items()),
+        schedules=tuple(
+            _schedule_state(name, schedules[name], view.schedules.get(name), resolver, crons) for name in schedule_names
+        ),
+        unfinished=tuple(sorted(unfinished, key=lambda u: u.name)),
+        restores_by_tier_phase=restores_by_tier_phase,
+        restore_groups=restore_groups,
+        storage_locations=tuple(view.storage_locations[k] for k in sorted(view.storage_locations)),
+        snapshot_locations=tuple(view.snapshot_locations[k] for k in sorted(view.snapshot_locations)),
+    )
+
+
+def _tier_state(name: str, acc: _TierAccumulator) -> TierState:
+    newest = acc.newest_success
+    return TierState(
+        name=name,
+        objectives=acc.objectives,
+        last_success=newest.completed if newest is not None else None,
+        recovery_point=(newest.started or newest.created) if newest is not None else None,
+        oldest_recovery_point=(
+            (acc.oldest_success.started or acc.oldest_success.created) if acc.oldest_success is not None else None
+        ),
+        backups_by_phase=acc.by_phase,
+        ttl_below_retention=acc.ttl_below_retention,
+        past_expiration=acc.past_expiration,
+        last_adhoc_phase=acc.last_adhoc.phase if acc.last_adhoc is not None else None,
+        last_restore_success=acc.last_restore_success,
+    )
+
+
+def _schedule_state(
+    name: str,
+    acc: _ScheduleAccumulator,
+    record: Schedule | None,
+    resolver: TierResolver,
+    crons: CronLookup,
+) -> ScheduleState:
+    interval: float | None = None
+    next_run: float | None = None
+    if record is not None:
+        cron = crons(record.cron)
+        after = record.last_backup or record.created
+        if isinstance(cron, Cron) and after is not None:
+            try:
+                next_run = cron.next_after(after)
+                interval = cron.max_interval(after)
+            except CronError:
+                next_run = interval = None  # a cron that never fires
+    return ScheduleState(
+        name=name,
+        tier=resolver.schedule_tier(name) or UNASSIGNED,
+        record=record,
+        interval=interval,
+        next_run=next_run,
+        backups_by_phase=acc.by_phase,
+        last_finished=acc.last_finished,
+        last_success=acc.last_success,
+        last_failure=acc.last_failure,
+    )
+
+
+def _restores(
+    view: StoreView, resolver: TierResolver, tiers: dict[str, _TierAccumulator]
+) -> tuple[dict[tuple[str, str], int], tuple[RestoreGroup, ...]]:
+    counts = {(tier, phase): 0 for tier in tiers for phase in ALL_RESTORE_PHASES}
+    newest: dict[tuple[str, str], Restore] = {}
+    failures: dict[tuple[str, str], float] = {}
+    for restore in view.restores.values():
+        source = view.backups.get(restore.backup_name)
+        schedule = restore.schedule_name or (source.schedule if source is not None else None) or ""
+        if source is not None:
+            tier = resolver.backup_tier(source)
+        else:
+            tier = (resolver.schedule_tier(schedule) if schedule else None) or UNASSIGNED
+        counts[tier, restore.phase] += 1
+        if restore.phase not in FINISHED_RESTORE_PHASES:
+            continue
+        key = (tier, schedule)
+        current = newest.get(key)
+        if current is None or (run_time(restore), restore.name) > (run_time(current), current.name):
+            newest[key] = restore
+        if restore.phase in FAILED_RESTORE_PHASES:
+            failures[key] = max(failures.get(key, 0.0), finish_time(restore))
+        if restore.phase == "Completed" and restore.completed is not None:
+            tiers[tier].last_restore_success = _max(tiers[tier].last_restore_success, restore.completed)
+    groups = tuple(
+        RestoreGroup(tier, schedule, newest.get((tier, schedule)), failures.get((tier, schedule)))
+        for tier, schedule in sorted({*newest, *failures})
+    )
+    return counts, groups

@@ -1,0 +1,305 @@
+"""Velero objects (JSON as the API serves them) into slim records.
+
+Nothing here trusts its input: a field of the wrong type, a malformed timestamp or an unknown phase degrades
+the record (the field is ignored) and is reported as a problem; an object that cannot be identified at all is
+skipped. Problems are short reason codes, counted by the exporter per resource and reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from .records import (
+    BACKUP_PHASES,
+    LOCATION_PHASES,
+    RESTORE_PHASES,
+    SCHEDULE_PHASES,
+    UNKNOWN_PHASE,
+    Backup,
+    Restore,
+    Schedule,
+    SnapshotLocation,
+    StorageLocation,
+)
+
+R = TypeVar("R")
+
+# Reason codes (label values of velero_exporter_invalid_objects).
+NOT_AN_OBJECT = "not_an_object"
+MISSING_NAME = "missing_name"
+MISSING_STATUS = "missing_status"
+UNKNOWN_PHASE_REASON = "unknown_phase"
+BAD_TIMESTAMP = "bad_timestamp"
+BAD_DURATION = "bad_duration"
+BAD_FIELD_TYPE = "bad_field_type"
+
+
+@dataclass(slots=True, frozen=True)
+class Parsed(Generic[R]):
+    name: str | None
+    record: R | None
+    problems: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Typed access to one object's fields that notes, instead of raising, what is malformed."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, reason: str) -> None:
+        if reason not in self.problems:
+            self.problems.append(reason)
+
+    def mapping(self, parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = parent.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.note(BAD_FIELD_TYPE)
+            return {}
+        return value
+
+    def string(self, parent: Mapping[str, Any], key: str, default: str = "") -> str:
+        value = parent.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.note(BAD_FIELD_TYPE)
+            return default
+        return value
+
+    def boolean(self, parent: Mapping[str, Any], key: str) -> bool:
+        value = parent.get(key)
+        if value is None:
+            return False
+        if isinstance(value, bool):
+            return value
+        # BSL config values are strings in Velero ("true"); accept those, nothing else.
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        self.note(BAD_FIELD_TYPE)
+        return False
+
+    def count(self, parent: Mapping[str, Any], key: str) -> int | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.note(BAD_FIELD_TYPE)
+            return None
+        return value
+
+    def timestamp(self, parent: Mapping[str, Any], key: str) -> float | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            self.note(BAD_TIMESTAMP)
+        return parsed
+
+    def go_duration(self, parent: Mapping[str, Any], key: str) -> float | None:
+        value = parent.get(key)
+        if value is None:
+            return None
+        parsed = parse_go_duration(value) if isinstance(value, str) else None
+        if parsed is None:
+            self.note(BAD_DURATION)
+        return parsed
+
+    def labels(self, parent: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        raw = self.mapping(parent, "labels")
+        out = []
+        for key, value in raw.items():
+            if isinstance(key, str) and isinstance(value, str):
+                out.append((key, value))
+            else:
+                self.note(BAD_FIELD_TYPE)
+        return tuple(sorted(out))
+
+    def phase(self, status: Mapping[str, Any], known: tuple[str, ...], empty: str | None) -> str | None:
+        value = status.get("phase")
+        if value is None or value == "":
+            return empty
+        if not isinstance(value, str):
+            self.note(BAD_FIELD_TYPE)
+            return UNKNOWN_PHASE
+        if value not in known:
+            self.note(UNKNOWN_PHASE_REASON)
+            return UNKNOWN_PHASE
+        return value
+
+
+def parse_timestamp(value: object) -> float | None:
+    """RFC 3339 as Kubernetes writes it ("2024-01-20T02:00:00Z"), with optional fraction or offset."""
+    if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
+
+
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_go_duration(text: str) -> float | None:
+    """A Go time.Duration string as metav1.Duration serialises it ("720h0m0s"); None when malformed."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body == "0":
+        return 0.0
+    if not body:
+        return None
+    total = 0.0
+    pos = 0
+    for match in _GO_DURATION_PART.finditer(body):
+        if match.start() != pos:
+            return None
+        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(body):
+        return None
+    return -total if text.startswith("-") else total
+
+
+def _identify(obj: object) -> tuple[Mapping[str, Any] | None, str | None, tuple[str, ...]]:
+    if not isinstance(obj, Mapping):
+        return None, None, (NOT_AN_OBJECT,)
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(name, str) or not name:
+        return None, None, (MISSING_NAME,)
+    return obj, name, ()
+
+
+def _parse(obj: object, build: Callable[[Mapping[str, Any], str, _Reader], R]) -> Parsed[R]:
+    checked, name, problems = _identify(obj)
+    if checked is None or name is None:
+        return Parsed(None, None, problems)
+    reader = _Reader()
+    record = build(checked, name, reader)
+    return Parsed(name, record, tuple(reader.problems))
+
+
+def _build_backup(obj: Mapping[str, Any], name: str, r: _Reader) -> Backup:
+    meta = r.mapping(obj, "metadata")
+    spec = r.mapping(obj, "spec")
+    if "status" not in obj:
+        r.note(MISSING_STATUS)
+    status = r.mapping(obj, "status")
+    progress = r.mapping(status, "progress")
+    hooks = r.mapping(status, "hookStatus")
+    return Backup(
+        name=name,
+        phase=r.phase(status, BACKUP_PHASES, empty="New") or "New",
+        labels=r.labels(meta),
+        created=r.timestamp(meta, "creationTimestamp"),
+        started=r.timestamp(status, "startTimestamp"),
+        completed=r.timestamp(status, "completionTimestamp"),
+        expiration=r.timestamp(status, "expiration"),
+        ttl_seconds=r.go_duration(spec, "ttl"),
+        storage_location=r.string(spec, "storageLocation"),
+        items_backed_up=r.count(progress, "itemsBackedUp"),
+        items_total=r.count(progress, "totalItems"),
+        errors=r.count(status, "errors") or 0,
+        warnings=r.count(status, "warnings") or 0,
+        hooks_attempted=r.count(hooks, "hooksAttempted") or 0,
+        hooks_failed=r.count(hooks, "hooksFailed") or 0,
+        volume_snapshots_attempted=r.count(status, "volumeSnapshotsAttempted") or 0,
+        volume_snapshots_completed=r.count(status, "volumeSnapshotsCompleted") or 0,
+        csi_snapshots_attempted=r.count(status, "csiVolumeSnapshotsAttempted") or 0,
+        csi_snapshots_completed=r.count(status, "csiVolumeSnapshotsCompleted") or 0,
+    )
+
+
+def _build_restore(obj: Mapping[str, Any], name: str, r: _Reader) -> Restore:
+    meta = r.mapping(obj, "metadata")
+    spec = r.mapping(obj, "spec")
+    if "status" not in obj:
+        r.note(MISSING_STATUS)
+    status = r.mapping(obj, "status")
+    return Restore(
+        name=name,
+        phase=r.phase(status, RESTORE_PHASES, empty="New") or "New",
+        backup_name=r.string(spec, "backupName"),
+        schedule_name=r.string(spec, "scheduleName"),
+        created=r.timestamp(meta, "creationTimestamp"),
+        started=r.timestamp(status, "startTimestamp"),
+        completed=r.timestamp(status, "completionTimestamp"),
+        errors=r.count(status, "errors") or 0,
+        warnings=r.count(status, "warnings") or 0,
+    )
+
+
+def _build_schedule(obj: Mapping[str, Any], name: str, r: _Reader) -> Schedule:
+    meta = r.mapping(obj, "metadata")
+    spec = r.mapping(obj, "spec")
+    status = r.mapping(obj, "status")
+    template = r.mapping(spec, "template")
+    return Schedule(
+        name=name,
+        phase=r.phase(status, SCHEDULE_PHASES, empty="New") or "New",
+        cron=r.string(spec, "schedule"),
+        paused=r.boolean(spec, "paused"),
+        created=r.timestamp(meta, "creationTimestamp"),
+        last_backup=r.timestamp(status, "lastBackup"),
+        last_skipped=r.timestamp(status, "lastSkipped"),
+        template_labels=r.labels(r.mapping(template, "metadata")),
+        ttl_seconds=r.go_duration(template, "ttl"),
+        storage_location=r.string(template, "storageLocation"),
+    )
+
+
+def _build_storage_location(obj: Mapping[str, Any], name: str, r: _Reader) -> StorageLocation:
+    spec = r.mapping(obj, "spec")
+    status = r.mapping(obj, "status")
+    object_storage = r.mapping(spec, "objectStorage")
+    config = r.mapping(spec, "config")
+    return StorageLocation(
+        name=name,
+        phase=r.phase(status, LOCATION_PHASES, empty=None),
+        provider=r.string(spec, "provider"),
+        bucket=r.string(object_storage, "bucket"),
+        prefix=r.string(object_storage, "prefix"),
+        region=r.string(config, "region"),
+        s3_url=r.string(config, "s3Url"),
+        default=r.boolean(spec, "default"),
+        access_mode=r.string(spec, "accessMode", "ReadWrite"),
+        last_validated=r.timestamp(status, "lastValidationTime"),
+        last_synced=r.timestamp(status, "lastSyncedTime"),
+    )
+
+
+def _build_snapshot_location(obj: Mapping[str, Any], name: str, r: _Reader) -> SnapshotLocation:
+    spec = r.mapping(obj, "spec")
+    config = r.mapping(spec, "config")
+    return SnapshotLocation(name=name, provider=r.string(spec, "provider"), region=r.string(config, "region"))
+
+
+def parse_backup(obj: object) -> Parsed[Backup]:
+    return _parse(obj, _build_backup)
+
+
+def parse_restore(obj: object) -> Parsed[Restore]:
+    return _parse(obj, _build_restore)
+
+
+def parse_schedule(obj: object) -> Parsed[Schedule]:
+    return _parse(obj, _build_schedule)
+
+
+def parse_storage_location(obj: object) -> Parsed[StorageLocation]:
+    return _parse(obj, _build_storage_location)
+
+
+def parse_snapshot_location(obj: object) -> Parsed[SnapshotLocation]:
+    return _parse(obj, _build_snapshot_location)

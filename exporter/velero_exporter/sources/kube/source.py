@@ -1,0 +1,123 @@
+"""The Kubernetes source: one reflector per Velero resource, parsing what it sees into the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...parsing import (
+    Parsed,
+    parse_backup,
+    parse_restore,
+    parse_schedule,
+    parse_snapshot_location,
+    parse_storage_location,
+)
+from ...store import Collection, Store
+from .client import KubeClient
+from .reflector import Reflector
+
+SOURCE = "kube"
+log = logging.getLogger("velero_exporter.kube")
+
+
+@dataclass(slots=True, frozen=True)
+class KubeResource:
+    plural: str
+    parse: Callable[[object], Parsed[Any]]
+
+
+RESOURCES: tuple[KubeResource, ...] = (
+    KubeResource("backups", parse_backup),
+    KubeResource("restores", parse_restore),
+    KubeResource("schedules", parse_schedule),
+    KubeResource("backupstoragelocations", parse_storage_location),
+    KubeResource("volumesnapshotlocations", parse_snapshot_location),
+)
+# Readiness waits for these (DESIGN.md): without them the tier metrics would claim there is no recovery point.
+READINESS_RESOURCES: tuple[str, ...] = ("backups", "schedules")
+
+
+class RecordSink:
+    """Receives a reflector's objects and keeps their records (or their problems) in the store."""
+
+    def __init__(self, collection: Collection[Any], parse: Callable[[object], Parsed[Any]]) -> None:
+        self._collection = collection
+        self._parse = parse
+
+    def replace(self, objects: list[dict[str, Any]]) -> None:
+        records: dict[str, Any] = {}
+        problems: dict[str, tuple[str, ...]] = {}
+        for obj in objects:
+            parsed = self._parse(obj)
+            # An object without a name cannot be tracked; it is still counted once, under "".
+            name = parsed.name or ""
+            if parsed.record is not None:
+                records[name] = parsed.record
+            if parsed.problems:
+                problems[name] = parsed.problems
+        self._collection.replace(records, problems)
+
+    def upsert(self, obj: dict[str, Any]) -> None:
+        parsed = self._parse(obj)
+        self._collection.put(parsed.name or "", parsed.record, parsed.problems)
+
+    def delete(self, obj: dict[str, Any]) -> None:
+        metadata = obj.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        self._collection.remove(name if isinstance(name, str) else "")
+
+
+def is_ready(store: Store) -> bool:
+    """Backups and schedules have been listed once, or the API refuses them (reported, not waited for)."""
+    resources = store.health.resources
+    return all(
+        name in resources and (resources[name].synced or resources[name].forbidden) for name in READINESS_RESOURCES
+    )
+
+
+class KubeSource:
+    def __init__(
+        self,
+        client: KubeClient,
+        namespace: str,
+        store: Store,
+        *,
+        reflector_options: dict[str, Any] | None = None,
+        health_interval: float = 0.5,
+    ) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._store = store
+        self._options = reflector_options or {}
+        self._health_interval = health_interval
+
+    def _update_up(self) -> None:
+        health = self._store.health
+        health.source(SOURCE).up = all(health.resource(r.plural).up for r in RESOURCES)
+
+    async def _watch_health(self) -> None:
+        while True:
+            self._update_up()
+            await asyncio.sleep(self._health_interval)
+
+    async def run(self) -> None:
+        health = self._store.health
+        source_health = health.source(SOURCE)
+        log.info("source=kube namespace=%s resources=%s", self._namespace, ",".join(r.plural for r in RESOURCES))
+        async with asyncio.TaskGroup() as group:
+            for resource in RESOURCES:
+                reflector = Reflector(
+                    self._client,
+                    resource.plural,
+                    self._namespace,
+                    RecordSink(self._store.collections()[resource.plural], resource.parse),
+                    health.resource(resource.plural),
+                    source_health,
+                    **self._options,
+                )
+                group.create_task(reflector.run(), name=f"reflector-{resource.plural}")
+            group.create_task(self._watch_health(), name="kube-health")
