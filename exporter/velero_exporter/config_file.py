@@ -1,0 +1,335 @@
+"""Reading and validating the configuration file (`--config`, `check-config`) into a typed Config.
+
+Every key is optional: an absent key keeps its default, an empty file gives Config(). Anything wrong stops
+with one ConfigError whose str() is one line, "<file>: <key path>: <problem>", e.g.
+"config.yaml: tiers.hot.rpo: '1hour' is not a duration (use Prometheus syntax such as 30m, 4h, 7d)".
+
+Each top-level key has one section function in _SECTIONS that turns its value into Config fields; adding a
+section (say `aws:`) is one function and one line in that table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import re
+import zoneinfo
+from collections.abc import Callable, Collection, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from velero_exporter.config import Config, Tier, TierSchedule
+from velero_exporter.cron import CronError, parse_cron
+from velero_exporter.durations import DurationError, parse_duration
+
+# A tier name is a metric label value and may be a Kubernetes label value (at most 63 characters).
+TIER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+TIER_NAME_MAX = 63
+# The tier of backups that belong to no tier; an operator cannot define it.
+RESERVED_TIER_NAMES = frozenset({"unassigned"})
+
+# Kubernetes: a label key is an optional DNS subdomain prefix and "/", then a name of at most 63 characters;
+# a Schedule's name is a DNS subdomain.
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+_DURATION_HINT = "use Prometheus syntax such as 30m, 4h, 7d"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; str() is one line naming the file, the key and the problem."""
+
+    def __init__(self, source: str, key_path: str | None, problem: str) -> None:
+        self.source = source
+        self.key_path = key_path
+        self.problem = problem
+        parts = [source, key_path, problem] if key_path else [source, problem]
+        super().__init__(_one_line(": ".join(parts)))
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a configuration file; every failure, reading included, is a ConfigError."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(source, None, "is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(source, None, "permission denied") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(source, None, f"not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(source, None, f"cannot read: {e.strerror or e}") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as e:
+        raise ConfigError(source, *_yaml_problem(e)) from None
+    return parse_config(data, source)
+
+
+def parse_config(data: object, source: str) -> Config:
+    """Validate data loaded from YAML (None: an empty file) into a Config; raises ConfigError."""
+    if data is None:
+        return Config(source=source)
+    root = _Node(data, source, ())
+    if not isinstance(data, dict):
+        raise root.error(f"the file must be a mapping of settings ({', '.join(_SECTIONS)}), got {_kind(data)}")
+    config = Config(source=source)
+    fields = root.fields(_SECTIONS)
+    # Crons are read in the configured time zone: sections go in table order (velero_timezone before tiers).
+    for key, section in _SECTIONS.items():
+        if key in fields:
+            config = dataclasses.replace(config, **section(fields[key], config))
+    return config
+
+
+# --- sections: each turns one top-level value into Config fields -------------------------------------------
+
+
+def _tier_label(node: _Node, config: Config) -> dict[str, Any]:
+    key = node.string()
+    prefix, slash, name = key.rpartition("/")
+    valid_name = len(name) <= 63 and _LABEL_NAME.fullmatch(name) is not None
+    valid_prefix = not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix) is not None)
+    if not (valid_name and valid_prefix):
+        raise node.error(
+            f"{key!r} is not a Kubernetes label key (an optional DNS-subdomain prefix and '/', then at most "
+            "63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+        )
+    return {"tier_label": key}
+
+
+def _velero_timezone(node: _Node, config: Config) -> dict[str, Any]:
+    name = node.string()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise node.error(f"{name!r} is not an IANA time zone (such as UTC or Europe/Berlin)") from None
+    return {"velero_timezone": name}
+
+
+def _gc_grace(node: _Node, config: Config) -> dict[str, Any]:
+    return {"gc_grace_seconds": node.duration(positive=False)}
+
+
+def _tiers(node: _Node, config: Config) -> dict[str, Any]:
+    tiers = []
+    owner: dict[str, str] = {}  # schedule name -> the tier that lists it
+    for name, tier_node in node.mapping("a mapping of tier name to tier ({} for no tiers)").items():
+        tier = _tier(name, tier_node, config)
+        for schedule in tier.schedules:
+            if schedule.name in owner:
+                raise (
+                    tier_node.child("schedules")
+                    .child(schedule.name)
+                    .error(
+                        f"schedule {schedule.name!r} is already listed under tier {owner[schedule.name]!r} "
+                        "(a schedule belongs to one tier)"
+                    )
+                )
+            owner[schedule.name] = name
+        tiers.append(tier)
+    return {"tiers": tuple(tiers)}
+
+
+_SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
+    "tier_label": _tier_label,
+    "velero_timezone": _velero_timezone,
+    "gc_grace": _gc_grace,
+    "tiers": _tiers,
+}
+
+_TIER_KEYS = ("rpo", "rto", "retention", "accept_partially_failed", "schedules")
+_REQUIRED_TIER_KEYS = ("rpo", "rto", "retention")
+
+
+def _tier(name: str, node: _Node, config: Config) -> Tier:
+    if name in RESERVED_TIER_NAMES:
+        raise node.error(f"tier name {name!r} is reserved for backups that belong to no tier")
+    if len(name) > TIER_NAME_MAX or TIER_NAME.fullmatch(name) is None:
+        raise node.error(
+            f"tier name {name!r} must start with a lowercase letter or digit, continue with lowercase "
+            f"letters, digits, '-' or '_', and have at most {TIER_NAME_MAX} characters"
+        )
+    fields = node.fields(_TIER_KEYS)
+    for key in _REQUIRED_TIER_KEYS:
+        if key not in fields:
+            raise node.error(f"missing {key} (every tier needs rpo, rto and retention)")
+    rpo, rto, retention = (fields[key].duration(positive=True) for key in _REQUIRED_TIER_KEYS)
+    accept = fields["accept_partially_failed"].boolean() if "accept_partially_failed" in fields else False
+    schedules = _schedules(fields["schedules"], config.velero_timezone) if "schedules" in fields else ()
+    return Tier(name, rpo, rto, retention, schedules, accept_partially_failed=accept)
+
+
+def _schedules(node: _Node, timezone: str) -> tuple[TierSchedule, ...]:
+    schedules = []
+    for name, cron_node in node.mapping("a mapping of schedule name to its cron ({} for none)").items():
+        if len(name) > 253 or _DNS_SUBDOMAIN.fullmatch(name) is None:
+            raise cron_node.error(
+                f"{name!r} is not a Schedule name (Kubernetes object names are lowercase letters, digits, "
+                "'-' and '.', starting and ending with a letter or digit)"
+            )
+        cron = cron_node.value
+        if cron is not None:
+            if not isinstance(cron, str):
+                raise cron_node.error(
+                    f"expected the schedule's cron as a string such as '0 * * * *' (or null), got {_kind(cron)}"
+                )
+            try:
+                parse_cron(cron, timezone)
+            except CronError as e:
+                raise cron_node.error(f"{cron!r} is not a cron Velero accepts: {e}") from None
+        schedules.append(TierSchedule(name, cron))
+    return tuple(schedules)
+
+
+# --- the walk: a value with its place in the file -----------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class _Node:
+    value: object
+    source: str
+    path: tuple[str, ...]
+
+    def error(self, problem: str) -> ConfigError:
+        return ConfigError(self.source, ".".join(self.path) or None, problem)
+
+    def child(self, key: str, value: object = None) -> _Node:
+        shown = key if key.isprintable() else repr(key)  # no control characters in a message
+        return _Node(value, self.source, (*self.path, shown))
+
+    def mapping(self, expected: str) -> dict[str, _Node]:
+        """The value as a mapping with string keys, each entry as a node."""
+        if not isinstance(self.value, dict):
+            raise self.error(f"expected {expected}, got {_kind(self.value)}")
+        entries = {}
+        for key, value in self.value.items():
+            if not isinstance(key, str):
+                raise self.child(_key_text(key)).error(f"keys must be strings, got {_kind(key)}")
+            entries[key] = self.child(key, value)
+        return entries
+
+    def fields(self, known: Collection[str]) -> dict[str, _Node]:
+        """The value as a mapping of settings: every key must be one of known."""
+        entries = self.mapping(f"a mapping of settings ({', '.join(known)})")
+        for key, node in entries.items():
+            if key not in known:
+                nearest = _nearest(key, known)
+                hint = f"did you mean {nearest}?" if nearest else f"known keys: {', '.join(known)}"
+                raise node.error(f"unknown key ({hint})")
+        return entries
+
+    def string(self) -> str:
+        if not isinstance(self.value, str):
+            raise self.error(f"expected a string, got {_kind(self.value)}")
+        return self.value
+
+    def boolean(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.error(f"expected true or false, got {_kind(self.value)}")
+        return self.value
+
+    def duration(self, *, positive: bool) -> float:
+        if not isinstance(self.value, str):
+            raise self.error(f"expected a duration ({_DURATION_HINT}), got {_kind(self.value)}")
+        try:
+            seconds = parse_duration(self.value)
+        except DurationError as e:
+            raise self.error(str(e)) from None
+        if positive and seconds <= 0:
+            raise self.error(f"must be longer than 0, got {self.value!r}")
+        return seconds
+
+
+def _nearest(key: str, known: Collection[str]) -> str | None:
+    """The known key the operator most likely meant: same spelling but for case and '-', same letters in
+    another order (rop: rpo, not rto), else the closest by difflib."""
+    normal = key.lower().replace("-", "_")
+    for candidate in known:
+        if candidate == normal:
+            return candidate
+    for candidate in known:
+        if sorted(candidate) == sorted(normal):
+            return candidate
+    close = difflib.get_close_matches(normal, list(known), n=1)
+    return close[0] if close else None
+
+
+def _kind(value: object) -> str:
+    """A YAML reader's name for a value's type, with the value when it is short."""
+    names: list[tuple[type, str]] = [
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (datetime.date, "timestamp"),
+        (bytes, "binary"),
+        (list, "a list"),
+        (dict, "a mapping"),
+    ]
+    if value is None:
+        return "null (an empty value)"
+    name = next((n for t, n in names if isinstance(value, t)), type(value).__name__)
+    if isinstance(value, list | dict | bytes):
+        return name
+    shown = repr(value) if isinstance(value, str) else str(value)
+    return f"{name} {_one_line(shown)[:60]}"
+
+
+def _key_text(key: object) -> str:
+    return _one_line(str(key))[:60]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+# --- YAML ---------------------------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
+    seen: set[Hashable] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults": its keys may be overridden
+            continue
+        key = loader.construct_object(key_node)
+        try:
+            duplicate = key in seen
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value, not a list or mapping", key_node.start_mark
+            ) from None
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {_key_text(key)!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> tuple[str | None, str]:
+    """(line N, what is wrong) from a PyYAML error, without its multi-line source excerpt."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return None, f"invalid YAML: {error}"
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}" if mark is not None else None
+    problem = f"invalid YAML: {error.problem or 'unexpected content'}"
+    if error.context:
+        problem += f" ({error.context})"
+    if error.context == "while scanning an alias":
+        problem += "; quote a value that starts with *, such as a cron: '*/30 * * * *'"
+    return where, problem

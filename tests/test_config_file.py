@@ -1,0 +1,484 @@
+"""The configuration file: what a valid file gives, and the one line a wrong one stops with."""
+
+from __future__ import annotations
+
+import dataclasses
+import string
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from velero_exporter.config import DAY, HOUR, MINUTE, Config, Tier, TierSchedule
+from velero_exporter.config_file import ConfigError, load_config, parse_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+FULL = """\
+tier_label: example.com/backup-tier
+velero_timezone: Europe/Berlin
+gc_grace: 90m
+tiers:
+  gold:
+    rpo: 1h30m
+    rto: 20m
+    retention: 2w
+    accept_partially_failed: true
+    schedules:
+      gold-hourly: "0 * * * *"
+      gold-adhoc-import: null
+  silver:
+    rpo: 1d
+    rto: 4h
+    retention: 1y
+    schedules:
+      silver-daily: "CRON_TZ=America/New_York 30 1 * * *"
+      silver-every: "@every 6h"
+  bronze:
+    rpo: 1w
+    rto: 1d
+    retention: 90d
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_full_file_gives_exactly_what_it_says(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL)
+    assert load_config(path) == Config(
+        tiers=(
+            Tier(
+                "gold",
+                rpo_seconds=90 * MINUTE,
+                rto_seconds=20 * MINUTE,
+                retention_seconds=14 * DAY,
+                schedules=(TierSchedule("gold-hourly", "0 * * * *"), TierSchedule("gold-adhoc-import", None)),
+                accept_partially_failed=True,
+            ),
+            Tier(
+                "silver",
+                rpo_seconds=DAY,
+                rto_seconds=4 * HOUR,
+                retention_seconds=365 * DAY,
+                schedules=(
+                    TierSchedule("silver-daily", "CRON_TZ=America/New_York 30 1 * * *"),
+                    TierSchedule("silver-every", "@every 6h"),
+                ),
+            ),
+            Tier("bronze", rpo_seconds=7 * DAY, rto_seconds=DAY, retention_seconds=90 * DAY),
+        ),
+        tier_label="example.com/backup-tier",
+        velero_timezone="Europe/Berlin",
+        gc_grace_seconds=90 * MINUTE,
+        source=str(path),
+    )
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# nothing configured yet\n", "---\n", "~\n"])
+def test_an_empty_file_gives_the_defaults(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    assert load_config(path) == Config(source=str(path))
+
+
+def test_every_key_is_optional(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "gc_grace: 3h\n"))
+    assert config.gc_grace_seconds == 3 * HOUR
+    assert config.tiers == Config().tiers
+    assert config.tier_label == "backup-tier"
+    assert config.velero_timezone == "UTC"
+
+
+def test_tiers_replace_the_default_tiers_entirely() -> None:
+    config = parse_config({"tiers": {"hot": {"rpo": "2h", "rto": "15m", "retention": "7d"}}}, "c.yaml")
+    assert config.tier_names == ("hot",)
+    assert config.tiers[0].schedules == ()
+    assert config.tiers[0].accept_partially_failed is False
+
+
+def test_an_empty_tiers_mapping_means_no_tiers() -> None:
+    assert parse_config({"tiers": {}}, "c.yaml").tiers == ()
+
+
+def test_a_label_key_without_prefix_and_a_plain_zone() -> None:
+    config = parse_config({"tier_label": "tier", "velero_timezone": "Asia/Kolkata", "gc_grace": "0"}, "c")
+    assert (config.tier_label, config.velero_timezone, config.gc_grace_seconds) == ("tier", "Asia/Kolkata", 0)
+
+
+def test_yaml_anchors_and_merge_keys_may_share_objectives(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+tiers:
+  a: &objectives {rpo: 2h, rto: 1h, retention: 7d}
+  b:
+    <<: *objectives
+    rpo: 3h
+""",
+    )
+    a, b = load_config(path).tiers
+    assert (a.rpo_seconds, b.rpo_seconds, b.retention_seconds) == (2 * HOUR, 3 * HOUR, 7 * DAY)
+
+
+TIER = "rpo: 1h\n    rto: 15m\n    retention: 7d"
+
+BAD_FILES = [
+    # unknown keys, with the nearest known one
+    ("tierz: {}\n", "tierz: unknown key (did you mean tiers?)"),
+    ("tier-label: x\n", "tier-label: unknown key (did you mean tier_label?)"),
+    ("Tiers: {}\n", "Tiers: unknown key (did you mean tiers?)"),
+    ("timezone: UTC\n", "timezone: unknown key (did you mean velero_timezone?)"),
+    ("colour: blue\n", "colour: unknown key (known keys: tier_label, velero_timezone, gc_grace, tiers)"),
+    (
+        "tiers:\n  hot:\n    rop: 1h\n    rto: 15m\n    retention: 7d\n",
+        "tiers.hot.rop: unknown key (did you mean rpo?)",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    acept_partially_failed: true\n",
+        "tiers.hot.acept_partially_failed: unknown key (did you mean accept_partially_failed?)",
+    ),
+    # durations
+    (
+        "tiers:\n  hot:\n    rpo: 1hour\n    rto: 15m\n    retention: 7d\n",
+        "tiers.hot.rpo: '1hour' is not a duration (use Prometheus syntax such as 30m, 4h, 7d)",
+    ),
+    (
+        "tiers:\n  hot:\n    rpo: 1h\n    rto: 1h 30m\n    retention: 7d\n",
+        "tiers.hot.rto: '1h 30m' is not a duration (no spaces; use Prometheus syntax such as 30m, 4h, 7d)",
+    ),
+    (
+        "tiers:\n  hot:\n    rpo: 1h\n    rto: 15m\n    retention: 0s\n",
+        "tiers.hot.retention: must be longer than 0, got '0s'",
+    ),
+    (
+        "tiers:\n  hot:\n    rpo: 0\n    rto: 15m\n    retention: 7d\n",
+        "tiers.hot.rpo: expected a duration (use Prometheus syntax such as 30m, 4h, 7d), got integer 0",
+    ),
+    (
+        "tiers:\n  hot:\n    rpo: 3600\n    rto: 15m\n    retention: 7d\n",
+        "tiers.hot.rpo: expected a duration (use Prometheus syntax such as 30m, 4h, 7d), got integer 3600",
+    ),
+    (
+        "gc_grace: -1h\n",
+        "gc_grace: '-1h' is not a duration (no sign, durations are never negative; "
+        "use Prometheus syntax such as 30m, 4h, 7d)",
+    ),
+    (
+        "gc_grace: 1.5\n",
+        "gc_grace: expected a duration (use Prometheus syntax such as 30m, 4h, 7d), got number 1.5",
+    ),
+    # tiers
+    (
+        "tiers:\n  hot:\n    rpo: 1h\n    rto: 15m\n",
+        "tiers.hot: missing retention (every tier needs rpo, rto and retention)",
+    ),
+    ("tiers:\n  hot: {}\n", "tiers.hot: missing rpo (every tier needs rpo, rto and retention)"),
+    (
+        "tiers:\n  hot:\n",
+        "tiers.hot: expected a mapping of settings "
+        "(rpo, rto, retention, accept_partially_failed, schedules), got null (an empty value)",
+    ),
+    (
+        "tiers:\n  - hot\n",
+        "tiers: expected a mapping of tier name to tier ({} for no tiers), got a list",
+    ),
+    (
+        "tiers:\n",
+        "tiers: expected a mapping of tier name to tier ({} for no tiers), got null (an empty value)",
+    ),
+    (
+        f"tiers:\n  Hot:\n    {TIER}\n",
+        "tiers.Hot: tier name 'Hot' must start with a lowercase letter or digit, continue with lowercase "
+        "letters, digits, '-' or '_', and have at most 63 characters",
+    ),
+    (
+        f"tiers:\n  _hot:\n    {TIER}\n",
+        "tiers._hot: tier name '_hot' must start with a lowercase letter or digit, continue with lowercase "
+        "letters, digits, '-' or '_', and have at most 63 characters",
+    ),
+    (
+        f"tiers:\n  unassigned:\n    {TIER}\n",
+        "tiers.unassigned: tier name 'unassigned' is reserved for backups that belong to no tier",
+    ),
+    (f"tiers:\n  1:\n    {TIER}\n", "tiers.1: keys must be strings, got integer 1"),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    accept_partially_failed: 'yes'\n",
+        "tiers.hot.accept_partially_failed: expected true or false, got string 'yes'",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    accept_partially_failed: 1\n",
+        "tiers.hot.accept_partially_failed: expected true or false, got integer 1",
+    ),
+    # schedules
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      - hourly-hot\n",
+        "tiers.hot.schedules: expected a mapping of schedule name to its cron ({} for none), got a list",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      hourly-hot: 5\n",
+        "tiers.hot.schedules.hourly-hot: expected the schedule's cron as a string such as '0 * * * *' "
+        "(or null), got integer 5",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      hourly-hot: ['0 * * * *']\n",
+        "tiers.hot.schedules.hourly-hot: expected the schedule's cron as a string such as '0 * * * *' "
+        "(or null), got a list",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      Hourly_Hot: null\n",
+        "tiers.hot.schedules.Hourly_Hot: 'Hourly_Hot' is not a Schedule name (Kubernetes object names are "
+        "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      hourly: '0 * * * *'\n"
+        f"  warm:\n    {TIER}\n    schedules:\n      hourly: '0 * * * *'\n",
+        "tiers.warm.schedules.hourly: schedule 'hourly' is already listed under tier 'hot' "
+        "(a schedule belongs to one tier)",
+    ),
+    # globals
+    (
+        "tier_label: backup tier\n",
+        "tier_label: 'backup tier' is not a Kubernetes label key (an optional DNS-subdomain prefix and "
+        "'/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+    ),
+    (
+        "tier_label: Example.com/tier\n",
+        "tier_label: 'Example.com/tier' is not a Kubernetes label key (an optional DNS-subdomain prefix "
+        "and '/', then at most 63 letters, digits, '-', '_' or '.', "
+        "starting and ending with a letter or digit)",
+    ),
+    (
+        f"tier_label: {'t' * 64}\n",
+        f"tier_label: '{'t' * 64}' is not a Kubernetes label key (an optional DNS-subdomain prefix and '/', "
+        "then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+    ),
+    ("tier_label: [a]\n", "tier_label: expected a string, got a list"),
+    (
+        "velero_timezone: Mars/Olympus_Mons\n",
+        "velero_timezone: 'Mars/Olympus_Mons' is not an IANA time zone (such as UTC or Europe/Berlin)",
+    ),
+    (
+        "velero_timezone: ../../etc/passwd\n",
+        "velero_timezone: '../../etc/passwd' is not an IANA time zone (such as UTC or Europe/Berlin)",
+    ),
+    # the file as a whole
+    (
+        "- tiers\n",
+        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers), got a list",
+    ),
+    (
+        "hello\n",
+        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers), got string 'hello'",
+    ),
+    (
+        "tiers:\n  hot: [\n",
+        "line 3: invalid YAML: expected the node content, but found '<stream end>' (while parsing a flow node)",
+    ),
+    ("gc_grace: 2h\n  tiers: {}\n", "line 2: invalid YAML: mapping values are not allowed here"),
+    (
+        f"tiers:\n  config:\n    {TIER}\n    schedules:\n      config-backup: */30 * * * *\n",
+        "line 7: invalid YAML: expected alphabetic or numeric character, but found '/' "
+        "(while scanning an alias); quote a value that starts with *, such as a cron: '*/30 * * * *'",
+    ),
+    (
+        f"tiers:\n  hot:\n    {TIER}\n  hot:\n    {TIER}\n",
+        "line 6: invalid YAML: duplicate key 'hot'",
+    ),
+    ("gc_grace: 1h\ngc_grace: 2h\n", "line 2: invalid YAML: duplicate key 'gc_grace'"),
+    ("? [a, b]\n: 1\n", "line 1: invalid YAML: a mapping key must be a plain value, not a list or mapping"),
+    (
+        "a: 1\n---\nb: 2\n",
+        "line 2: invalid YAML: but found another document (expected a single document in the stream)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_FILES)
+def test_a_bad_file_stops_with_one_line_naming_file_key_and_problem(tmp_path: Path, text: str, problem: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message == f"{path}: {problem}"
+    assert "\n" not in message
+    assert "Traceback" not in message
+    assert raised.value.source == str(path)
+
+
+@pytest.mark.parametrize("cron", ["0 * * *", "61 * * * *", "@fortnightly", "CRON_TZ=Mars/Base 0 * * * *"])
+def test_a_cron_velero_would_refuse_is_a_config_error(tmp_path: Path, cron: str) -> None:
+    path = write(tmp_path, f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      hourly-hot: '{cron}'\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: tiers.hot.schedules.hourly-hot: '{cron}' is not a cron Velero accepts: ")
+    assert len(message.splitlines()) == 1
+
+
+def test_crons_are_read_in_the_configured_zone(tmp_path: Path) -> None:
+    # Valid either way; the point is that velero_timezone is applied before the tiers, whatever the key order.
+    path = write(
+        tmp_path,
+        f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      h: '0 * * * *'\nvelero_timezone: Asia/Tokyo\n",
+    )
+    assert load_config(path).velero_timezone == "Asia/Tokyo"
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: file not found"
+
+
+def test_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path)
+    assert str(raised.value) == f"{tmp_path}: is a directory, not a file"
+
+
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"tier_label: caf\xe9\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == f"{path}: not UTF-8 text (byte 15)"
+
+
+def test_the_message_names_the_file_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "tiers:\n  hot:\n    rpo: 1hour\n    rto: 15m\n    retention: 7d\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config("config.yaml")
+    assert str(raised.value) == (
+        "config.yaml: tiers.hot.rpo: '1hour' is not a duration (use Prometheus syntax such as 30m, 4h, 7d)"
+    )
+    assert (raised.value.key_path, raised.value.problem) == (
+        "tiers.hot.rpo",
+        "'1hour' is not a duration (use Prometheus syntax such as 30m, 4h, 7d)",
+    )
+
+
+def test_a_key_with_control_characters_is_shown_escaped_on_one_line() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"tiers": {"a\nb\x1b[31m": {}}}, "c.yaml")
+    assert str(raised.value) == (
+        "c.yaml: tiers.'a\\nb\\x1b[31m': tier name 'a\\nb\\x1b[31m' must start with a lowercase letter or "
+        "digit, continue with lowercase letters, digits, '-' or '_', and have at most 63 characters"
+    )
+
+
+# --- the examples ----------------------------------------------------------------------------------------
+
+
+def test_the_seed_example_is_the_defaults_written_out() -> None:
+    config = load_config(EXAMPLES / "config-seed.yaml")
+    assert dataclasses.replace(config, source=None) == Config()
+
+
+def test_the_achievable_example_keeps_the_seed_tiers_and_schedules() -> None:
+    config = load_config(EXAMPLES / "config-achievable.yaml")
+    seed = Config()
+    assert config.tier_names == seed.tier_names
+    assert [t.schedules for t in config.tiers] == [t.schedules for t in seed.tiers]
+    assert [t.retention_seconds for t in config.tiers] == [t.retention_seconds for t in seed.tiers]
+
+
+# --- whatever the data, a Config or a ConfigError --------------------------------------------------------
+
+KEYS = st.sampled_from(
+    [
+        "tier_label",
+        "velero_timezone",
+        "gc_grace",
+        "tiers",
+        "rpo",
+        "rto",
+        "retention",
+        "accept_partially_failed",
+        "schedules",
+        "hot",
+        "unassigned",
+        "hourly-hot",
+    ]
+)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.sampled_from(["", "0", "1h", "0s", "7d", "1hour", "UTC", "Europe/Berlin", "backup-tier", "a/b/c"])
+    | st.sampled_from(["0 * * * *", "*/30 * * * *", "@every 6h", "@daily", "CRON_TZ=UTC 0 2 * * *", "* * *"])
+    | st.text(string.printable, max_size=12)
+    | st.text(max_size=8)
+)
+DATA = st.recursive(
+    SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(KEYS | st.text(max_size=6) | st.integers() | st.none(), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def mostly(*valid: object) -> st.SearchStrategy[object]:
+    """A valid value three times in four, else any scalar: deep enough to reach every check."""
+    return st.integers(0, 3).flatmap(lambda i: SCALARS if i == 0 else st.sampled_from(valid))
+
+
+CRONS = mostly("0 * * * *", "*/30 * * * *", "@every 6h", "@daily", "CRON_TZ=Asia/Tokyo 0 2 * * *", None)
+SCHEDULE_NAMES = st.sampled_from(["hourly-hot", "daily", "x.y", "a"]) | st.text(max_size=6)
+TIER_DATA = st.fixed_dictionaries(
+    {"rpo": mostly("1h", "30m", "1d"), "rto": mostly("15m", "4h"), "retention": mostly("7d", "1y")},
+    optional={
+        "accept_partially_failed": mostly(True, False),
+        "schedules": st.dictionaries(SCHEDULE_NAMES, CRONS, max_size=3),
+    },
+)
+TIER_NAMES = st.sampled_from(["hot", "critical", "dr-2", "a_b"]) | KEYS | st.text(max_size=6)
+FILE_DATA = st.fixed_dictionaries(
+    {},
+    optional={
+        "tier_label": mostly("backup-tier", "example.com/tier", "t"),
+        "velero_timezone": mostly("UTC", "Europe/Berlin", "America/New_York"),
+        "gc_grace": mostly("2h", "0", "90m"),
+        "tiers": st.dictionaries(TIER_NAMES, TIER_DATA | TIER_DATA | DATA, max_size=3),
+    },
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
+@given(DATA | FILE_DATA)
+def test_any_data_gives_a_config_or_a_config_error(data: object) -> None:
+    try:
+        config = parse_config(data, "c.yaml")
+    except ConfigError as e:
+        message = str(e)
+        assert message.startswith("c.yaml: ")
+        assert len(message.splitlines()) == 1
+    else:
+        assert isinstance(config, Config)
+
+
+@settings(max_examples=100)
+@given(DATA | FILE_DATA, st.integers(min_value=0, max_value=200))
+def test_any_yaml_text_gives_a_config_or_a_config_error(
+    tmp_path_factory: pytest.TempPathFactory, data: object, cut: int
+) -> None:
+    # Through the file too: the data dumped as YAML, and that text cut short (mostly invalid YAML).
+    text = yaml.safe_dump(data)
+    path = tmp_path_factory.mktemp("any") / "config.yaml"
+    for variant in (text, text[:cut]):
+        path.write_text(variant, encoding="utf-8")
+        try:
+            config = load_config(path)
+        except ConfigError as e:
+            assert len(str(e).splitlines()) == 1
+        else:
+            assert isinstance(config, Config)
