@@ -9,11 +9,6 @@ from aiohttp import web
 
 from .exposition import Exposition, content_type, negotiate
 
-# Large enough for any scraper's headers, small enough that an abusive request costs nothing.
-MAX_REQUEST_LINE = 8190
-MAX_FIELD_SIZE = 8190
-
-
 def _accepts_gzip(request: web.Request) -> bool:
     for part in request.headers.get("Accept-Encoding", "").split(","):
         token = part.split(";")
@@ -69,11 +64,7 @@ def build_app(
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_FIELD_SIZE},
-    )
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine: installs what the tests need, then lint, types and pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=()
+command -v promtool >/dev/null || apt_packages+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || apt_packages+=(prometheus-alertmanager)
+# The real client-go peer for the fake API server's fidelity tests (Debian's is old but real client-go).
+command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
+if ((${#apt_packages[@]})); then
+    echo "test.sh: installing ${apt_packages[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+echo "test.sh: ruff"
+ruff check exporter tests rules
+ruff format --check exporter tests rules
+echo "test.sh: mypy --strict"
+mypy
+echo "test.sh: pytest"
+python3 -m pytest -q -p no:cacheprovider "$@"
