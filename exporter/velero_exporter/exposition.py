@@ -46,7 +46,7 @@ class Payload:
             if compressed:
                 cached = gzip.compress(self.body(fmt, False), compresslevel=6)
             elif fmt == OPENMETRICS:
-                cached = generate_openmetrics(self.families)
+                cached = generate_openmetrics(self.families)  # type: ignore[no-untyped-call]
             else:
                 cached = generate_text(self.families)
             self._encoded[key] = cached

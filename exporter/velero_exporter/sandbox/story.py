@@ -67,7 +67,7 @@ def scheduled_runs(
     return runs
 
 
-SCHEDULES = (
+SCHEDULES: tuple[tuple[str, str, str, str, list[str]], ...] = (
     # name, tier, cron, ttl, included namespaces
     ("hourly-hot", "hot", "0 * * * *", "168h0m0s", ["kailash-app"]),
     (
