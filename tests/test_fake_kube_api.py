@@ -1,0 +1,731 @@
+"""Fidelity of the fake Kubernetes API server: the real kubectl (client-go) and raw HTTP against it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from velero_exporter.sandbox import objects
+from velero_exporter.sandbox.kube_api import (
+    AlreadyExistsError,
+    FakeKubeAPI,
+    decode_continue,
+    encode_continue,
+    human_duration,
+)
+
+BASE = "/apis/velero.io/v1/namespaces/velero"
+T0 = 1_700_000_000.0
+
+
+def _kubectl() -> str | None:
+    """The kubectl to test with: $KUBECTL, else the 1.32 client.
+
+    The `kubectl` on PATH may be gcloud's dispatcher, which picks the client matching the server's
+    /version (1.30 here); the brief is fidelity with the 1.32 client-go, so prefer that binary.
+    """
+    if os.environ.get("KUBECTL"):
+        return os.environ["KUBECTL"]
+    found = shutil.which("kubectl")
+    if found is None:
+        return None
+    pinned = pathlib.Path(found).resolve().parent / "kubectl.1.32"
+    return str(pinned) if pinned.exists() else found
+
+
+KUBECTL = _kubectl()
+# The fidelity tests must run: scripts/test.sh installs a kubectl where the machine has none.
+needs_kubectl = pytest.mark.usefixtures("kubectl_installed")
+
+
+@pytest.fixture
+def kubectl_installed() -> None:
+    if KUBECTL is None:
+        pytest.fail("kubectl is not installed: the fake API server's fidelity cannot be checked")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeKubeAPI]:
+    server = FakeKubeAPI(bookmark_interval=0.2)
+    await server.start()
+    for i in range(7):
+        server.create(objects.backup(f"b{i}", schedule="daily" if i % 2 else None, started=T0 + i))
+    server.create(objects.storage_location("default", bucket="velero-backups", default=True))
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def get_json(http: aiohttp.ClientSession, url: str, **params: str) -> tuple[int, Any]:
+    async with http.get(url, params=params) as resp:
+        return resp.status, await resp.json()
+
+
+class Watch:
+    """A raw watch stream read line by line."""
+
+    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+        self.resp = resp
+
+    async def next(self, wait: float = 5.0) -> dict[str, Any] | None:
+        line = await asyncio.wait_for(self.resp.content.readline(), wait)
+        return json.loads(line) if line else None
+
+    async def rest(self, wait: float = 5.0) -> list[dict[str, Any]]:
+        events = []
+        while (event := await self.next(wait)) is not None:
+            events.append(event)
+        return events
+
+
+async def open_watch(http: aiohttp.ClientSession, api: FakeKubeAPI, plural: str, **params: str) -> Watch:
+    resp = await http.get(f"{api.url}{BASE}/{plural}", params={"watch": "true", **params})
+    assert resp.status == 200
+    return Watch(resp)
+
+
+async def kubectl(api: FakeKubeAPI, tmp_path: pathlib.Path, *args: str) -> str:
+    assert KUBECTL is not None
+    config = api.write_kubeconfig(tmp_path / "kubeconfig")
+    proc = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(config),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+def resource_requests(api: FakeKubeAPI, plural: str) -> list[dict[str, str]]:
+    return [r.query for r in api.requests if r.path == f"{BASE}/{plural}"]
+
+
+# --- the real kubectl -------------------------------------------------------------------------------
+
+
+@needs_kubectl
+async def test_kubectl_chunked_list_uses_continue_tokens(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    out = await kubectl(api, tmp_path, "get", "backups.velero.io", "-n", "velero", "--chunk-size=2", "-o", "name")
+
+    assert out.split() == [f"backup.velero.io/b{i}" for i in range(7)]
+    lists = resource_requests(api, "backups")
+    assert len(lists) == 4
+    assert all(q["limit"] == "2" for q in lists)
+    assert "continue" not in lists[0]
+    tokens = [decode_continue(q["continue"]) for q in lists[1:]]
+    # Every page after the first comes from the snapshot taken at the first page's resourceVersion.
+    assert tokens == [
+        (api.resource_version, "b1\x00"),
+        (api.resource_version, "b3\x00"),
+        (api.resource_version, "b5\x00"),
+    ]
+
+
+@needs_kubectl
+async def test_kubectl_default_output_resolves_short_names(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    backups = (await kubectl(api, tmp_path, "get", "backups", "-n", "velero")).splitlines()
+    bsl = (await kubectl(api, tmp_path, "get", "bsl", "-n", "velero")).splitlines()
+
+    assert backups[0].split() == ["NAME", "AGE"]
+    assert [line.split()[0] for line in backups[1:]] == [f"b{i}" for i in range(7)]
+    assert backups[1].split()[1] == human_duration(time.time() - T0)
+    assert bsl[0].split() == ["NAME", "AGE"]
+    assert bsl[1].split()[0] == "default"
+    # kubectl asked for a Table, and discovery went through the legacy (non-aggregated) fallback.
+    assert {"/api", "/apis", "/apis/velero.io/v1"} <= {r.path for r in api.requests}
+
+
+@needs_kubectl
+async def test_kubectl_watch_sees_a_server_side_create(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    config = api.write_kubeconfig(tmp_path / "kubeconfig")
+    assert KUBECTL is not None
+    proc = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
+        *("get", "backups.velero.io", "-n", "velero", "-w", "-o", "name"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        async with asyncio.timeout(20):
+            while len(seen) < 7:
+                seen.append((await proc.stdout.readline()).decode().strip())
+            # The initial list is printed; now wait for kubectl's watch to be open before changing things.
+            for _ in range(400):
+                if any(r.query.get("watch") == "true" for r in api.requests):
+                    break
+                await asyncio.sleep(0.05)
+            api.create(objects.backup("late-arrival", started=T0 + 100))
+            line = (await proc.stdout.readline()).decode().strip()
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert seen == [f"backup.velero.io/b{i}" for i in range(7)]
+    assert line == "backup.velero.io/late-arrival"
+    watch = next(r for r in api.requests if r.query.get("watch") == "true")
+    list_rv = api.resource_version - 1
+    assert watch.query["resourceVersion"] == str(list_rv)
+
+
+@needs_kubectl
+async def test_kubectl_delete(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    out = await kubectl(api, tmp_path, "delete", "backup", "b3", "-n", "velero")
+
+    assert out.strip() == 'backup.velero.io "b3" deleted'
+    assert api.get("backups", "b3") is None
+    assert len(api.list("backups")) == 6
+
+
+# --- lists --------------------------------------------------------------------------------------------
+
+
+async def test_pages_come_from_the_first_pages_snapshot(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    url = f"{api.url}{BASE}/backups"
+    status, page1 = await get_json(http, url, limit="3")
+    assert status == 200
+    list_rv = page1["metadata"]["resourceVersion"]
+    assert list_rv == str(api.resource_version)
+    assert page1["kind"] == "BackupList"
+    assert page1["metadata"]["remainingItemCount"] == 4
+    assert [i["metadata"]["name"] for i in page1["items"]] == ["b0", "b1", "b2"]
+    assert {(i["apiVersion"], i["kind"]) for i in page1["items"]} == {("velero.io/v1", "Backup")}
+
+    # Changes after the first page do not show up in the rest of this list, as with etcd.
+    api.delete("backups", "b4")
+    api.create(objects.backup("b35"))
+    _, page2 = await get_json(http, url, limit="3", **{"continue": page1["metadata"]["continue"]})
+    _, page3 = await get_json(http, url, limit="3", **{"continue": page2["metadata"]["continue"]})
+
+    assert [i["metadata"]["name"] for i in page2["items"]] == ["b3", "b4", "b5"]
+    assert [i["metadata"]["name"] for i in page3["items"]] == ["b6"]
+    assert page2["metadata"]["resourceVersion"] == page3["metadata"]["resourceVersion"] == list_rv
+    assert "continue" not in page3["metadata"]
+    assert "remainingItemCount" not in page3["metadata"]
+    # A fresh list sees the changes.
+    _, fresh = await get_json(http, url)
+    assert [i["metadata"]["name"] for i in fresh["items"]] == ["b0", "b1", "b2", "b3", "b35", "b5", "b6"]
+
+
+async def test_continue_token_after_compaction_is_expired(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    url = f"{api.url}{BASE}/backups"
+    _, page1 = await get_json(http, url, limit="2")
+    api.compact()
+
+    status, body = await get_json(http, url, limit="2", **{"continue": page1["metadata"]["continue"]})
+
+    assert status == 410
+    assert body["kind"] == "Status"
+    assert body["reason"] == "Expired"
+    assert body["code"] == 410
+    assert body["message"].startswith("The provided continue parameter is too old")
+    # Like the apiserver, it offers a token to carry on inconsistently.
+    assert decode_continue(body["metadata"]["continue"]) == (api.resource_version, "b1\x00")
+
+
+async def test_continue_token_expires_after_ttl(http: aiohttp.ClientSession) -> None:
+    server = FakeKubeAPI(continue_ttl=0.1)
+    await server.start()
+    try:
+        for i in range(3):
+            server.create(objects.backup(f"b{i}"))
+        url = f"{server.url}{BASE}/backups"
+        _, page1 = await get_json(http, url, limit="1")
+        await asyncio.sleep(0.2)
+        status, body = await get_json(http, url, limit="1", **{"continue": page1["metadata"]["continue"]})
+        assert (status, body["reason"]) == (410, "Expired")
+        status, body = await get_json(http, url, limit="1", **{"continue": "not-a-token"})
+        assert (status, body["reason"]) == (400, "BadRequest")
+    finally:
+        await server.stop()
+
+
+async def test_rv0_list_ignores_limit_like_the_watch_cache(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    _, body = await get_json(http, f"{api.url}{BASE}/backups", limit="2", resourceVersion="0")
+
+    assert len(body["items"]) == 7
+    assert "continue" not in body["metadata"]
+
+
+async def test_selectors_get_and_not_found(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    url = f"{api.url}{BASE}/backups"
+
+    def names(body: dict[str, Any]) -> list[str]:
+        return [i["metadata"]["name"] for i in body["items"]]
+
+    assert names((await get_json(http, url, labelSelector="velero.io/schedule-name=daily"))[1]) == [
+        "b1",
+        "b3",
+        "b5",
+    ]
+    assert names((await get_json(http, url, labelSelector="velero.io/schedule-name!=daily"))[1]) == [
+        "b0",
+        "b2",
+        "b4",
+        "b6",
+    ]
+    assert names((await get_json(http, url, labelSelector="!velero.io/schedule-name"))[1]) == ["b0", "b2", "b4", "b6"]
+    assert names((await get_json(http, url, labelSelector="velero.io/schedule-name in (daily,x)"))[1]) == [
+        "b1",
+        "b3",
+        "b5",
+    ]
+    assert names((await get_json(http, url, fieldSelector="metadata.name=b4"))[1]) == ["b4"]
+    # Pagination counts matching items, and omits remainingItemCount under a selector.
+    _, page = await get_json(http, url, labelSelector="velero.io/schedule-name", limit="2")
+    assert names(page) == ["b1", "b3"]
+    assert "remainingItemCount" not in page["metadata"]
+    status, body = await get_json(http, url, fieldSelector="spec.ttl=1h")
+    assert (status, body["reason"]) == (400, "BadRequest")
+
+    _, all_ns = await get_json(http, f"{api.url}/apis/velero.io/v1/backups")
+    assert len(all_ns["items"]) == 7
+    _, other_ns = await get_json(http, f"{api.url}/apis/velero.io/v1/namespaces/other/backups")
+    assert other_ns["items"] == []
+
+    status, one = await get_json(http, f"{url}/b2")
+    assert status == 200
+    assert one["metadata"]["name"] == "b2"
+    status, missing = await get_json(http, f"{url}/nope")
+    assert (status, missing["kind"], missing["reason"]) == (404, "Status", "NotFound")
+    status, unknown = await get_json(http, f"{api.url}/openapi/v2")
+    assert (status, unknown["reason"]) == (404, "NotFound")
+
+
+async def test_discovery(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    _, version = await get_json(http, f"{api.url}/version")
+    _, groups = await get_json(http, f"{api.url}/apis")
+    _, resources = await get_json(http, f"{api.url}/apis/velero.io/v1")
+
+    assert version["gitVersion"] == "v1.30.0"
+    assert groups["groups"][0]["preferredVersion"]["groupVersion"] == "velero.io/v1"
+    by_name = {r["name"]: r for r in resources["resources"]}
+    assert set(by_name) == {
+        "backups",
+        "restores",
+        "schedules",
+        "backupstoragelocations",
+        "volumesnapshotlocations",
+    }
+    assert by_name["backupstoragelocations"]["shortNames"] == ["bsl"]
+    assert by_name["volumesnapshotlocations"]["kind"] == "VolumeSnapshotLocation"
+    assert all(r["namespaced"] for r in by_name.values())
+    assert by_name["backups"]["verbs"] == ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+# --- object API -------------------------------------------------------------------------------------
+
+
+async def test_object_metadata_and_versions() -> None:
+    server = FakeKubeAPI()
+    created = server.create(objects.backup("a", started=T0))
+    meta = created["metadata"]
+    assert meta["resourceVersion"] == "1"
+    assert meta["generation"] == 1
+    assert meta["creationTimestamp"] == "2023-11-14T22:13:20Z"
+    assert meta["uid"]
+    with pytest.raises(AlreadyExistsError):
+        server.create(objects.backup("a"))
+
+    status_only = objects.backup("a", started=T0, phase="Failed")
+    replaced = server.replace(status_only)
+    assert replaced["metadata"]["resourceVersion"] == "2"
+    assert replaced["metadata"]["uid"] == meta["uid"]
+    assert replaced["metadata"]["generation"] == 1  # status changes keep the generation
+    spec_change = objects.backup("a", started=T0, ttl="1h0m0s")
+    assert server.apply(spec_change)["metadata"]["generation"] == 2
+    assert server.apply(objects.schedule("s", cron="@daily"))["metadata"]["resourceVersion"] == "4"
+
+    server.delete("backups", "a")
+    assert server.get("backups", "a") is None
+    with pytest.raises(KeyError):
+        server.delete("backups", "a")
+    # Returned objects are copies.
+    got = server.get("schedules", "s")
+    assert got is not None
+    got["spec"]["schedule"] = "changed"
+    assert server.list("schedules")[0]["spec"]["schedule"] == "@daily"
+
+
+async def test_http_writes(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    url = f"{api.url}{BASE}/backups"
+    async with http.post(url, json=objects.backup("posted")) as resp:
+        assert resp.status == 201
+        posted = await resp.json()
+    async with http.post(url, json=objects.backup("posted")) as resp:
+        assert (resp.status, (await resp.json())["reason"]) == (409, "AlreadyExists")
+
+    stale = dict(posted, metadata={**posted["metadata"], "resourceVersion": "1"})
+    async with http.put(f"{url}/posted", json=stale) as resp:
+        assert (resp.status, (await resp.json())["reason"]) == (409, "Conflict")
+    patch = {"metadata": {"labels": {"tier": "gold"}}}
+    headers = {"Content-Type": "application/merge-patch+json"}
+    async with http.patch(f"{url}/posted", data=json.dumps(patch), headers=headers) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["metadata"]["labels"] == {"tier": "gold"}
+    async with http.delete(f"{url}/posted") as resp:
+        assert resp.status == 200
+    assert api.get("backups", "posted") is None
+
+
+# --- watches ------------------------------------------------------------------------------------------
+
+
+async def test_watch_replays_history_from_a_resource_version(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    since = api.resource_version
+    api.create(objects.backup("new"))
+    api.replace(objects.backup("b1", phase="Deleting"))
+    api.create(objects.restore("r1", backup_name="b1"))  # another resource: not in this watch
+    api.delete("backups", "b2")
+
+    watch = await open_watch(http, api, "backups", resourceVersion=str(since), timeoutSeconds="0.3")
+    events = await watch.rest()
+
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "new"),
+        ("MODIFIED", "b1"),
+        ("DELETED", "b2"),
+    ]
+    rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert rvs == [since + 1, since + 2, since + 4]
+    assert events[1]["object"]["status"]["phase"] == "Deleting"
+
+
+async def test_watch_from_zero_lists_then_streams_live(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    watch = await open_watch(http, api, "backups", resourceVersion="0")
+    initial = [await watch.next() for _ in range(7)]
+    api.create(objects.backup("live"))
+    live = await watch.next()
+    watch.resp.close()
+
+    assert [e and (e["type"], e["object"]["metadata"]["name"]) for e in initial] == [
+        ("ADDED", f"b{i}") for i in range(7)
+    ]
+    assert live is not None
+    assert (live["type"], live["object"]["metadata"]["name"]) == ("ADDED", "live")
+
+
+async def test_watch_with_selectors_reports_label_transitions(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    watch = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version), labelSelector="tier=gold")
+    named = await open_watch(
+        http, api, "backups", resourceVersion=str(api.resource_version), fieldSelector="metadata.name=b0"
+    )
+    api.replace(objects.backup("b0", labels={"tier": "gold"}))
+    api.replace(objects.backup("b0", labels={"tier": "gold"}, phase="Failed"))
+    api.replace(objects.backup("b0", labels={"tier": "silver"}))
+    api.replace(objects.backup("b1", labels={"tier": "gold"}))
+    api.delete("backups", "b1")
+
+    got = [await watch.next() for _ in range(5)]
+    got_named = [await named.next() for _ in range(3)]
+    watch.resp.close()
+    named.resp.close()
+
+    assert [e and (e["type"], e["object"]["metadata"]["name"]) for e in got] == [
+        ("ADDED", "b0"),
+        ("MODIFIED", "b0"),
+        ("DELETED", "b0"),
+        ("ADDED", "b1"),
+        ("DELETED", "b1"),
+    ]
+    assert [e and e["type"] for e in got_named] == ["MODIFIED"] * 3
+
+
+async def test_watch_from_compacted_rv_gets_410_error_event(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    old = api.resource_version
+    api.create(objects.backup("after"))
+    api.compact()
+
+    watch = await open_watch(http, api, "backups", resourceVersion=str(old))
+    events = await watch.rest()
+
+    assert len(events) == 1
+    error = events[0]
+    assert error["type"] == "ERROR"
+    assert error["object"]["kind"] == "Status"
+    assert error["object"]["code"] == 410
+    assert error["object"]["reason"] == "Expired"
+    assert error["object"]["message"] == f"too old resource version: {old} ({old + 1})"
+    # The current resourceVersion is still fine to watch from.
+    fresh = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version), timeoutSeconds="0.3")
+    assert await fresh.rest() == []
+
+
+async def test_history_window_is_bounded(http: aiohttp.ClientSession) -> None:
+    server = FakeKubeAPI(history_size=3)
+    await server.start()
+    try:
+        for i in range(6):
+            server.create(objects.backup(f"b{i}"))
+        too_old = await open_watch(http, server, "backups", resourceVersion="2")
+        oldest_kept = await open_watch(http, server, "backups", resourceVersion="3", timeoutSeconds="0.3")
+        assert [e["object"]["code"] for e in await too_old.rest()] == [410]
+        assert [e["object"]["metadata"]["name"] for e in await oldest_kept.rest()] == ["b3", "b4", "b5"]
+    finally:
+        await server.stop()
+
+
+async def test_bookmarks(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    watch = await open_watch(
+        http, api, "backups", resourceVersion=str(api.resource_version), allowWatchBookmarks="true"
+    )
+    api.create(objects.restore("r", backup_name="b0"))  # moves the global resourceVersion only
+    event = await watch.next(wait=2)
+    watch.resp.close()
+
+    assert event == {
+        "type": "BOOKMARK",
+        "object": {
+            "kind": "Backup",
+            "apiVersion": "velero.io/v1",
+            "metadata": {"resourceVersion": str(api.resource_version)},
+        },
+    }
+    # Without allowWatchBookmarks there are none.
+    quiet = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version), timeoutSeconds="0.5")
+    assert await quiet.rest() == []
+
+
+async def test_send_initial_events_ends_with_an_annotated_bookmark(
+    api: FakeKubeAPI, http: aiohttp.ClientSession
+) -> None:
+    watch = await open_watch(
+        http,
+        api,
+        "backupstoragelocations",
+        sendInitialEvents="true",
+        allowWatchBookmarks="true",
+        resourceVersionMatch="NotOlderThan",
+    )
+    added, bookmark = await watch.next(), await watch.next()
+    watch.resp.close()
+
+    assert added is not None
+    assert (added["type"], added["object"]["metadata"]["name"]) == ("ADDED", "default")
+    assert bookmark is not None
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+async def test_timeout_seconds_ends_the_stream_cleanly(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    started = time.monotonic()
+    watch = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version), timeoutSeconds="1")
+    events = await watch.rest()
+    elapsed = time.monotonic() - started
+
+    assert events == []
+    assert 0.9 <= elapsed < 3
+
+
+# --- faults -------------------------------------------------------------------------------------------
+
+
+async def test_fail_with_retry_after(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    api.faults.fail(plural="backups", verb="list", status=429, times=2, retry_after=1.5)
+    url = f"{api.url}{BASE}/backups"
+
+    async with http.get(f"{api.url}{BASE}/schedules") as other:
+        assert other.status == 200
+    for _ in range(2):
+        async with http.get(url) as resp:
+            body = await resp.json()
+            assert resp.status == 429
+            assert resp.headers["Retry-After"] == "2"
+            assert (body["kind"], body["reason"], body["code"]) == ("Status", "TooManyRequests", 429)
+            assert body["details"]["retryAfterSeconds"] == 2
+    async with http.get(url) as resp:
+        assert resp.status == 200
+    assert [r.status for r in api.requests if r.path == f"{BASE}/backups"] == [429, 429, 200]
+
+    api.faults.fail(verb="watch", status=503)
+    async with http.get(url, params={"watch": "true"}) as resp:
+        assert (resp.status, (await resp.json())["reason"]) == (503, "ServiceUnavailable")
+
+
+async def test_forbid_and_allow(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    url = f"{api.url}{BASE}/backups"
+    api.faults.forbid("backups")
+
+    status, body = await get_json(http, url)
+    assert (status, body["reason"]) == (403, "Forbidden")
+    assert 'cannot list resource "backups" in API group "velero.io"' in body["message"]
+    status, body = await get_json(http, url, watch="true")
+    assert (status, body["reason"]) == (403, "Forbidden")
+    assert (await get_json(http, f"{api.url}{BASE}/schedules"))[0] == 200
+
+    api.faults.allow("backups")
+    assert (await get_json(http, url))[0] == 200
+
+
+async def test_cut_watches_mid_event_leaves_a_partial_line(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    watch = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version))
+    api.create(objects.backup("first"))
+    first = await watch.next()
+    assert first is not None
+    assert first["object"]["metadata"]["name"] == "first"
+
+    api.faults.cut_watches(mid_event=True)
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):
+        while chunk := await asyncio.wait_for(watch.resp.content.read(1024), 5):
+            received += chunk
+
+    assert received
+    assert not received.endswith(b"\n")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(received)
+    assert received.startswith(b'{"type":"BOOKMARK"')
+
+
+async def test_cut_watches_loses_queued_events_but_history_keeps_them(
+    api: FakeKubeAPI, http: aiohttp.ClientSession
+) -> None:
+    since = api.resource_version
+    watch = await open_watch(http, api, "backups", resourceVersion=str(since))
+    await asyncio.sleep(0.05)  # let the stream go live
+    api.create(objects.backup("in-flight"))
+    api.faults.cut_watches(mid_event=True)
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):
+        while chunk := await asyncio.wait_for(watch.resp.content.read(1024), 5):
+            received += chunk
+    assert received.startswith(b'{"type":"ADDED","object":{"apiVersion":"velero.io/v1","kind":"Backup"')
+    assert b"\n" not in received
+
+    # Re-watching from the last resourceVersion the client saw delivers the half-sent event.
+    again = await open_watch(http, api, "backups", resourceVersion=str(since), timeoutSeconds="0.3")
+    assert [e["object"]["metadata"]["name"] for e in await again.rest()] == ["in-flight"]
+
+
+async def test_expire_watches(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    since = api.resource_version
+    watch = await open_watch(http, api, "backups", resourceVersion=str(since))
+    await asyncio.sleep(0.05)
+    api.faults.expire_watches()
+
+    events = await watch.rest()
+    assert [(e["type"], e["object"]["code"], e["object"]["reason"]) for e in events] == [("ERROR", 410, "Expired")]
+    # History went with it.
+    api.create(objects.backup("x"))
+    again = await open_watch(http, api, "backups", resourceVersion=str(since - 1))
+    assert [e["type"] for e in await again.rest()] == ["ERROR"]
+
+
+async def test_stall_watches(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    rv = str(api.resource_version)
+    stalled = await open_watch(http, api, "backups", resourceVersion=rv, allowWatchBookmarks="true")
+    await asyncio.sleep(0.05)
+    api.faults.stall_watches(0.5)
+    during = await open_watch(http, api, "backups", resourceVersion=rv)
+    api.create(objects.backup("during-stall"))
+
+    # The new stream says nothing until the stall is over, then delivers.
+    with pytest.raises(TimeoutError):
+        await during.next(wait=0.3)
+    event = await during.next(wait=2)
+    assert event is not None
+    assert event["object"]["metadata"]["name"] == "during-stall"
+    # The stalled stream stays silent: no event, no bookmark, connection held open.
+    with pytest.raises(TimeoutError):
+        await stalled.next(wait=0.6)
+    assert not stalled.resp.content.at_eof()
+    stalled.resp.close()
+    during.resp.close()
+
+
+async def test_go_down_and_come_up(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    url = f"{api.url}{BASE}/backups"
+    _, before = await get_json(http, url)
+    pre_down_rv = before["metadata"]["resourceVersion"]
+    watch = await open_watch(http, api, "backups", resourceVersion=pre_down_rv)
+    await asyncio.sleep(0.05)
+
+    await api.go_down()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await watch.rest()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await get_json(http, url)
+    api.delete("backups", "b0")
+    api.delete("backups", "b6")
+
+    await api.come_up()
+    assert api.url.endswith(f":{api.port}")
+    _, after = await get_json(http, url)
+    assert [i["metadata"]["name"] for i in after["items"]] == ["b1", "b2", "b3", "b4", "b5"]
+    replay = await open_watch(http, api, "backups", resourceVersion=pre_down_rv, timeoutSeconds="0.3")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in await replay.rest()] == [
+        ("DELETED", "b0"),
+        ("DELETED", "b6"),
+    ]
+
+
+async def test_stop_closes_open_watches(http: aiohttp.ClientSession) -> None:
+    server = FakeKubeAPI()
+    await server.start()
+    watch = await open_watch(http, server, "backups")
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await server.stop()
+    assert await watch.rest() == []
+    assert time.monotonic() - started < 1.5
+
+
+async def test_kubeconfig(tmp_path: pathlib.Path) -> None:
+    server = FakeKubeAPI(namespace="backup-system")
+    await server.start()
+    try:
+        config = json.loads(server.write_kubeconfig(tmp_path / "kc").read_text())
+    finally:
+        await server.stop()
+    assert config["clusters"][0]["cluster"]["server"] == server.url
+    assert config["contexts"][0]["context"]["namespace"] == "backup-system"
+    assert config["users"][0]["user"] == {"token": "sandbox-token"}
+
+
+async def test_large_list_is_fast(http: aiohttp.ClientSession) -> None:
+    server = FakeKubeAPI()
+    await server.start()
+    try:
+        for i in range(20_000):
+            server.create(objects.backup(f"backup-{i:06d}", schedule="daily", started=T0 + i))
+        url = f"{server.url}{BASE}/backups"
+        started = time.monotonic()
+        _, page = await get_json(http, url, limit="500")
+        while page["metadata"].get("continue"):
+            _, page = await get_json(http, url, limit="500", **{"continue": page["metadata"]["continue"]})
+        async with http.get(url) as resp:
+            assert len((await resp.json())["items"]) == 20_000
+        assert time.monotonic() - started < 5
+    finally:
+        await server.stop()
+
+
+def test_continue_token_shape() -> None:
+    # Same encoding as the apiserver: unpadded base64url of {"v","rv","start"}.
+    token = encode_continue(42, "b1\x00")
+    padded = token + "=" * (-len(token) % 4)
+    assert json.loads(base64.urlsafe_b64decode(padded)) == {"v": "meta.k8s.io/v1", "rv": 42, "start": "b1\x00"}
