@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .exposition import Exposition, content_type, negotiate
 
+
 def _accepts_gzip(request: web.Request) -> bool:
     for part in request.headers.get("Accept-Encoding", "").split(","):
         token = part.split(";")
