@@ -1,0 +1,298 @@
+"""A reflector with client-go semantics: keep a sink in step with one namespaced resource by list and watch.
+
+- List in pages (limit, continue tokens); an expired continue token (410) restarts the list from scratch. The
+  full set goes to `sink.replace`, so objects deleted while nobody watched disappear.
+- Watch from the list's resourceVersion with bookmarks and a timeoutSeconds jittered in [t, 2t) like
+  client-go. A watch that ends normally is resumed from the last resourceVersion seen; 410 Expired (an ERROR
+  event or an HTTP status) means the history is gone: relist. A cut stream or a silent one (no event, not even
+  a bookmark, for longer than the inactivity timeout) is resumed from the last resourceVersion after a short
+  backoff.
+- Failures back off exponentially with full jitter (Retry-After wins when the server sends one); the backoff
+  resets after a quiet period. A 403 marks the resource forbidden and is retried every backoff_max.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ...store import ResourceHealth, SourceHealth
+from .client import KubeClient, KubeError, kind_for_status
+
+log = logging.getLogger("velero_exporter.kube")
+
+MAX_RETRY_AFTER = 600.0
+MIN_WATCH_SECONDS = 1.0  # a watch that ends sooner without an event is treated as a failure
+
+
+class ResourceSink(Protocol):
+    def replace(self, objects: list[dict[str, Any]]) -> None:
+        """The full set after a (re)list; anything absent is gone."""
+
+    def upsert(self, obj: dict[str, Any]) -> None: ...
+
+    def delete(self, obj: dict[str, Any]) -> None: ...
+
+
+class _RelistError(Exception):
+    """The watch cannot continue from its resourceVersion: list again (after `delay` seconds)."""
+
+    def __init__(self, reason: str, delay: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class Backoff:
+    """Exponential backoff with full jitter, reset after `reset_after` seconds without a failure."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random, reset_after: float) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.reset_after = reset_after
+        self._rng = rng
+        self._attempt = 0
+        self._last_failure: float | None = None
+
+    def next(self) -> float:
+        now = time.monotonic()
+        if self._last_failure is not None and now - self._last_failure > self.reset_after:
+            self._attempt = 0
+        self._last_failure = now
+        cap = min(self.maximum, self.initial * (2**self._attempt))
+        self._attempt = min(self._attempt + 1, 32)
+        return self._rng.uniform(0, cap)
+
+
+class Reflector:
+    def __init__(  # noqa: PLR0917 (the positional shape is the agreed interface)
+        self,
+        client: KubeClient,
+        plural: str,
+        namespace: str,
+        sink: ResourceSink,
+        health: ResourceHealth,
+        source_health: SourceHealth,
+        *,
+        group_version_path: str = "/apis/velero.io/v1",
+        page_size: int = 500,
+        watch_timeout: float = 300.0,
+        inactivity_timeout: float = 90.0,
+        backoff_initial: float = 0.8,
+        backoff_max: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.plural = plural
+        self.namespace = namespace
+        self.sink = sink
+        self.health = health
+        self.source_health = source_health
+        self.group_version_path = group_version_path
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.inactivity_timeout = inactivity_timeout
+        self.backoff_max = backoff_max
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._backoff = Backoff(backoff_initial, backoff_max, self._rng, reset_after=max(4 * backoff_max, 1.0))
+        self.resource_version = ""  # the last one seen; "" before the first list
+
+    # -- the loop
+
+    async def run(self) -> None:
+        """List and watch forever; returns only by cancellation."""
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._list()
+                    need_list = False
+                await self._watch()
+                self.health.watch_restarts += 1
+                log.debug(
+                    "event=watch_ended resource=%s reason=timeout resource_version=%s",
+                    self.plural,
+                    self.resource_version,
+                )
+            except _RelistError as relist:
+                need_list = True
+                self.health.relists += 1
+                log.info("event=relist resource=%s reason=%s", self.plural, relist.reason)
+                if relist.delay > 0:
+                    await asyncio.sleep(relist.delay)
+            except KubeError as err:
+                delay, relist_next = self._failed(err, listing=need_list)
+                need_list = need_list or relist_next
+                await asyncio.sleep(delay)
+            except Exception:
+                # A bug (in a sink, say) must not end the watch of this resource for good: start over.
+                self.source_health.errors["internal"] += 1
+                self.health.up = False
+                need_list = True
+                delay = self._backoff.next()
+                log.exception("event=reflector_failed resource=%s retry_in=%.2f", self.plural, delay)
+                await asyncio.sleep(delay)
+
+    def _failed(self, err: KubeError, *, listing: bool) -> tuple[float, bool]:
+        """Record a failed call; return how long to wait and whether the next attempt must list."""
+        self.source_health.errors[err.kind] += 1
+        self.health.up = False
+        op = "list" if listing else "watch"
+        relist = False
+        if err.kind == "forbidden":
+            self.health.forbidden = True
+            delay = self.backoff_max
+            relist = True  # permissions were revoked for a while: trust nothing seen before
+        elif err.retry_after is not None and err.retry_after > 0:
+            delay = min(err.retry_after, MAX_RETRY_AFTER)
+        else:
+            delay = self._backoff.next()
+        if err.kind == "not_found":
+            relist = True  # the resource (its CRD) went away; its history with it
+        log.warning(
+            "event=%s_failed resource=%s reason=%s status=%s retry_in=%.2f detail=%s",
+            op,
+            self.plural,
+            err.kind,
+            err.status if err.status is not None else "none",
+            delay,
+            _quote(err.reason),
+        )
+        return delay, relist
+
+    # -- list
+
+    async def _list(self) -> None:
+        started = time.monotonic()
+        items: list[dict[str, Any]] = []
+        continue_token: str | None = None
+        restarts = 0
+        while True:
+            self.source_health.api_calls["list"] += 1
+            try:
+                page = await self.client.list(
+                    self.group_version_path,
+                    self.namespace,
+                    self.plural,
+                    limit=self.page_size,
+                    continue_token=continue_token,
+                )
+            except KubeError as err:
+                if err.kind == "expired" and continue_token is not None and restarts < 3:
+                    # The continue token outlived the server's history: start over for a consistent set.
+                    self.source_health.errors[err.kind] += 1
+                    restarts += 1
+                    log.info("event=list_restarted resource=%s reason=continue_token_expired", self.plural)
+                    items = []
+                    continue_token = None
+                    continue
+                raise
+            page_items = page.get("items") or []
+            items.extend(item for item in page_items if isinstance(item, dict))
+            metadata = page.get("metadata") or {}
+            continue_token = metadata.get("continue") or None
+            if continue_token is None:
+                resource_version = str(metadata.get("resourceVersion") or "")
+                break
+        self.sink.replace(items)
+        self.resource_version = resource_version
+        now = self.clock()
+        self.health.synced = True
+        self.health.up = True
+        self.health.forbidden = False
+        self.source_health.last_success = now
+        self.source_health.last_refresh_duration = time.monotonic() - started
+        log.info(
+            "event=listed resource=%s objects=%d resource_version=%s duration=%.3f",
+            self.plural,
+            len(items),
+            resource_version,
+            self.source_health.last_refresh_duration,
+        )
+
+    # -- watch
+
+    async def _watch(self) -> None:
+        """One watch request, until the server ends it normally. Raises KubeError or _RelistError."""
+        timeout_seconds = max(1, int(self.watch_timeout * (1.0 + self._rng.random())))
+        self.source_health.api_calls["watch"] += 1
+        events = self.client.watch(
+            self.group_version_path,
+            self.namespace,
+            self.plural,
+            resource_version=self.resource_version,
+            timeout_seconds=timeout_seconds,
+            inactivity_timeout=self.inactivity_timeout,
+            on_open=self._watch_opened,
+        )
+        started = time.monotonic()
+        received = 0
+        try:
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    received += 1
+                    self._handle(event)
+        except KubeError as err:
+            if err.kind == "expired":
+                self.source_health.errors[err.kind] += 1
+                raise _RelistError("watch_expired") from err
+            raise
+        if received == 0 and time.monotonic() - started < MIN_WATCH_SECONDS:
+            # A server (or proxy) that ends watches at once would otherwise be hammered.
+            raise KubeError("bad_response", "watch ended at once without any event")
+        now = self.clock()
+        self.health.up = True
+        self.source_health.last_success = now
+
+    def _watch_opened(self) -> None:
+        # An idle resource may send nothing but a bookmark a minute: an accepted watch is a healthy one.
+        self.health.up = True
+        self.source_health.last_success = self.clock()
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        obj: dict[str, Any] = event["object"]
+        now = self.clock()
+        self.health.last_event = now
+        if kind == "ERROR":
+            code = obj.get("code")
+            reason = obj.get("reason") or obj.get("message") or "unknown"
+            if code == 410:
+                self.source_health.errors["expired"] += 1
+                raise _RelistError("watch_expired")
+            kube_kind = "server_error" if not isinstance(code, int) else kind_for_status(code)
+            self.source_health.errors[kube_kind] += 1
+            self.health.up = False
+            delay = self._backoff.next()
+            log.warning(
+                "event=watch_error resource=%s reason=%s code=%s retry_in=%.2f",
+                self.plural,
+                _quote(str(reason)),
+                code,
+                delay,
+            )
+            raise _RelistError("watch_error", delay)
+        metadata = obj.get("metadata") or {}
+        resource_version = metadata.get("resourceVersion")
+        if kind in ("ADDED", "MODIFIED"):
+            self.sink.upsert(obj)
+        elif kind == "DELETED":
+            self.sink.delete(obj)
+        elif kind != "BOOKMARK":
+            log.warning("event=watch_unknown_event resource=%s type=%s", self.plural, _quote(str(kind)))
+            return
+        if resource_version:
+            self.resource_version = str(resource_version)
+        self.health.up = True
+        self.source_health.last_success = now
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'

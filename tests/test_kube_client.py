@@ -1,0 +1,588 @@
+"""KubeClient against a tiny aiohttp server: credentials from kubeconfig (token, exec plugin, in-cluster over
+TLS), HTTP statuses mapped to error kinds, and the watch stream's failure modes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from kubernetes.config import incluster_config
+
+from velero_exporter.sources.kube import client as client_module
+from velero_exporter.sources.kube.client import KubeClient, KubeError, parse_retry_after
+
+GV = "/apis/velero.io/v1"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Server:
+    url: str
+    seen: list[web.Request] = field(default_factory=list)
+    handler: Handler | None = None
+
+    @property
+    def authorizations(self) -> list[str | None]:
+        return [r.headers.get("Authorization") for r in self.seen]
+
+
+def _list_body(names: list[str], rv: str = "7") -> dict[str, Any]:
+    return {
+        "apiVersion": "velero.io/v1",
+        "kind": "BackupList",
+        "metadata": {"resourceVersion": rv},
+        "items": [{"metadata": {"name": n, "resourceVersion": rv}} for n in names],
+    }
+
+
+async def _ok(request: web.Request) -> web.StreamResponse:
+    return web.json_response(_list_body(["a"]))
+
+
+async def _start(ssl_context: ssl.SSLContext | None = None) -> tuple[Server, web.AppRunner]:
+    server = Server(url="")
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        server.seen.append(request)
+        return await (server.handler or _ok)(request)
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", dispatch)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    server.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+    return server, runner
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv, runner = await _start()
+    yield srv
+    await runner.cleanup()
+
+
+def write_kubeconfig(path: Path, server_url: str, user: dict[str, Any], namespace: str | None = "backups") -> Path:
+    context: dict[str, Any] = {"cluster": "c", "user": "u"}
+    if namespace:
+        context["namespace"] = namespace
+    cluster: dict[str, Any] = {"server": server_url}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": "ctx", "context": context}],
+        "current-context": "ctx",
+    }
+    path.write_text(json.dumps(doc))  # JSON is YAML
+    return path
+
+
+def write_exec_plugin(tmp_path: Path, *, expires_in: float | None) -> tuple[dict[str, Any], Path]:
+    """A plugin that prints token tok-<n> on its n-th run, counting runs in a file."""
+    counter = tmp_path / "runs"
+    script = tmp_path / "plugin.py"
+    expiry = ""
+    if expires_in is not None:
+        expiry = (
+            "import datetime\n"
+            "exp = datetime.datetime.now(datetime.timezone.utc) + "
+            f"datetime.timedelta(seconds={expires_in})\n"
+            "status['expirationTimestamp'] = exp.strftime('%Y-%m-%dT%H:%M:%SZ')\n"
+        )
+    script.write_text(
+        "import json, pathlib\n"
+        f"counter = pathlib.Path({str(counter)!r})\n"
+        "n = int(counter.read_text()) + 1 if counter.exists() else 1\n"
+        "counter.write_text(str(n))\n"
+        "status = {'token': f'tok-{n}'}\n"
+        f"{expiry}"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        " 'status': status}))\n"
+    )
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": sys.executable,
+            "args": [str(script)],
+            "interactiveMode": "Never",
+        }
+    }
+    return user, counter
+
+
+async def _list(kube: KubeClient, seconds: float = 5) -> dict[str, Any]:
+    return await kube.list(GV, "velero", "backups", limit=500, continue_token=None, timeout=seconds)
+
+
+# -- credentials and configuration
+
+
+async def test_bearer_token_and_namespace_from_kubeconfig(server: Server, tmp_path: Path) -> None:
+    cfg = write_kubeconfig(tmp_path / "config", server.url, {"token": "s3cr3t"})
+    kube = await KubeClient.from_config(str(cfg))
+    try:
+        page = await kube.list(GV, "velero", "backups", limit=2, continue_token="abc")
+    finally:
+        await kube.close()
+    assert [i["metadata"]["name"] for i in page["items"]] == ["a"]
+    assert kube.namespace == "backups"
+    assert server.authorizations == ["Bearer s3cr3t"]
+    assert server.seen[0].path == "/apis/velero.io/v1/namespaces/velero/backups"
+    assert dict(server.seen[0].query) == {"limit": "2", "continue": "abc"}
+
+
+async def test_namespace_defaults_to_velero_and_kubeconfig_env(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_kubeconfig(tmp_path / "config", server.url, {"token": "t"}, namespace=None)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(cfg))
+    kube = await KubeClient.from_config()
+    try:
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert kube.namespace == "velero"
+    assert server.authorizations == ["Bearer t"]
+
+
+async def test_basic_auth(server: Server, tmp_path: Path) -> None:
+    cfg = write_kubeconfig(tmp_path / "config", server.url, {"username": "admin", "password": "pw"})
+    kube = await KubeClient.from_config(str(cfg))
+    try:
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert server.authorizations == ["Basic YWRtaW46cHc="]
+
+
+async def test_exec_plugin_token_is_sent_and_cached_without_expiry(server: Server, tmp_path: Path) -> None:
+    user, runs = write_exec_plugin(tmp_path, expires_in=None)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, user)))
+    try:
+        await _list(kube)
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert server.authorizations == ["Bearer tok-1", "Bearer tok-1"]
+    assert runs.read_text() == "1"
+
+
+async def test_exec_plugin_rerun_when_credential_near_expiry(server: Server, tmp_path: Path) -> None:
+    # kubernetes 36 refreshes through refresh_api_key_hook when the expiry is within 5 minutes.
+    user, runs = write_exec_plugin(tmp_path, expires_in=60)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, user)))
+    try:
+        await _list(kube)
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert server.authorizations == ["Bearer tok-2", "Bearer tok-3"]
+    assert runs.read_text() == "3"
+
+
+async def test_exec_plugin_token_far_from_expiry_is_reused(server: Server, tmp_path: Path) -> None:
+    user, runs = write_exec_plugin(tmp_path, expires_in=3600)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, user)))
+    try:
+        await _list(kube)
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert server.authorizations == ["Bearer tok-1", "Bearer tok-1"]
+    assert runs.read_text() == "1"
+
+
+async def test_unauthorized_reloads_credentials_once_and_retries(server: Server, tmp_path: Path) -> None:
+    async def only_second_token(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != "Bearer tok-2":
+            return web.json_response({"kind": "Status", "code": 401, "reason": "Unauthorized"}, status=401)
+        return await _ok(request)
+
+    server.handler = only_second_token
+    user, runs = write_exec_plugin(tmp_path, expires_in=None)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, user)))
+    try:
+        page = await _list(kube)
+    finally:
+        await kube.close()
+    assert len(page["items"]) == 1
+    assert server.authorizations == ["Bearer tok-1", "Bearer tok-2"]
+    assert runs.read_text() == "2"
+
+
+async def test_unauthorized_after_reload_is_an_error(server: Server, tmp_path: Path) -> None:
+    async def deny(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"kind": "Status", "code": 401, "message": "bad token"}, status=401)
+
+    server.handler = deny
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        with pytest.raises(KubeError) as err:
+            await _list(kube)
+    finally:
+        await kube.close()
+    assert (err.value.kind, err.value.status, err.value.reason) == ("unauthorized", 401, "bad token")
+    assert len(server.seen) == 2
+    assert "x" not in str(err.value)
+
+
+# -- errors
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "kind", "retry_after"),
+    [
+        (403, {}, "forbidden", None),
+        (404, {}, "not_found", None),
+        (410, {}, "expired", None),
+        (429, {"Retry-After": "7"}, "throttled", 7.0),
+        (429, {}, "throttled", None),
+        (500, {}, "server_error", None),
+        (503, {"Retry-After": "2"}, "server_error", 2.0),
+        (400, {}, "bad_response", None),
+    ],
+)
+async def test_status_maps_to_kind(
+    server: Server,
+    tmp_path: Path,
+    *,
+    status: int,
+    headers: dict[str, str],
+    kind: str,
+    retry_after: float | None,
+) -> None:
+    async def fail(request: web.Request) -> web.StreamResponse:
+        body = {"kind": "Status", "code": status, "reason": "Because", "message": f"nope {status}"}
+        return web.json_response(body, status=status, headers=headers)
+
+    server.handler = fail
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        with pytest.raises(KubeError) as list_err:
+            await _list(kube)
+        with pytest.raises(KubeError) as watch_err:
+            async for _ in kube.watch(
+                GV, "velero", "backups", resource_version="1", timeout_seconds=5, inactivity_timeout=5
+            ):
+                pass
+    finally:
+        await kube.close()
+    for err in (list_err.value, watch_err.value):
+        assert (err.kind, err.status, err.retry_after, err.reason) == (kind, status, retry_after, f"nope {status}")
+
+
+async def test_connection_refused_is_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kube = await KubeClient.from_config(
+        str(write_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{port}", {"token": "x"}))
+    )
+    try:
+        with pytest.raises(KubeError) as err:
+            await _list(kube)
+    finally:
+        await kube.close()
+    assert (err.value.kind, err.value.status) == ("unreachable", None)
+
+
+async def test_slow_list_is_a_timeout(server: Server, tmp_path: Path) -> None:
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(2)
+        return await _ok(request)
+
+    server.handler = slow
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        with pytest.raises(KubeError) as err:
+            await _list(kube, seconds=0.3)
+    finally:
+        await kube.close()
+    assert err.value.kind == "timeout"
+
+
+async def test_undecodable_list_is_bad_response(server: Server, tmp_path: Path) -> None:
+    async def garbage(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>proxy error</html>", content_type="text/html")
+
+    server.handler = garbage
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        with pytest.raises(KubeError) as err:
+            await _list(kube)
+    finally:
+        await kube.close()
+    assert err.value.kind == "bad_response"
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+
+
+# -- watch streams
+
+
+def _stream_handler(chunks: list[bytes], *, pause: float = 0.0, then_hang: float = 0.0, cut: bool = False) -> Handler:
+    async def stream(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        for chunk in chunks:
+            await resp.write(chunk)
+            await asyncio.sleep(pause)
+        if then_hang:
+            await asyncio.sleep(then_hang)
+        if cut:
+            assert request.transport is not None
+            request.transport.close()  # no terminating chunk: the stream is cut
+            return resp
+        await resp.write_eof()
+        return resp
+
+    return stream
+
+
+def _event(kind: str, name: str, rv: str) -> bytes:
+    obj = {"kind": "Backup", "metadata": {"name": name, "resourceVersion": rv}}
+    return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+
+
+async def _collect(kube: KubeClient, inactivity: float = 2.0) -> tuple[list[tuple[str, str]], KubeError | None]:
+    got: list[tuple[str, str]] = []
+    try:
+        async for ev in kube.watch(
+            GV, "velero", "backups", resource_version="5", timeout_seconds=300, inactivity_timeout=inactivity
+        ):
+            got.append((ev["type"], ev["object"]["metadata"]["resourceVersion"]))
+    except KubeError as err:
+        return got, err
+    return got, None
+
+
+async def test_watch_yields_events_split_across_chunks(server: Server, tmp_path: Path) -> None:
+    data = _event("ADDED", "a", "6") + _event("MODIFIED", "a", "7") + _event("BOOKMARK", "", "8")
+    server.handler = _stream_handler([data[:10], data[10:70], data[70:], b"\n", _event("DELETED", "a", "9")])
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        got, err = await _collect(kube)
+    finally:
+        await kube.close()
+    assert err is None
+    assert got == [("ADDED", "6"), ("MODIFIED", "7"), ("BOOKMARK", "8"), ("DELETED", "9")]
+    assert dict(server.seen[0].query) == {
+        "watch": "1",
+        "allowWatchBookmarks": "true",
+        "resourceVersion": "5",
+        "timeoutSeconds": "300",
+    }
+    assert server.authorizations == ["Bearer x"]
+
+
+async def test_watch_cut_mid_event(server: Server, tmp_path: Path) -> None:
+    partial = _event("MODIFIED", "a", "7")[:25]
+    server.handler = _stream_handler([_event("ADDED", "a", "6"), partial], cut=True)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        got, err = await _collect(kube)
+    finally:
+        await kube.close()
+    assert got == [("ADDED", "6")]
+    assert err is not None
+    assert err.kind == "unreachable"
+
+
+async def test_watch_inactivity_is_a_timeout(server: Server, tmp_path: Path) -> None:
+    server.handler = _stream_handler([_event("ADDED", "a", "6")], then_hang=5)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        got, err = await _collect(kube, inactivity=0.3)
+        elapsed = loop.time() - started
+    finally:
+        await kube.close()
+    assert got == [("ADDED", "6")]
+    assert err is not None
+    assert err.kind == "timeout"
+    assert 0.3 <= elapsed < 2
+
+
+async def test_watch_undecodable_event(server: Server, tmp_path: Path) -> None:
+    server.handler = _stream_handler([_event("ADDED", "a", "6"), b"{not json}\n"])
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        got, err = await _collect(kube)
+    finally:
+        await kube.close()
+    assert got == [("ADDED", "6")]
+    assert err is not None
+    assert err.kind == "bad_response"
+
+
+async def test_closing_a_watch_early_releases_it(server: Server, tmp_path: Path) -> None:
+    stream = _stream_handler([_event("ADDED", "a", "6")], then_hang=5)
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await (stream(request) if request.query.get("watch") else _ok(request))
+
+    server.handler = route
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    try:
+        events = kube.watch(GV, "velero", "backups", resource_version="5", timeout_seconds=9, inactivity_timeout=9)
+        first = await anext(events)
+        await events.aclose()
+        assert first["type"] == "ADDED"
+        page = await _list(kube)  # the client is still usable
+        assert len(page["items"]) == 1
+    finally:
+        await kube.close()
+
+
+# -- TLS and in-cluster
+
+
+@dataclass
+class Pki:
+    ca: Path
+    server_context: ssl.SSLContext
+
+
+def _make_pki(tmp_path: Path) -> Pki:
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(cn: str) -> Any:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("test-ca"))
+        .issuer_name(name("test-ca"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("kube-apiserver"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path = tmp_path / "ca.crt"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_path = tmp_path / "server.crt"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path = tmp_path / "server.key"
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert_path, key_path)
+    return Pki(ca=ca_path, server_context=ctx)
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[Server, Pki]]:
+    pki = _make_pki(tmp_path)
+    srv, runner = await _start(pki.server_context)
+    yield srv, pki
+    await runner.cleanup()
+
+
+async def test_tls_with_ca_from_kubeconfig(tls_server: tuple[Server, Pki], tmp_path: Path) -> None:
+    srv, pki = tls_server
+    cfg = write_kubeconfig(tmp_path / "config", srv.url, {"token": "t"})
+    doc = json.loads(cfg.read_text())
+    doc["clusters"][0]["cluster"]["certificate-authority"] = str(pki.ca)
+    cfg.write_text(json.dumps(doc))
+    kube = await KubeClient.from_config(str(cfg))
+    try:
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert srv.authorizations == ["Bearer t"]
+
+
+async def test_tls_unknown_ca_is_unreachable(tls_server: tuple[Server, Pki], tmp_path: Path) -> None:
+    srv, _ = tls_server
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", srv.url, {"token": "t"})))
+    try:
+        with pytest.raises(KubeError) as err:
+            await _list(kube)
+    finally:
+        await kube.close()
+    assert err.value.kind == "unreachable"
+    assert srv.seen == []
+
+
+async def test_in_cluster_config(
+    tls_server: tuple[Server, Pki], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, pki = tls_server
+    token = tmp_path / "token"
+    token.write_text("sa-token")
+    namespace = tmp_path / "namespace"
+    namespace.write_text("velero-system\n")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(pki.ca))
+    monkeypatch.setattr(client_module, "IN_CLUSTER_NAMESPACE_FILE", str(namespace))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", srv.url.rsplit(":", 1)[1])
+    kube = await KubeClient.from_config()
+    try:
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert kube.namespace == "velero-system"
+    assert srv.authorizations == ["bearer sa-token"]
