@@ -1,0 +1,931 @@
+"""The one source of truth for velero-exporter's Prometheus rules and Alertmanager inhibitions.
+
+Like the kubernetes-mixin's ``_config``, every selector, threshold, window, ``for`` duration and severity is a
+parameter in CONFIG; the functions below build the rule groups from it, and OUTPUTS says which files are
+rendered from them.
+
+    python rules/generate.py           rewrite every output
+    python rules/generate.py --check   exit 1 naming the outputs that differ from what CONFIG generates
+
+Rules must run on Prometheus 2.42 and later, 3.x included: no holt_winters, no duration arithmetic, no
+features newer than 2.42. Standard library and PyYAML only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------------------
+
+CONFIG: dict[str, Any] = {
+    # Selects the exporter's series (and its `up` series). Every selector in every rule starts with it; no
+    # rule names a job or a cluster anywhere else.
+    "exporter_selector": 'job=~"velero-exporter.*"',
+    # The label that tells clusters apart in Thanos or Mimir. Aggregations keep it (`by (cluster, ...)`),
+    # joins match on it, and inhibitions require it equal; the rules work when it is absent too.
+    "cluster_label": "cluster",
+    # The exporter's source names (velero_exporter_source_up{source}), as anchored regexes.
+    "kube_source": "kube",
+    "bucket_source": "buckets?",
+    "snapshot_source": "snapshots?",
+    # VeleroBackupMissing: no successful backup cluster-wide for this long ...
+    "backup_missing_cluster_window": "24h",
+    # ... or none of a schedule's within this many of its intervals.
+    "backup_missing_intervals": 2,
+    # VeleroRestoreFailure: how long a failed restore keeps the alert firing.
+    "restore_failure_window": "24h",
+    # VeleroScheduleMissedRun: the schedule's next run is this far in the past ...
+    "schedule_missed_after": "15m",
+    # ... or Velero skipped a run (previous backup still running) within this window.
+    "schedule_skipped_window": "6h",
+    # VeleroBackupStuck thresholds, per phase. The clock is the backup's creation while it is queued and its
+    # start afterwards (velero_backup_unfinished_since_timestamp_seconds).
+    "backup_queued_phases": "New|Queued|ReadyToStart",
+    "backup_queued_threshold": "1h",
+    "backup_in_progress_phases": "InProgress|Finalizing|FinalizingPartiallyFailed",
+    "backup_in_progress_threshold": "4h",
+    "backup_plugin_operations_phases": "WaitingForPluginOperations|WaitingForPluginOperationsPartiallyFailed",
+    # Velero's --item-operation-timeout (4h by default) plus 1h for the InProgress part that precedes the
+    # plugin operations, since the clock is the backup's start.
+    "backup_plugin_operations_threshold": "5h",
+    # VeleroBackupWarnings fires when the newest finished backup of a schedule has more warnings than this.
+    "backup_warnings_max": 0,
+    # VeleroSnapshotCopyStale: a region's newest snapshot of a tier is older than this many of the tier's
+    # longest schedule interval ...
+    "snapshot_stale_intervals": 2,
+    # ... or older than the newest region's by more than this ...
+    "snapshot_region_lag": "24h",
+    # ... or a region holds none of a tier (anchored regex of the tiers whose snapshots every known region
+    # must hold).
+    "snapshot_copy_tiers": ".+",
+    # VeleroBucketRecoveryPointStale: the newest Completed backup found in a bucket is older than this. The
+    # seed's DR bucket receives the monthly dr tier, so a month and a bit.
+    "bucket_recovery_point_max_age": "32d",
+    # VeleroBucketGrowth: the bucket grew by more than this fraction over the window.
+    "bucket_growth_fraction": 0.5,
+    "bucket_growth_window": "1d",
+    # VeleroRestoreTestOverdue: no Completed restore of a tier for this long (the seed drills monthly).
+    "restore_test_max_age": "35d",
+    # Tiers (anchored regex) for which no restore at all counts as overdue. All configured tiers by default:
+    # an objective that was never tested is not evidence.
+    "restore_test_required_tiers": ".+",
+    # How long Prometheus keeps the last successful restore after Velero deleted the Restore object with its
+    # backup (the latch in velero:tier_last_restore_success_timestamp_seconds survives outages this long).
+    "restore_evidence_latch": "1d",
+    # VeleroStorageLocationNotValidated: Velero validates every location each minute by default.
+    "location_validation_max_age": "15m",
+    # VeleroExporterDown: a cluster whose exporter reported within this window and no longer does.
+    "exporter_absent_lookback": "1d",
+    # Where the runbooks live; each alert links to base + "#" + its anchor.
+    "runbook_base_url": "https://github.com/velero-exporter/velero-exporter/blob/main/docs/runbooks.md",
+    # PrometheusRule metadata.
+    "prometheusrule_name": "velero-exporter",
+    "prometheusrule_labels": {"app.kubernetes.io/name": "velero-exporter"},
+    "severity": {
+        "VeleroBackupFailure": "warning",
+        "VeleroBackupMissing": "critical",
+        "VeleroRestoreFailure": "warning",
+        "RPOViolation": "critical",
+        "VeleroStorageLocationUnavailable": "critical",
+        "VeleroStorageLocationNotValidated": "critical",
+        "VeleroScheduleFailedValidation": "warning",
+        "VeleroScheduleMissedRun": "warning",
+        "VeleroSchedulePaused": "warning",
+        "VeleroBackupStuck": "warning",
+        "VeleroBackupEmpty": "warning",
+        "VeleroBackupVolumeSnapshotsIncomplete": "warning",
+        "VeleroBackupHooksFailed": "warning",
+        "VeleroBackupWarnings": "warning",
+        "VeleroSnapshotCopyStale": "warning",
+        "VeleroBucketRecoveryPointStale": "warning",
+        "VeleroBucketGrowth": "warning",
+        "VeleroRestoreTestOverdue": "warning",
+        "VeleroRestoreSlowerThanRTO": "warning",
+        "VeleroRetentionBelowObjective": "warning",
+        "VeleroBackupGarbageCollectionFailed": "warning",
+        "VeleroExporterDown": "critical",
+        "VeleroExporterSourceDown": "warning",
+        # The kube source feeds every object-state alert: its outage must page like the exporter's.
+        "VeleroExporterKubeSourceDown": "critical",
+        "VeleroExporterResourceForbidden": "warning",
+    },
+    # `for` of each alert; docs/runbooks.md explains each value.
+    "for": {
+        "VeleroBackupFailure": "5m",
+        "VeleroBackupMissing": "15m",
+        "VeleroRestoreFailure": "0m",
+        # Velero starts a due backup up to a minute late and the recovery point only moves once the backup
+        # has completed: 15m covers the delay and a normal backup of the seed's short-RPO tiers.
+        "RPOViolation": "15m",
+        "VeleroStorageLocationUnavailable": "10m",
+        "VeleroStorageLocationNotValidated": "5m",
+        "VeleroScheduleFailedValidation": "5m",
+        "VeleroScheduleMissedRun": "5m",
+        "VeleroSchedulePaused": "24h",
+        "VeleroBackupStuck": "5m",
+        "VeleroBackupEmpty": "5m",
+        "VeleroBackupVolumeSnapshotsIncomplete": "5m",
+        "VeleroBackupHooksFailed": "5m",
+        "VeleroBackupWarnings": "5m",
+        "VeleroSnapshotCopyStale": "30m",
+        "VeleroBucketRecoveryPointStale": "30m",
+        "VeleroBucketGrowth": "30m",
+        "VeleroRestoreTestOverdue": "1h",
+        "VeleroRestoreSlowerThanRTO": "0m",
+        "VeleroRetentionBelowObjective": "15m",
+        "VeleroBackupGarbageCollectionFailed": "15m",
+        "VeleroExporterDown": "10m",
+        "VeleroExporterSourceDown": "15m",
+        "VeleroExporterResourceForbidden": "10m",
+    },
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration ("1h30m") in whole seconds: PromQL before 3.x has no duration arithmetic."""
+    parts = _DURATION.findall(duration)
+    if not duration or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return int(sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+Rule = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Builder:
+    """Renders selectors, aggregations and annotations from one configuration."""
+
+    cfg: Mapping[str, Any]
+
+    @property
+    def c(self) -> str:
+        return str(self.cfg["cluster_label"])
+
+    def s(self, metric: str, *matchers: str) -> str:
+        """The metric restricted to the exporter's series, plus further matchers."""
+        return f"{metric}{{{', '.join([str(self.cfg['exporter_selector']), *matchers])}}}"
+
+    def by(self, *labels: str) -> str:
+        return f"({', '.join([self.c, *labels])})"
+
+    def agg(self, op: str, metric: str, *labels: str, matchers: tuple[str, ...] = ()) -> str:
+        """`op by (cluster, labels) (metric{selector, matchers})`: one series per object, whatever the replicas."""
+        return f"{op} by {self.by(*labels)} ({self.s(metric, *matchers)})"
+
+    def secs(self, key: str) -> int:
+        return seconds(str(self.cfg[key]))
+
+    def in_cluster(self) -> str:
+        return f"{{{{ with $labels.{self.c} }}}} in cluster {{{{ . }}}}{{{{ end }}}}"
+
+    def alert(
+        self,
+        name: str,
+        expr: str,
+        summary: str,
+        description: str,
+        *,
+        severity_key: str | None = None,
+        anchor: str | None = None,
+        reason: str | None = None,
+    ) -> Rule:
+        severity = self.cfg["severity"][severity_key or name]
+        rule: Rule = {"alert": name, "expr": _tidy(expr)}
+        wait = str(self.cfg["for"][name])
+        if seconds(wait) > 0:
+            rule["for"] = wait
+        rule["labels"] = {"severity": severity}
+        if reason:
+            # Tells apart the rules of one alert (promtool rejects duplicates) and the receivers' cases.
+            rule["labels"]["reason"] = reason
+        rule["annotations"] = {
+            "summary": summary,
+            "description": description,
+            "runbook_url": f"{self.cfg['runbook_base_url']}#{anchor or name.lower()}",
+        }
+        return rule
+
+    def record(self, name: str, expr: str) -> Rule:
+        return {"record": name, "expr": _tidy(expr)}
+
+    def with_schedule_tier(self, expr: str) -> str:
+        """Adds the schedule's tier label (from velero_schedule_exists); keeps the series if it has none."""
+        return (
+            f"(\n{expr}\n) * on {self.by('schedule')} group_left (tier)\n"
+            f"  group by {self.by('schedule', 'tier')} ({self.s('velero_schedule_exists')})\n"
+            f"or on {self.by('schedule')}\n(\n{expr}\n)"
+        )
+
+
+def _tidy(expr: str) -> str:
+    lines = [line.rstrip() for line in expr.strip("\n").splitlines()]
+    text = "\n".join(line for line in lines if line.strip())
+    return text + "\n" if "\n" in text else text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recording rules
+# ---------------------------------------------------------------------------------------------------------
+
+
+def recording_rules(b: Builder) -> list[Rule]:
+    c = b.c
+    on_tier = f"on {b.by('tier')}"
+    return [
+        b.record("velero:tier_rpo_seconds", b.agg("max", "velero_tier_rpo_seconds", "tier")),
+        b.record("velero:tier_rto_seconds", b.agg("max", "velero_tier_rto_seconds", "tier")),
+        b.record(
+            "velero:tier_recovery_point_age_seconds",
+            f"time() - {b.agg('max', 'velero_tier_recovery_point_timestamp_seconds', 'tier')}",
+        ),
+        # 1 while the tier's recovery point is within its RPO, 0 while it is not or there is none: the audit
+        # trail of RPO compliance that outlives the backups Velero deletes.
+        b.record(
+            "velero:tier_rpo_compliant",
+            f"""
+velero:tier_recovery_point_age_seconds <= bool {on_tier} velero:tier_rpo_seconds
+or {on_tier}
+velero:tier_rpo_seconds * 0
+""",
+        ),
+        b.record(
+            "velero:cluster_last_success_timestamp_seconds",
+            f"max by ({c}) ({b.s('velero_tier_last_success_timestamp_seconds')})",
+        ),
+        b.record(
+            "velero:tier_schedule_interval_seconds:max",
+            f"""
+max by {b.by("tier")} (
+  {b.agg("max", "velero_schedule_interval_seconds", "schedule")}
+  * on {b.by("schedule")} group_left (tier)
+  group by {b.by("schedule", "tier")} ({b.s("velero_schedule_info")})
+)
+""",
+        ),
+        # Velero deletes a Restore with its backup, so the newest successful restore of a short-retention tier
+        # vanishes long before the next monthly drill. This latch keeps it while the tier stays configured.
+        b.record(
+            "velero:tier_last_restore_success_timestamp_seconds",
+            f"""
+max by {b.by("tier")} (
+  {b.s("velero_tier_last_restore_success_timestamp_seconds")}
+  or
+  max_over_time(velero:tier_last_restore_success_timestamp_seconds[{b.cfg["restore_evidence_latch"]}])
+)
+and {on_tier}
+max by {b.by("tier")} (max_over_time({b.s("velero_tier_rpo_seconds")}[{b.cfg["restore_evidence_latch"]}]))
+""",
+        ),
+        b.record(
+            "velero:tier_restore_duration_seconds:max",
+            b.agg("max", "velero_restore_last_duration_seconds", "tier"),
+        ),
+        # 1 when the newest restore of the tier finished within its RTO, 0 when not; absent without a restore.
+        b.record(
+            "velero:tier_rto_compliant",
+            f"velero:tier_restore_duration_seconds:max <= bool {on_tier} velero:tier_rto_seconds",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------------------------------------
+
+
+def backup_alerts(b: Builder) -> list[Rule]:
+    c = b.c
+    ic = b.in_cluster()
+    failed = "Failed|FailedValidation"
+    sched_phase = "velero_schedule_last_backup_phase"
+    adhoc_phase = "velero_tier_last_adhoc_backup_phase"
+    accepted = f"max by {b.by('tier')} ({b.s('velero_tier_partially_failed_accepted')}) == 1"
+    finished_phase = 'phase=~"Completed|PartiallyFailed"'
+    finished_well = f"max by {b.by('schedule')} ({b.s(sched_phase, finished_phase)}) == 1"
+    missing_cluster = b.secs("backup_missing_cluster_window")
+    n = b.cfg["backup_missing_intervals"]
+    last_success = b.agg("max", "velero_schedule_last_success_timestamp_seconds", "schedule")
+    interval = b.agg("max", "velero_schedule_interval_seconds", "schedule")
+    created = b.agg("max", "velero_schedule_created_timestamp_seconds", "schedule")
+    exists = b.agg("max", "velero_schedule_exists", "schedule", "tier")
+    unfinished = "velero_backup_unfinished_since_timestamp_seconds"
+    failure_desc = (
+        "The newest finished {{ with $labels.schedule }}backup of schedule {{ . }}{{ else }}ad-hoc backup"
+        "{{ end }} of tier {{ $labels.tier }}" + ic + " ended {{ $labels.phase }}. It stays so until a newer "
+        "backup finishes well."
+    )
+
+    def stuck(phases_key: str, threshold_key: str, what: str, reason: str) -> Rule:
+        return b.alert(
+            "VeleroBackupStuck",
+            f"""
+time() - max by {b.by("backup", "schedule", "tier", "phase")} ({b.s(unfinished, f'phase=~"{b.cfg[phases_key]}"')})
+> {b.secs(threshold_key)}
+""",
+            f"A Velero backup is stuck {what}.",
+            "Backup {{ $labels.backup }} (schedule {{ $labels.schedule }}, tier {{ $labels.tier }})" + ic + " has "
+            "been {{ $labels.phase }} for {{ $value | humanizeDuration }} (threshold "
+            f"{b.cfg[threshold_key]}).",
+            reason=reason,
+        )
+
+    def last_backup(name: str, expr: str, summary: str, description: str) -> Rule:
+        return b.alert(
+            name,
+            b.with_schedule_tier(f"{expr}\nand on {b.by('schedule')}\n{finished_well}"),
+            summary,
+            description,
+        )
+
+    return [
+        b.alert(
+            "VeleroBackupFailure",
+            f"""
+max by {b.by("schedule", "tier", "phase")} ({b.s(sched_phase, f'phase=~"{failed}"')}) == 1
+or
+(
+  max by {b.by("schedule", "tier", "phase")} ({b.s(sched_phase, 'phase="PartiallyFailed"')}) == 1
+  unless on {b.by("tier")} ({accepted})
+)
+or
+max by {b.by("tier", "phase")} ({b.s(adhoc_phase, f'phase=~"{failed}"')}) == 1
+or
+(
+  max by {b.by("tier", "phase")} ({b.s(adhoc_phase, 'phase="PartiallyFailed"')}) == 1
+  unless on {b.by("tier")} ({accepted})
+)
+""",
+            "The newest finished Velero backup failed.",
+            failure_desc,
+        ),
+        b.alert(
+            "VeleroBackupMissing",
+            f"time() - velero:cluster_last_success_timestamp_seconds > {missing_cluster}",
+            "No successful Velero backup in the cluster lately.",
+            "The newest successful backup of any tier" + ic + " completed {{ $value | humanizeDuration }} ago "
+            f"(threshold {b.cfg['backup_missing_cluster_window']}).",
+            reason="cluster_stale",
+        ),
+        b.alert(
+            "VeleroBackupMissing",
+            f"""
+group by ({c}) ({b.s("velero_exporter_build_info")})
+unless on ({c})
+{b.s("velero_tier_last_success_timestamp_seconds")}
+""",
+            "No successful Velero backup in the cluster lately.",
+            "The cluster" + ic.replace(" in cluster", "") + " holds no successful backup of any tier at all.",
+            reason="cluster_none",
+        ),
+        b.alert(
+            "VeleroBackupMissing",
+            b.with_schedule_tier(f"time() - {last_success}\n> {n} * {interval}"),
+            "No successful Velero backup in the cluster lately.",
+            "The newest successful backup of schedule {{ $labels.schedule }}" + ic + " completed "
+            f"{{{{ $value | humanizeDuration }}}} ago, more than {n} of its intervals.",
+            reason="schedule_stale",
+        ),
+        b.alert(
+            "VeleroBackupMissing",
+            f"""
+(
+(
+  time() - {created}
+  > {n} * {interval}
+)
+unless on {b.by("schedule")}
+{b.s("velero_schedule_last_success_timestamp_seconds")}
+) * on {b.by("schedule")} group_left (tier)
+({exists} == 1)
+""",
+            "No successful Velero backup in the cluster lately.",
+            "Schedule {{ $labels.schedule }}" + ic + " was created {{ $value | humanizeDuration }} ago, more "
+            f"than {n} of its intervals, and none of its backups is a successful one (none left, or none "
+            "ever).",
+            reason="schedule_none",
+        ),
+        b.alert(
+            "VeleroBackupMissing",
+            f"{exists} == 0",
+            "No successful Velero backup in the cluster lately.",
+            "Schedule {{ $labels.schedule }} of tier {{ $labels.tier }} is configured for the exporter but does "
+            "not exist in Velero" + ic + ".",
+            reason="schedule_gone",
+        ),
+        stuck("backup_queued_phases", "backup_queued_threshold", "before it starts", "queued"),
+        stuck("backup_in_progress_phases", "backup_in_progress_threshold", "in progress", "in_progress"),
+        stuck(
+            "backup_plugin_operations_phases",
+            "backup_plugin_operations_threshold",
+            "waiting for plugin operations",
+            "plugin_operations",
+        ),
+        last_backup(
+            "VeleroBackupEmpty",
+            f"{b.agg('max', 'velero_schedule_last_backup_items_backed_up', 'schedule')} == 0",
+            "A Velero backup finished without backing up anything.",
+            "The newest finished backup of schedule {{ $labels.schedule }}" + ic + " backed up no items: it "
+            "cannot restore anything.",
+        ),
+        last_backup(
+            "VeleroBackupVolumeSnapshotsIncomplete",
+            f"""
+{b.agg("max", "velero_schedule_last_backup_volume_snapshots_attempted", "schedule", "method")}
+- {b.agg("max", "velero_schedule_last_backup_volume_snapshots_completed", "schedule", "method")}
+> 0
+""",
+            "A Velero backup did not complete all its volume snapshots.",
+            "The newest finished backup of schedule {{ $labels.schedule }}" + ic + " left {{ $value }} "
+            "{{ $labels.method }} volume snapshot(s) incomplete.",
+        ),
+        last_backup(
+            "VeleroBackupHooksFailed",
+            f"{b.agg('max', 'velero_schedule_last_backup_hooks_failed', 'schedule')} > 0",
+            "Backup hooks failed in a Velero backup.",
+            "{{ $value }} hook(s) failed in the newest finished backup of schedule {{ $labels.schedule }}"
+            + ic
+            + ": the backed-up application may not be consistent.",
+        ),
+        last_backup(
+            "VeleroBackupWarnings",
+            f"{b.agg('max', 'velero_schedule_last_backup_warnings', 'schedule')} > {b.cfg['backup_warnings_max']}",
+            "A Velero backup finished with warnings.",
+            "The newest finished backup of schedule {{ $labels.schedule }}" + ic + " has {{ $value }} warning(s).",
+        ),
+        b.alert(
+            "VeleroRetentionBelowObjective",
+            f"{b.agg('max', 'velero_tier_backups_ttl_below_retention', 'tier')} > 0",
+            "Velero backups expire before the tier's promised retention.",
+            "{{ $value }} Completed backup(s) of tier {{ $labels.tier }}" + ic + " have a TTL shorter than "
+            "the tier's retention.",
+        ),
+        b.alert(
+            "VeleroBackupGarbageCollectionFailed",
+            f"{b.agg('max', 'velero_tier_backups_past_expiration', 'tier')} > 0",
+            "Velero failed to delete expired backups.",
+            "{{ $value }} backup(s) of tier {{ $labels.tier }}" + ic + " are still present well after their "
+            "expiration.",
+        ),
+    ]
+
+
+def schedule_alerts(b: Builder) -> list[Rule]:
+    ic = b.in_cluster()
+    paused = f"{b.agg('max', 'velero_schedule_paused', 'schedule')} == 1"
+    failed_validation = 'phase="FailedValidation"'
+    invalid = f"{b.agg('max', 'velero_schedule_phase', 'schedule', matchers=(failed_validation,))} == 1"
+    return [
+        b.alert(
+            "VeleroScheduleFailedValidation",
+            b.with_schedule_tier(invalid),
+            "A Velero schedule failed validation and will not run.",
+            "Schedule {{ $labels.schedule }}" + ic + " is in phase FailedValidation: Velero creates no "
+            "backups from it.",
+        ),
+        b.alert(
+            "VeleroScheduleMissedRun",
+            b.with_schedule_tier(
+                f"""
+time() - {b.agg("max", "velero_schedule_next_run_timestamp_seconds", "schedule")}
+> {b.secs("schedule_missed_after")}
+unless on {b.by("schedule")} ({paused})
+unless on {b.by("schedule")} ({invalid})
+"""
+            ),
+            "A Velero schedule missed a run.",
+            "Schedule {{ $labels.schedule }}" + ic + " was due {{ $value | humanizeDuration }} ago and Velero "
+            "has not started it.",
+            reason="overdue",
+        ),
+        b.alert(
+            "VeleroScheduleMissedRun",
+            b.with_schedule_tier(
+                f"time() - {b.agg('max', 'velero_schedule_last_skipped_timestamp_seconds', 'schedule')}\n"
+                f"< {b.secs('schedule_skipped_window')}"
+            ),
+            "A Velero schedule missed a run.",
+            "Velero skipped a due run of schedule {{ $labels.schedule }}" + ic + " {{ $value | "
+            "humanizeDuration }} ago because its previous backup was still running.",
+            reason="skipped",
+        ),
+        b.alert(
+            "VeleroSchedulePaused",
+            b.with_schedule_tier(paused),
+            "A Velero schedule has been paused for long.",
+            "Schedule {{ $labels.schedule }}"
+            + ic
+            + f" has been paused for more than {b.cfg['for']['VeleroSchedulePaused']}.",
+        ),
+    ]
+
+
+def objective_alerts(b: Builder) -> list[Rule]:
+    ic = b.in_cluster()
+    on_tier = f"on {b.by('tier')}"
+    required = b.cfg["restore_test_required_tiers"]
+    return [
+        b.alert(
+            "RPOViolation",
+            f"velero:tier_recovery_point_age_seconds > {on_tier} velero:tier_rpo_seconds",
+            "A backup tier's recovery point is older than its RPO.",
+            "The newest recovery point of tier {{ $labels.tier }}" + ic + " is {{ $value | humanizeDuration }} "
+            "old, older than the tier's RPO.",
+            reason="too_old",
+        ),
+        b.alert(
+            "RPOViolation",
+            f"velero:tier_rpo_seconds unless {on_tier} velero:tier_recovery_point_age_seconds",
+            "A backup tier's recovery point is older than its RPO.",
+            "Tier {{ $labels.tier }}" + ic + " has no recovery point at all: no Completed backup of it is "
+            "left, or none was ever made.",
+            reason="no_recovery_point",
+        ),
+        b.alert(
+            "VeleroRestoreFailure",
+            f"time() - {b.agg('max', 'velero_restore_last_failure_timestamp_seconds', 'tier', 'schedule')}\n"
+            f"< {b.secs('restore_failure_window')}",
+            "A Velero restore failed.",
+            "A restore from {{ with $labels.schedule }}schedule {{ . }} of {{ end }}tier {{ $labels.tier }}"
+            + ic
+            + " ended Failed or PartiallyFailed {{ $value | humanizeDuration }} ago.",
+        ),
+        b.alert(
+            "VeleroRestoreSlowerThanRTO",
+            f"{b.agg('max', 'velero_restore_last_duration_seconds', 'tier', 'schedule')}\n"
+            f"> {on_tier} group_left () velero:tier_rto_seconds",
+            "A Velero restore took longer than the tier's RTO.",
+            "The newest restore from {{ with $labels.schedule }}schedule {{ . }} of {{ end }}tier "
+            "{{ $labels.tier }}" + ic + " took {{ $value | humanizeDuration }}, longer than the tier's RTO.",
+        ),
+        b.alert(
+            "VeleroRestoreTestOverdue",
+            f"time() - velero:tier_last_restore_success_timestamp_seconds\n> {b.secs('restore_test_max_age')}",
+            "No successful Velero restore test of a tier lately.",
+            "The newest successful restore of tier {{ $labels.tier }}" + ic + " completed {{ $value | "
+            f"humanizeDuration }}}} ago (threshold {b.cfg['restore_test_max_age']}).",
+            reason="overdue",
+        ),
+        b.alert(
+            "VeleroRestoreTestOverdue",
+            f'velero:tier_rpo_seconds{{tier=~"{required}"}}\n'
+            f"unless {on_tier} velero:tier_last_restore_success_timestamp_seconds",
+            "No successful Velero restore test of a tier lately.",
+            "No successful restore of tier {{ $labels.tier }}" + ic + " is on record.",
+            reason="never_restored",
+        ),
+    ]
+
+
+def storage_alerts(b: Builder) -> list[Rule]:
+    c = b.c
+    ic = b.in_cluster()
+    loc = ("location", "bucket", "region")
+    snapshot_ts = "velero_snapshot_last_completed_timestamp_seconds"
+    copy_tiers = f'tier=~"{b.cfg["snapshot_copy_tiers"]}"'
+    growth = b.cfg["bucket_growth_fraction"]
+    window = b.cfg["bucket_growth_window"]
+    return [
+        b.alert(
+            "VeleroStorageLocationUnavailable",
+            f"{b.agg('max', 'velero_storage_location_available', 'location')} == 0",
+            "A Velero backup storage location is unavailable.",
+            "BackupStorageLocation {{ $labels.location }}" + ic + " is not Available: backups to it fail.",
+            reason="unavailable",
+        ),
+        b.alert(
+            "VeleroStorageLocationUnavailable",
+            f"group by ({c}) ({b.s('velero_exporter_build_info')})\n"
+            f"unless on ({c})\n{b.s('velero_storage_location_info')}",
+            "A Velero backup storage location is unavailable.",
+            "The cluster" + ic.replace(" in cluster", "") + " has no BackupStorageLocation: Velero cannot "
+            "back up anything.",
+            reason="none",
+        ),
+        b.alert(
+            "VeleroStorageLocationNotValidated",
+            f"time() - {b.agg('max', 'velero_storage_location_last_validation_timestamp_seconds', 'location')}\n"
+            f"> {b.secs('location_validation_max_age')}",
+            "Velero has not validated a backup storage location lately: Velero may be down.",
+            "Velero last validated BackupStorageLocation {{ $labels.location }}" + ic + " {{ $value | "
+            "humanizeDuration }} ago.",
+            reason="stale",
+        ),
+        b.alert(
+            "VeleroStorageLocationNotValidated",
+            f"group by {b.by('location')} ({b.s('velero_storage_location_info')})\n"
+            f"unless on {b.by('location')}\n{b.s('velero_storage_location_last_validation_timestamp_seconds')}",
+            "Velero has not validated a backup storage location lately: Velero may be down.",
+            "Velero has never validated BackupStorageLocation {{ $labels.location }}" + ic + ".",
+            reason="never",
+        ),
+        b.alert(
+            "VeleroSnapshotCopyStale",
+            f"""
+time() - {b.agg("max", snapshot_ts, "region", "tier")}
+> on {b.by("tier")} group_left ()
+{b.cfg["snapshot_stale_intervals"]} * velero:tier_schedule_interval_seconds:max
+""",
+            "A region's newest Velero volume snapshot of a tier is stale.",
+            "The newest completed snapshot of tier {{ $labels.tier }} in region {{ $labels.region }}"
+            + ic
+            + " holds data from {{ $value | humanizeDuration }} ago, more than "
+            f"{b.cfg['snapshot_stale_intervals']} of the tier's schedule intervals.",
+            reason="stale",
+        ),
+        b.alert(
+            "VeleroSnapshotCopyStale",
+            f"""
+max by {b.by("tier")} ({b.s(snapshot_ts)})
+- on {b.by("tier")} group_right ()
+{b.agg("max", snapshot_ts, "region", "tier")}
+> {b.secs("snapshot_region_lag")}
+""",
+            "A region's newest Velero volume snapshot of a tier is stale.",
+            "The newest completed snapshot of tier {{ $labels.tier }} in region {{ $labels.region }}"
+            + ic
+            + " is {{ $value | humanizeDuration }} behind the newest region's"
+            + f" (threshold {b.cfg['snapshot_region_lag']}).",
+            reason="lagging",
+        ),
+        b.alert(
+            "VeleroSnapshotCopyStale",
+            f"""
+count by {b.by("tier")} ({b.agg("max", snapshot_ts, "region", "tier", matchers=(copy_tiers,))})
+< on ({c}) group_left ()
+count by ({c}) (group by {b.by("region")} ({b.s("velero_snapshots")}))
+""",
+            "A region's newest Velero volume snapshot of a tier is stale.",
+            "Only {{ $value }} of the known regions" + ic + " hold a completed snapshot of tier "
+            "{{ $labels.tier }}: no copy reached the others.",
+            reason="missing_region",
+        ),
+        b.alert(
+            "VeleroBucketRecoveryPointStale",
+            f"time() - {b.agg('max', 'velero_bucket_recovery_point_timestamp_seconds', *loc)}\n"
+            f"> {b.secs('bucket_recovery_point_max_age')}",
+            "The newest Velero backup in a bucket is stale.",
+            "The newest Completed backup in bucket {{ $labels.bucket }} ({{ $labels.region }}, location "
+            "{{ $labels.location }})" + ic + " started {{ $value | humanizeDuration }} ago (threshold "
+            f"{b.cfg['bucket_recovery_point_max_age']}).",
+            reason="stale",
+        ),
+        b.alert(
+            "VeleroBucketRecoveryPointStale",
+            f"group by {b.by(*loc)} ({b.s('velero_bucket_size_bytes')})\n"
+            f"unless on {b.by(*loc)}\n{b.s('velero_bucket_recovery_point_timestamp_seconds')}",
+            "The newest Velero backup in a bucket is stale.",
+            "Bucket {{ $labels.bucket }} ({{ $labels.region }}, location {{ $labels.location }})" + ic + " holds "
+            "no Completed Velero backup.",
+            reason="none",
+        ),
+        b.alert(
+            "VeleroBucketGrowth",
+            f"""
+{b.agg("max", "velero_bucket_size_bytes", *loc)}
+/ (max by {b.by(*loc)} ({b.s("velero_bucket_size_bytes")} offset {window}) > 0)
+- 1 > {growth}
+""",
+            "A Velero bucket grew fast.",
+            "Bucket {{ $labels.bucket }} ({{ $labels.region }}, location {{ $labels.location }})" + ic + " grew "
+            f"by {{{{ $value | humanizePercentage }}}} in {window} (threshold {growth:.0%}).",
+        ),
+    ]
+
+
+def exporter_alerts(b: Builder) -> list[Rule]:
+    c = b.c
+    ic = b.in_cluster()
+    build = b.s("velero_exporter_build_info")
+    lookback = b.cfg["exporter_absent_lookback"]
+    kube = f'source=~"{b.cfg["kube_source"]}"'
+    not_kube = f'source!~"{b.cfg["kube_source"]}"'
+    return [
+        b.alert(
+            "VeleroExporterDown",
+            f"{b.s('up')} == 0",
+            "The velero-exporter is down.",
+            "Prometheus cannot scrape the velero-exporter at {{ $labels.instance }}" + ic + ": no Velero alert "
+            "can fire for it.",
+            reason="scrape_failed",
+        ),
+        b.alert(
+            "VeleroExporterDown",
+            f"group by ({c}) (max_over_time({build}[{lookback}]))\nunless on ({c})\ngroup by ({c}) ({build})",
+            "The velero-exporter is down.",
+            "The velero-exporter" + ic + f" reported within the last {lookback} and no longer does: no Velero "
+            "alert can fire for it.",
+            reason="cluster_gone",
+        ),
+        b.alert(
+            "VeleroExporterDown",
+            f"absent({build})",
+            "The velero-exporter is down.",
+            "No velero-exporter reports to Prometheus at all: no Velero alert can fire.",
+            reason="absent",
+        ),
+        b.alert(
+            "VeleroExporterSourceDown",
+            f"{b.s('velero_exporter_source_up', kube)} == 0",
+            "A velero-exporter source is failing.",
+            "The velero-exporter's {{ $labels.source }} source" + ic + " is failing: what it reports is stale.",
+            severity_key="VeleroExporterKubeSourceDown",
+        ),
+        b.alert(
+            "VeleroExporterSourceDown",
+            f"{b.s('velero_exporter_source_up', not_kube)} == 0",
+            "A velero-exporter source is failing.",
+            "The velero-exporter's {{ $labels.source }} source" + ic + " is failing: what it reports is stale.",
+        ),
+        b.alert(
+            "VeleroExporterResourceForbidden",
+            f"{b.s('velero_exporter_resource_forbidden')} == 1",
+            "The velero-exporter may not read a Kubernetes resource.",
+            "The Kubernetes API forbids the velero-exporter" + ic + " to list {{ $labels.resource }}: its "
+            "metrics are missing.",
+        ),
+    ]
+
+
+def groups(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rule groups, in evaluation order: recording rules first, since the alerts read them."""
+    b = Builder(cfg)
+    return [
+        {"name": "velero-exporter.rules", "rules": recording_rules(b)},
+        {"name": "velero-backups", "rules": backup_alerts(b)},
+        {"name": "velero-schedules", "rules": schedule_alerts(b)},
+        {"name": "velero-objectives", "rules": objective_alerts(b)},
+        {"name": "velero-storage", "rules": storage_alerts(b)},
+        {"name": "velero-exporter", "rules": exporter_alerts(b)},
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Alertmanager inhibitions
+# ---------------------------------------------------------------------------------------------------------
+
+# Alerts the exporter's object-state view produces; a stale or missing view can cause them.
+_OBJECT_STATE_ALERTS = (
+    "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun|VeleroBackupStuck"
+    "|VeleroStorageLocationNotValidated|VeleroRestoreTestOverdue|VeleroSnapshotCopyStale"
+    "|VeleroBucketRecoveryPointStale"
+)
+
+
+def inhibit_rules(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A down location, exporter or source silences, in the same cluster, the alerts it causes."""
+
+    def equal() -> list[str]:
+        return [str(cfg["cluster_label"])]
+
+    return [
+        {
+            # Every Velero alert but the exporter's own is noise while the exporter is down.
+            "source_matchers": ['alertname="VeleroExporterDown"'],
+            "target_matchers": [
+                'alertname=~"Velero.+|RPOViolation"',
+                'alertname!~"VeleroExporterDown"',
+            ],
+            "equal": equal(),
+        },
+        {
+            # A failing kube source freezes the exporter's view of Velero's objects.
+            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg["kube_source"]}"'],
+            "target_matchers": [f'alertname=~"{_OBJECT_STATE_ALERTS}"'],
+            "equal": equal(),
+        },
+        {
+            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg["bucket_source"]}"'],
+            "target_matchers": ['alertname=~"VeleroBucketRecoveryPointStale|VeleroBucketGrowth"'],
+            "equal": equal(),
+        },
+        {
+            "source_matchers": [
+                'alertname="VeleroExporterSourceDown"',
+                f'source=~"{cfg["snapshot_source"]}"',
+            ],
+            "target_matchers": ['alertname="VeleroSnapshotCopyStale"'],
+            "equal": equal(),
+        },
+        {
+            # A location Velero cannot write to (or a Velero that is down) fails and delays every backup.
+            "source_matchers": ['alertname=~"VeleroStorageLocationUnavailable|VeleroStorageLocationNotValidated"'],
+            "target_matchers": [
+                'alertname=~"VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun'
+                '|VeleroBackupStuck|VeleroBucketRecoveryPointStale|VeleroSnapshotCopyStale"'
+            ],
+            "equal": equal(),
+        },
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------------------
+
+HEADER = "# Generated by rules/generate.py from its CONFIG: do not edit; run `python rules/generate.py`.\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for multi-line strings, so the expressions read as written; no YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump(data: Any) -> str:
+    return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100000, allow_unicode=True)
+
+
+def render_rule_file(cfg: Mapping[str, Any]) -> str:
+    return dump({"groups": groups(cfg)})
+
+
+def render_prometheusrule(cfg: Mapping[str, Any]) -> str:
+    return dump(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {"name": cfg["prometheusrule_name"], "labels": dict(cfg["prometheusrule_labels"])},
+            "spec": {"groups": groups(cfg)},
+        }
+    )
+
+
+def render_inhibit_rules(cfg: Mapping[str, Any]) -> str:
+    return dump({"inhibit_rules": inhibit_rules(cfg)})
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    path: str  # relative to the repository root
+    render: Callable[[Mapping[str, Any]], str]
+
+
+# Every generated file: adding the chart's copy is one more line.
+OUTPUTS: tuple[Output, ...] = (
+    Output("rules/velero-exporter.rules.yml", render_rule_file),
+    Output("rules/velero-exporter.prometheusrule.yaml", render_prometheusrule),
+    Output("rules/alertmanager-inhibit.yml", render_inhibit_rules),
+)
+
+
+def drifted(cfg: Mapping[str, Any] = CONFIG, root: Path = ROOT) -> list[str]:
+    """The outputs whose file differs from what cfg generates."""
+    stale = []
+    for output in OUTPUTS:
+        path = root / output.path
+        if not path.exists() or path.read_text(encoding="utf-8") != output.render(cfg):
+            stale.append(output.path)
+    return stale
+
+
+def write(cfg: Mapping[str, Any] = CONFIG, root: Path = ROOT) -> None:
+    for output in OUTPUTS:
+        path = root / output.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(output.render(cfg), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = drifted()
+        for path in stale:
+            print(f"{path} is out of date: run `python rules/generate.py`", file=sys.stderr)
+        return 1 if stale else 0
+    write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
