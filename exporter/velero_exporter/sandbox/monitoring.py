@@ -1,0 +1,208 @@
+"""Real Prometheus and Alertmanager processes for the demo and the tests, wired to the bundle's rules.
+
+They are the Debian packages' binaries (`prometheus`, `prometheus-alertmanager`), run on loopback with their
+data in a temporary folder, and stopped (never left running) when the context ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+PROMETHEUS = "prometheus"
+ALERTMANAGER = ("prometheus-alertmanager", "alertmanager")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def find_alertmanager() -> str | None:
+    for name in ALERTMANAGER:
+        if (path := shutil.which(name)) is not None:
+            return path
+    return None
+
+
+@dataclass(slots=True)
+class Process:
+    name: str
+    url: str
+    process: asyncio.subprocess.Process
+    log: Path
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 10)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+async def _wait_ready(proc: Process, path: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.process.returncode is not None:
+                raise RuntimeError(f"{proc.name} exited: {proc.log.read_text()[-2000:]}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(proc.url + path, timeout=aiohttp.ClientTimeout(total=2)) as resp:
+                    if resp.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{proc.name} not ready after {within}s: {proc.log.read_text()[-2000:]}")
+
+
+async def _start(name: str, argv: Sequence[str], url: str, ready_path: str, workdir: Path) -> Process:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL, cwd=workdir
+        )
+    proc = Process(name, url, process, log)
+    try:
+        await _wait_ready(proc, ready_path)
+    except BaseException:
+        await proc.stop()
+        raise
+    return proc
+
+
+def prometheus_config(
+    targets: Sequence[str],
+    rule_files: Sequence[Path],
+    alertmanager: str | None,
+    *,
+    scrape_interval: str = "1s",
+    evaluation_interval: str = "1s",
+    extra_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    static: dict[str, Any] = {"targets": list(targets)}
+    if extra_labels:
+        static["labels"] = dict(extra_labels)
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": [static]}],
+    }
+    if alertmanager is not None:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return config
+
+
+def alertmanager_config(webhook_url: str | None, inhibit_rules_file: Path | None) -> dict[str, Any]:
+    receiver: dict[str, Any] = {"name": "default"}
+    if webhook_url is not None:
+        receiver["webhook_configs"] = [{"url": webhook_url, "send_resolved": True}]
+    config: dict[str, Any] = {
+        "route": {
+            "receiver": "default",
+            "group_by": ["alertname", "cluster", "tier", "schedule", "location", "reason"],
+            "group_wait": "1s",
+            "group_interval": "1s",
+            "repeat_interval": "1h",
+        },
+        "receivers": [receiver],
+    }
+    if inhibit_rules_file is not None:
+        config["inhibit_rules"] = yaml.safe_load(inhibit_rules_file.read_text())["inhibit_rules"]
+    return config
+
+
+@contextlib.asynccontextmanager
+async def running_alertmanager(
+    webhook_url: str | None = None, inhibit_rules_file: Path | None = None
+) -> AsyncIterator[Process]:
+    binary = find_alertmanager()
+    if binary is None:
+        raise FileNotFoundError("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
+    with tempfile.TemporaryDirectory(prefix="velero-exporter-am-") as tmp:
+        workdir = Path(tmp)
+        config = workdir / "alertmanager.yml"
+        config.write_text(yaml.safe_dump(alertmanager_config(webhook_url, inhibit_rules_file)))
+        port, cluster_port = free_port(), free_port()
+        proc = await _start(
+            "alertmanager",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--cluster.listen-address=127.0.0.1:{cluster_port}",
+            ],
+            f"http://127.0.0.1:{port}",
+            "/-/ready",
+            workdir,
+        )
+        try:
+            yield proc
+        finally:
+            await proc.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_prometheus(
+    targets: Sequence[str],
+    rule_files: Sequence[Path] = (),
+    alertmanager_url: str | None = None,
+    **config_options: Any,
+) -> AsyncIterator[Process]:
+    binary = shutil.which(PROMETHEUS)
+    if binary is None:
+        raise FileNotFoundError("prometheus is not installed (apt-get install prometheus)")
+    with tempfile.TemporaryDirectory(prefix="velero-exporter-prom-") as tmp:
+        workdir = Path(tmp)
+        config = workdir / "prometheus.yml"
+        am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
+        config.write_text(yaml.safe_dump(prometheus_config(targets, rule_files, am, **config_options)))
+        port = free_port()
+        proc = await _start(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+            ],
+            f"http://127.0.0.1:{port}",
+            "/-/ready",
+            workdir,
+        )
+        try:
+            yield proc
+        finally:
+            await proc.stop()
+
+
+async def query(prometheus_url: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+    """An instant query; raises on a Prometheus error (a bad expression is a failure, not an empty answer)."""
+    params = {"query": expr}
+    if at is not None:
+        params["time"] = str(at)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{prometheus_url}/api/v1/query", params=params) as resp,
+    ):
+        body = json.loads(await resp.text())
+    if body.get("status") != "success":
+        raise RuntimeError(f"query {expr!r} failed: {body.get('error')}")
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
