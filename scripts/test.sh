@@ -8,6 +8,8 @@ command -v promtool >/dev/null || apt_packages+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || apt_packages+=(prometheus-alertmanager)
 # The real client-go peer for the fake API server's fidelity tests (Debian's is old but real client-go).
 command -v kubectl >/dev/null || apt_packages+=(kubernetes-client)
+# The status page is checked in a real headless browser.
+command -v chromium >/dev/null || apt_packages+=(chromium)
 if ((${#apt_packages[@]})); then
     echo "test.sh: installing ${apt_packages[*]}"
     apt-get update -qq

@@ -56,7 +56,12 @@ class Exporter:
         self.store = Store()
         self.exposition = Exposition()
         self.renderer = Renderer(
-            self.store, config, self.exposition, version=__version__, debounce=options.render_debounce
+            self.store,
+            config,
+            self.exposition,
+            version=__version__,
+            debounce=options.render_debounce,
+            telemetry_path=options.telemetry_path,
         )
         self._runner: web.AppRunner | None = None
         self._client: KubeClient | None = None
@@ -85,7 +90,6 @@ class Exporter:
             self.exposition,
             ready=lambda: is_ready(self.store),
             telemetry_path=self.options.telemetry_path,
-            version=__version__,
         )
         self._runner = await serve(app, self.options.listen_host, self.options.listen_port)
         addresses = self._runner.addresses

@@ -37,6 +37,7 @@ def content_type(fmt: str) -> str:
 class Payload:
     families: Families
     rendered_at: float
+    status_page: str = ""
     _encoded: dict[tuple[str, bool], bytes] = field(default_factory=dict)
 
     def body(self, fmt: str, compressed: bool) -> bytes:

@@ -24,7 +24,6 @@ def build_app(
     *,
     ready: Callable[[], bool],
     telemetry_path: str = "/metrics",
-    version: str,
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.StreamResponse:
         payload = exposition.current
@@ -46,21 +45,19 @@ def build_app(
             return web.Response(text="ready\n")
         return web.Response(status=503, text="not ready: waiting for the first list of backups and schedules\n")
 
-    async def landing(_: web.Request) -> web.Response:
-        path = html.escape(telemetry_path)
-        body = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>velero-exporter</title></head><body>"
-            f"<h1>velero-exporter {html.escape(version)}</h1>"
-            f"<p><a href='{path}'>Metrics</a> · <a href='/healthz'>Health</a> · <a href='/readyz'>Readiness</a></p>"
-            "</body></html>"
-        )
-        return web.Response(text=body, content_type="text/html")
+    async def status_page(_: web.Request) -> web.Response:
+        payload = exposition.current
+        if payload is None:
+            path = html.escape(telemetry_path)
+            body = f"<!doctype html><title>velero-exporter</title><p>Starting. <a href='{path}'>Metrics</a></p>"
+            return web.Response(text=body, content_type="text/html", status=503)
+        return web.Response(text=payload.status_page, content_type="text/html")
 
     app = web.Application(client_max_size=1024)
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/", landing)
+    app.router.add_get("/", status_page)
     return app
 
 

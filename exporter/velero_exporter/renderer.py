@@ -12,11 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from .aws_model import build_aws_model
 from .collector import ResourceStats, collect_all
 from .config import Config
 from .cron import Cron, CronError, parse_cron
 from .exposition import Exposition, Payload
 from .model import build_model
+from .status_page import render_status_page
 from .store import Health, Store, StoreView
 
 log = logging.getLogger("velero_exporter.renderer")
@@ -34,6 +36,7 @@ class Renderer:
         debounce: float = 0.05,
         refresh_interval: float = 15.0,
         health_poll: float = 1.0,
+        telemetry_path: str = "/metrics",
     ) -> None:
         self._store = store
         self._config = config
@@ -43,6 +46,7 @@ class Renderer:
         self._debounce = debounce
         self._refresh_interval = refresh_interval
         self._health_poll = health_poll
+        self._telemetry_path = telemetry_path
         self._crons: dict[str, Cron | CronError] = {}
         self.renders = 0
 
@@ -65,8 +69,9 @@ class Renderer:
 
     def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
         model = build_model(view, self._config, now, self._cron)
-        families = collect_all(model, health, resources, self._version)
-        return Payload(families, now).prepare()
+        families = collect_all(model, build_aws_model(view, self._config), health, resources, self._version)
+        page = render_status_page(model, health, now, version=self._version, telemetry_path=self._telemetry_path)
+        return Payload(families, now, page).prepare()
 
     async def render_now(self) -> Payload:
         """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop."""

@@ -1,0 +1,244 @@
+"""The status page at /: what an on-call engineer needs without Grafana, as plain server-rendered HTML.
+
+Rendered with the metrics (same model, same moment) in the render thread; no JavaScript, no external assets.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .durations import format_duration
+from .model import Model, ScheduleState, TierState
+from .records import Restore
+from .store import Health
+
+OK = "ok"
+VIOLATED = "RPO violated"
+NO_RECOVERY_POINT = "no recovery point"
+FAILED_PHASES = frozenset({"Failed", "PartiallyFailed", "FailedValidation"})
+
+
+@dataclass(slots=True, frozen=True)
+class TierRow:
+    tier: str
+    rpo: float | None
+    rto: float | None
+    recovery_point_age: float | None
+    state: str
+    last_result: str | None
+
+
+def tier_rows(model: Model, now: float) -> list[TierRow]:
+    """Each configured tier's objective, recovery point age and state (the unassigned tier has no objective)."""
+    last_result: dict[str, tuple[float, str]] = {}
+    for schedule in model.schedules:
+        backup = schedule.last_finished
+        if backup is not None:
+            when = backup.started or backup.created or 0.0
+            if schedule.tier not in last_result or when > last_result[schedule.tier][0]:
+                last_result[schedule.tier] = (when, backup.phase)
+    return [_tier_row(tier, now, last_result.get(tier.name, (0.0, None))[1]) for tier in model.tiers]
+
+
+def _tier_row(tier: TierState, now: float, last_result: str | None) -> TierRow:
+    objectives = tier.objectives
+    age = None if tier.recovery_point is None else max(0.0, now - tier.recovery_point)
+    if objectives is None:
+        state = OK if age is not None else NO_RECOVERY_POINT
+    elif age is None:
+        state = NO_RECOVERY_POINT
+    else:
+        state = VIOLATED if age > objectives.rpo_seconds else OK
+    return TierRow(
+        tier=tier.name,
+        rpo=objectives.rpo_seconds if objectives else None,
+        rto=objectives.rto_seconds if objectives else None,
+        recovery_point_age=age,
+        state=state,
+        last_result=last_result,
+    )
+
+
+def schedule_failing(schedule: ScheduleState) -> bool:
+    backup = schedule.last_finished
+    record = schedule.record
+    return (
+        record is None
+        or record.phase == "FailedValidation"
+        or (backup is not None and backup.phase in FAILED_PHASES)
+        or schedule.next_run is None
+    )
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def coarse(seconds: float) -> str:
+    """A duration to the precision a reader needs: hours past a day, minutes past an hour."""
+    step = 3600 if seconds >= 86400 else 60 if seconds >= 3600 else 1
+    return format_duration(round(seconds / step) * step)
+
+
+def _ago(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{coarse(seconds)} ago"
+
+
+def _when(t: float | None, now: float) -> str:
+    if t is None:
+        return "—"
+    stamp = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    delta = now - t
+    rel = f"{coarse(delta)} ago" if delta >= 0 else f"in {coarse(-delta)}"
+    return f"{stamp} ({rel})"
+
+
+def _table(caption: str, headers: Sequence[str], rows: Iterable[tuple[Sequence[str], str]]) -> str:
+    """Rows are (already-escaped cells, css class)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        f"<tr class='{css}'>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>" for cells, css in rows
+    )
+    if not body:
+        body = f"<tr><td colspan='{len(headers)}'>none</td></tr>"
+    return f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1b1f24;background:#fff}
+h1{font-size:1.4rem;margin:0 0 .2rem} p.meta{color:#57606a;margin:0 0 1rem}
+table{border-collapse:collapse;margin:0 0 1.5rem;min-width:40rem}
+caption{text-align:left;font-weight:600;font-size:1.1rem;padding:.3rem 0}
+th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;font-size:.9rem;white-space:nowrap}
+th{background:#f6f8fa} tr.bad td{background:#ffebe9} tr.warn td{background:#fff8c5} tr.good td{background:#dafbe1}
+a{color:#0969da}
+"""
+
+
+def render_status_page(model: Model, health: Health, now: float, *, version: str, telemetry_path: str) -> str:
+    tiers = _table(
+        "Tiers",
+        ("tier", "RPO", "recovery point", "state", "last result", "RTO"),
+        (
+            (
+                (
+                    _e(row.tier),
+                    _e(format_duration(row.rpo)) if row.rpo is not None else "—",
+                    _e(_ago(row.recovery_point_age)),
+                    f"<strong>{_e(row.state)}</strong>",
+                    _e(row.last_result or "—"),
+                    _e(format_duration(row.rto)) if row.rto is not None else "—",
+                ),
+                "good" if row.state == OK else "bad",
+            )
+            for row in tier_rows(model, now)
+            if row.rpo is not None or row.recovery_point_age is not None
+        ),
+    )
+    schedules = _table(
+        "Schedules",
+        ("schedule", "tier", "cron", "last result", "last success", "next run", "state"),
+        (
+            (
+                (
+                    _e(s.name),
+                    _e(s.tier),
+                    _e(s.record.cron) if s.record else "—",
+                    _e(s.last_finished.phase) if s.last_finished else "—",
+                    _e(_when(s.last_success, now)),
+                    _e(_when(s.next_run, now)),
+                    _e(_schedule_state(s)),
+                ),
+                "bad" if schedule_failing(s) else ("warn" if s.record and s.record.paused else "good"),
+            )
+            for s in model.schedules
+        ),
+    )
+    unfinished = _table(
+        "Backups in progress",
+        ("backup", "schedule", "tier", "phase", "since"),
+        (
+            ((_e(u.name), _e(u.schedule or "—"), _e(u.tier), _e(u.phase), _e(_when(u.since, now))), "")
+            for u in model.unfinished
+        ),
+    )
+    restores = _table(
+        "Restores (newest per source tier and schedule)",
+        ("tier", "schedule", "phase", "finished", "duration"),
+        (
+            (
+                (
+                    _e(g.tier),
+                    _e(g.schedule or "ad-hoc"),
+                    _e(g.last_finished.phase if g.last_finished else "—"),
+                    _e(_when(g.last_finished.completed if g.last_finished else None, now)),
+                    _e(_restore_duration(g.last_finished)),
+                ),
+                "bad" if g.last_finished is not None and g.last_finished.phase in FAILED_PHASES else "",
+            )
+            for g in model.restore_groups
+        ),
+    )
+    locations = _table(
+        "Storage locations",
+        ("location", "bucket", "region", "phase", "last validated"),
+        (
+            (
+                (
+                    _e(loc.name),
+                    _e(f"{loc.bucket}/{loc.prefix}" if loc.prefix else loc.bucket),
+                    _e(loc.region or "—"),
+                    _e(loc.phase or "unknown"),
+                    _e(_when(loc.last_validated, now)),
+                ),
+                "good" if loc.phase == "Available" else "bad",
+            )
+            for loc in model.storage_locations
+        ),
+    )
+    sources = _table(
+        "Exporter sources",
+        ("source", "up", "last success", "errors"),
+        (
+            (
+                (
+                    _e(name),
+                    "yes" if src.up else "<strong>no</strong>",
+                    _e(_when(src.last_success, now)),
+                    _e(", ".join(f"{k}: {v}" for k, v in sorted(src.errors.items()) if v) or "none"),
+                ),
+                "good" if src.up else "bad",
+            )
+            for name, src in sorted(health.sources.items())
+        ),
+    )
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    path = _e(telemetry_path)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='refresh' content='30'><title>velero-exporter status</title>"
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>Velero backup status</h1><p class='meta'>velero-exporter {_e(version)} · as of {stamp} · "
+        f"<a href='{path}'>metrics</a> · <a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
+        f"{tiers}{schedules}{unfinished}{restores}{locations}{sources}</body></html>"
+    )
+
+
+def _schedule_state(schedule: ScheduleState) -> str:
+    record = schedule.record
+    if record is None:
+        return "missing from the cluster"
+    if record.phase == "FailedValidation" or schedule.next_run is None:
+        return "invalid"
+    if record.paused:
+        return "paused"
+    return "enabled"
+
+
+def _restore_duration(restore: Restore | None) -> str:
+    if restore is None or restore.started is None or restore.completed is None:
+        return "—"
+    return format_duration(round(max(0.0, restore.completed - restore.started)))

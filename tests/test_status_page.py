@@ -1,0 +1,174 @@
+"""The status page at /: the tier table's states, and the page as a real headless browser shows it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.test_metric_values import NOW, fixture_objects, load
+from velero_exporter.app import Exporter, Options
+from velero_exporter.config import Config
+from velero_exporter.config_file import load_config
+from velero_exporter.cron import Cron, CronError, parse_cron
+from velero_exporter.model import Model, build_model
+from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.demo import DEMO_CONFIG, start_sandbox_api
+from velero_exporter.status_page import NO_RECOVERY_POINT, OK, VIOLATED, render_status_page, tier_rows
+from velero_exporter.store import Health
+
+
+class Tables(HTMLParser):
+    """Every table of a page as {caption: [row cells]}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._caption: str | None = None
+        self._in: str | None = None
+        self._row: list[str] = []
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("caption", "td", "th"):
+            self._in, self._text = tag, ""
+        elif tag == "tr":
+            self._row = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "caption":
+            self._caption = self._text.strip()
+            self.tables[self._caption] = []
+        elif tag == "td" and self._caption is not None:
+            self._row.append(self._text.strip())
+        elif tag == "tr" and self._caption is not None and self._row:
+            self.tables[self._caption].append(self._row)
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self._text += data
+
+
+def parse_tables(page: str) -> dict[str, list[list[str]]]:
+    parser = Tables()
+    parser.feed(page)
+    return parser.tables
+
+
+def cron_or_error(spec: str) -> Cron | CronError:
+    try:
+        return parse_cron(spec)
+    except CronError as exc:
+        return exc
+
+
+def model_of(objs: dict[str, list[o.Obj]]) -> Model:
+    return build_model(load(objs).view(), Config(), NOW, cron_or_error)
+
+
+def test_tier_states_for_the_fixture_set() -> None:
+    model = model_of(fixture_objects())
+    rows = {row.tier: row for row in tier_rows(model, NOW)}
+    # hot: recovery point 2h30s old against a 1h RPO
+    assert (rows["hot"].state, rows["hot"].recovery_point_age, rows["hot"].last_result) == (VIOLATED, 7230, "Failed")
+    assert (rows["critical"].state, rows["critical"].recovery_point_age) == (OK, 3 * 3600)
+    assert (rows["config"].state, rows["config"].recovery_point_age) == (OK, 600)
+    assert (rows["full"].state, rows["full"].last_result) == (NO_RECOVERY_POINT, "PartiallyFailed")
+    assert rows["dr"].state == NO_RECOVERY_POINT
+    page = render_status_page(model, Health(), NOW, version="t", telemetry_path="/metrics")
+    tables = parse_tables(page)
+    assert [r[0] for r in tables["Tiers"]] == ["hot", "critical", "full", "config", "dr", "unassigned"]
+    assert tables["Tiers"][0] == ["hot", "1h", "2h ago", "RPO violated", "Failed", "15m"]
+    failing = {r[0]: r[-1] for r in tables["Schedules"]}
+    assert failing["broken-cron"] == "invalid"
+    assert failing["every-6h"] == "paused"
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_html_is_escaped() -> None:
+    objs = fixture_objects()
+    objs["schedules"][0]["spec"]["schedule"] = "<script>alert(1)</script>"
+    page = render_status_page(model_of(objs), Health(), NOW, version="t", telemetry_path="/m")
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if found := shutil.which(name):
+            return found
+    pytest.fail("chromium is not installed: scripts/test.sh installs Debian's chromium")
+
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+async def run_chromium(url: str, profile: Path, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        chromium(),
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        *args,
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0
+    return out.decode()
+
+
+@pytest.fixture
+async def demo_exporter(tmp_path: Path) -> AsyncIterator[Exporter]:
+    api = await start_sandbox_api(time.time())
+    options = Options(
+        listen_host="127.0.0.1", listen_port=0, kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig"))
+    )
+    try:
+        async with Exporter(load_config(DEMO_CONFIG), options) as exporter:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not exporter.store.health.resource("backups").synced:
+                await asyncio.sleep(0.05)
+            await exporter.renderer.render_now()
+            yield exporter
+    finally:
+        await api.stop()
+
+
+async def test_the_page_in_a_real_browser_shows_the_sandbox_tiers(demo_exporter: Exporter, tmp_path: Path) -> None:
+    url = demo_exporter.url + "/"
+    dom = await run_chromium(url, tmp_path / "profile", "--dump-dom")
+    tiers = {row[0]: row for row in parse_tables(dom)["Tiers"]}
+    # the story (sandbox/story.py) against the demo config: only full is past its RPO
+    assert {tier: row[3] for tier, row in tiers.items()} == {
+        "hot": OK,
+        "critical": OK,
+        "full": VIOLATED,
+        "config": OK,
+        "dr": OK,
+        "unassigned": OK,
+    }
+    assert [tiers[t][1] for t in ("hot", "critical", "full", "config", "dr")] == ["2h", "1d2h", "8d", "1h", "32d"]
+    assert tiers["critical"][4] == "Failed"
+    assert tiers["critical"][2] == "3h ago"
+    locations = {row[0]: row[3] for row in parse_tables(dom)["Storage locations"]}
+    assert locations == {"default": "Available", "dr": "Unavailable"}
+    shot = tmp_path / "status.png"
+    await run_chromium(url, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,1400")
+    assert shot.stat().st_size > 10_000
