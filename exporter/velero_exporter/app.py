@@ -19,6 +19,7 @@ from .renderer import Renderer
 from .sources.kube.client import KubeClient
 from .sources.kube.source import KubeSource, is_ready
 from .store import Store
+from .web_config import WebConfig
 
 log = logging.getLogger("velero_exporter")
 
@@ -36,6 +37,7 @@ class Options:
     # Tests and benchmarks shorten the reflectors' timers; production uses the defaults.
     reflector_options: dict[str, Any] = field(default_factory=dict)
     render_debounce: float = 0.05
+    web_config: WebConfig = field(default_factory=WebConfig)
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -72,7 +74,8 @@ class Exporter:
     def url(self) -> str:
         host = self.options.listen_host
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.options.web_config.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     async def _run_tasks(self, client: KubeClient) -> None:
         async with asyncio.TaskGroup() as group:
@@ -90,8 +93,11 @@ class Exporter:
             self.exposition,
             ready=lambda: is_ready(self.store),
             telemetry_path=self.options.telemetry_path,
+            web_config=self.options.web_config,
         )
-        self._runner = await serve(app, self.options.listen_host, self.options.listen_port)
+        self._runner = await serve(
+            app, self.options.listen_host, self.options.listen_port, self.options.web_config.ssl_context
+        )
         addresses = self._runner.addresses
         self.port = int(addresses[0][1]) if addresses else self.options.listen_port
         self._tasks = asyncio.create_task(self._run_tasks(self._client), name="exporter")

@@ -17,6 +17,7 @@ from .config import Config
 from .config_file import ConfigError, load_config
 from .logs import FORMATS, LEVELS, setup_logging
 from .objectives import objective_warnings
+from .web_config import WebConfig, load_web_config
 
 log = logging.getLogger("velero_exporter")
 
@@ -35,6 +36,11 @@ def _add_exporter_flags(parser: argparse.ArgumentParser) -> None:
         help=f"address to serve metrics on (default :{DEFAULT_PORT})",
     )
     parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics")
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        help="TLS and basic auth, in the Prometheus exporter-toolkit's web configuration format",
+    )
     _add_logging_flags(parser)
 
 
@@ -98,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _load(args.config)
         host, port = parse_listen_address(args.listen_address)
+        web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
     except (ConfigError, ValueError) as exc:
         print(f"velero-exporter: {exc}", file=sys.stderr)
         return 1
@@ -114,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kubeconfig=args.kubeconfig,
         context=args.context,
         namespace=args.namespace,
+        web_config=web_config,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_stopped(Exporter(config, options)))

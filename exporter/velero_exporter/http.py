@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
 
 from .exposition import Exposition, content_type, negotiate
+from .web_config import WebConfig
 
 
 def _accepts_gzip(request: web.Request) -> bool:
@@ -24,6 +26,7 @@ def build_app(
     *,
     ready: Callable[[], bool],
     telemetry_path: str = "/metrics",
+    web_config: WebConfig | None = None,
 ) -> web.Application:
     async def metrics(request: web.Request) -> web.StreamResponse:
         payload = exposition.current
@@ -53,7 +56,16 @@ def build_app(
             return web.Response(text=body, content_type="text/html", status=503)
         return web.Response(text=payload.status_page, content_type="text/html")
 
-    app = web.Application(client_max_size=1024)
+    web_config = web_config or WebConfig()
+    middlewares = [web_config.basic_auth.middleware()] if web_config.basic_auth is not None else []
+    app = web.Application(client_max_size=1024, middlewares=middlewares)
+    if web_config.headers:
+        extra = dict(web_config.headers)
+
+        async def add_headers(_: web.Request, response: web.StreamResponse) -> None:
+            response.headers.update(extra)
+
+        app.on_response_prepare.append(add_headers)
     app.router.add_get(telemetry_path, metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -61,9 +73,9 @@ def build_app(
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+async def serve(app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     return runner
