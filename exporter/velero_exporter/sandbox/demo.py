@@ -16,7 +16,7 @@ from ..app import Exporter, Options
 from ..config import Config
 from ..config_file import load_config
 from .kube_api import FakeKubeAPI
-from .simulator import simulate_hourly_runs
+from .simulator import VeleroSimulator
 from .story import story
 
 log = logging.getLogger("velero_exporter.sandbox")
@@ -51,7 +51,7 @@ async def run_demo(config: Config | None, host: str, port: int, telemetry_path: 
         )
         try:
             async with Exporter(config, options) as exporter, asyncio.TaskGroup() as group:
-                simulator = group.create_task(simulate_hourly_runs(api))
+                simulator = group.create_task(VeleroSimulator(api).run())
                 print(
                     "velero-exporter demo is running (Ctrl-C stops it):\n"
                     f"  metrics:          {exporter.url}{telemetry_path}\n"

@@ -1,0 +1,64 @@
+"""The sandbox's Velero stand-in: due schedules run, locations are revalidated, demo runs keep coming."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from velero_exporter.parsing import parse_timestamp
+from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.simulator import VeleroSimulator
+
+
+async def test_a_due_schedule_runs_and_completes_and_locations_are_revalidated() -> None:
+    api = FakeKubeAPI()
+    now = time.time()
+    # due: its last backup is more than half an hour old
+    api.create(
+        o.schedule(
+            "config-backup",
+            cron="*/30 * * * *",
+            tier_label=("backup-tier", "config"),
+            last_backup=now - 3600,
+            created=now - 86400,
+            ttl="72h0m0s",
+        )
+    )
+    # not due: paused
+    api.create(o.schedule("paused", cron="* * * * *", paused=True, last_backup=now - 3600, created=now - 86400))
+    api.create(o.storage_location("default", bucket="b", last_validated=now - 3600))
+    simulator = VeleroSimulator(api, demo_every=3600, run_duration=0.2, tick=0.05)
+    task = asyncio.create_task(simulator.run())
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            done = [b for b in api.list("backups") if b.get("status", {}).get("phase") == "Completed"]
+            if done:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    backups = api.list("backups")
+    assert len(backups) == 1
+    backup = backups[0]
+    assert backup["metadata"]["labels"] == {
+        "backup-tier": "config",
+        "velero.io/schedule-name": "config-backup",
+        "velero.io/storage-location": "default",
+    }
+    assert backup["status"]["phase"] == "Completed"
+    assert backup["spec"]["ttl"] == "72h0m0s"
+    started = parse_timestamp(backup["status"]["startTimestamp"])
+    schedule = api.get("schedules", "config-backup")
+    assert schedule is not None
+    assert parse_timestamp(schedule["status"]["lastBackup"]) == started
+    # Velero stamps the run with when it noticed it was due, and runs it once however late
+    assert started is not None and now - 1 <= started <= time.time()
+    location = api.get("backupstoragelocations", "default")
+    assert location is not None
+    validated = parse_timestamp(location["status"]["lastValidationTime"])
+    assert validated is not None and validated >= now - 1
