@@ -19,9 +19,10 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "test.sh: ruff"
-ruff check exporter tests rules
-ruff format --check exporter tests rules
+ruff check exporter tests rules dashboards
+ruff format --check exporter tests rules dashboards
 echo "test.sh: mypy --strict"
 mypy
+mypy --strict rules/generate.py dashboards/generate.py
 echo "test.sh: pytest"
 python3 -m pytest -q -p no:cacheprovider "$@"

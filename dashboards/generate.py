@@ -1,0 +1,1936 @@
+"""The one source of velero-exporter's Grafana dashboards and of their reference page, docs/dashboards.md.
+
+Panels are built from a few helpers (selectors, a stat, a table of joined instant queries, a time series ...)
+so that every panel carries a title, a description, a unit and the `$datasource`/`$cluster` variables by
+construction. Thresholds that mirror an alert (missed-run delay, restore-test age, ...) are read from the rules'
+CONFIG in rules/generate.py, so a dashboard and its alert never disagree.
+
+    python dashboards/generate.py           rewrite every output
+    python dashboards/generate.py --check   exit 1 naming the outputs that differ from what this file generates
+
+Conventions: one data-source variable `datasource`; a `cluster` variable whose "All" is `.*`, so that series
+without a cluster label match too; every selector carries `cluster=~"$cluster"`; no job is named anywhere (the
+exporter's families have names of their own, and the recording rules aggregate the job away); rates use
+`$__rate_interval`; exporter families are read through `max by (cluster, <object>)` so that two replicas or
+two scrape jobs of one exporter never double a value. Standard library and PyYAML only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = ROOT / "dashboards"
+DOCS = ROOT / "docs" / "dashboards.md"
+
+Json = dict[str, Any]
+
+# ---------------------------------------------------------------------------------------------------------
+# Thresholds shared with the alerts
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _rules_module() -> Any:
+    spec = importlib.util.spec_from_file_location("velero_rules_for_dashboards", ROOT / "rules" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_RULES = _rules_module()
+
+
+def threshold(key: str) -> int:
+    """A duration from the rules' CONFIG, in seconds."""
+    seconds: int = _RULES.seconds(str(_RULES.CONFIG[key]))
+    return seconds
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PromQL helpers
+# ---------------------------------------------------------------------------------------------------------
+
+DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
+CLUSTER = 'cluster=~"$cluster"'
+TIER = 'tier=~"$tier"'
+FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+FAILED = 'phase=~"Failed|FailedValidation"'
+PARTIALLY_FAILED = 'phase="PartiallyFailed"'
+COMPLETED = 'phase="Completed"'
+FINISHED = f'phase=~"{"|".join(FINISHED_PHASES)}"'
+OVERVIEW_UID = "velero-exporter-overview"
+TIER_UID = "velero-exporter-tier-detail"
+HEALTH_UID = "velero-exporter-health"
+
+
+def sel(metric: str, *matchers: str) -> str:
+    """The metric in the selected clusters, plus further matchers."""
+    return f"{metric}{{{', '.join([CLUSTER, *matchers])}}}"
+
+
+def per(labels: str, metric: str, *matchers: str, op: str = "max") -> str:
+    """One series per object (`labels`) and cluster, however many replicas or jobs scrape the exporter."""
+    return f"{op} by (cluster, {labels}) ({sel(metric, *matchers)})"
+
+
+def age(timestamp: str) -> str:
+    return f"time() - {timestamp}"
+
+
+def phase_is(phase: str) -> str:
+    return f'phase="{phase}"'
+
+
+def worst_phase(by: str, metric: str, labels: str, *matchers: str) -> str:
+    """The worst finished phase (see phase_code) over the objects of each `by` group."""
+    return f"max by (cluster, {by}) (\n  {phase_code(metric, labels, *matchers)}\n)"
+
+
+def phase_code(metric: str, labels: str, *matchers: str) -> str:
+    """A state set of finished phases as one number: 0 none yet, 1 Completed, 2 PartiallyFailed, 3 Failed,
+    4 FailedValidation (the worse, the higher, so `max` over a group picks the worst)."""
+    terms = [f"{i} * {per(labels, metric, phase_is(p), *matchers)}" for i, p in enumerate(FINISHED_PHASES, 1)]
+    return "\n  + ".join(terms)
+
+
+def configured_tiers() -> str:
+    return sel("velero:tier_rpo_seconds")
+
+
+def schedules_of_tier() -> str:
+    """`* on (cluster, schedule) group_left (tier, cron)` this: restricts a per-schedule series to the tier's
+    schedules and gives every column of a schedule table the same labels."""
+    return f"group by (cluster, schedule, tier, cron) ({sel('velero_schedule_info', TIER)})"
+
+
+def of_tier(per_schedule: str) -> str:
+    return f"({per_schedule})\n* on (cluster, schedule) group_left (tier, cron)\n{schedules_of_tier()}"
+
+
+def exporter_targets(metric: str) -> str:
+    """A scrape-level series (`up`, `scrape_duration_seconds`) of the targets that served the exporter lately."""
+    served = f"group by (cluster, job, instance) (max_over_time({sel('velero_exporter_build_info')}[$__range]))"
+    return f"{sel(metric)}\nand on (cluster, job, instance)\n{served}"
+
+
+def rate(metric: str, labels: str, function: str = "rate") -> str:
+    """A counter's per-second rate (or increase) over Grafana's $__rate_interval, summed per object."""
+    return f"sum by (cluster, {labels}) ({function}({sel(metric)}[$__rate_interval]))"
+
+
+def restore_test_age(*matchers: str) -> str:
+    """Time since a restore from the tier last Completed; -1 (shown as "never") for a tier never restored."""
+    last = sel("velero:tier_last_restore_success_timestamp_seconds", *matchers)
+    return f"{age(last)}\nor on (cluster, tier)\n{sel('velero:tier_rpo_seconds', *matchers)} * 0 - 1"
+
+
+def count_or_zero(expr: str) -> str:
+    return f"count({expr}) or vector(0)"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Field configuration helpers
+# ---------------------------------------------------------------------------------------------------------
+
+
+def value_map(entries: Mapping[int, tuple[str, str]]) -> list[Json]:
+    options = {
+        str(v): {"text": text, "color": color, "index": i} for i, (v, (text, color)) in enumerate(entries.items())
+    }
+    return [{"type": "value", "options": options}]
+
+
+def steps(*pairs: tuple[str, float | None]) -> Json:
+    return {"mode": "absolute", "steps": [{"color": color, "value": value} for color, value in pairs]}
+
+
+OK_BAD = value_map({1: ("yes", "green"), 0: ("NO", "red")})
+AVAILABLE = value_map({1: ("Available", "green"), 0: ("Unavailable", "red")})
+UP = value_map({1: ("up", "green"), 0: ("DOWN", "red")})
+PHASES = value_map(
+    {
+        0: ("none yet", "text"),
+        1: ("Completed", "green"),
+        2: ("PartiallyFailed", "orange"),
+        3: ("Failed", "red"),
+        4: ("FailedValidation", "red"),
+    }
+)
+NEVER = value_map({-1: ("never", "red")})
+GOOD_IF_ZERO = steps(("green", None), ("red", 1))
+NEUTRAL = steps(("text", None))
+
+
+RESTORE_TEST_AGE = steps(("green", None), ("red", threshold("restore_test_max_age")))
+
+
+def tier_detail_link(tier_field: str = "tier") -> Json:
+    return {
+        "title": "Tier detail: ${__data.fields." + tier_field + "}",
+        "url": f"/d/{TIER_UID}?${{datasource:queryparam}}&${{cluster:queryparam}}"
+        f"&var-tier=${{__data.fields.{tier_field}}}&${{__url_time_range}}",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Panels
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One panel target. In a table, `name` and `unit` describe the column the query fills."""
+
+    expr: str
+    legend: str = ""
+    name: str = ""
+    unit: str = ""
+    mappings: Sequence[Json] = ()
+    thresholds: Json | None = None
+    colour: bool = False
+    links: Sequence[Json] = ()
+
+
+def _target(ref: str, query: Query, *, instant: bool, table: bool) -> Json:
+    return {
+        "datasource": DATASOURCE,
+        "refId": ref,
+        "expr": query.expr,
+        "legendFormat": query.legend or "__auto",
+        "instant": instant,
+        "range": not instant,
+        "format": "table" if table else "time_series",
+    }
+
+
+def value_field(index: int, count: int) -> str:
+    """The name Grafana gives a table query's value field: "Value" alone, "Value #<refId>" among several."""
+    return "Value" if count == 1 else f"Value #{chr(ord('A') + index)}"
+
+
+def _targets(queries: Sequence[Query], *, instant: bool, table: bool = False) -> list[Json]:
+    return [_target(chr(ord("A") + i), q, instant=instant, table=table) for i, q in enumerate(queries)]
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """A panel and what the reference page says of it; `layout` places it."""
+
+    id: int
+    title: str
+    description: str
+    json: Json
+    explains: tuple[str, ...] = ()
+    width: int = 12
+    height: int = 8
+
+
+def _panel(
+    kind: str,
+    pid: int,
+    title: str,
+    description: str,
+    unit: str,
+    *,
+    targets: list[Json],
+    options: Json,
+    custom: Json | None = None,
+    mappings: Sequence[Json] = (),
+    thresholds: Json | None = None,
+    overrides: Sequence[Json] = (),
+    transformations: Sequence[Json] = (),
+    interval: str | None = None,
+    links: Sequence[Json] = (),
+) -> Json:
+    defaults: Json = {
+        "unit": unit,
+        "color": {"mode": "thresholds" if thresholds else "palette-classic"},
+        "mappings": list(mappings),
+        "thresholds": thresholds or NEUTRAL,
+    }
+    if custom is not None:
+        defaults["custom"] = custom
+    panel: Json = {
+        "id": pid,
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "fieldConfig": {"defaults": defaults, "overrides": list(overrides)},
+        "options": options,
+        "targets": targets,
+    }
+    if transformations:
+        panel["transformations"] = list(transformations)
+    if interval:
+        panel["interval"] = interval
+    if links:
+        panel["links"] = list(links)
+    return panel
+
+
+def stat(
+    pid: int,
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[Query],
+    *,
+    mappings: Sequence[Json] = (),
+    thresholds: Json | None = None,
+    text_mode: str = "auto",
+    explains: tuple[str, ...] = (),
+    width: int = 6,
+    height: int = 4,
+    links: Sequence[Json] = (),
+) -> Panel:
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "colorMode": "background" if thresholds or mappings else "value",
+        "graphMode": "none",
+        "textMode": text_mode,
+        "orientation": "auto",
+        "justifyMode": "auto",
+        "wideLayout": True,
+        "showPercentChange": False,
+    }
+    body = _panel(
+        "stat",
+        pid,
+        title,
+        description,
+        unit,
+        targets=_targets(queries, instant=True),
+        options=options,
+        mappings=mappings,
+        thresholds=thresholds,
+        links=links,
+    )
+    return Panel(pid, title, description, body, explains, width, height)
+
+
+def table(
+    pid: int,
+    title: str,
+    description: str,
+    columns: Sequence[Query],
+    *,
+    hide: Sequence[str] = (),
+    explains: tuple[str, ...] = (),
+    label_links: Mapping[str, Sequence[Json]] | None = None,
+    pivot: tuple[str, str] | None = None,
+    width: int = 12,
+    height: int = 8,
+) -> Panel:
+    """Instant queries over the same labels, merged into one row per label set; each query fills a column.
+
+    With `pivot` (row label, column label), one query's values spread into a matrix instead: a row per value of
+    the first label, a column per value of the second (so the table's unit is the query's)."""
+    overrides: list[Json] = []
+    for i, column in enumerate(columns):
+        props: list[Json] = [{"id": "displayName", "value": column.name}, {"id": "unit", "value": column.unit}]
+        if column.mappings:
+            props.append({"id": "mappings", "value": list(column.mappings)})
+        if column.thresholds:
+            props.append({"id": "thresholds", "value": column.thresholds})
+            props.append({"id": "color", "value": {"mode": "thresholds"}})
+        if column.colour or column.mappings:
+            props.append({"id": "custom.cellOptions", "value": {"type": "color-text"}})
+        if column.links:
+            props.append({"id": "links", "value": list(column.links)})
+        overrides.append({"matcher": {"id": "byName", "options": value_field(i, len(columns))}, "properties": props})
+    for label, links in (label_links or {}).items():
+        overrides.append(
+            {"matcher": {"id": "byName", "options": label}, "properties": [{"id": "links", "value": list(links)}]}
+        )
+    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}}
+    transformations: list[Json] = [{"id": "merge", "options": {}}]
+    if pivot is not None:
+        row_label, column_label = pivot
+        transformations.append(
+            {
+                "id": "groupingToMatrix",
+                "options": {"rowField": row_label, "columnField": column_label, "valueField": "Value"},
+            }
+        )
+    transformations.append(
+        {"id": "organize", "options": {"excludeByName": {"Time": True, **dict.fromkeys(hide, True)}}}
+    )
+    body = _panel(
+        "table",
+        pid,
+        title,
+        description,
+        columns[0].unit if pivot is not None else "none",
+        targets=_targets(columns, instant=True, table=True),
+        options=options,
+        custom={"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False},
+        overrides=overrides,
+        transformations=transformations,
+    )
+    return Panel(pid, title, description, body, explains, width, height)
+
+
+def timeseries(
+    pid: int,
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[Query],
+    *,
+    stacked: bool = False,
+    bars: bool = False,
+    interval: str | None = None,
+    explains: tuple[str, ...] = (),
+    width: int = 12,
+    height: int = 8,
+    min_zero: bool = True,
+    overrides: Sequence[Json] = (),
+) -> Panel:
+    custom: Json = {
+        "drawStyle": "bars" if bars else "line",
+        "lineInterpolation": "stepAfter",
+        "lineWidth": 1,
+        "fillOpacity": 80 if bars else (20 if stacked else 10),
+        "showPoints": "never",
+        "spanNulls": False,
+        "stacking": {"mode": "normal" if stacked else "none", "group": "A"},
+        "axisPlacement": "auto",
+        "axisSoftMin": 0 if min_zero else None,
+    }
+    options = {
+        "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True, "calcs": ["lastNotNull", "max"]},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    body = _panel(
+        "timeseries",
+        pid,
+        title,
+        description,
+        unit,
+        targets=_targets(queries, instant=False),
+        options=options,
+        custom=custom,
+        interval=interval,
+        overrides=overrides,
+    )
+    return Panel(pid, title, description, body, explains, width, height)
+
+
+def bargauge(
+    pid: int,
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[Query],
+    *,
+    thresholds: Json | None = None,
+    explains: tuple[str, ...] = (),
+    width: int = 12,
+    height: int = 8,
+    max_value: float | None = None,
+) -> Panel:
+    options = {
+        "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        "displayMode": "gradient",
+        "orientation": "horizontal",
+        "showUnfilled": True,
+        "valueMode": "color",
+        "namePlacement": "auto",
+        "sizing": "auto",
+        "minVizHeight": 16,
+        "minVizWidth": 8,
+        "maxVizHeight": 300,
+    }
+    body = _panel(
+        "bargauge",
+        pid,
+        title,
+        description,
+        unit,
+        targets=_targets(queries, instant=True),
+        options=options,
+        thresholds=thresholds or steps(("blue", None)),
+    )
+    if max_value is not None:
+        body["fieldConfig"]["defaults"]["max"] = max_value
+    body["fieldConfig"]["defaults"]["min"] = 0
+    return Panel(pid, title, description, body, explains, width, height)
+
+
+def state_timeline(
+    pid: int,
+    title: str,
+    description: str,
+    queries: Sequence[Query],
+    *,
+    mappings: Sequence[Json],
+    explains: tuple[str, ...] = (),
+    width: int = 24,
+    height: int = 6,
+) -> Panel:
+    options = {
+        "mergeValues": True,
+        "showValue": "auto",
+        "alignValue": "left",
+        "rowHeight": 0.9,
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+        "tooltip": {"mode": "single", "sort": "none"},
+    }
+    body = _panel(
+        "state-timeline",
+        pid,
+        title,
+        description,
+        "none",
+        targets=_targets(queries, instant=False),
+        options=options,
+        custom={"fillOpacity": 80, "lineWidth": 0},
+        mappings=mappings,
+        thresholds=steps(("red", None), ("green", 1)),
+    )
+    return Panel(pid, title, description, body, explains, width, height)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Dashboards
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    title: str
+    panels: Sequence[Panel]
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    file: str
+    uid: str
+    title: str
+    description: str
+    rows: Sequence[Row]
+    variables: Sequence[Json]
+    links: Sequence[Json] = field(default_factory=tuple)
+
+    def panels(self) -> list[Json]:
+        """Rows and their panels, placed left to right and wrapped at Grafana's 24 columns."""
+        out: list[Json] = []
+        y = 0
+        for row in self.rows:
+            out.append(
+                {
+                    "id": row.id,
+                    "type": "row",
+                    "title": row.title,
+                    "collapsed": False,
+                    "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+                    "panels": [],
+                }
+            )
+            y += 1
+            x, line_height = 0, 0
+            for panel in row.panels:
+                if x + panel.width > 24:
+                    y, x, line_height = y + line_height, 0, 0
+                out.append({**panel.json, "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y}})
+                x += panel.width
+                line_height = max(line_height, panel.height)
+            y += line_height
+        return out
+
+    def render(self) -> Json:
+        return {
+            "annotations": {
+                "list": [
+                    {
+                        "builtIn": 1,
+                        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+                        "enable": True,
+                        "hide": True,
+                        "iconColor": "rgba(0, 211, 255, 1)",
+                        "name": "Annotations & Alerts",
+                        "type": "dashboard",
+                    }
+                ]
+            },
+            "description": self.description,
+            "editable": True,
+            "fiscalYearStartMonth": 0,
+            "graphTooltip": 1,
+            "id": None,
+            "links": list(self.links),
+            "panels": self.panels(),
+            "refresh": "1m",
+            "schemaVersion": 39,
+            "tags": ["velero", "velero-exporter", "backup"],
+            "templating": {"list": list(self.variables)},
+            "time": {"from": "now-24h", "to": "now"},
+            "timepicker": {},
+            "timezone": "",
+            "title": self.title,
+            "uid": self.uid,
+            "version": 1,
+            "weekStart": "",
+        }
+
+
+def datasource_variable() -> Json:
+    return {
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {},
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+        "options": [],
+        "refresh": 1,
+        "regex": "",
+        "skipUrlSync": False,
+    }
+
+
+def query_variable(name: str, label: str, query: str, *, include_all: bool, multi: bool) -> Json:
+    variable: Json = {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "definition": query,
+        "query": {"query": query, "refId": f"{name}-variable"},
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]} if include_all else {},
+        "hide": 0,
+        "includeAll": include_all,
+        "multi": multi,
+        "options": [],
+        "refresh": 2,
+        "regex": "",
+        "skipUrlSync": False,
+        "sort": 1,
+    }
+    if include_all:
+        # ".*" also matches a missing label: the dashboards work when Prometheus has no cluster label at all.
+        variable["allValue"] = ".*"
+    return variable
+
+
+def cluster_variable() -> Json:
+    return query_variable(
+        "cluster", "Cluster", "label_values(velero_exporter_build_info, cluster)", include_all=True, multi=True
+    )
+
+
+def dashboard_link(title: str, uid: str, tooltip: str) -> Json:
+    return {
+        "title": title,
+        "type": "link",
+        "url": f"/d/{uid}",
+        "tooltip": tooltip,
+        "icon": "dashboard",
+        "includeVars": True,
+        "keepTime": True,
+        "asDropdown": False,
+        "targetBlank": False,
+        "tags": [],
+    }
+
+
+VELERO_OWN = (
+    " Source: Velero's own metrics (its server's /metrics), not the exporter's: they restart at 0 with Velero's pod,"
+    " so they show rates and durations, never the state."
+)
+
+
+# --- overview --------------------------------------------------------------------------------------------
+
+
+def _tier_table() -> Panel:
+    tiers = configured_tiers()
+    columns = [
+        Query(sel("velero:tier_rpo_seconds"), name="RPO objective", unit="dtdurations"),
+        Query(
+            f"{sel('velero:tier_recovery_point_age_seconds')}\nand on (cluster, tier)\n{tiers}",
+            name="Recovery point age",
+            unit="dtdurations",
+        ),
+        Query(sel("velero:tier_rpo_compliant"), name="RPO met", unit="none", mappings=OK_BAD),
+        Query(
+            worst_phase("tier", "velero_schedule_last_backup_phase", "schedule, tier"),
+            name="Last backup result",
+            unit="none",
+            mappings=PHASES,
+        ),
+        Query(sel("velero:tier_rto_seconds"), name="RTO objective", unit="dtdurations"),
+        Query(sel("velero:tier_restore_duration_seconds:max"), name="Newest restore took", unit="dtdurations"),
+        Query(sel("velero:tier_rto_compliant"), name="RTO met", unit="none", mappings=OK_BAD),
+        Query(
+            restore_test_age(),
+            name="Last good restore",
+            unit="dtdurations",
+            thresholds=RESTORE_TEST_AGE,
+            mappings=NEVER,
+        ),
+    ]
+    return table(
+        6,
+        "Tiers",
+        "One row per configured tier: its RPO objective, the age of its newest recovery point (the start of its"
+        " newest Completed backup: velero:tier_recovery_point_age_seconds), whether that meets the RPO"
+        " (velero:tier_rpo_compliant; a tier without any recovery point counts as not met), the worst last result"
+        " of the tier's schedules, the RTO objective against the duration of the newest restore from the tier"
+        " (velero:tier_rto_compliant), and how long ago a restore from the tier last Completed (never: no"
+        " restore test on record). Click a tier for its detail dashboard.",
+        columns,
+        explains=("RPOViolation", "VeleroBackupFailure", "VeleroRestoreSlowerThanRTO", "VeleroRestoreTestOverdue"),
+        label_links={"tier": [tier_detail_link()]},
+        width=24,
+        height=8,
+    )
+
+
+def _failing_schedules() -> Panel:
+    accepted = f"(max by (cluster, tier) ({sel('velero_tier_partially_failed_accepted')}) == 1)"
+    failing = (
+        f"(\n  {per('schedule, tier, phase', 'velero_schedule_last_backup_phase', FAILED)}"
+        f" == 1\n  or\n  ({per('schedule, tier, phase', 'velero_schedule_last_backup_phase', PARTIALLY_FAILED)}"
+        f" == 1\n    unless on (cluster, tier) {accepted})\n)"
+    )
+
+    def column(expr: str) -> str:
+        return f"({expr})\n* on (cluster, schedule) group_left (tier, phase)\n{failing}"
+
+    columns = [
+        Query(failing, name="failing", unit="none"),
+        Query(
+            column(age(per("schedule", "velero_schedule_last_failure_timestamp_seconds"))),
+            name="Finished",
+            unit="dtdurations",
+        ),
+        Query(
+            column(age(per("schedule", "velero_schedule_last_success_timestamp_seconds"))),
+            name="Last success",
+            unit="dtdurations",
+        ),
+        Query(column(per("schedule", "velero_schedule_last_backup_errors")), name="Errors", unit="short"),
+        Query(column(per("schedule", "velero_schedule_last_backup_warnings")), name="Warnings", unit="short"),
+    ]
+    return table(
+        11,
+        "Failing schedules",
+        "Schedules whose newest finished backup ended Failed, FailedValidation or PartiallyFailed (unless the tier"
+        " accepts PartiallyFailed): exactly the schedules VeleroBackupFailure fires for. A new run starting does"
+        " not clear a row; only a newer backup that finishes Completed does. Ages are times since.",
+        columns,
+        hide=("Value #A",),
+        explains=("VeleroBackupFailure",),
+        label_links={"tier": [tier_detail_link()]},
+    )
+
+
+def overview() -> Dashboard:
+    missed = threshold("schedule_missed_after")
+    objectives = Row(
+        1,
+        "Recovery objectives per tier",
+        [
+            stat(
+                2,
+                "Tiers violating their RPO",
+                "Configured tiers whose newest recovery point is older than their RPO, or that have none"
+                " (velero:tier_rpo_compliant == 0). RPOViolation pages for each after its `for`.",
+                "short",
+                [Query(count_or_zero(f"{sel('velero:tier_rpo_compliant')} == 0"))],
+                thresholds=GOOD_IF_ZERO,
+                explains=("RPOViolation",),
+            ),
+            stat(
+                3,
+                "Schedules failing",
+                "Schedules whose newest finished backup did not complete (see the Failing schedules table).",
+                "short",
+                [
+                    Query(
+                        count_or_zero(
+                            f"{per('schedule', 'velero_schedule_last_backup_phase', FAILED)}"
+                            " == 1"
+                            f"\nor\n{per('schedule', 'velero_schedule_last_backup_phase', PARTIALLY_FAILED)}"
+                            " == 1"
+                        )
+                    )
+                ],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroBackupFailure",),
+            ),
+            stat(
+                4,
+                "Unavailable storage locations",
+                "BackupStorageLocations whose phase is not Available: backups to them fail.",
+                "short",
+                [Query(count_or_zero(f"{per('location', 'velero_storage_location_available')} == 0"))],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroStorageLocationUnavailable",),
+            ),
+            stat(
+                5,
+                "Newest successful backup",
+                "Time since the newest Completed backup of any tier finished"
+                " (velero:cluster_last_success_timestamp_seconds). VeleroBackupMissing fires past"
+                f" {_RULES.CONFIG['backup_missing_cluster_window']}.",
+                "dtdurations",
+                [Query(age(sel("velero:cluster_last_success_timestamp_seconds")), legend="{{cluster}}")],
+                thresholds=steps(("green", None), ("red", threshold("backup_missing_cluster_window"))),
+                explains=("VeleroBackupMissing",),
+            ),
+            _tier_table(),
+            state_timeline(
+                7,
+                "RPO compliance over time",
+                "For each tier, whether its recovery point met the RPO at each moment (velero:tier_rpo_compliant):"
+                " the auditor's evidence that the objective held, kept by Prometheus after Velero deleted the"
+                " backups.",
+                [Query(sel("velero:tier_rpo_compliant"), legend="{{tier}}")],
+                mappings=value_map({1: ("RPO met", "green"), 0: ("RPO violated", "red")}),
+                explains=("RPOViolation",),
+            ),
+        ],
+    )
+    schedules = Row(
+        10,
+        "Schedules and backups",
+        [
+            _failing_schedules(),
+            bargauge(
+                12,
+                "Time since each schedule's last success",
+                "Time since the newest Completed backup of each schedule finished. VeleroBackupMissing fires when"
+                f" it exceeds {_RULES.CONFIG['backup_missing_intervals']} of the schedule's intervals.",
+                "dtdurations",
+                [
+                    Query(
+                        f"{age(per('schedule', 'velero_schedule_last_success_timestamp_seconds'))}",
+                        legend="{{schedule}}",
+                    )
+                ],
+                explains=("VeleroBackupMissing",),
+            ),
+            timeseries(
+                13,
+                "Backup success ratio per tier",
+                "Per tier, the share of the finished Backup objects still held (within retention) that Completed:"
+                " Completed / (Completed + PartiallyFailed + Failed + FailedValidation), from velero_tier_backups."
+                " Unlike Velero's counters it survives Velero's restarts.",
+                "percentunit",
+                [
+                    Query(
+                        f"sum by (cluster, tier) ({per('tier, phase', 'velero_tier_backups', COMPLETED)})\n/\n"
+                        f"(sum by (cluster, tier) ({per('tier, phase', 'velero_tier_backups', FINISHED)}) > 0)",
+                        legend="{{tier}}",
+                    )
+                ],
+                explains=("VeleroBackupFailure",),
+            ),
+            timeseries(
+                14,
+                "Backup outcomes (Velero's counters)",
+                "Backups that Velero finished per interval, by outcome and schedule."
+                + VELERO_OWN
+                + " The panel's minimum interval is 1h, so sparse hourly and daily runs show as bars.",
+                "short",
+                [
+                    Query(
+                        rate(f"velero_backup_{outcome}_total", "schedule", "increase"),
+                        legend=f"{{{{schedule}}}} {label}",
+                    )
+                    for outcome, label in (
+                        ("success", "completed"),
+                        ("partial_failure", "partially failed"),
+                        ("failure", "failed"),
+                        ("validation_failure", "failed validation"),
+                    )
+                ],
+                bars=True,
+                stacked=True,
+                interval="1h",
+            ),
+            timeseries(
+                15,
+                "Backup duration per schedule",
+                "Duration (completion minus start) of each schedule's newest finished backup, from the exporter; the"
+                " line steps when a new backup finishes, so its history is the trend of backup durations.",
+                "s",
+                [Query(per("schedule", "velero_schedule_last_backup_duration_seconds"), legend="{{schedule}}")],
+            ),
+            timeseries(
+                16,
+                "Backup duration p50 and p95 (Velero's histogram)",
+                "Quantiles of backup durations from Velero's velero_backup_duration_seconds histogram, per schedule."
+                + VELERO_OWN
+                + " The panel's minimum interval is 1h, so that the rate window holds at least one backup.",
+                "s",
+                [
+                    Query(
+                        f"histogram_quantile({q}, sum by (cluster, schedule, le) "
+                        f"(rate({sel('velero_backup_duration_seconds_bucket')}[$__rate_interval])))",
+                        legend=f"{{{{schedule}}}} p{int(q * 100)}",
+                    )
+                    for q in (0.5, 0.95)
+                ],
+                interval="1h",
+            ),
+            stat(
+                17,
+                "Missed schedule runs",
+                f"Schedules whose next run is more than {_RULES.CONFIG['schedule_missed_after']} overdue (not paused,"
+                " not FailedValidation): Velero did not start them.",
+                "short",
+                [
+                    Query(
+                        count_or_zero(
+                            f"{age(per('schedule', 'velero_schedule_next_run_timestamp_seconds'))} > {missed}"
+                            f"\nunless on (cluster, schedule) ({per('schedule', 'velero_schedule_paused')} == 1)"
+                        )
+                    )
+                ],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroScheduleMissedRun",),
+            ),
+            stat(
+                18,
+                "Unfinished backups",
+                "Backups that have not finished (New, Queued, InProgress, WaitingForPluginOperations, Finalizing"
+                " ...). One or two at a scheduled time is normal; the tier detail lists them with their age.",
+                "short",
+                [Query(count_or_zero(sel("velero_backup_unfinished_since_timestamp_seconds")))],
+                thresholds=steps(("green", None), ("orange", 3)),
+                explains=("VeleroBackupStuck",),
+            ),
+            stat(
+                19,
+                "Paused schedules",
+                "Schedules that are paused: no backups run for them.",
+                "short",
+                [Query(count_or_zero(f"{per('schedule', 'velero_schedule_paused')} == 1"))],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroSchedulePaused",),
+            ),
+            stat(
+                20,
+                "Backups Velero failed to delete",
+                "Backups still present longer than the GC grace after their expiration, summed over tiers.",
+                "short",
+                [Query(f"sum({per('tier', 'velero_tier_backups_past_expiration')})")],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroBackupGarbageCollectionFailed",),
+            ),
+        ],
+    )
+    info = per("location, provider, bucket, prefix, region, default, access_mode", "velero_storage_location_info")
+
+    def location_column(expr: str) -> str:
+        labels = "provider, bucket, prefix, region, default, access_mode"
+        return f"({expr})\n* on (cluster, location) group_left ({labels})\n{info}"
+
+    locations = Row(
+        30,
+        "Storage locations",
+        [
+            table(
+                31,
+                "Backup storage locations",
+                "Each BackupStorageLocation with its bucket and region, whether it is Available, and how long ago"
+                " Velero validated it and synced backups from it. Velero validates every minute by default: a stale"
+                " validation means Velero itself is not running.",
+                [
+                    Query(
+                        location_column(per("location", "velero_storage_location_available")),
+                        name="Phase",
+                        unit="none",
+                        mappings=AVAILABLE,
+                    ),
+                    Query(
+                        location_column(
+                            age(per("location", "velero_storage_location_last_validation_timestamp_seconds"))
+                        ),
+                        name="Validated",
+                        unit="dtdurations",
+                        thresholds=steps(("green", None), ("red", threshold("location_validation_max_age"))),
+                    ),
+                    Query(
+                        location_column(age(per("location", "velero_storage_location_last_sync_timestamp_seconds"))),
+                        name="Synced",
+                        unit="dtdurations",
+                    ),
+                ],
+                explains=("VeleroStorageLocationUnavailable", "VeleroStorageLocationNotValidated"),
+                width=16,
+                height=6,
+            ),
+            state_timeline(
+                32,
+                "Storage location availability",
+                "Whether each BackupStorageLocation was Available over time.",
+                [Query(per("location", "velero_storage_location_available"), legend="{{location}}")],
+                mappings=AVAILABLE,
+                explains=("VeleroStorageLocationUnavailable",),
+                width=8,
+                height=6,
+            ),
+        ],
+    )
+    restores = Row(
+        40,
+        "Restores and restore tests",
+        [
+            _restore_table(41, "Newest restore per tier and schedule", tier_filter=()),
+            bargauge(
+                42,
+                "Time since the last good restore per tier",
+                "Per tier, how long ago a restore from one of its backups last Completed: the restore drill's"
+                f" evidence. VeleroRestoreTestOverdue fires past {_RULES.CONFIG['restore_test_max_age']}.",
+                "dtdurations",
+                [Query(age(sel("velero:tier_last_restore_success_timestamp_seconds")), legend="{{tier}}")],
+                thresholds=steps(("green", None), ("red", threshold("restore_test_max_age"))),
+                explains=("VeleroRestoreTestOverdue",),
+                width=6,
+            ),
+            stat(
+                43,
+                "Tiers never restore-tested",
+                "Configured tiers with no Completed restore on record: their RTO has never been shown.",
+                "short",
+                [
+                    Query(
+                        count_or_zero(
+                            f"{configured_tiers()}\nunless on (cluster, tier)\n"
+                            f"{sel('velero:tier_last_restore_success_timestamp_seconds')}"
+                        )
+                    )
+                ],
+                thresholds=steps(("green", None), ("orange", 1)),
+                explains=("VeleroRestoreTestOverdue",),
+                width=6,
+                height=8,
+            ),
+            timeseries(
+                44,
+                "Restore objects by phase",
+                "Restore objects that Velero holds, by phase (summed over tiers).",
+                "short",
+                [
+                    Query(
+                        f"sum by (cluster, phase) ({per('tier, phase', 'velero_restores')}) > 0",
+                        legend="{{phase}}",
+                    )
+                ],
+                stacked=True,
+                width=24,
+                height=6,
+            ),
+        ],
+    )
+    return Dashboard(
+        "velero-overview.json",
+        OVERVIEW_UID,
+        "Velero / Overview",
+        "Are the backups good enough to restore from? One row per tier against its RPO and RTO, failing schedules,"
+        " storage locations, restores, bucket storage, snapshots per region and the exporter's health.",
+        [objectives, schedules, locations, restores, _storage_row(60), _snapshot_row(70), _exporter_row(80)],
+        [datasource_variable(), cluster_variable()],
+        [
+            dashboard_link("Tier detail", TIER_UID, "One tier: schedules, newest backups, restores and storage"),
+            dashboard_link("Exporter health", HEALTH_UID, "The exporter's sources and Kubernetes resources"),
+        ],
+    )
+
+
+def _restore_table(pid: int, title: str, tier_filter: tuple[str, ...]) -> Panel:
+    last = worst_phase("tier, schedule", "velero_restore_last_phase", "tier, schedule", *tier_filter)
+    columns = [
+        Query(last, name="Phase", unit="none", mappings=PHASES),
+        Query(
+            age(per("tier, schedule", "velero_restore_last_completion_timestamp_seconds", *tier_filter)),
+            name="Finished",
+            unit="dtdurations",
+        ),
+        Query(
+            per("tier, schedule", "velero_restore_last_duration_seconds", *tier_filter),
+            name="Took",
+            unit="dtdurations",
+        ),
+        Query(
+            f"{per('tier, schedule', 'velero_restore_last_duration_seconds', *tier_filter)}\n"
+            f"<= bool on (cluster, tier) group_left ()\n{sel('velero:tier_rto_seconds')}",
+            name="Within RTO",
+            unit="none",
+            mappings=OK_BAD,
+        ),
+    ]
+    return table(
+        pid,
+        title,
+        "The newest finished restore from each tier's (and schedule's: empty for ad-hoc backups) backups: its"
+        " phase, when it finished, how long it took (RTO evidence) and whether that is within the tier's RTO."
+        " VeleroRestoreFailure fires for a Failed or PartiallyFailed restore within"
+        f" {_RULES.CONFIG['restore_failure_window']}.",
+        columns,
+        explains=("VeleroRestoreFailure", "VeleroRestoreSlowerThanRTO"),
+        label_links={"tier": [tier_detail_link()]},
+    )
+
+
+def _storage_row(rid: int) -> Row:
+    bucket = "location, bucket, region"
+    return Row(
+        rid,
+        "Bucket storage",
+        [
+            timeseries(
+                rid + 1,
+                "Bucket size",
+                "Bytes stored under each location's prefix in its bucket, as last measured by the exporter's bucket"
+                " source (list or CloudWatch mode).",
+                "bytes",
+                [Query(per(bucket, "velero_bucket_size_bytes"), legend="{{bucket}} ({{region}})")],
+            ),
+            timeseries(
+                rid + 2,
+                "Bucket growth per day",
+                "Per bucket, the growth of its size over the last day as a linear trend (deriv over 1d, times"
+                " 86400). VeleroBucketGrowth fires when a bucket grows by more than"
+                f" {_RULES.CONFIG['bucket_growth_fraction']:.0%} in {_RULES.CONFIG['bucket_growth_window']}.",
+                "bytes",
+                [
+                    Query(
+                        f"86400 * max by (cluster, {bucket}) (deriv({sel('velero_bucket_size_bytes')}[1d]))",
+                        legend="{{bucket}} ({{region}})",
+                    )
+                ],
+                explains=("VeleroBucketGrowth",),
+                min_zero=False,
+            ),
+            bargauge(
+                rid + 3,
+                "Storage per tier and bucket",
+                "Bytes of the backup folders of each tier in each bucket.",
+                "bytes",
+                [Query(per(f"{bucket}, tier", "velero_bucket_tier_size_bytes"), legend="{{tier}} in {{bucket}}")],
+            ),
+            timeseries(
+                rid + 4,
+                "Storage by Velero folder",
+                "Bytes per bucket by Velero's layout: backups/, restores/, kopia/, restic/ and anything else.",
+                "bytes",
+                [Query(per(f"{bucket}, kind", "velero_bucket_prefix_size_bytes"), legend="{{bucket}} {{kind}}")],
+                stacked=True,
+            ),
+            bargauge(
+                rid + 5,
+                "Newest backup in each bucket",
+                "Age of the newest Completed backup found in each bucket (its velero-backup.json): the freshness of"
+                " the DR copy. VeleroBucketRecoveryPointStale fires past"
+                f" {_RULES.CONFIG['bucket_recovery_point_max_age']}.",
+                "dtdurations",
+                [
+                    Query(
+                        age(per(bucket, "velero_bucket_recovery_point_timestamp_seconds")),
+                        legend="{{bucket}} ({{region}})",
+                    )
+                ],
+                thresholds=steps(("green", None), ("red", threshold("bucket_recovery_point_max_age"))),
+                explains=("VeleroBucketRecoveryPointStale",),
+                height=6,
+            ),
+            stat(
+                rid + 6,
+                "Completed backups missing from their bucket",
+                "Completed backups of a location whose folder the bucket source did not find: they cannot be"
+                " restored, although Velero lists them.",
+                "short",
+                [Query(per(bucket, "velero_bucket_missing_backups"), legend="{{bucket}}")],
+                thresholds=GOOD_IF_ZERO,
+                width=12,
+                height=6,
+            ),
+        ],
+    )
+
+
+def _snapshot_row(rid: int) -> Row:
+    # Regions as columns: the primary's age beside the DR region's for each tier.
+    freshness = table(
+        rid + 1,
+        "Snapshot freshness per region",
+        "Per tier (rows) and region (columns, the primary beside the DR region): how old the data in the newest"
+        " completed Velero EBS snapshot is (the backup's start where the snapshot is tagged with its backup, else"
+        " the snapshot's own start). VeleroSnapshotCopyStale fires when a region falls behind or holds none.",
+        [
+            Query(
+                age(per("region, tier", "velero_snapshot_last_completed_timestamp_seconds")),
+                name="age",
+                unit="dtdurations",
+            )
+        ],
+        pivot=("tier", "region"),
+        explains=("VeleroSnapshotCopyStale",),
+    )
+    return Row(
+        rid,
+        "Volume snapshots per region",
+        [
+            freshness,
+            timeseries(
+                rid + 2,
+                "Snapshots by state per region",
+                "EBS snapshots matching the exporter's tag filter, by region and state (pending, completed, error).",
+                "short",
+                [Query(per("region, state", "velero_snapshots"), legend="{{region}} {{state}}")],
+                stacked=True,
+            ),
+        ],
+    )
+
+
+def _exporter_row(rid: int) -> Row:
+    return Row(
+        rid,
+        "Exporter and sources",
+        [
+            _exporter_up(rid + 1),
+            _sources_down(rid + 2),
+            _forbidden(rid + 3),
+            _version(rid + 4),
+            _source_timeline(rid + 5),
+        ],
+    )
+
+
+def _exporter_up(pid: int) -> Panel:
+    return stat(
+        pid,
+        "Exporter scrape",
+        "Whether Prometheus scrapes each exporter target that served velero_exporter_build_info within the time"
+        " range (up). A down exporter silences every Velero alert; VeleroExporterDown pages for it.",
+        "none",
+        [Query(exporter_targets("up"), legend="{{instance}}")],
+        mappings=UP,
+        thresholds=steps(("red", None), ("green", 1)),
+        explains=("VeleroExporterDown",),
+        links=[
+            {"title": "Exporter health", "url": f"/d/{HEALTH_UID}?${{datasource:queryparam}}&${{cluster:queryparam}}"}
+        ],
+    )
+
+
+def _sources_down(pid: int) -> Panel:
+    return stat(
+        pid,
+        "Sources down",
+        "Exporter sources (kube, buckets, snapshots) whose last refresh or watch failed: what they report is stale.",
+        "short",
+        [Query(count_or_zero(f"{per('source', 'velero_exporter_source_up')} == 0"))],
+        thresholds=GOOD_IF_ZERO,
+        explains=("VeleroExporterSourceDown",),
+    )
+
+
+def _forbidden(pid: int) -> Panel:
+    return stat(
+        pid,
+        "Kubernetes resources forbidden",
+        "Velero resources the Kubernetes API forbids the exporter to list (RBAC): their metrics are missing.",
+        "short",
+        [Query(count_or_zero(f"{per('resource', 'velero_exporter_resource_forbidden')} == 1"))],
+        thresholds=GOOD_IF_ZERO,
+        explains=("VeleroExporterResourceForbidden",),
+    )
+
+
+def _version(pid: int) -> Panel:
+    return stat(
+        pid,
+        "Exporter version",
+        "The version each exporter reports (velero_exporter_build_info).",
+        "none",
+        [Query(per("version", "velero_exporter_build_info"), legend="{{version}}")],
+        text_mode="name",
+    )
+
+
+def _source_timeline(pid: int) -> Panel:
+    return state_timeline(
+        pid,
+        "Source health",
+        "Whether each exporter source (kube: the Velero objects; buckets; snapshots) was healthy over time.",
+        [Query(per("source", "velero_exporter_source_up"), legend="{{source}}")],
+        mappings=UP,
+        explains=("VeleroExporterSourceDown",),
+        height=5,
+    )
+
+
+# --- tier detail -----------------------------------------------------------------------------------------
+
+
+def tier_detail() -> Dashboard:
+    t = TIER
+    stats = [
+        stat(
+            2,
+            "RPO objective",
+            "The tier's recovery point objective, from the exporter's config.",
+            "dtdurations",
+            [Query(sel("velero:tier_rpo_seconds", t), legend="{{tier}}")],
+            width=4,
+        ),
+        stat(
+            3,
+            "Recovery point age",
+            "Age of the tier's newest recovery point: the start of its newest Completed backup (or PartiallyFailed,"
+            " where the tier accepts it). RPO is measured from it.",
+            "dtdurations",
+            [Query(sel("velero:tier_recovery_point_age_seconds", t), legend="{{tier}}")],
+            explains=("RPOViolation",),
+            width=4,
+        ),
+        stat(
+            4,
+            "RPO met",
+            "Whether the recovery point is within the RPO (velero:tier_rpo_compliant); no recovery point is not met.",
+            "none",
+            [Query(sel("velero:tier_rpo_compliant", t), legend="{{tier}}")],
+            mappings=OK_BAD,
+            thresholds=steps(("red", None), ("green", 1)),
+            explains=("RPOViolation",),
+            width=4,
+        ),
+        stat(
+            5,
+            "RTO objective",
+            "The tier's recovery time objective, from the exporter's config.",
+            "dtdurations",
+            [Query(sel("velero:tier_rto_seconds", t), legend="{{tier}}")],
+            width=4,
+        ),
+        stat(
+            6,
+            "Newest restore took",
+            "Duration of the newest finished restore from the tier's backups (the longest over its schedules): RTO"
+            " evidence.",
+            "dtdurations",
+            [Query(sel("velero:tier_restore_duration_seconds:max", t), legend="{{tier}}")],
+            explains=("VeleroRestoreSlowerThanRTO",),
+            width=4,
+        ),
+        stat(
+            7,
+            "Retention objective",
+            "How long the tier promises to keep its backups, from the exporter's config.",
+            "dtdurations",
+            [Query(per("tier", "velero_tier_retention_seconds", t), legend="{{tier}}")],
+            width=4,
+        ),
+        stat(
+            8,
+            "Oldest recovery point held",
+            "Age of the oldest Completed backup of the tier still held: retention evidence (it should approach the"
+            " retention objective).",
+            "dtdurations",
+            [Query(age(per("tier", "velero_tier_oldest_recovery_point_timestamp_seconds", t)), legend="{{tier}}")],
+        ),
+        stat(
+            9,
+            "Backups with TTL below retention",
+            "Completed backups of the tier whose TTL is shorter than the tier's retention: Velero will delete them"
+            " before the promised time.",
+            "short",
+            [Query(per("tier", "velero_tier_backups_ttl_below_retention", t), legend="{{tier}}")],
+            thresholds=GOOD_IF_ZERO,
+            explains=("VeleroRetentionBelowObjective",),
+        ),
+        stat(
+            10,
+            "Backups past expiration",
+            "Backups of the tier still present longer than the GC grace after their expiration: Velero failed to"
+            " garbage-collect them.",
+            "short",
+            [Query(per("tier", "velero_tier_backups_past_expiration", t), legend="{{tier}}")],
+            thresholds=GOOD_IF_ZERO,
+            explains=("VeleroBackupGarbageCollectionFailed",),
+        ),
+        stat(
+            11,
+            "Last good restore",
+            "How long ago a restore from the tier's backups last Completed (velero:tier_last_restore_success"
+            "_timestamp_seconds); never, when none is on record.",
+            "dtdurations",
+            [Query(restore_test_age(t), legend="{{tier}}")],
+            thresholds=RESTORE_TEST_AGE,
+            mappings=NEVER,
+            explains=("VeleroRestoreTestOverdue",),
+        ),
+    ]
+    schedules = Row(
+        20,
+        "Schedules of the tier",
+        [
+            table(
+                21,
+                "Schedules",
+                "The tier's Schedules with their cron: the result of the newest finished backup, time since the last"
+                " success, time to the next run (negative: overdue), the cron's longest interval, the Schedule's"
+                " phase (Enabled, FailedValidation) and whether it is paused.",
+                [
+                    Query(
+                        of_tier(worst_phase("schedule", "velero_schedule_last_backup_phase", "schedule")),
+                        name="Last result",
+                        unit="none",
+                        mappings=PHASES,
+                    ),
+                    Query(
+                        of_tier(age(per("schedule", "velero_schedule_last_success_timestamp_seconds"))),
+                        name="Last success",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        of_tier(f"{per('schedule', 'velero_schedule_next_run_timestamp_seconds')} - time()"),
+                        name="Next run in",
+                        unit="dtdurations",
+                        thresholds=steps(("red", None), ("green", -threshold("schedule_missed_after"))),
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_interval_seconds")),
+                        name="Interval",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        of_tier(f"{per('schedule', 'velero_schedule_phase', phase_is('FailedValidation'))}"),
+                        name="Schedule valid",
+                        unit="none",
+                        mappings=value_map({0: ("valid", "green"), 1: ("FailedValidation", "red")}),
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_paused")),
+                        name="Paused",
+                        unit="none",
+                        mappings=value_map({0: ("no", "green"), 1: ("PAUSED", "orange")}),
+                    ),
+                ],
+                explains=(
+                    "VeleroBackupFailure",
+                    "VeleroBackupMissing",
+                    "VeleroScheduleMissedRun",
+                    "VeleroSchedulePaused",
+                    "VeleroScheduleFailedValidation",
+                ),
+                width=24,
+                height=6,
+            ),
+            timeseries(
+                22,
+                "Backup duration per schedule",
+                "Duration of each of the tier's schedules' newest finished backup; the line steps when a new backup"
+                " finishes.",
+                "s",
+                [
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_duration_seconds")), legend="{{schedule}}"
+                    )
+                ],
+            ),
+            timeseries(
+                23,
+                "Backup duration p95 (Velero's histogram)",
+                "The 95th percentile of the tier's schedules' backup durations from Velero's"
+                " velero_backup_duration_seconds histogram." + VELERO_OWN,
+                "s",
+                [
+                    Query(
+                        "histogram_quantile(0.95, sum by (cluster, schedule, le) "
+                        f"(rate({sel('velero_backup_duration_seconds_bucket')}[$__rate_interval])))\n"
+                        f"and on (cluster, schedule)\n{schedules_of_tier()}",
+                        legend="{{schedule}}",
+                    )
+                ],
+                interval="1h",
+            ),
+        ],
+    )
+
+    def snapshots(kind: str) -> str:
+        metric = f"velero_schedule_last_backup_volume_snapshots_{kind}"
+        return f"sum by (cluster, schedule) ({per('schedule, method', metric)})"
+
+    newest = Row(
+        30,
+        "Newest finished backup per schedule",
+        [
+            table(
+                31,
+                "Newest finished backup",
+                "For each of the tier's schedules, its newest finished backup: when it started, its duration, items"
+                " backed up against expected, errors, warnings, hooks, and volume snapshots (native and CSI)"
+                " completed against attempted. A Completed backup with 0 items is empty.",
+                [
+                    Query(
+                        of_tier(age(per("schedule", "velero_schedule_last_backup_start_timestamp_seconds"))),
+                        name="Started",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_duration_seconds")),
+                        name="Duration",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_items_backed_up")),
+                        name="Items backed up",
+                        unit="short",
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_items_expected")),
+                        name="Items expected",
+                        unit="short",
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_errors")),
+                        name="Errors",
+                        unit="short",
+                        thresholds=GOOD_IF_ZERO,
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_warnings")),
+                        name="Warnings",
+                        unit="short",
+                        thresholds=steps(("green", None), ("orange", 1)),
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_hooks_attempted")),
+                        name="Hooks run",
+                        unit="short",
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_hooks_failed")),
+                        name="Hooks failed",
+                        unit="short",
+                        thresholds=GOOD_IF_ZERO,
+                    ),
+                    Query(of_tier(snapshots("attempted")), name="Snapshots attempted", unit="short"),
+                    Query(of_tier(snapshots("completed")), name="Snapshots completed", unit="short"),
+                ],
+                explains=(
+                    "VeleroBackupEmpty",
+                    "VeleroBackupWarnings",
+                    "VeleroBackupHooksFailed",
+                    "VeleroBackupVolumeSnapshotsIncomplete",
+                ),
+                width=24,
+                height=6,
+            ),
+            bargauge(
+                32,
+                "Items backed up vs expected",
+                "Per schedule, the share of the items its newest finished backup expected that it backed up.",
+                "percentunit",
+                [
+                    Query(
+                        of_tier(
+                            f"{per('schedule', 'velero_schedule_last_backup_items_backed_up')}\n/\n"
+                            f"({per('schedule', 'velero_schedule_last_backup_items_expected')} > 0)"
+                        ),
+                        legend="{{schedule}}",
+                    )
+                ],
+                thresholds=steps(("red", None), ("orange", 0.5), ("green", 1)),
+                max_value=1,
+                explains=("VeleroBackupEmpty",),
+                height=6,
+            ),
+            bargauge(
+                33,
+                "Volume snapshots completed vs attempted",
+                "Per schedule that snapshots volumes, the share of its newest finished backup's attempted volume"
+                " snapshots that completed.",
+                "percentunit",
+                [Query(of_tier(f"{snapshots('completed')}\n/\n({snapshots('attempted')} > 0)"), legend="{{schedule}}")],
+                thresholds=steps(("red", None), ("green", 1)),
+                max_value=1,
+                explains=("VeleroBackupVolumeSnapshotsIncomplete",),
+                height=6,
+            ),
+        ],
+    )
+    since = per("backup, schedule, tier, phase", "velero_backup_unfinished_since_timestamp_seconds", t)
+    inflight = Row(
+        40,
+        "Backups in flight and held",
+        [
+            table(
+                41,
+                "Unfinished backups",
+                "Each backup of the tier that has not finished, its phase and for how long: since its start, or"
+                " since its creation while it has not started. VeleroBackupStuck fires past"
+                f" {_RULES.CONFIG['backup_queued_threshold']} queued, {_RULES.CONFIG['backup_in_progress_threshold']}"
+                f" in progress, {_RULES.CONFIG['backup_plugin_operations_threshold']} waiting for plugin operations.",
+                [Query(age(since), name="For", unit="dtdurations")],
+                explains=("VeleroBackupStuck",),
+                height=7,
+            ),
+            timeseries(
+                42,
+                "Backups held by phase",
+                "Backup objects of the tier that Velero holds, by phase; the Completed count follows retention.",
+                "short",
+                [Query(f"{per('tier, phase', 'velero_tier_backups', t)} > 0", legend="{{phase}}")],
+                stacked=True,
+                height=7,
+            ),
+        ],
+    )
+    restores = Row(
+        50,
+        "Restores from the tier",
+        [
+            _restore_table(51, "Newest restore per schedule", (t,)),
+            timeseries(
+                52,
+                "Restores by phase",
+                "Restore objects that Velero holds for the tier's backups, by phase.",
+                "short",
+                [Query(f"{per('tier, phase', 'velero_restores', t)} > 0", legend="{{phase}}")],
+                stacked=True,
+            ),
+        ],
+    )
+    storage = Row(
+        60,
+        "Storage of the tier",
+        [
+            timeseries(
+                61,
+                "Tier storage per bucket",
+                "Bytes of the tier's backup folders in each bucket.",
+                "bytes",
+                [
+                    Query(
+                        per("location, bucket, region, tier", "velero_bucket_tier_size_bytes", t),
+                        legend="{{bucket}} ({{region}})",
+                    )
+                ],
+            ),
+            bargauge(
+                62,
+                "Snapshot freshness per region",
+                "Per region, how old the data in the newest completed Velero EBS snapshot of the tier is: the primary"
+                " beside the DR region. VeleroSnapshotCopyStale fires when a region falls behind or holds none.",
+                "dtdurations",
+                [
+                    Query(
+                        age(per("region, tier", "velero_snapshot_last_completed_timestamp_seconds", t)),
+                        legend="{{region}}",
+                    )
+                ],
+                explains=("VeleroSnapshotCopyStale",),
+            ),
+        ],
+    )
+    return Dashboard(
+        "velero-tier-detail.json",
+        TIER_UID,
+        "Velero / Tier detail",
+        "One backup tier in depth: its objectives, its schedules and their newest backups, backups in flight,"
+        " restores from it and its storage.",
+        [Row(1, "Objectives", stats), schedules, newest, inflight, restores, storage],
+        [
+            datasource_variable(),
+            cluster_variable(),
+            query_variable(
+                "tier", "Tier", f"label_values({sel('velero_tier_rpo_seconds')}, tier)", include_all=False, multi=False
+            ),
+        ],
+        [
+            dashboard_link("Overview", OVERVIEW_UID, "Every tier at a glance"),
+            dashboard_link("Exporter health", HEALTH_UID, "The exporter's sources and Kubernetes resources"),
+        ],
+    )
+
+
+# --- exporter health -------------------------------------------------------------------------------------
+
+
+def exporter_health() -> Dashboard:
+    resource = "resource"
+
+    def resource_column(metric: str, name: str, unit: str, mappings: Sequence[Json] = ()) -> Query:
+        return Query(per(resource, metric), name=name, unit=unit, mappings=mappings)
+
+    top = Row(
+        1,
+        "Exporter",
+        [
+            _exporter_up(2),
+            _version(3),
+            _sources_down(4),
+            _forbidden(5),
+            _source_timeline(6),
+        ],
+    )
+    sources = Row(
+        10,
+        "Sources",
+        [
+            table(
+                11,
+                "Sources",
+                "Each exporter source: healthy or not, and how long ago its last refresh or watch was healthy.",
+                [
+                    Query(per("source", "velero_exporter_source_up"), name="State", unit="none", mappings=UP),
+                    Query(
+                        age(per("source", "velero_exporter_source_last_success_timestamp_seconds")),
+                        name="Last healthy",
+                        unit="dtdurations",
+                    ),
+                ],
+                explains=("VeleroExporterSourceDown",),
+            ),
+            timeseries(
+                12,
+                "Source errors by kind",
+                "Errors per second of each source, by kind (forbidden, expired, throttled, server_error,"
+                " unreachable, timeout, bad_response ...).",
+                "ops",
+                [
+                    Query(
+                        rate("velero_exporter_source_errors_total", "source, kind"),
+                        legend="{{source}} {{kind}}",
+                    )
+                ],
+                explains=("VeleroExporterSourceDown",),
+            ),
+        ],
+    )
+    kube = Row(
+        20,
+        "Kubernetes resources",
+        [
+            table(
+                21,
+                "Kubernetes resources",
+                "Each Velero resource the exporter lists and watches: healthy, synced (first list done), forbidden"
+                " by RBAC, and how many objects it holds.",
+                [
+                    resource_column("velero_exporter_resource_up", "Watch", "none", UP),
+                    resource_column(
+                        "velero_exporter_resource_synced",
+                        "Synced",
+                        "none",
+                        value_map({1: ("synced", "green"), 0: ("NOT SYNCED", "red")}),
+                    ),
+                    resource_column(
+                        "velero_exporter_resource_forbidden",
+                        "RBAC",
+                        "none",
+                        value_map({0: ("allowed", "green"), 1: ("FORBIDDEN", "red")}),
+                    ),
+                    resource_column("velero_exporter_resource_objects", "Objects", "short"),
+                ],
+                explains=("VeleroExporterResourceForbidden", "VeleroExporterSourceDown"),
+            ),
+            timeseries(
+                22,
+                "Relists and watch restarts",
+                "Full lists after the first (410 Expired, errors) and watches restarted, per second and resource. A"
+                " steady trickle of watch restarts is normal (server timeouts); relists are not.",
+                "ops",
+                [
+                    Query(
+                        rate("velero_exporter_relists_total", "resource"),
+                        legend="{{resource}} relists",
+                    ),
+                    Query(
+                        rate("velero_exporter_watch_restarts_total", "resource"),
+                        legend="{{resource}} watch restarts",
+                    ),
+                ],
+            ),
+            table(
+                23,
+                "Invalid objects",
+                "Objects the exporter holds with a problem (skipped or degraded), by resource and reason; 0 for"
+                " every known reason when all is well.",
+                [
+                    Query(
+                        per("resource, reason", "velero_exporter_invalid_objects"),
+                        name="Objects",
+                        unit="short",
+                        thresholds=GOOD_IF_ZERO,
+                    )
+                ],
+            ),
+            timeseries(
+                24,
+                "Scrape duration and size",
+                "How long Prometheus takes to scrape each exporter target, and how many samples it gets: the series"
+                " count must stay bounded as backups accumulate.",
+                "s",
+                [
+                    Query(exporter_targets("scrape_duration_seconds"), legend="{{instance}} duration"),
+                    Query(exporter_targets("scrape_samples_scraped"), legend="{{instance}} samples"),
+                ],
+                # The samples count is no duration: its own unit, on its own axis.
+                overrides=[
+                    {
+                        "matcher": {"id": "byFrameRefID", "options": "B"},
+                        "properties": [
+                            {"id": "unit", "value": "short"},
+                            {"id": "custom.axisPlacement", "value": "right"},
+                        ],
+                    }
+                ],
+            ),
+        ],
+    )
+    return Dashboard(
+        "velero-exporter-health.json",
+        HEALTH_UID,
+        "Velero / Exporter health",
+        "Is the velero-exporter itself telling the truth? Its scrape, its sources, the Kubernetes resources it"
+        " watches and the objects it had to skip.",
+        [top, sources, kube],
+        [datasource_variable(), cluster_variable()],
+        [dashboard_link("Overview", OVERVIEW_UID, "Every tier at a glance")],
+    )
+
+
+DASHBOARD_BUILDERS: tuple[Callable[[], Dashboard], ...] = (overview, tier_detail, exporter_health)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reference page
+# ---------------------------------------------------------------------------------------------------------
+
+DOC_INTRO = """\
+# Dashboards
+
+Generated by `dashboards/generate.py`: do not edit; run `python dashboards/generate.py`.
+
+Three Grafana dashboards in `dashboards/`, for Grafana 10 and later (schemaVersion 39). Import them (Dashboards →
+New → Import) or provision the folder. Each has a `datasource` variable (any Prometheus) and a `cluster` variable
+whose "All" is `.*`, which also matches series without a cluster label, so the dashboards work on a single
+Prometheus and on Thanos or Mimir alike. No job is named: the exporter's families have names of their own, and the
+panels that read recording rules (`velero:*`) need `rules/velero-exporter.rules.yml` loaded. Panels that read
+Velero's own metrics (its server's /metrics, scraped by your Prometheus) say so in their description; they stay
+empty where Velero is not scraped.
+
+The panel ids are stable: link to a panel with `/d/<uid>?viewPanel=<id>` (the runbooks can link to the panel that
+explains their alert: see the table at the end).
+"""
+
+
+# The panel that best explains each alert, for the runbooks to link to: (dashboard uid, panel id). Every other
+# panel that names the alert in `explains` is listed in its dashboard's table.
+ALERT_PANELS: dict[str, tuple[str, int]] = {
+    "RPOViolation": (OVERVIEW_UID, 6),
+    "VeleroBackupFailure": (OVERVIEW_UID, 11),
+    "VeleroBackupMissing": (OVERVIEW_UID, 12),
+    "VeleroRestoreFailure": (OVERVIEW_UID, 41),
+    "VeleroRestoreSlowerThanRTO": (OVERVIEW_UID, 41),
+    "VeleroRestoreTestOverdue": (OVERVIEW_UID, 42),
+    "VeleroStorageLocationUnavailable": (OVERVIEW_UID, 31),
+    "VeleroStorageLocationNotValidated": (OVERVIEW_UID, 31),
+    "VeleroScheduleFailedValidation": (TIER_UID, 21),
+    "VeleroScheduleMissedRun": (TIER_UID, 21),
+    "VeleroSchedulePaused": (TIER_UID, 21),
+    "VeleroBackupStuck": (TIER_UID, 41),
+    "VeleroBackupEmpty": (TIER_UID, 32),
+    "VeleroBackupVolumeSnapshotsIncomplete": (TIER_UID, 33),
+    "VeleroBackupHooksFailed": (TIER_UID, 31),
+    "VeleroBackupWarnings": (TIER_UID, 31),
+    "VeleroRetentionBelowObjective": (TIER_UID, 9),
+    "VeleroBackupGarbageCollectionFailed": (TIER_UID, 10),
+    "VeleroSnapshotCopyStale": (OVERVIEW_UID, 71),
+    "VeleroBucketRecoveryPointStale": (OVERVIEW_UID, 65),
+    "VeleroBucketGrowth": (OVERVIEW_UID, 62),
+    "VeleroExporterDown": (HEALTH_UID, 2),
+    "VeleroExporterSourceDown": (HEALTH_UID, 11),
+    "VeleroExporterResourceForbidden": (HEALTH_UID, 21),
+}
+
+
+def render_docs(dashboards: Sequence[Dashboard]) -> str:
+    out = [DOC_INTRO]
+    panels: dict[tuple[str, int], tuple[Dashboard, Panel]] = {}
+    for board in dashboards:
+        out.append(f"\n## {board.title}\n\n`dashboards/{board.file}`, uid `{board.uid}`. {board.description}\n")
+        variables = ", ".join(f"`{v['name']}`" for v in board.variables)
+        out.append(f"Variables: {variables}.\n")
+        for row in board.rows:
+            out.append(f"\n### {row.title}\n\n| id | panel | explains | what it shows |\n|---|---|---|---|")
+            for panel in row.panels:
+                out.append(f"| {panel.id} | {panel.title} | {', '.join(panel.explains)} | {panel.description} |")
+                panels[board.uid, panel.id] = (board, panel)
+    out.append(
+        "\n## Alerts and their panels\n\nThe panel that best explains each alert, for its runbook to link to; the"
+        " tables above name every panel that helps. A tier-detail link takes `&var-tier=<tier>` from the alert's"
+        " labels.\n\n| alert | dashboard | panel | link |\n|---|---|---|---|"
+    )
+    for alert, key in sorted(ALERT_PANELS.items()):
+        board, panel = panels[key]
+        if alert not in panel.explains:
+            raise ValueError(f"ALERT_PANELS: {board.uid} panel {panel.id} does not explain {alert}")
+        out.append(f"| {alert} | {board.title} | {panel.title} | `/d/{board.uid}?viewPanel={panel.id}` |")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def dashboards() -> list[Dashboard]:
+    return [build() for build in DASHBOARD_BUILDERS]
+
+
+def outputs(root: Path = ROOT) -> dict[Path, str]:
+    boards = dashboards()
+    files = {root / "dashboards" / b.file: json.dumps(b.render(), indent=2, ensure_ascii=False) + "\n" for b in boards}
+    files[root / "docs" / "dashboards.md"] = render_docs(boards)
+    return files
+
+
+def drifted(root: Path = ROOT) -> list[Path]:
+    return [path for path, text in outputs(root).items() if not path.exists() or path.read_text() != text]
+
+
+def write(root: Path = ROOT) -> None:
+    for path, text in outputs(root).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file differs")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = drifted()
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} differs from dashboards/generate.py: run python dashboards/generate.py")
+        return 1 if stale else 0
+    write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
