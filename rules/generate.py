@@ -894,6 +894,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output("rules/velero-exporter.rules.yml", render_rule_file),
     Output("rules/velero-exporter.prometheusrule.yaml", render_prometheusrule),
     Output("rules/alertmanager-inhibit.yml", render_inhibit_rules),
+    Output("chart/velero-exporter/files/rules.yaml", render_rule_file),
 )
 
 

@@ -19,8 +19,8 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "test.sh: ruff"
-ruff check exporter tests rules dashboards
-ruff format --check exporter tests rules dashboards
+ruff check exporter tests rules dashboards scripts
+ruff format --check exporter tests rules dashboards scripts
 echo "test.sh: mypy --strict"
 mypy
 mypy --strict rules/generate.py dashboards/generate.py
