@@ -94,9 +94,10 @@ CONFIG: dict[str, Any] = {
     "prometheusrule_name": "velero-exporter",
     "prometheusrule_labels": {"app.kubernetes.io/name": "velero-exporter"},
     "severity": {
-        "VeleroBackupFailure": "warning",
+        # The DR plan lists its four alerts as critical: each one means a restore may not be possible.
+        "VeleroBackupFailure": "critical",
         "VeleroBackupMissing": "critical",
-        "VeleroRestoreFailure": "warning",
+        "VeleroRestoreFailure": "critical",
         "RPOViolation": "critical",
         "VeleroStorageLocationUnavailable": "critical",
         "VeleroStorageLocationNotValidated": "critical",
