@@ -52,7 +52,9 @@ def now() -> float:
     return float(int(time.time()))
 
 
-async def start_harness(tmp_path: Path, seed: Callable[[FakeKubeAPI], None]) -> AsyncIterator[Harness]:
+async def start_harness(
+    tmp_path: Path, seed: Callable[[FakeKubeAPI], None], **reflector: float
+) -> AsyncIterator[Harness]:
     api = FakeKubeAPI(bookmark_interval=0.5)
     await api.start()
     seed(api)
@@ -60,7 +62,7 @@ async def start_harness(tmp_path: Path, seed: Callable[[FakeKubeAPI], None]) -> 
         listen_host="127.0.0.1",
         listen_port=0,
         kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
-        reflector_options=FAST_REFLECTOR,
+        reflector_options={**FAST_REFLECTOR, **reflector},
     )
     try:
         async with Exporter(Config(), options) as exporter, aiohttp.ClientSession() as http:

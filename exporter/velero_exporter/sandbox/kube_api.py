@@ -393,6 +393,7 @@ class Faults:
         self._api = api
         self._rules: list[_FailRule] = []
         self._forbidden: set[str] = set()
+        self._expire_continue: dict[str, int] = {}
 
     def fail(
         self,
@@ -405,6 +406,17 @@ class Faults:
     ) -> None:
         """The next `times` matching requests answer `status` with a Status body (and Retry-After)."""
         self._rules.append(_FailRule(plural, verb, status, times, retry_after))
+
+    def expire_continue_tokens(self, plural: str, times: int = 1) -> None:
+        """The next `times` paginated lists of the resource lose their snapshot after the first page, as after
+        an etcd compaction: the continue token they hand out answers 410 Expired."""
+        self._expire_continue[plural] = self._expire_continue.get(plural, 0) + times
+
+    def continue_expires(self, plural: str) -> bool:
+        remaining = self._expire_continue.get(plural, 0)
+        if remaining:
+            self._expire_continue[plural] = remaining - 1
+        return remaining > 0
 
     def forbid(self, plural: str) -> None:
         """Persistent 403 on every request for that resource until allow()."""
@@ -429,6 +441,7 @@ class Faults:
     def clear(self) -> None:
         self._rules.clear()
         self._forbidden.clear()
+        self._expire_continue.clear()
         self._api._stall_until = 0.0
 
     def check(self, plural: str, verb: str, namespace: str | None) -> web.Response | None:
@@ -943,6 +956,8 @@ class FakeKubeAPI:
         if limit and i < len(names):
             if not token:
                 self._take_snapshot(plural)
+                if self.faults.continue_expires(plural):
+                    self._snapshots.pop((plural, list_rv), None)
             meta["continue"] = encode_continue(list_rv, names[i - 1] + "\x00")
             if selector.trivial:  # the apiserver cannot count what a selector would keep
                 meta["remainingItemCount"] = len(names) - i
