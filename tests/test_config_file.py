@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from velero_exporter.config import DAY, HOUR, MINUTE, Config, Tier, TierSchedule
+from velero_exporter.config import DAY, HOUR, MINUTE, AwsConfig, BucketSettings, Config, ExtraBucket, Tier, TierSchedule
 from velero_exporter.config_file import ConfigError, load_config, parse_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -133,7 +133,7 @@ BAD_FILES = [
     ("tier-label: x\n", "tier-label: unknown key (did you mean tier_label?)"),
     ("Tiers: {}\n", "Tiers: unknown key (did you mean tiers?)"),
     ("timezone: UTC\n", "timezone: unknown key (did you mean velero_timezone?)"),
-    ("colour: blue\n", "colour: unknown key (known keys: tier_label, velero_timezone, gc_grace, tiers)"),
+    ("colour: blue\n", "colour: unknown key (known keys: tier_label, velero_timezone, gc_grace, tiers, aws)"),
     (
         "tiers:\n  hot:\n    rop: 1h\n    rto: 15m\n    retention: 7d\n",
         "tiers.hot.rop: unknown key (did you mean rpo?)",
@@ -269,11 +269,12 @@ BAD_FILES = [
     # the file as a whole
     (
         "- tiers\n",
-        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers), got a list",
+        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers, aws), got a list",
     ),
     (
         "hello\n",
-        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers), got string 'hello'",
+        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers, aws), "
+        "got string 'hello'",
     ),
     (
         "tiers:\n  hot: [\n",
@@ -482,3 +483,130 @@ def test_any_yaml_text_gives_a_config_or_a_config_error(
             assert len(str(e).splitlines()) == 1
         else:
             assert isinstance(config, Config)
+
+
+AWS_FULL = """\
+aws:
+  enabled: false
+  intervals: {buckets: 5m, repositories: 12h, snapshots: 2m}
+  jitter: 0.25
+  timeouts: {connect: 2s, read: 1m}
+  max_attempts: 5
+  manifest_reads: 20
+  snapshot_tag: ebs.csi.aws.com/cluster=true
+  locations:
+    default: {mode: cloudwatch}
+    secondary: {include_noncurrent: true, role_arn: "arn:aws:iam::123456789012:role/reader"}
+  extra_buckets:
+    dr-copy:
+      bucket: kailash-velero-dr-backups
+      region: us-west-2
+      prefix: /cluster-a/
+      s3_url: https://s3.us-west-2.amazonaws.com
+      role_arn: arn:aws:iam::210987654321:role/velero-exporter-dr-reader
+  extra_regions: [us-west-2, eu-central-1]
+"""
+
+
+def test_the_aws_section_gives_exactly_what_it_says() -> None:
+    assert parse_config(yaml.safe_load(AWS_FULL), "c.yaml").aws == AwsConfig(
+        enabled=False,
+        buckets_interval=5 * MINUTE,
+        repositories_interval=12 * HOUR,
+        snapshots_interval=2 * MINUTE,
+        jitter=0.25,
+        connect_timeout=2.0,
+        read_timeout=60.0,
+        max_attempts=5,
+        manifest_reads=20,
+        snapshot_tag_key="ebs.csi.aws.com/cluster",
+        snapshot_tag_value="true",
+        locations=(
+            ("default", BucketSettings(mode="cloudwatch")),
+            ("secondary", BucketSettings(role_arn="arn:aws:iam::123456789012:role/reader", include_noncurrent=True)),
+        ),
+        extra_buckets=(
+            ExtraBucket(
+                "dr-copy",
+                "kailash-velero-dr-backups",
+                "us-west-2",
+                prefix="cluster-a",
+                s3_url="https://s3.us-west-2.amazonaws.com",
+                settings=BucketSettings(role_arn="arn:aws:iam::210987654321:role/velero-exporter-dr-reader"),
+            ),
+        ),
+        extra_regions=("us-west-2", "eu-central-1"),
+    )
+
+
+def test_without_an_aws_section_the_sources_run_with_defaults() -> None:
+    aws = parse_config({"tier_label": "x"}, "c.yaml").aws
+    assert aws == AwsConfig()
+    assert (aws.enabled, aws.snapshot_tag_key, aws.snapshot_tag_value) == (True, "velero.io/backup", None)
+    assert aws.location_settings("anything") == BucketSettings(mode="list")
+
+
+BAD_AWS = [
+    (
+        "aws: true",
+        "aws: expected a mapping of settings (enabled, intervals, jitter, timeouts, max_attempts, "
+        "manifest_reads, snapshot_tag, locations, extra_buckets, extra_regions), got boolean True",
+    ),
+    ("aws: {enable: false}", "aws.enable: unknown key (did you mean enabled?)"),
+    ("aws: {enabled: 'no'}", "aws.enabled: expected true or false, got string 'no'"),
+    ("aws: {intervals: {bucket: 5m}}", "aws.intervals.bucket: unknown key (did you mean buckets?)"),
+    ("aws: {intervals: {buckets: 0s}}", "aws.intervals.buckets: must be longer than 0, got '0s'"),
+    ("aws: {timeouts: {read: soon}}", "aws.timeouts.read: 'soon' is not a duration"),
+    ("aws: {jitter: 1}", "aws.jitter: expected a fraction from 0 up to (not including) 1, got integer 1"),
+    ("aws: {jitter: true}", "aws.jitter: expected a fraction from 0 up to (not including) 1, got boolean True"),
+    ("aws: {max_attempts: 0}", "aws.max_attempts: expected a whole number of at least 1, got integer 0"),
+    ("aws: {manifest_reads: 2.5}", "aws.manifest_reads: expected a whole number of at least 1, got number 2.5"),
+    ("aws: {snapshot_tag: '=x'}", "aws.snapshot_tag: '=x' names no tag key (use a key, or key=value)"),
+    (
+        "aws: {locations: {default: {mode: scan}}}",
+        "aws.locations.default.mode: 'scan' is not a bucket mode (list or cloudwatch)",
+    ),
+    (
+        "aws: {locations: {default: {role_arn: admin}}}",
+        "aws.locations.default.role_arn: 'admin' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    ),
+    (
+        "aws: {locations: {default: {mode: cloudwatch, include_noncurrent: true}}}",
+        "aws.locations.default.include_noncurrent: applies to list mode only (cloudwatch mode counts every version)",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: b-b}}}",
+        "aws.extra_buckets.dr: missing region (an extra bucket needs bucket and region)",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: B, region: us-west-2}}}",
+        "aws.extra_buckets.dr.bucket: 'B' is not an S3 bucket name",
+    ),
+    (
+        "aws: {extra_buckets: {DR: {bucket: bbb, region: us-west-2}}}",
+        "aws.extra_buckets.DR: 'DR' is not a name like a location's (lowercase letters, digits, '-' and '.')",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: bbb, region: west}}}",
+        "aws.extra_buckets.dr.region: 'west' is not an AWS region (such as us-west-2)",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: bbb, region: us-west-2, s3_url: minio}}}",
+        "aws.extra_buckets.dr.s3_url: 'minio' is not an http:// or https:// URL",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: bbb, region: us-west-2, size: 1}}}",
+        "aws.extra_buckets.dr.size: unknown key "
+        "(known keys: bucket, region, prefix, s3_url, mode, role_arn, include_noncurrent)",
+    ),
+    ("aws: {extra_regions: us-west-2}", "aws.extra_regions: expected a list, got string 'us-west-2'"),
+    ("aws: {extra_regions: [us-west-2, 7]}", "aws.extra_regions.[1]: expected a string, got integer 7"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_AWS)
+def test_a_bad_aws_section_stops_with_one_line(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(yaml.safe_load(text), "c.yaml")
+    assert str(raised.value).startswith(f"c.yaml: {problem}")
+    assert "\n" not in str(raised.value)

@@ -16,6 +16,7 @@ from .exposition import Exposition
 from .http import build_app, serve
 from .objectives import objective_warnings
 from .renderer import Renderer
+from .sources.aws.sources import aws_sources
 from .sources.kube.client import KubeClient
 from .sources.kube.source import KubeSource, is_ready
 from .store import Store
@@ -36,6 +37,8 @@ class Options:
     namespace: str = "velero"
     # Tests and benchmarks shorten the reflectors' timers; production uses the defaults.
     reflector_options: dict[str, Any] = field(default_factory=dict)
+    # Likewise the AWS sources' discovery tick and retry backoff (aws_sources' keyword arguments).
+    aws_options: dict[str, float] = field(default_factory=dict)
     render_debounce: float = 0.05
     web_config: WebConfig = field(default_factory=WebConfig)
 
@@ -83,6 +86,9 @@ class Exporter:
                 client, self.options.namespace, self.store, reflector_options=self.options.reflector_options
             )
             group.create_task(source.run(), name="source-kube")
+            if self.config.aws.enabled:
+                for poller in aws_sources(self.store, self.config, **self.options.aws_options):
+                    group.create_task(poller.run(), name=f"source-{poller.source}")
             group.create_task(self.renderer.run(), name="renderer")
 
     async def start(self) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .aws_model import AwsModel
+from .aws_records import PREFIX_KINDS, SNAPSHOT_STATES
 from .model import ALL_BACKUP_PHASES, FINISHED_PHASES_ORDER, Model, ScheduleState
 from .parsing import (
     BAD_DURATION,
@@ -44,6 +46,8 @@ ERROR_KINDS: tuple[str, ...] = (
     "unreachable",
     "timeout",
     "bad_response",
+    "no_credentials",
+    "client_error",
 )
 
 
@@ -345,6 +349,134 @@ def location_families(model: Model) -> Iterator[Metric]:
     yield from (info, available, validated, synced, snapshot_info)
 
 
+def bucket_families(aws: AwsModel) -> Iterator[Metric]:
+    where = ["location", "bucket", "region"]
+    info = _gauge(
+        "velero_bucket_info",
+        "1 for each bucket the exporter measures, with its prefix and mode.",
+        [*where, "prefix", "mode"],
+    )
+    size = _gauge("velero_bucket_size_bytes", "Bytes stored under the location's prefix in its bucket.", where)
+    objects = _gauge("velero_bucket_objects", "Objects stored under the location's prefix in its bucket.", where)
+    measured = _gauge(
+        "velero_bucket_measured_timestamp_seconds",
+        "When the bucket's size and object count were measured (cloudwatch mode: the datapoint's time).",
+        where,
+    )
+    kind_size = _gauge(
+        "velero_bucket_prefix_size_bytes",
+        "Bytes by Velero's layout (backups, restores, kopia, restic, other).",
+        [*where, "kind"],
+    )
+    kind_objects = _gauge("velero_bucket_prefix_objects", "Objects by Velero's layout.", [*where, "kind"])
+    kind_measured = _gauge(
+        "velero_bucket_prefix_measured_timestamp_seconds", "When the kind's size was measured.", [*where, "kind"]
+    )
+    repo_size = _gauge(
+        "velero_bucket_repository_size_bytes",
+        "Bytes of each kopia or restic repository (one per namespace).",
+        [*where, "kind", "repository"],
+    )
+    repo_objects = _gauge(
+        "velero_bucket_repository_objects",
+        "Objects of each kopia or restic repository.",
+        [*where, "kind", "repository"],
+    )
+    tier_size = _gauge("velero_bucket_tier_size_bytes", "Bytes of the backup folders of each tier.", [*where, "tier"])
+    recovery_point = _gauge(
+        "velero_bucket_recovery_point_timestamp_seconds",
+        "Start of the newest Completed backup found in the bucket (its velero-backup.json): the copy's freshness.",
+        where,
+    )
+    missing = _gauge(
+        "velero_bucket_missing_backups",
+        "Completed backups of the location whose folder is missing from the bucket.",
+        where,
+    )
+    for bucket in aws.buckets:
+        target = bucket.target
+        labels = [target.location, target.bucket, target.region]
+        info.add_metric([*labels, target.prefix, target.settings.mode], 1.0)
+        if bucket.total is not None:
+            size.add_metric(labels, bucket.total.bytes)
+            objects.add_metric(labels, bucket.total.objects)
+            measured.add_metric(labels, bucket.total.measured)
+        for kind in PREFIX_KINDS:
+            usage = bucket.kinds.get(kind)
+            if usage is not None:
+                kind_size.add_metric([*labels, kind], usage.bytes)
+                kind_objects.add_metric([*labels, kind], usage.objects)
+                kind_measured.add_metric([*labels, kind], usage.measured)
+        for (kind, repository), usage in bucket.repositories.items():
+            repo_size.add_metric([*labels, kind, repository], usage.bytes)
+            repo_objects.add_metric([*labels, kind, repository], usage.objects)
+        for tier, tier_bytes in bucket.tier_bytes.items():
+            tier_size.add_metric([*labels, tier], tier_bytes)
+        _add_known(recovery_point, labels, bucket.recovery_point)
+        _add_known(missing, labels, None if bucket.missing_backups is None else float(bucket.missing_backups))
+    yield from (info, size, objects, measured, kind_size, kind_objects, kind_measured, repo_size, repo_objects)
+    yield from (tier_size, recovery_point, missing)
+
+
+def snapshot_families(aws: AwsModel) -> Iterator[Metric]:
+    last = _gauge(
+        "velero_snapshot_last_completed_timestamp_seconds",
+        "The newest point in time a completed Velero EBS snapshot in the region holds: its backup's start where "
+        "known, else the snapshot's StartTime.",
+        ["region", "tier"],
+    )
+    counts = _gauge("velero_snapshots", "EBS snapshots matching the tag filter, by state.", ["region", "state"])
+    pending = _gauge(
+        "velero_snapshot_oldest_pending_timestamp_seconds", "Start of the oldest snapshot still pending.", ["region"]
+    )
+    measured = _gauge(
+        "velero_snapshot_measured_timestamp_seconds", "When the region's snapshots were last described.", ["region"]
+    )
+    for region in aws.regions:
+        for tier, point in region.last_completed.items():
+            last.add_metric([region.region, tier], point)
+        for state in sorted({*SNAPSHOT_STATES, *region.by_state}):
+            counts.add_metric([region.region, state], region.by_state.get(state, 0))
+        _add_known(pending, [region.region], region.oldest_pending)
+        measured.add_metric([region.region], region.measured)
+    yield from (last, counts, pending, measured)
+
+
+def target_families(health: Health) -> Iterator[Metric]:
+    up = _gauge(
+        "velero_exporter_target_up",
+        "1 when the last refresh of the source's target (a bucket's location, a region) succeeded.",
+        ["source", "target"],
+    )
+    last = _gauge(
+        "velero_exporter_target_last_success_timestamp_seconds",
+        "Last successful refresh of the target.",
+        ["source", "target"],
+    )
+    errors = CounterMetricFamily(
+        "velero_exporter_target_errors", "Failed calls for the target by kind.", labels=["source", "target", "kind"]
+    )
+    for (source, name), target in sorted(health.targets.items()):
+        up.add_metric([source, name], 1.0 if target.up else 0.0)
+        _add_known(last, [source, name], target.last_success)
+        for kind in sorted({*ERROR_KINDS, *target.errors}):
+            errors.add_metric([source, name, kind], target.errors[kind])
+    calls = CounterMetricFamily(
+        "velero_exporter_api_calls", "Calls the source made to its API, by operation.", labels=["source", "operation"]
+    )
+    duration = _gauge(
+        "velero_exporter_source_refresh_duration_seconds",
+        "How long the source's last refresh took.",
+        ["source"],
+    )
+    for name in sorted(health.sources):
+        source_health = health.sources[name]
+        for operation in sorted(source_health.api_calls):
+            calls.add_metric([name, operation], source_health.api_calls[operation])
+        _add_known(duration, [name], source_health.last_refresh_duration)
+    yield from (up, last, errors, calls, duration)
+
+
 def health_families(health: Health, resources: Mapping[str, ResourceStats], version: str) -> Iterator[Metric]:
     build = _gauge("velero_exporter_build_info", "The exporter's version.", ["version"])
     build.add_metric([version], 1.0)
@@ -408,7 +540,9 @@ class Families(Collector):
         return self._families
 
 
-def collect_all(model: Model, health: Health, resources: Mapping[str, ResourceStats], version: str) -> Families:
+def collect_all(
+    model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats], version: str
+) -> Families:
     return Families(
         [
             *tier_families(model),
@@ -416,6 +550,9 @@ def collect_all(model: Model, health: Health, resources: Mapping[str, ResourceSt
             *unfinished_families(model),
             *restore_families(model),
             *location_families(model),
+            *bucket_families(aws),
+            *snapshot_families(aws),
             *health_families(health, resources, version),
+            *target_families(health),
         ]
     )

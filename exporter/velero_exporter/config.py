@@ -36,6 +36,64 @@ class Tier:
         return tuple(s.name for s in self.schedules)
 
 
+BUCKET_MODES: tuple[str, ...] = ("list", "cloudwatch")
+
+
+@dataclass(slots=True, frozen=True)
+class BucketSettings:
+    """How one bucket is measured: per BackupStorageLocation (by name) or for an extra bucket."""
+
+    # "list": exact sizes from ListObjectsV2; "cloudwatch": S3's free daily storage metrics.
+    mode: str = "list"
+    # A role to assume for this bucket (a DR bucket in another account); None: the exporter's own identity.
+    role_arn: str | None = None
+    # In a versioned bucket, count noncurrent versions too (ListObjectVersions); list mode only.
+    include_noncurrent: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class ExtraBucket:
+    """A bucket this cluster does not use as a BackupStorageLocation (the DR copy's bucket)."""
+
+    name: str  # the `location` label of its series
+    bucket: str
+    region: str
+    prefix: str = ""
+    s3_url: str = ""
+    settings: BucketSettings = field(default_factory=BucketSettings)
+
+
+@dataclass(slots=True, frozen=True)
+class AwsConfig:
+    enabled: bool = True
+    buckets_interval: float = 15 * MINUTE
+    # kopia/ and restic/ hold most of the objects and change with every file-system backup: listed less often.
+    repositories_interval: float = 6 * HOUR
+    snapshots_interval: float = 10 * MINUTE
+    # Each wait is the interval times a random factor in [1 - jitter, 1 + jitter], so exporters started
+    # together do not call AWS in step.
+    jitter: float = 0.1
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    # Attempts per call for throttling, 5xx, timeouts and connection errors (each attempt is counted).
+    max_attempts: int = 3
+    # velero-backup.json reads per bucket and refresh while looking for the newest Completed backup.
+    manifest_reads: int = 10
+    # Which EBS snapshots are Velero's: a tag key, and optionally the value it must have.
+    snapshot_tag_key: str = "velero.io/backup"
+    snapshot_tag_value: str | None = None
+    # Settings of discovered BackupStorageLocations, by location name.
+    locations: tuple[tuple[str, BucketSettings], ...] = ()
+    extra_buckets: tuple[ExtraBucket, ...] = ()
+    extra_regions: tuple[str, ...] = ()
+
+    def location_settings(self, name: str) -> BucketSettings:
+        for location, settings in self.locations:
+            if location == name:
+                return settings
+        return BucketSettings()
+
+
 def _seed_tiers() -> tuple[Tier, ...]:
     """The five tiers of the DR plan (seed README), with its schedule names and crons."""
     return (
@@ -57,6 +115,7 @@ class Config:
     # Velero deletes expired backups from its garbage-collection loop (hourly by default); a backup still
     # present this long after its expiration is one Velero failed to delete.
     gc_grace_seconds: float = 2 * HOUR
+    aws: AwsConfig = field(default_factory=AwsConfig)
     # Where the file came from, for messages; None for built-in defaults.
     source: str | None = None
 

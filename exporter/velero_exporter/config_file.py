@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from velero_exporter.config import Config, Tier, TierSchedule
+from velero_exporter.config import BUCKET_MODES, AwsConfig, BucketSettings, Config, ExtraBucket, Tier, TierSchedule
 from velero_exporter.cron import CronError, parse_cron
 from velero_exporter.durations import DurationError, parse_duration
 
@@ -38,6 +38,12 @@ _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 _DURATION_HINT = "use Prometheus syntax such as 30m, 4h, 7d"
+
+# AWS names, checked so that a typo stops start-up instead of failing every refresh.
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
+_URL = re.compile(r"https?://[^\s/]+(/\S*)?")
 
 
 class ConfigError(Exception):
@@ -138,11 +144,113 @@ def _tiers(node: _Node, config: Config) -> dict[str, Any]:
     return {"tiers": tuple(tiers)}
 
 
+_AWS_KEYS = (
+    "enabled",
+    "intervals",
+    "jitter",
+    "timeouts",
+    "max_attempts",
+    "manifest_reads",
+    "snapshot_tag",
+    "locations",
+    "extra_buckets",
+    "extra_regions",
+)
+_INTERVAL_KEYS = {
+    "buckets": "buckets_interval",
+    "repositories": "repositories_interval",
+    "snapshots": "snapshots_interval",
+}
+_TIMEOUT_KEYS = {"connect": "connect_timeout", "read": "read_timeout"}
+_BUCKET_SETTING_KEYS = ("mode", "role_arn", "include_noncurrent")
+_EXTRA_BUCKET_KEYS = ("bucket", "region", "prefix", "s3_url", *_BUCKET_SETTING_KEYS)
+
+
+def _aws(node: _Node, config: Config) -> dict[str, Any]:
+    fields = node.fields(_AWS_KEYS)
+    values: dict[str, Any] = {}
+    if "enabled" in fields:
+        values["enabled"] = fields["enabled"].boolean()
+    for group, names in (("intervals", _INTERVAL_KEYS), ("timeouts", _TIMEOUT_KEYS)):
+        if group in fields:
+            for key, child in fields[group].fields(names).items():
+                values[names[key]] = child.duration(positive=True)
+    if "jitter" in fields:
+        jitter = fields["jitter"]
+        if isinstance(jitter.value, bool) or not isinstance(jitter.value, int | float) or not 0 <= jitter.value < 1:
+            raise jitter.error(f"expected a fraction from 0 up to (not including) 1, got {_kind(jitter.value)}")
+        values["jitter"] = float(jitter.value)
+    for key in ("max_attempts", "manifest_reads"):
+        if key in fields:
+            values[key] = fields[key].count()
+    if "snapshot_tag" in fields:
+        tag = fields["snapshot_tag"].string()
+        key, equals, value = tag.partition("=")
+        if not key.strip():
+            raise fields["snapshot_tag"].error(f"{tag!r} names no tag key (use a key, or key=value)")
+        values["snapshot_tag_key"] = key
+        values["snapshot_tag_value"] = value if equals else None
+    if "locations" in fields:
+        values["locations"] = tuple(
+            (name, _bucket_settings(child.fields(_BUCKET_SETTING_KEYS)))
+            for name, child in fields["locations"].mapping("a mapping of location name to its settings").items()
+        )
+    if "extra_buckets" in fields:
+        values["extra_buckets"] = tuple(
+            _extra_bucket(name, child)
+            for name, child in fields["extra_buckets"].mapping("a mapping of name to bucket").items()
+        )
+    if "extra_regions" in fields:
+        values["extra_regions"] = tuple(_region(child) for child in fields["extra_regions"].items())
+    return {"aws": AwsConfig(**values)}
+
+
+def _bucket_settings(fields: dict[str, _Node]) -> BucketSettings:
+    mode = fields["mode"].string() if "mode" in fields else "list"
+    if mode not in BUCKET_MODES:
+        raise fields["mode"].error(f"{mode!r} is not a bucket mode ({' or '.join(BUCKET_MODES)})")
+    role_arn = None
+    if "role_arn" in fields:
+        role_arn = fields["role_arn"].string()
+        if _ROLE_ARN.fullmatch(role_arn) is None:
+            raise fields["role_arn"].error(f"{role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    noncurrent = fields["include_noncurrent"].boolean() if "include_noncurrent" in fields else False
+    if noncurrent and mode != "list":
+        raise fields["include_noncurrent"].error("applies to list mode only (cloudwatch mode counts every version)")
+    return BucketSettings(mode=mode, role_arn=role_arn, include_noncurrent=noncurrent)
+
+
+def _extra_bucket(name: str, node: _Node) -> ExtraBucket:
+    if len(name) > 253 or _DNS_SUBDOMAIN.fullmatch(name) is None:
+        raise node.error(f"{name!r} is not a name like a location's (lowercase letters, digits, '-' and '.')")
+    fields = node.fields(_EXTRA_BUCKET_KEYS)
+    for key in ("bucket", "region"):
+        if key not in fields:
+            raise node.error(f"missing {key} (an extra bucket needs bucket and region)")
+    bucket = fields["bucket"].string()
+    if _BUCKET.fullmatch(bucket) is None:
+        raise fields["bucket"].error(f"{bucket!r} is not an S3 bucket name")
+    prefix = fields["prefix"].string().strip("/") if "prefix" in fields else ""
+    s3_url = fields["s3_url"].string() if "s3_url" in fields else ""
+    if s3_url and _URL.fullmatch(s3_url) is None:
+        raise fields["s3_url"].error(f"{s3_url!r} is not an http:// or https:// URL")
+    settings = _bucket_settings({k: v for k, v in fields.items() if k in _BUCKET_SETTING_KEYS})
+    return ExtraBucket(name, bucket, _region(fields["region"]), prefix, s3_url, settings)
+
+
+def _region(node: _Node) -> str:
+    region = node.string()
+    if _REGION.fullmatch(region) is None:
+        raise node.error(f"{region!r} is not an AWS region (such as us-west-2)")
+    return region
+
+
 _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "tier_label": _tier_label,
     "velero_timezone": _velero_timezone,
     "gc_grace": _gc_grace,
     "tiers": _tiers,
+    "aws": _aws,
 }
 
 _TIER_KEYS = ("rpo", "rto", "retention", "accept_partially_failed", "schedules")
@@ -229,6 +337,18 @@ class _Node:
     def string(self) -> str:
         if not isinstance(self.value, str):
             raise self.error(f"expected a string, got {_kind(self.value)}")
+        return self.value
+
+    def items(self) -> list[_Node]:
+        """The value as a list, each item as a node named by its index."""
+        if not isinstance(self.value, list):
+            raise self.error(f"expected a list, got {_kind(self.value)}")
+        return [self.child(f"[{i}]", item) for i, item in enumerate(self.value)]
+
+    def count(self) -> int:
+        """A whole number of at least 1."""
+        if isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 1:
+            raise self.error(f"expected a whole number of at least 1, got {_kind(self.value)}")
         return self.value
 
     def boolean(self) -> bool:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
+from .aws_records import BucketKey, BucketUsage, RegionSnapshots, RepositoryUsage
 from .records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
 
 R = TypeVar("R")
+K = TypeVar("K")
 
 Problems = tuple[str, ...]
 
@@ -73,6 +75,32 @@ class Collection(Generic[R]):
         return counts
 
 
+class Measurements(Generic[K, R]):
+    """What a polling source measured, by target: replaced per target, dropped when the target goes."""
+
+    def __init__(self, on_change: ChangeSignal) -> None:
+        self._values: dict[K, R] = {}
+        self._on_change = on_change
+
+    def put(self, key: K, value: R) -> None:
+        self._values[key] = value
+        self._on_change()
+
+    def retain(self, keys: Container[K]) -> None:
+        """Drop the targets that are no longer discovered."""
+        gone = [key for key in self._values if key not in keys]
+        for key in gone:
+            del self._values[key]
+        if gone:
+            self._on_change()
+
+    def get(self, key: K) -> R | None:
+        return self._values.get(key)
+
+    def frozen(self) -> Mapping[K, R]:
+        return MappingProxyType(dict(self._values))
+
+
 class ChangeSignal:
     """Counts changes and wakes whoever waits for one (the renderer)."""
 
@@ -113,15 +141,33 @@ class ResourceHealth:
 
 
 @dataclass(slots=True)
+class TargetHealth:
+    """How one target of a polling source (a bucket, a region) is doing."""
+
+    up: bool = False
+    last_success: float | None = None
+    errors: Counter[str] = field(default_factory=Counter)  # by kind
+
+
+@dataclass(slots=True)
 class Health:
     sources: dict[str, SourceHealth] = field(default_factory=dict)
     resources: dict[str, ResourceHealth] = field(default_factory=dict)
+    targets: dict[tuple[str, str], TargetHealth] = field(default_factory=dict)  # (source, target)
 
     def source(self, name: str) -> SourceHealth:
         return self.sources.setdefault(name, SourceHealth())
 
     def resource(self, name: str) -> ResourceHealth:
         return self.resources.setdefault(name, ResourceHealth())
+
+    def target(self, source: str, name: str) -> TargetHealth:
+        return self.targets.setdefault((source, name), TargetHealth())
+
+    def retain_targets(self, source: str, names: Container[str]) -> None:
+        """Forget the targets of a source that are no longer discovered: no series stays behind."""
+        for key in [k for k in self.targets if k[0] == source and k[1] not in names]:
+            del self.targets[key]
 
 
 @dataclass(slots=True, frozen=True)
@@ -133,6 +179,9 @@ class StoreView:
     schedules: Mapping[str, Schedule]
     storage_locations: Mapping[str, StorageLocation]
     snapshot_locations: Mapping[str, SnapshotLocation]
+    buckets: Mapping[BucketKey, BucketUsage] = field(default_factory=dict)
+    repositories: Mapping[BucketKey, RepositoryUsage] = field(default_factory=dict)
+    snapshots: Mapping[str, RegionSnapshots] = field(default_factory=dict)  # by region
 
 
 class Store:
@@ -143,6 +192,9 @@ class Store:
         self.schedules: Collection[Schedule] = Collection(self.changed)
         self.storage_locations: Collection[StorageLocation] = Collection(self.changed)
         self.snapshot_locations: Collection[SnapshotLocation] = Collection(self.changed)
+        self.buckets: Measurements[BucketKey, BucketUsage] = Measurements(self.changed)
+        self.repositories: Measurements[BucketKey, RepositoryUsage] = Measurements(self.changed)
+        self.snapshots: Measurements[str, RegionSnapshots] = Measurements(self.changed)
         self.health = Health()
 
     def collections(self) -> dict[str, Collection[Any]]:
@@ -162,4 +214,7 @@ class Store:
             schedules=self.schedules.frozen(),
             storage_locations=self.storage_locations.frozen(),
             snapshot_locations=self.snapshot_locations.frozen(),
+            buckets=self.buckets.frozen(),
+            repositories=self.repositories.frozen(),
+            snapshots=self.snapshots.frozen(),
         )

@@ -1,0 +1,110 @@
+"""What the AWS sources measure, as slim immutable records: the store keeps them, the AWS model reads them.
+
+Timestamps are POSIX seconds. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .config import BucketSettings
+from .records import Backup
+
+# (location, bucket, region): the labels of a bucket's series. Two locations sharing a bucket under different
+# prefixes stay apart.
+BucketKey = tuple[str, str, str]
+
+# Velero's layout under a location's prefix (pkg/persistence/object_store_layout.go); anything else is "other".
+BACKUPS = "backups"
+RESTORES = "restores"
+KOPIA = "kopia"
+RESTIC = "restic"
+OTHER = "other"
+PREFIX_KINDS: tuple[str, ...] = (BACKUPS, RESTORES, KOPIA, RESTIC, OTHER)
+REPOSITORY_KINDS: tuple[str, ...] = (KOPIA, RESTIC)
+
+# EBS snapshot states (DescribeSnapshots State).
+SNAPSHOT_STATES: tuple[str, ...] = ("pending", "completed", "error", "recoverable", "recovering")
+
+
+@dataclass(slots=True, frozen=True)
+class BucketTarget:
+    """One bucket (and prefix) to measure: from a BackupStorageLocation or from the config."""
+
+    location: str
+    bucket: str
+    prefix: str  # without leading or trailing "/"; "" for the bucket's root
+    region: str
+    s3_url: str  # a BSL's s3Url (an S3-compatible endpoint); "" for AWS's own
+    settings: BucketSettings
+    # From a BackupStorageLocation: the cluster's Backups of the location should have their folders here.
+    discovered: bool
+
+    @property
+    def key(self) -> BucketKey:
+        return (self.location, self.bucket, self.region)
+
+    def path(self, *parts: str) -> str:
+        """The key prefix of parts under the location's prefix, ending in "/" (the root: "" or "prefix/")."""
+        return "".join(f"{part}/" for part in (self.prefix, *parts) if part)
+
+
+@dataclass(slots=True, frozen=True)
+class Usage:
+    bytes: int
+    objects: int
+    measured: float  # when it was measured (CloudWatch: the datapoint's time)
+
+
+@dataclass(slots=True, frozen=True)
+class BackupFolder:
+    """One backups/<name>/ folder."""
+
+    bytes: int
+    objects: int
+    last_modified: float  # of its newest object
+    manifest: Backup | None  # its velero-backup.json, when it was read
+    present: bool  # holds a current object (in a versioned bucket, a deleted folder keeps noncurrent versions)
+
+
+@dataclass(slots=True, frozen=True)
+class BucketUsage:
+    """What the buckets source last measured of one target."""
+
+    target: BucketTarget
+    # cloudwatch mode: the bucket's size and object count; list mode: None (the sum of the kinds and repositories)
+    total: Usage | None
+    kinds: Mapping[str, Usage]  # list mode: backups, restores, other (the repositories are measured apart)
+    folders: Mapping[str, BackupFolder]  # list mode: by backup name
+    folders_listed: float | None  # when the folder names were listed (list mode)
+    newest_completed: Backup | None  # the newest Completed backup whose velero-backup.json was read
+
+
+@dataclass(slots=True, frozen=True)
+class RepositoryUsage:
+    """What the repositories source last measured of one target: kopia/<repo>/ and restic/<repo>/."""
+
+    target: BucketTarget
+    measured: float
+    repositories: Mapping[tuple[str, str], Usage]  # (kind, repository) -> usage
+    kinds: Mapping[str, Usage]  # kopia, restic
+
+
+@dataclass(slots=True, frozen=True)
+class SnapshotGroup:
+    """Completed snapshots of one backup (by the tag filter's backup tag), or of no known backup."""
+
+    backup: str | None
+    labels: tuple[tuple[str, str], ...]  # the snapshot's tags: Velero copies the backup's labels onto them
+    newest_start: float
+    count: int
+
+
+@dataclass(slots=True, frozen=True)
+class RegionSnapshots:
+    region: str
+    measured: float
+    by_state: Mapping[str, int]
+    oldest_pending: float | None  # StartTime of the oldest pending snapshot
+    completed: tuple[SnapshotGroup, ...]

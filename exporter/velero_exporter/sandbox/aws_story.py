@@ -1,0 +1,183 @@
+"""The sandbox's buckets and EBS snapshots, laid out as Velero lays them out, for the story's backups.
+
+Velero's layout under a location's prefix (pkg/persistence/object_store_layout.go):
+  backups/<backup>/velero-backup.json, <backup>.tar.gz, <backup>-logs.gz, <backup>-resource-list.json.gz, ...
+  restores/<restore>/restore-<restore>-logs.gz, restore-<restore>-results.gz, ...
+  kopia/<namespace>/ (a file-system backup repository), metadata/revision
+File sizes follow from the backup (items, volume snapshots), so a test can say exactly what a bucket holds.
+
+Trouble on purpose, so that the demo shows it:
+- the DR bucket and the DR region hold copies only of backups older than two days: the DR copy is stale;
+- the oldest Completed weekly-full backup's folder is gone from the primary bucket (a lifecycle rule shorter
+  than the 90-day TTL).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from . import objects
+from .moto_server import MotoServer
+from .story import DR_BUCKET, PRIMARY_BUCKET, story
+
+PRIMARY_REGION = "us-east-1"
+DR_REGION = "us-west-2"
+DAY = 86400.0
+# Only backups older than this have reached the DR bucket and region: the sandbox's stale DR copy.
+DR_COPY_LAG = 2 * DAY
+TARBALL_BYTES_PER_ITEM = 100
+LOG_BYTES = 1000
+# What Velero copies onto a native snapshot besides the backup's labels (pkg/backup/item_backupper.go).
+BACKUP_TAG = "velero.io/backup"
+PV_TAG = "velero.io/pv"
+UPLOAD_THREADS = 8
+
+
+def name_of(obj: objects.Obj) -> str:
+    name: str = obj["metadata"]["name"]
+    return name
+
+
+def backup_folder(backup: objects.Obj) -> dict[str, bytes]:
+    """The files Velero writes for a finished backup, relative to its folder."""
+    name = name_of(backup)
+    status = backup.get("status", {})
+    items = int(status.get("progress", {}).get("itemsBackedUp", 0))
+    snapshots = int(status.get("volumeSnapshotsCompleted", 0))
+    return {
+        "velero-backup.json": json.dumps(backup, sort_keys=True).encode(),
+        f"{name}.tar.gz": bytes(TARBALL_BYTES_PER_ITEM * items),
+        f"{name}-logs.gz": bytes(LOG_BYTES),
+        f"{name}-resource-list.json.gz": bytes(10 * items),
+        f"{name}-results.gz": gzip.compress(b'{"errors":{},"warnings":{}}', mtime=0),
+        f"{name}-volumesnapshots.json.gz": bytes(20 + 200 * snapshots),
+        f"{name}-itemoperations.json.gz": gzip.compress(b"[]", mtime=0),
+    }
+
+
+def restore_folder(restore: objects.Obj) -> dict[str, bytes]:
+    name = name_of(restore)
+    return {
+        f"restore-{name}-logs.gz": bytes(LOG_BYTES // 2),
+        f"restore-{name}-results.gz": gzip.compress(b'{"errors":{},"warnings":{}}', mtime=0),
+        f"restore-{name}-resource-list.json.gz": bytes(300),
+    }
+
+
+def kopia_repository(blobs: int, blob_bytes: int) -> dict[str, bytes]:
+    """A kopia repository's files: its format blob, its config, and pack blobs."""
+    files = {"kopia.repository": bytes(1000), ".storageconfig": bytes(30)}
+    files.update({f"p{i:032x}": bytes(blob_bytes) for i in range(blobs)})
+    return files
+
+
+def layout(
+    backups: Iterable[objects.Obj],
+    restores: Iterable[objects.Obj] = (),
+    repositories: Mapping[str, Mapping[str, bytes]] = {},
+    prefix: str = "",
+) -> dict[str, bytes]:
+    """Every object of a location, by key."""
+    root = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    keys = {f"{root}metadata/revision": b"a1b2c3d4-velero-revision"}
+    for backup in backups:
+        keys.update({f"{root}backups/{name_of(backup)}/{f}": b for f, b in backup_folder(backup).items()})
+    for restore in restores:
+        keys.update({f"{root}restores/{name_of(restore)}/{f}": b for f, b in restore_folder(restore).items()})
+    for repository, files in repositories.items():
+        keys.update({f"{root}{repository}/{f}": b for f, b in files.items()})
+    return keys
+
+
+def upload(s3: Any, bucket: str, keys: Mapping[str, bytes], *, region: str, versioned: bool = False) -> None:
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    if versioned:  # the seed DR plan enables versioning on both buckets
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    put_objects(s3, bucket, keys)
+
+
+def put_objects(s3: Any, bucket: str, keys: Mapping[str, bytes]) -> None:
+    with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+        list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), keys.items()))
+
+
+def snapshot_tags(backup: objects.Obj, pv: str) -> list[dict[str, str]]:
+    """The tags Velero's AWS volume snapshotter puts on a snapshot: the backup's labels, its name, the PV."""
+    labels = dict(backup["metadata"].get("labels", {}))
+    labels.update({BACKUP_TAG: name_of(backup), PV_TAG: pv})
+    return [{"Key": k, "Value": v} for k, v in sorted(labels.items())]
+
+
+def take_snapshots(ec2: Any, backups: Iterable[objects.Obj], *, per_backup: int = 1) -> dict[str, list[str]]:
+    """Snapshots of each backup's volumes, tagged as Velero tags them; snapshot ids by backup name."""
+    volume = ec2.create_volume(AvailabilityZone=f"{ec2.meta.region_name}a", Size=10)["VolumeId"]
+    taken: dict[str, list[str]] = {}
+    for backup in backups:
+        for i in range(per_backup):
+            tags = snapshot_tags(backup, f"pvc-{i}")
+            snapshot = ec2.create_snapshot(
+                VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
+            )
+            taken.setdefault(name_of(backup), []).append(snapshot["SnapshotId"])
+    return taken
+
+
+def copy_snapshots(source: Any, destination: Any, snapshot_ids: Iterable[str]) -> list[str]:
+    """Cross-region copies as a script makes them: CopySnapshot with the source's tags in TagSpecifications
+    (CopySnapshot itself copies no tags)."""
+    copies = []
+    for snapshot_id in snapshot_ids:
+        tags = source.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0].get("Tags", [])
+        copy = destination.copy_snapshot(
+            SourceSnapshotId=snapshot_id,
+            SourceRegion=source.meta.region_name,
+            TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}],
+        )
+        copies.append(copy["SnapshotId"])
+    return copies
+
+
+def _finished(obj: objects.Obj) -> bool:
+    return obj["kind"] == "Backup" and obj.get("status", {}).get("phase") in {"Completed", "PartiallyFailed", "Failed"}
+
+
+def _started(backup: objects.Obj) -> float:
+    return datetime.fromisoformat(backup["status"]["startTimestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def lay_out_story(moto: MotoServer, now: float) -> None:
+    """The story's buckets and snapshots at time `now` (the same `now` as the story's objects)."""
+    everything = story(now)
+    # Uploaded in the order the backups ended, as Velero uploads them: LastModified then orders the folders.
+    backups = sorted((o for o in everything if _finished(o)), key=lambda b: b["status"]["completionTimestamp"])
+    restores = [o for o in everything if o["kind"] == "Restore"]
+    weekly = sorted(
+        (b for b in backups if b["status"]["phase"] == "Completed" and "weekly-full" in name_of(b)), key=_started
+    )
+    lost = {name_of(weekly[0])} if weekly else set()
+    primary = [b for b in backups if name_of(b) not in lost]
+    upload(
+        moto.client("s3", PRIMARY_REGION),
+        PRIMARY_BUCKET,
+        layout(primary, restores, {"kopia/kailash-app": kopia_repository(blobs=40, blob_bytes=20_000)}),
+        region=PRIMARY_REGION,
+        versioned=True,
+    )
+    # The DR copies: backups of the tiers that snapshot volumes, only those older than the copy lag.
+    replicated = [
+        b for b in backups if b["status"].get("volumeSnapshotsCompleted", 0) > 0 and _started(b) < now - DR_COPY_LAG
+    ]
+    upload(moto.client("s3", DR_REGION), DR_BUCKET, layout(replicated), region=DR_REGION, versioned=True)
+
+    with_snapshots = [b for b in backups if b["status"].get("volumeSnapshotsCompleted", 0) > 0]
+    primary_ec2, dr_ec2 = moto.client("ec2", PRIMARY_REGION), moto.client("ec2", DR_REGION)
+    taken = take_snapshots(primary_ec2, with_snapshots)
+    copy_snapshots(primary_ec2, dr_ec2, [i for b in replicated for i in taken[name_of(b)]])

@@ -1,0 +1,1 @@
+"""The AWS sources: bucket sizes and DR bucket freshness, repository sizes, and EBS snapshot freshness."""

@@ -1,0 +1,58 @@
+"""The three AWS sources, each a Poller with its own AwsApi (so calls and errors are counted per source)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...aws_records import BucketTarget
+from ...config import Config
+from ...store import Store, StoreView
+from . import buckets, repositories, snapshots
+from .api import AwsApi
+from .discovery import bucket_targets, snapshot_regions
+from .polling import Poller
+
+
+def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base: float = 0.5) -> list[Poller[Any]]:
+    aws = config.aws
+
+    def api(source: str) -> AwsApi:
+        return AwsApi(aws, store.health.source(source), backoff_base=backoff_base)
+
+    def discover_buckets(view: StoreView) -> dict[str, BucketTarget]:
+        return bucket_targets(view.storage_locations, aws)
+
+    def discover_repositories(view: StoreView) -> dict[str, BucketTarget]:
+        return repositories.list_mode(discover_buckets(view))
+
+    def discover_regions(view: StoreView) -> dict[str, str]:
+        return {region: region for region in snapshot_regions(view.snapshot_locations, aws)}
+
+    bucket_poller: Poller[BucketTarget] = Poller(
+        buckets.SOURCE,
+        store,
+        discover_buckets,
+        buckets.BucketRefresher(store, api(buckets.SOURCE), aws),
+        interval=aws.buckets_interval,
+        jitter=aws.jitter,
+        tick=tick,
+    )
+    repository_poller: Poller[BucketTarget] = Poller(
+        repositories.SOURCE,
+        store,
+        discover_repositories,
+        repositories.RepositoryRefresher(store, api(repositories.SOURCE)),
+        interval=aws.repositories_interval,
+        jitter=aws.jitter,
+        tick=tick,
+    )
+    snapshot_poller: Poller[str] = Poller(
+        snapshots.SOURCE,
+        store,
+        discover_regions,
+        snapshots.SnapshotRefresher(store, api(snapshots.SOURCE), config),
+        interval=aws.snapshots_interval,
+        jitter=aws.jitter,
+        tick=tick,
+    )
+    return [bucket_poller, repository_poller, snapshot_poller]

@@ -1,0 +1,631 @@
+"""The AWS sources against moto in server mode, over HTTP, through the fault proxy that counts every call.
+
+The fixture lays out buckets as Velero does (sandbox/aws_story.py) and snapshots in two regions (DR copies made
+with CopySnapshot and copied tags); every expected value is what the fixture implies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.metrics_text import Samples, parse_samples, series, value
+from velero_exporter.app import Exporter, Options
+from velero_exporter.config import AwsConfig, BucketSettings, Config, ExtraBucket
+from velero_exporter.exposition import TEXT, Exposition
+from velero_exporter.renderer import Renderer
+from velero_exporter.sandbox import aws_story
+from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.fault_proxy import Fault, FaultProxy
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
+from velero_exporter.sources.aws.polling import Poller
+from velero_exporter.sources.aws.sources import aws_sources
+from velero_exporter.sources.kube.source import RESOURCES, RecordSink
+from velero_exporter.store import Store
+
+H = 3600.0
+D = 86400.0
+NOW = float(int(time.time()))
+PRIMARY = "kailash-velero-backups"
+DR = "kailash-velero-dr-backups"
+SHARED = "kailash-velero-shared"  # two locations under their own prefixes (Velero refuses other top-level folders)
+ARCHIVE = "kailash-velero-archive"  # measured from CloudWatch only: it does not exist in moto's S3
+TIER = "backup-tier"
+
+
+def backup(name: str, schedule: str | None, tier: str | None, started: float, **kw: Any) -> o.Obj:
+    labels = {TIER: tier} if tier else {}
+    return o.backup(name, schedule=schedule, labels=labels, started=started, completed=started + 600, **kw)
+
+
+HOT_1 = backup("hot-1", "hourly-hot", "hot", NOW - 2 * H, items_backed_up=10)
+HOT_2 = backup("hot-2", "hourly-hot", "hot", NOW - H, items_backed_up=20)
+CRIT_1 = backup("crit-1", "daily-critical", "critical", NOW - 26 * H, items_backed_up=30, volume_snapshots_completed=2)
+CRIT_2 = backup("crit-2", "daily-critical", "critical", NOW - 30 * 60, phase="Failed", items_backed_up=5)
+FULL_1 = backup("full-1", "weekly-full", "full", NOW - 5 * D, items_backed_up=50, volume_snapshots_completed=1)
+ADHOC = backup("adhoc-x", None, None, NOW - 3 * H, storage_location="secondary", items_backed_up=7)
+# In the DR bucket only: a backup this cluster does not hold; its tier comes from its velero-backup.json.
+DR_ONLY = backup("dr-only-1", "monthly-dr", "dr", NOW - 40 * D, items_backed_up=60)
+RESTORE = o.restore("r1", backup_name="hot-1", started=NOW - H, completed=NOW - H + 60)
+KOPIA = aws_story.kopia_repository(blobs=3, blob_bytes=1000)
+RESTIC = {"config": bytes(100), "data/ab/abcdef": bytes(5000)}
+STRAY = {"notes/readme.txt": b"kept by hand"}
+
+# full-1's folder is gone from the primary bucket (a lifecycle rule shorter than its TTL).
+PRIMARY_KEYS = {
+    **aws_story.layout(
+        [HOT_1, HOT_2, CRIT_1, CRIT_2], [RESTORE], {"kopia/kailash-app": KOPIA, "restic/monitoring": RESTIC}
+    ),
+    **STRAY,
+}
+SECONDARY_KEYS = aws_story.layout([ADHOC], prefix="cluster-b")
+TERTIARY_KEYS = aws_story.layout([], prefix="cluster-c")
+DR_KEYS = aws_story.layout([CRIT_1, DR_ONLY])
+
+
+def size(keys: dict[str, bytes], start: str = "", exclude: tuple[str, ...] = ()) -> tuple[int, int]:
+    """(bytes, objects) of the keys under start, outside exclude."""
+    chosen = [v for k, v in keys.items() if k.startswith(start) and not k.startswith(exclude)]
+    return sum(len(v) for v in chosen), len(chosen)
+
+
+def kube_objects() -> dict[str, list[o.Obj]]:
+    return {
+        "backups": [HOT_1, HOT_2, CRIT_1, CRIT_2, FULL_1, ADHOC],
+        "restores": [RESTORE],
+        "backupstoragelocations": [
+            o.storage_location("default", bucket=PRIMARY, region="us-east-1", default=True),
+            o.storage_location("secondary", bucket=SHARED, prefix="cluster-b", region="us-east-1"),
+            o.storage_location("tertiary", bucket=SHARED, prefix="/cluster-c/", region="us-east-1"),
+            o.storage_location("azure", bucket="elsewhere", provider="azure"),
+        ],
+        "volumesnapshotlocations": [o.snapshot_location("default", region="us-east-1")],
+    }
+
+
+def config(**aws: Any) -> Config:
+    base = AwsConfig(
+        buckets_interval=0.0,  # every tick refreshes: the tests decide when
+        repositories_interval=0.0,
+        snapshots_interval=0.0,
+        max_attempts=3,
+        extra_buckets=(
+            ExtraBucket("dr", DR, "us-west-2"),
+            ExtraBucket("archive", ARCHIVE, "us-east-1", settings=BucketSettings(mode="cloudwatch")),
+        ),
+        extra_regions=("us-west-2",),
+    )
+    return Config(aws=dataclasses.replace(base, **aws))
+
+
+@dataclass
+class Peers:
+    moto: MotoServer
+    proxy: FaultProxy
+    snapshots: dict[str, dict[str, list[str]]]  # region -> backup -> snapshot ids
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[MotoServer, FaultProxy]]:
+    moto = MotoServer()
+    moto.start()
+    proxy = FaultProxy(moto.url)
+    proxy.start()
+    yield moto, proxy
+    proxy.stop()
+    moto.stop()
+
+
+def lay_out(moto: MotoServer) -> dict[str, dict[str, list[str]]]:
+    moto.reset()
+    s3 = moto.client("s3")
+    dr_s3 = moto.client("s3", "us-west-2")
+    # Folders are uploaded in the order their backups ended; S3's LastModified has one-second resolution.
+    newest, newest_dr = (
+        {k: v for k, v in keys.items() if k.startswith(f"backups/{name}/")}
+        for keys, name in ((PRIMARY_KEYS, "crit-2"), (DR_KEYS, "crit-1"))
+    )
+    aws_story.upload(s3, PRIMARY, {k: v for k, v in PRIMARY_KEYS.items() if k not in newest}, region="us-east-1")
+    aws_story.upload(dr_s3, DR, {k: v for k, v in DR_KEYS.items() if k not in newest_dr}, region="us-west-2")
+    time.sleep(1.1)
+    aws_story.put_objects(s3, PRIMARY, newest)
+    aws_story.put_objects(dr_s3, DR, newest_dr)
+    aws_story.upload(s3, SHARED, {**SECONDARY_KEYS, **TERTIARY_KEYS}, region="us-east-1")
+    east, west = moto.client("ec2", "us-east-1"), moto.client("ec2", "us-west-2")
+    taken = aws_story.take_snapshots(east, [CRIT_1], per_backup=2)
+    taken |= aws_story.take_snapshots(east, [FULL_1])
+    # A snapshot of a backup the cluster no longer holds: its point in time is its own StartTime.
+    gone = backup("gone-backup", None, "hot", NOW - 10 * D)
+    taken |= aws_story.take_snapshots(east, [gone])
+    copies = aws_story.copy_snapshots(east, west, taken["full-1"])
+    # A copy tool that drops the tags: the filter cannot see it as Velero's.
+    west.copy_snapshot(SourceSnapshotId=taken["crit-1"][0], SourceRegion="us-east-1")
+    day = dt.datetime.fromtimestamp(NOW, dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    points = [
+        ("BucketSizeBytes", "StandardStorage", day - dt.timedelta(days=2), 1000.0),
+        ("BucketSizeBytes", "StandardIAStorage", day - dt.timedelta(days=2), 500.0),
+        ("BucketSizeBytes", "StandardStorage", day - dt.timedelta(days=3), 900.0),  # older: not summed
+        ("NumberOfObjects", "AllStorageTypes", day - dt.timedelta(days=2), 42.0),
+    ]
+    moto.client("cloudwatch").put_metric_data(
+        Namespace="AWS/S3",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "BucketName", "Value": ARCHIVE}, {"Name": "StorageType", "Value": kind}],
+                "Timestamp": at,
+                "Value": v,
+            }
+            for metric, kind, at, v in points
+        ],
+    )
+    return {"us-east-1": taken, "us-west-2": {"full-1": copies}}
+
+
+@pytest.fixture
+def peers(servers: tuple[MotoServer, FaultProxy], monkeypatch: pytest.MonkeyPatch) -> Iterator[Peers]:
+    moto, proxy = servers
+    snapshots = lay_out(moto)
+    proxy.clear()
+    proxy.reset_calls()
+    for key, val in aws_environment(proxy.url).items():
+        monkeypatch.setenv(key, val)
+    yield Peers(moto, proxy, snapshots)
+    proxy.clear()
+
+
+class Rig:
+    """A store fed with the kube objects, the AWS pollers over it, and the metrics they render."""
+
+    def __init__(self, cfg: Config, objs: dict[str, list[o.Obj]]) -> None:
+        self.config = cfg
+        self.store = Store()
+        collections = self.store.collections()
+        for resource in RESOURCES:
+            RecordSink(collections[resource.plural], resource.parse).replace(objs.get(resource.plural, []))
+        self.pollers: dict[str, Poller[Any]] = {p.source: p for p in aws_sources(self.store, cfg, backoff_base=0.0)}
+
+    async def refresh(self, *sources: str) -> Samples:
+        for source in sources or tuple(self.pollers):
+            await self.pollers[source].tick()
+        renderer = Renderer(self.store, self.config, Exposition(), version="test")
+        payload = renderer.render(self.store.view(), self.store.health, renderer.resource_stats(), time.time())
+        return parse_samples(payload.body(TEXT, False).decode())
+
+
+def where(location: str, bucket: str, region: str = "us-east-1") -> dict[str, str]:
+    return {"location": location, "bucket": bucket, "region": region}
+
+
+async def test_bucket_sizes_follow_velero_layout_exactly(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    before = time.time()
+    samples = await rig.refresh()
+    default = where("default", PRIMARY)
+    backups = size(PRIMARY_KEYS, "backups/")
+    restores = size(PRIMARY_KEYS, "restores/")
+    kopia, restic = size(PRIMARY_KEYS, "kopia/"), size(PRIMARY_KEYS, "restic/")
+    other = size(PRIMARY_KEYS, exclude=("backups/", "restores/", "kopia/", "restic/"))
+    assert other == (len(b"a1b2c3d4-velero-revision") + len(b"kept by hand"), 2)  # metadata/revision, notes/
+    for kind, (nbytes, count) in {
+        "backups": backups,
+        "restores": restores,
+        "kopia": kopia,
+        "restic": restic,
+        "other": other,
+    }.items():
+        assert value(samples, "velero_bucket_prefix_size_bytes", **default, kind=kind) == nbytes, kind
+        assert value(samples, "velero_bucket_prefix_objects", **default, kind=kind) == count, kind
+    assert value(samples, "velero_bucket_size_bytes", **default) == size(PRIMARY_KEYS)[0]
+    assert value(samples, "velero_bucket_objects", **default) == len(PRIMARY_KEYS)
+    measured = value(samples, "velero_bucket_measured_timestamp_seconds", **default)
+    assert measured is not None and before <= measured <= time.time()
+    # The second location in the same bucket, under its prefix, stays apart.
+    secondary, tertiary = where("secondary", SHARED), where("tertiary", SHARED)
+    assert value(samples, "velero_bucket_size_bytes", **secondary) == size(SECONDARY_KEYS)[0]
+    assert value(samples, "velero_bucket_objects", **secondary) == len(SECONDARY_KEYS) == 8
+    assert value(samples, "velero_bucket_info", **secondary, prefix="cluster-b", mode="list") == 1
+    assert value(samples, "velero_bucket_size_bytes", **tertiary) == len(b"a1b2c3d4-velero-revision")
+    assert value(samples, "velero_bucket_info", **tertiary, prefix="cluster-c", mode="list") == 1
+    # One series per repository (namespace), never per object.
+    assert series(samples, "velero_bucket_repository_size_bytes") == {
+        frozenset({*default.items(), ("kind", "kopia"), ("repository", "kailash-app")}): kopia[0],
+        frozenset({*default.items(), ("kind", "restic"), ("repository", "monitoring")}): restic[0],
+    }
+    assert kopia == (1000 + 30 + 3 * 1000, 5)
+    # The DR bucket is an extra bucket of the config; the Azure location is not AWS's.
+    assert value(samples, "velero_bucket_size_bytes", **where("dr", DR, "us-west-2")) == size(DR_KEYS)[0]
+    assert not [labels for labels in series(samples, "velero_bucket_info") if ("location", "azure") in labels]
+    for source, target in [("buckets", "default"), ("buckets", "dr"), ("repositories", "default")]:
+        assert value(samples, "velero_exporter_target_up", source=source, target=target) == 1
+
+
+async def test_tiers_missing_folders_and_dr_freshness(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    samples = await rig.refresh()
+    default, dr = where("default", PRIMARY), where("dr", DR, "us-west-2")
+
+    def folder(keys: dict[str, bytes], name: str, prefix: str = "") -> int:
+        return size(keys, f"{prefix}backups/{name}/")[0]
+
+    assert {
+        labels: v for labels, v in series(samples, "velero_bucket_tier_size_bytes").items() if default.items() <= labels
+    } == {
+        frozenset({*default.items(), ("tier", "hot")}): folder(PRIMARY_KEYS, "hot-1") + folder(PRIMARY_KEYS, "hot-2"),
+        frozenset({*default.items(), ("tier", "critical")}): folder(PRIMARY_KEYS, "crit-1")
+        + folder(PRIMARY_KEYS, "crit-2"),
+        frozenset({*default.items(), ("tier", "full")}): 0,
+        frozenset({*default.items(), ("tier", "config")}): 0,
+        frozenset({*default.items(), ("tier", "dr")}): 0,
+        frozenset({*default.items(), ("tier", "unassigned")}): 0,
+    }
+    assert value(samples, "velero_bucket_tier_size_bytes", **where("secondary", SHARED), tier="unassigned") == folder(
+        SECONDARY_KEYS, "adhoc-x", "cluster-b/"
+    )
+    # dr-only-1 is not in the cluster: its velero-backup.json names its tier.
+    assert value(samples, "velero_bucket_tier_size_bytes", **dr, tier="dr") == folder(DR_KEYS, "dr-only-1")
+    assert value(samples, "velero_bucket_tier_size_bytes", **dr, tier="critical") == folder(DR_KEYS, "crit-1")
+    # full-1 is Completed in location default, and its folder is gone.
+    assert value(samples, "velero_bucket_missing_backups", **default) == 1
+    assert value(samples, "velero_bucket_missing_backups", **where("secondary", SHARED)) == 0
+    assert value(samples, "velero_bucket_missing_backups", **dr) is None  # not a location of this cluster
+    # The newest Completed backup by its velero-backup.json: crit-2 is newer but Failed.
+    assert value(samples, "velero_bucket_recovery_point_timestamp_seconds", **default) == NOW - H
+    assert value(samples, "velero_bucket_recovery_point_timestamp_seconds", **dr) == NOW - 26 * H
+    primary_point = value(samples, "velero_bucket_recovery_point_timestamp_seconds", **default)
+    dr_point = value(samples, "velero_bucket_recovery_point_timestamp_seconds", **dr)
+    assert primary_point is not None and dr_point is not None and primary_point - dr_point > D
+
+
+async def test_cloudwatch_mode_sums_the_newest_day_of_every_storage_type(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    samples = await rig.refresh("buckets")
+    archive = where("archive", ARCHIVE)
+    day = NOW - NOW % D
+    assert value(samples, "velero_bucket_size_bytes", **archive) == 1500
+    assert value(samples, "velero_bucket_objects", **archive) == 42
+    assert value(samples, "velero_bucket_measured_timestamp_seconds", **archive) == day - 2 * D
+    assert value(samples, "velero_bucket_info", **archive, prefix="", mode="cloudwatch") == 1
+    assert not [k for k in series(samples, "velero_bucket_prefix_size_bytes") if ("location", "archive") in k]
+    calls = peers.proxy.count(lambda c: c.operation == "GetMetricStatistics" and c.region == "us-east-1")
+    assert calls == 23  # 22 storage types and the object count
+
+
+async def test_versioned_bucket_counts_current_versions_unless_asked(peers: Peers) -> None:
+    s3 = peers.moto.client("s3")
+    aws_story.upload(s3, "versioned-backups", aws_story.layout([HOT_1]), region="us-east-1", versioned=True)
+    json_key = "backups/hot-1/velero-backup.json"
+    s3.put_object(Bucket="versioned-backups", Key=json_key, Body=b"{}")  # the old version becomes noncurrent
+    current = {**aws_story.layout([HOT_1]), json_key: b"{}"}
+    everything = size(current)[0] + len(aws_story.layout([HOT_1])[json_key])
+    locations = [o.storage_location("v", bucket="versioned-backups")]
+    for include, expected in ((False, (size(current)[0], len(current))), (True, (everything, len(current) + 1))):
+        settings = (("v", BucketSettings(include_noncurrent=include)),)
+        rig = Rig(config(locations=settings, extra_buckets=()), {"backupstoragelocations": locations})
+        samples = await rig.refresh("buckets", "repositories")
+        v = where("v", "versioned-backups")
+        got = (value(samples, "velero_bucket_size_bytes", **v), value(samples, "velero_bucket_objects", **v))
+        assert got == expected, include
+
+
+async def test_snapshot_freshness_joins_the_backup_start_per_region_and_tier(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    samples = await rig.refresh("snapshots")
+    east = peers.moto.client("ec2", "us-east-1")
+    gone_id = peers.snapshots["us-east-1"]["gone-backup"][0]
+    gone_start = east.describe_snapshots(SnapshotIds=[gone_id])["Snapshots"][0]["StartTime"].timestamp()
+    assert series(samples, "velero_snapshot_last_completed_timestamp_seconds") == {
+        frozenset({("region", "us-east-1"), ("tier", "critical")}): NOW - 26 * H,
+        frozenset({("region", "us-east-1"), ("tier", "full")}): NOW - 5 * D,
+        frozenset({("region", "us-east-1"), ("tier", "hot")}): gone_start,  # backup gone: the snapshot's own time
+        # the DR copy was made just now; the data it holds is full-1's
+        frozenset({("region", "us-west-2"), ("tier", "full")}): NOW - 5 * D,
+    }
+    assert value(samples, "velero_snapshots", region="us-east-1", state="completed") == 4
+    assert value(samples, "velero_snapshots", region="us-east-1", state="pending") == 0
+    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 1  # the untagged copy: not
+    assert value(samples, "velero_snapshot_oldest_pending_timestamp_seconds", region="us-east-1") is None
+    # moto ignores MaxResults and OwnerIds: what the exporter asks is shown instead of a page count.
+    describes = peers.proxy.recorded()
+    asked = [c.params for c in describes if c.operation == "DescribeSnapshots"]
+    assert len(asked) == 2
+    for params in asked:
+        assert {k: params[k] for k in ("Owner.1", "MaxResults", "Filter.1.Name", "Filter.1.Value.1")} == {
+            "Owner.1": "self",
+            "MaxResults": "1000",
+            "Filter.1.Name": "tag-key",
+            "Filter.1.Value.1": "velero.io/backup",
+        }
+
+
+async def test_a_tag_value_filter_matches_csi_driver_snapshots(peers: Peers) -> None:
+    east = peers.moto.client("ec2", "us-east-1")
+    volume = east.create_volume(AvailabilityZone="us-east-1a", Size=1)["VolumeId"]
+    # What the EBS CSI driver tags (plus extra tags from the VolumeSnapshotClass), not velero.io/backup.
+    csi_tags = [{"Key": "ebs.csi.aws.com/cluster", "Value": "true"}, {"Key": "CSIVolumeSnapshotName", "Value": "x"}]
+    east.create_snapshot(VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": csi_tags}])
+    rig = Rig(config(snapshot_tag_key="ebs.csi.aws.com/cluster", snapshot_tag_value="true"), kube_objects())
+    samples = await rig.refresh("snapshots")
+    assert value(samples, "velero_snapshots", region="us-east-1", state="completed") == 1
+    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 0
+    asked = [c.params for c in peers.proxy.recorded() if c.operation == "DescribeSnapshots"]
+    assert {(p["Filter.1.Name"], p["Filter.1.Value.1"]) for p in asked} == {("tag:ebs.csi.aws.com/cluster", "true")}
+
+
+def lists(proxy: FaultProxy, bucket: str) -> int:
+    return proxy.count(lambda c: c.bucket == bucket and c.operation.startswith("List"))
+
+
+@pytest.mark.slow
+async def test_steady_state_lists_in_proportion_to_new_backups_not_objects(peers: Peers) -> None:
+    bucket, count = "big-velero-backups", 2000
+    runs = [backup(f"hourly-{i:05d}", "hourly-hot", "hot", NOW - (count - i) * H) for i in range(count)]
+
+    def folder(b: o.Obj) -> dict[str, bytes]:
+        name = aws_story.name_of(b)
+        files = aws_story.backup_folder(b)
+        return {f"backups/{name}/{f}": files[f] for f in ("velero-backup.json", f"{name}.tar.gz")}
+
+    keys = {k: v for b in runs for k, v in folder(b).items()}
+    aws_story.upload(peers.moto.client("s3"), bucket, keys, region="us-east-1")
+    objs = {"backups": runs, "backupstoragelocations": [o.storage_location("big", bucket=bucket)]}
+    rig = Rig(config(extra_buckets=(), extra_regions=()), objs)
+
+    peers.proxy.reset_calls()
+    samples = await rig.refresh("buckets")
+    first = lists(peers.proxy, bucket)
+    assert value(samples, "velero_bucket_prefix_objects", **where("big", bucket), kind="backups") == 2 * count
+    # root, two pages of folder names, then one flat listing of 4,000 objects (4 pages) rather than 2,000
+    assert first == 1 + 2 + 4
+
+    peers.proxy.reset_calls()
+    await rig.refresh("buckets")
+    assert lists(peers.proxy, bucket) == 1 + 2  # nothing new: the root and the folder names
+
+    new = backup("hourly-new", "hourly-hot", "hot", NOW)
+    aws_story.put_objects(peers.moto.client("s3"), bucket, folder(new))
+    rig.store.backups.put("hourly-new", RESOURCES[0].parse(new).record)
+    peers.proxy.reset_calls()
+    samples = await rig.refresh("buckets")
+    steady = lists(peers.proxy, bucket)
+    assert steady == 1 + 3 + 1  # the root, 2,001 folder names (three pages) and the new folder
+    assert peers.proxy.count(lambda c: c.operation == "GetObject") == 1  # its velero-backup.json
+    assert value(samples, "velero_bucket_prefix_objects", **where("big", bucket), kind="backups") == 2 * count + 2
+    assert value(samples, "velero_bucket_recovery_point_timestamp_seconds", **where("big", bucket)) == NOW
+    calls = series(samples, "velero_exporter_api_calls_total")
+    assert calls[frozenset({("source", "buckets"), ("operation", "ListObjectsV2")})] == first + 3 + steady
+    print(f"LIST calls with {count} backups: first refresh {first}, steady state {steady}")
+
+
+IAM_POLICY = Path(__file__).resolve().parent.parent / "docs" / "iam-policy.json"
+# The IAM action each operation needs (the S3 operations' actions are not named after them).
+ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "GetObject": "s3:GetObject",
+    "GetMetricStatistics": "cloudwatch:GetMetricStatistics",
+    "DescribeSnapshots": "ec2:DescribeSnapshots",
+    "AssumeRole": "sts:AssumeRole",
+}
+
+
+async def test_the_documented_iam_policy_is_exactly_what_the_sources_call(peers: Peers) -> None:
+    role = "arn:aws:iam::210987654321:role/velero-exporter-dr-reader"
+    settings = (("secondary", BucketSettings(include_noncurrent=True)),)
+    extras = (
+        ExtraBucket("dr", DR, "us-west-2", settings=BucketSettings(role_arn=role)),
+        ExtraBucket("archive", ARCHIVE, "us-east-1", settings=BucketSettings(mode="cloudwatch")),
+    )
+    rig = Rig(config(locations=settings, extra_buckets=extras), kube_objects())
+    samples = await rig.refresh()
+    assert all(v == 1 for v in series(samples, "velero_exporter_target_up").values())
+    made = {c.operation for c in peers.proxy.recorded()}
+    assert made == set(ACTIONS)
+    counted = {dict(labels)["operation"] for labels in series(samples, "velero_exporter_api_calls_total")}
+    assert counted == made
+    policy = json.loads(IAM_POLICY.read_text())
+    granted = {action for statement in policy["Statement"] for action in statement["Action"]}
+    # kms:Decrypt is not a call of the exporter's: S3 makes it when GetObject reads an SSE-KMS object.
+    assert granted == {*ACTIONS.values(), "kms:Decrypt"}
+    assume = next(s for s in policy["Statement"] if "sts:AssumeRole" in s["Action"])
+    # Once by each source that reads the DR bucket (buckets, repositories): each keeps its own credentials.
+    assert [c.params["RoleArn"] for c in peers.proxy.recorded() if c.operation == "AssumeRole"] == [role, role]
+    assert assume["Resource"] != "*"  # only the roles named in the config
+
+
+def up(samples: Samples, source: str, target: str) -> float | None:
+    return value(samples, "velero_exporter_target_up", source=source, target=target)
+
+
+def errors(samples: Samples, source: str, target: str, kind: str) -> float | None:
+    return value(samples, "velero_exporter_target_errors_total", source=source, target=target, kind=kind)
+
+
+async def test_throttling_is_retried_and_counted(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    peers.proxy.add(Fault(503, "SlowDown", bucket=DR, times=2))
+    peers.proxy.add(Fault(503, "RequestLimitExceeded", service="ec2", region="us-west-2", times=2))
+    samples = await rig.refresh("buckets", "snapshots")
+    assert up(samples, "buckets", "dr") == 1  # the third attempt went through
+    assert errors(samples, "buckets", "dr", "throttled") == 2
+    assert up(samples, "snapshots", "us-west-2") == 1
+    assert errors(samples, "snapshots", "us-west-2", "throttled") == 2
+    assert value(samples, "velero_exporter_source_errors_total", source="snapshots", kind="throttled") == 2
+
+    peers.proxy.add(Fault(503, "SlowDown", bucket=DR))  # for good
+    samples = await rig.refresh("buckets")
+    assert up(samples, "buckets", "dr") == 0
+    assert errors(samples, "buckets", "dr", "throttled") == 2 + 3
+    assert value(samples, "velero_exporter_source_up", source="buckets") == 0
+    dr_backups = value(samples, "velero_bucket_prefix_size_bytes", **where("dr", DR, "us-west-2"), kind="backups")
+    assert dr_backups == size(DR_KEYS, "backups/")[0]  # the last measurement stays
+
+
+async def test_access_denied_on_one_bucket_leaves_the_others_and_recovers(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    peers.proxy.add(Fault(403, "AccessDenied", bucket=DR))
+    samples = await rig.refresh()
+    assert up(samples, "buckets", "dr") == 0
+    assert up(samples, "repositories", "dr") == 0
+    assert errors(samples, "buckets", "dr", "forbidden") == 1  # not retried
+    assert up(samples, "buckets", "default") == 1
+    assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) == size(PRIMARY_KEYS)[0]
+    assert value(samples, "velero_bucket_size_bytes", **where("dr", DR, "us-west-2")) is None  # never measured
+    peers.proxy.clear()
+    samples = await rig.refresh()
+    assert up(samples, "buckets", "dr") == 1
+    assert value(samples, "velero_bucket_size_bytes", **where("dr", DR, "us-west-2")) == size(DR_KEYS)[0]
+    assert value(samples, "velero_exporter_source_up", source="buckets") == 1
+
+
+async def test_an_unreachable_region_is_reported_and_recovers(peers: Peers) -> None:
+    rig = Rig(config(), kube_objects())
+    samples = await rig.refresh("snapshots")
+    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 1
+    peers.proxy.add(Fault(None, region="us-west-2"))  # every call signed for us-west-2: connection dropped
+    samples = await rig.refresh("snapshots", "buckets")
+    assert up(samples, "snapshots", "us-west-2") == 0
+    assert errors(samples, "snapshots", "us-west-2", "unreachable") == 3  # retried, then given up
+    assert up(samples, "buckets", "dr") == 0
+    assert up(samples, "snapshots", "us-east-1") == 1
+    # The last values stay, with the time they were measured.
+    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 1
+    assert value(samples, "velero_snapshot_last_completed_timestamp_seconds", region="us-west-2", tier="full") == (
+        NOW - 5 * D
+    )
+    peers.proxy.clear()
+    samples = await rig.refresh("snapshots")
+    assert up(samples, "snapshots", "us-west-2") == 1
+
+
+async def test_missing_credentials_report_no_credentials_then_recover(
+    peers: Peers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    rig = Rig(config(), kube_objects())
+    samples = await rig.refresh()
+    for source, target in [("buckets", "default"), ("repositories", "dr"), ("snapshots", "us-west-2")]:
+        assert up(samples, source, target) == 0
+        assert errors(samples, source, target, "no_credentials") == 1
+    assert peers.proxy.count() == 0  # nothing was sent
+    assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) is None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    samples = await rig.refresh()
+    assert all(v == 1 for v in series(samples, "velero_exporter_target_up").values())
+    assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) == size(PRIMARY_KEYS)[0]
+
+
+async def test_a_target_that_goes_leaves_no_series(peers: Peers) -> None:
+    objs = kube_objects()
+    rig = Rig(config(), objs)
+    await rig.refresh()
+    rig.store.storage_locations.remove("secondary")
+    samples = await rig.refresh()
+    assert not [k for k in series(samples, "velero_bucket_info") if ("location", "secondary") in k]
+    assert not [k for k in series(samples, "velero_exporter_target_up") if ("target", "secondary") in k]
+
+
+async def test_the_exporter_keeps_serving_through_a_bucket_fault_and_recovers(peers: Peers, tmp_path: Path) -> None:
+    api = FakeKubeAPI(bookmark_interval=0.5)
+    await api.start()
+    for objs in kube_objects().values():
+        for obj in objs:
+            api.create(obj)
+    fast = config(buckets_interval=0.2, repositories_interval=0.2, snapshots_interval=0.2)
+    options = Options(
+        listen_host="127.0.0.1",
+        listen_port=0,
+        kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
+        aws_options={"tick": 0.05, "backoff_base": 0.0},
+    )
+    default_size = size(PRIMARY_KEYS)[0]
+    try:
+        async with Exporter(fast, options) as exporter, aiohttp.ClientSession() as http:
+
+            async def until(check: Callable[[Samples], bool], what: str) -> Samples:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    async with http.get(f"{exporter.url}/metrics") as resp:
+                        assert resp.status == 200
+                        samples = parse_samples(await resp.text())
+                    if check(samples):
+                        return samples
+                    await asyncio.sleep(0.05)
+                raise AssertionError(f"timed out waiting for {what}")
+
+            dr = where("dr", DR, "us-west-2")
+            await until(
+                lambda s: (
+                    value(s, "velero_bucket_size_bytes", **dr) == size(DR_KEYS)[0]
+                    and value(s, "velero_bucket_size_bytes", **where("default", PRIMARY)) == default_size
+                ),
+                "the buckets",
+            )
+            peers.proxy.add(Fault(403, "AccessDenied", bucket=DR))
+            samples = await until(lambda s: up(s, "buckets", "dr") == 0, "the fault")
+            assert (errors(samples, "buckets", "dr", "forbidden") or 0) >= 1
+            assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) == default_size
+            assert up(samples, "buckets", "default") == 1
+            assert value(samples, "velero_exporter_source_up", source="buckets") == 0
+            peers.proxy.clear()
+            await until(
+                lambda s: up(s, "buckets", "dr") == 1 and value(s, "velero_exporter_source_up", source="buckets") == 1,
+                "the recovery",
+            )
+    finally:
+        await api.stop()
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "fault"),
+    [
+        # well-formed, but a listed object without its size
+        (
+            "buckets",
+            "dr",
+            Fault(200, body=b"<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>", bucket=DR),
+        ),
+        # not XML (botocore calls it a parse error; an S3 body it cannot parse it reports as a 500 instead)
+        ("snapshots", "us-west-2", Fault(200, body=b"<DescribeSnapshotsResponse><snapshotSet>", region="us-west-2")),
+        # a snapshot without its StartTime
+        (
+            "snapshots",
+            "us-west-2",
+            Fault(
+                200,
+                body=b"<DescribeSnapshotsResponse><snapshotSet><item><snapshotId>snap-1</snapshotId>"
+                b"<status>completed</status></item></snapshotSet></DescribeSnapshotsResponse>",
+                region="us-west-2",
+            ),
+        ),
+    ],
+)
+async def test_a_response_not_shaped_as_documented_is_a_bad_response(
+    peers: Peers, source: str, target: str, fault: Fault
+) -> None:
+    rig = Rig(config(), kube_objects())
+    peers.proxy.add(fault)
+    samples = await rig.refresh(source)
+    assert up(samples, source, target) == 0
+    assert errors(samples, source, target, "bad_response") == 1
+    assert all(
+        v == 1
+        for (labels, v) in series(samples, "velero_exporter_target_up").items()
+        if ("target", target) not in labels
+    )
+    peers.proxy.clear()
+    samples = await rig.refresh(source)
+    assert up(samples, source, target) == 1
