@@ -13,12 +13,13 @@ import pytest
 
 from tests.test_metric_values import NOW, fixture_objects, load
 from velero_exporter.app import Exporter, Options
+from velero_exporter.aws_model import AwsModel
 from velero_exporter.config import Config
 from velero_exporter.config_file import load_config
 from velero_exporter.cron import Cron, CronError, parse_cron
 from velero_exporter.model import Model, build_model
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.demo import DEMO_CONFIG, start_sandbox_api
+from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.status_page import NO_RECOVERY_POINT, OK, VIOLATED, render_status_page, tier_rows
 from velero_exporter.store import Health
 
@@ -62,6 +63,9 @@ def parse_tables(page: str) -> dict[str, list[list[str]]]:
     return parser.tables
 
 
+NO_AWS = AwsModel(buckets=(), regions=())
+
+
 def cron_or_error(spec: str) -> Cron | CronError:
     try:
         return parse_cron(spec)
@@ -82,7 +86,7 @@ def test_tier_states_for_the_fixture_set() -> None:
     assert (rows["config"].state, rows["config"].recovery_point_age) == (OK, 600)
     assert (rows["full"].state, rows["full"].last_result) == (NO_RECOVERY_POINT, "PartiallyFailed")
     assert rows["dr"].state == NO_RECOVERY_POINT
-    page = render_status_page(model, Health(), NOW, version="t", telemetry_path="/metrics")
+    page = render_status_page(model, NO_AWS, Health(), NOW, version="t", telemetry_path="/metrics")
     tables = parse_tables(page)
     assert [r[0] for r in tables["Tiers"]] == ["hot", "critical", "full", "config", "dr", "unassigned"]
     assert tables["Tiers"][0] == ["hot", "1h", "2h ago", "RPO violated", "Failed", "15m"]
@@ -95,7 +99,7 @@ def test_tier_states_for_the_fixture_set() -> None:
 def test_html_is_escaped() -> None:
     objs = fixture_objects()
     objs["schedules"][0]["spec"]["schedule"] = "<script>alert(1)</script>"
-    page = render_status_page(model_of(objs), Health(), NOW, version="t", telemetry_path="/m")
+    page = render_status_page(model_of(objs), NO_AWS, Health(), NOW, version="t", telemetry_path="/m")
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
 
@@ -135,20 +139,17 @@ async def run_chromium(url: str, profile: Path, *args: str) -> str:
 
 
 @pytest.fixture
-async def demo_exporter(tmp_path: Path) -> AsyncIterator[Exporter]:
-    api = await start_sandbox_api(time.time())
-    options = Options(
-        listen_host="127.0.0.1", listen_port=0, kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig"))
-    )
-    try:
+async def demo_exporter() -> AsyncIterator[Exporter]:
+    async with running_sandbox(time.time()) as sandbox:
+        options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(sandbox.kubeconfig))
         async with Exporter(load_config(DEMO_CONFIG), options) as exporter:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not exporter.store.health.resource("backups").synced:
+            deadline = time.monotonic() + 30
+            sources = ("kube", "buckets", "repositories", "snapshots")
+            health = exporter.store.health
+            while time.monotonic() < deadline and not all(health.source(s).up for s in sources):
                 await asyncio.sleep(0.05)
             await exporter.renderer.render_now()
             yield exporter
-    finally:
-        await api.stop()
 
 
 async def test_the_page_in_a_real_browser_shows_the_sandbox_tiers(demo_exporter: Exporter, tmp_path: Path) -> None:
@@ -167,8 +168,15 @@ async def test_the_page_in_a_real_browser_shows_the_sandbox_tiers(demo_exporter:
     assert [tiers[t][1] for t in ("hot", "critical", "full", "config", "dr")] == ["2h", "1d2h", "8d", "1h", "32d"]
     assert tiers["critical"][4] == "Failed"
     assert tiers["critical"][2] == "3h ago"
-    locations = {row[0]: row[3] for row in parse_tables(dom)["Storage locations"]}
+    tables = parse_tables(dom)
+    locations = {row[0]: row[3] for row in tables["Storage locations"]}
     assert locations == {"default": "Available", "dr": "Unavailable"}
+    snapshots = tables["Snapshot freshness per region"]
+    assert len(snapshots) >= 1
+    buckets = {row[1]: row for row in tables["Buckets"]}
+    assert set(buckets) == {"kailash-velero-backups", "kailash-velero-dr-backups"}
+    targets = tables["AWS targets"]
+    assert targets and all(row[2] == "yes" for row in targets)
     shot = tmp_path / "status.png"
     await run_chromium(url, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,1400")
     assert shot.stat().st_size > 10_000

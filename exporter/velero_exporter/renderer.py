@@ -69,8 +69,9 @@ class Renderer:
 
     def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
         model = build_model(view, self._config, now, self._cron)
-        families = collect_all(model, build_aws_model(view, self._config), health, resources, self._version)
-        page = render_status_page(model, health, now, version=self._version, telemetry_path=self._telemetry_path)
+        aws = build_aws_model(view, self._config)
+        families = collect_all(model, aws, health, resources, self._version)
+        page = render_status_page(model, aws, health, now, version=self._version, telemetry_path=self._telemetry_path)
         return Payload(families, now, page).prepare()
 
     async def render_now(self) -> Payload:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .aws_model import AwsModel
 from .durations import format_duration
 from .model import Model, ScheduleState, TierState
 from .records import Restore
@@ -118,7 +119,81 @@ a{color:#0969da}
 """
 
 
-def render_status_page(model: Model, health: Health, now: float, *, version: str, telemetry_path: str) -> str:
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def bucket_table(aws: AwsModel, now: float) -> str:
+    return _table(
+        "Buckets",
+        ("location", "bucket", "region", "size", "objects", "newest backup in the bucket", "measured"),
+        (
+            (
+                (
+                    _e(b.target.location),
+                    _e(f"{b.target.bucket}/{b.target.prefix}" if b.target.prefix else b.target.bucket),
+                    _e(b.target.region),
+                    _e(_size(b.total.bytes)) if b.total else "—",
+                    _e(b.total.objects) if b.total else "—",
+                    _e(_when(b.recovery_point, now)),
+                    _e(_when(b.total.measured if b.total else None, now)),
+                ),
+                "" if b.recovery_point is not None else "bad",
+            )
+            for b in aws.buckets
+        ),
+    )
+
+
+def snapshot_table(aws: AwsModel, tiers: Sequence[str], now: float) -> str:
+    """One row per tier, one column per region: primary beside DR."""
+    regions = [r.region for r in aws.regions]
+    names = [t for t in tiers if any(t in r.last_completed for r in aws.regions)]
+    return _table(
+        "Snapshot freshness per region",
+        ("tier", *regions),
+        (
+            (
+                (_e(tier), *(_e(_ago(_age(r.last_completed.get(tier), now))) for r in aws.regions)),
+                "bad" if any(tier not in r.last_completed for r in aws.regions) else "",
+            )
+            for tier in names
+        ),
+    )
+
+
+def _age(t: float | None, now: float) -> float | None:
+    return None if t is None else max(0.0, now - t)
+
+
+def target_table(health: Health, now: float) -> str:
+    return _table(
+        "AWS targets",
+        ("source", "target", "up", "last success", "errors"),
+        (
+            (
+                (
+                    _e(source),
+                    _e(target),
+                    "yes" if t.up else "<strong>no</strong>",
+                    _e(_when(t.last_success, now)),
+                    _e(", ".join(f"{k}: {v}" for k, v in sorted(t.errors.items()) if v) or "none"),
+                ),
+                "good" if t.up else "bad",
+            )
+            for (source, target), t in sorted(health.targets.items())
+        ),
+    )
+
+
+def render_status_page(
+    model: Model, aws: AwsModel, health: Health, now: float, *, version: str, telemetry_path: str
+) -> str:
     tiers = _table(
         "Tiers",
         ("tier", "RPO", "recovery point", "state", "last result", "RTO"),
@@ -223,7 +298,9 @@ def render_status_page(model: Model, health: Health, now: float, *, version: str
         f"<style>{STYLE}</style></head><body>"
         f"<h1>Velero backup status</h1><p class='meta'>velero-exporter {_e(version)} · as of {stamp} · "
         f"<a href='{path}'>metrics</a> · <a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
-        f"{tiers}{schedules}{unfinished}{restores}{locations}{sources}</body></html>"
+        f"{tiers}{schedules}{unfinished}{restores}{locations}"
+        f"{bucket_table(aws, now)}{snapshot_table(aws, [t.name for t in model.tiers], now)}"
+        f"{sources}{target_table(health, now)}</body></html>"
     )
 
 

@@ -7,11 +7,14 @@ reaches the story's buckets and snapshots in moto (server mode) through AWS_ENDP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..app import Exporter, Options
@@ -40,55 +43,74 @@ async def start_sandbox_api(now: float, s3_url: str = "") -> FakeKubeAPI:
     return api
 
 
-async def start_sandbox_aws(now: float) -> MotoServer:
-    """moto with the story's buckets and snapshots; the process's AWS environment points at it."""
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """The process's environment with these values set, restored afterwards (boto3 reads AWS settings there)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@dataclass(slots=True, frozen=True)
+class Sandbox:
+    api: FakeKubeAPI
+    moto: MotoServer
+    kubeconfig: Path
+
+
+@contextlib.asynccontextmanager
+async def running_sandbox(now: float) -> AsyncIterator[Sandbox]:
+    """The fake Kubernetes API with the story, and moto with its buckets and snapshots; the process's AWS
+    environment points at moto (dummy credentials) while it runs. Everything is stopped afterwards."""
     moto = MotoServer()
     await asyncio.to_thread(moto.start)
-    await asyncio.to_thread(lay_out_story, moto, now)
-    os.environ.update(aws_environment(moto.url))
-    return moto
+    try:
+        await asyncio.to_thread(lay_out_story, moto, now)
+        api = await start_sandbox_api(now, moto.url)
+        try:
+            with (
+                tempfile.TemporaryDirectory(prefix="velero-exporter-sandbox-") as tmp,
+                environment(aws_environment(moto.url)),
+            ):
+                yield Sandbox(api, moto, api.write_kubeconfig(Path(tmp) / "kubeconfig"))
+        finally:
+            await api.stop()
+    finally:
+        moto.stop()
 
 
 async def run_demo(config: Config | None, host: str, port: int, telemetry_path: str) -> None:
     config = config or load_config(DEMO_CONFIG)
-    now = time.time()
-    moto = await start_sandbox_aws(now)
-    try:
-        api = await start_sandbox_api(now, moto.url)
-        await _run(config, moto, api, host=host, port=port, telemetry_path=telemetry_path)
-    finally:
-        moto.stop()
-    log.info("demo stopped")
-
-
-async def _run(
-    config: Config, moto: MotoServer, api: FakeKubeAPI, *, host: str, port: int, telemetry_path: str
-) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    with tempfile.TemporaryDirectory(prefix="velero-exporter-demo-") as tmp:
-        kubeconfig = api.write_kubeconfig(Path(tmp) / "kubeconfig")
+    async with running_sandbox(time.time()) as sandbox:
         options = Options(
             listen_host=host,
             listen_port=port,
             telemetry_path=telemetry_path,
-            kubeconfig=str(kubeconfig),
+            kubeconfig=str(sandbox.kubeconfig),
             namespace="velero",
         )
-        try:
-            async with Exporter(config, options) as exporter, asyncio.TaskGroup() as group:
-                simulator = group.create_task(VeleroSimulator(api).run())
-                print(
-                    "velero-exporter demo is running (Ctrl-C stops it):\n"
-                    f"  metrics:          {exporter.url}{telemetry_path}\n"
-                    f"  status page:      {exporter.url}/\n"
-                    f"  fake Kubernetes:  {api.url}  (kubectl --kubeconfig {kubeconfig} get backups -n velero)\n"
-                    f"  moto (AWS):       {moto.url}  (aws --endpoint-url {moto.url} s3 ls)",
-                    flush=True,
-                )
-                await stopping.wait()
-                simulator.cancel()
-        finally:
-            await api.stop()
+        async with Exporter(config, options) as exporter, asyncio.TaskGroup() as group:
+            simulator = group.create_task(VeleroSimulator(sandbox.api).run())
+            print(
+                "velero-exporter demo is running (Ctrl-C stops it):\n"
+                f"  status page:      {exporter.url}/\n"
+                f"  metrics:          {exporter.url}{telemetry_path}\n"
+                f"  fake Kubernetes:  {sandbox.api.url}"
+                f"  (kubectl --kubeconfig {sandbox.kubeconfig} get backups -n velero)\n"
+                f"  moto (AWS):       {sandbox.moto.url}  (aws --endpoint-url {sandbox.moto.url} s3 ls)",
+                flush=True,
+            )
+            await stopping.wait()
+            simulator.cancel()
+    log.info("demo stopped")
