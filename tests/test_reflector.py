@@ -23,11 +23,28 @@ from velero_exporter.store import ResourceHealth, SourceHealth
 
 
 @dataclass
+class PageCollector:
+    sink: RecordingSink
+    pages: list[list[dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, objects: list[dict[str, Any]]) -> None:
+        self.pages.append(objects)
+
+    def commit(self) -> int:
+        objects = [o for page in self.pages for o in page]
+        self.sink.replace(objects)
+        return len(objects)
+
+
+@dataclass
 class RecordingSink:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     replaced_at: list[float] = field(default_factory=list)  # time.monotonic() of each replace
     upserts: list[str] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+
+    def new_list(self) -> PageCollector:
+        return PageCollector(self)
 
     def replace(self, objects: list[dict[str, Any]]) -> None:
         self.objects = {o["metadata"]["name"]: o for o in objects}

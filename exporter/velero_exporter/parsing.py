@@ -8,6 +8,7 @@ skipped. Problems are short reason codes, counted by the exporter per resource a
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ from .records import (
 )
 
 R = TypeVar("R")
+V = TypeVar("V")
 
 # Reason codes (label values of velero_exporter_invalid_objects).
 NOT_AN_OBJECT = "not_an_object"
@@ -49,6 +51,7 @@ class Parsed(Generic[R]):
 class _Reader:
     """Typed access to one object's fields that notes, instead of raising, what is malformed."""
 
+    shared: SharedValues
     problems: list[str] = field(default_factory=list)
 
     def note(self, reason: str) -> None:
@@ -71,7 +74,7 @@ class _Reader:
         if not isinstance(value, str):
             self.note(BAD_FIELD_TYPE)
             return default
-        return value
+        return _intern(value)
 
     def boolean(self, parent: Mapping[str, Any], key: str) -> bool:
         value = parent.get(key)
@@ -98,7 +101,7 @@ class _Reader:
         value = parent.get(key)
         if value is None:
             return None
-        parsed = parse_timestamp(value)
+        parsed = self.shared.timestamp(value) if isinstance(value, str) else None
         if parsed is None:
             self.note(BAD_TIMESTAMP)
         return parsed
@@ -107,7 +110,7 @@ class _Reader:
         value = parent.get(key)
         if value is None:
             return None
-        parsed = parse_go_duration(value) if isinstance(value, str) else None
+        parsed = self.shared.duration(value) if isinstance(value, str) else None
         if parsed is None:
             self.note(BAD_DURATION)
         return parsed
@@ -120,7 +123,7 @@ class _Reader:
                 out.append((key, value))
             else:
                 self.note(BAD_FIELD_TYPE)
-        return tuple(sorted(out))
+        return self.shared.label_set(tuple(sorted(out)))
 
     def phase(self, status: Mapping[str, Any], known: tuple[str, ...], empty: str | None) -> str | None:
         value = status.get("phase")
@@ -132,6 +135,52 @@ class _Reader:
         if value not in known:
             self.note(UNKNOWN_PHASE_REASON)
             return UNKNOWN_PHASE
+        return sys.intern(value)  # the phase constants' own object, not one copy per record
+
+
+_INTERN_MAX_LEN = 253  # a label value is at most 63 characters, a name at most 253
+
+
+def _intern(value: str) -> str:
+    return sys.intern(value) if len(value) <= _INTERN_MAX_LEN else value
+
+
+@dataclass(slots=True)
+class SharedValues:
+    """Values that thousands of records share, kept once (docs/performance.md: a Backup record at half the size).
+
+    Every record would otherwise hold its own equal labels tuple (all backups of a schedule carry the same
+    labels) and its own float for equal timestamps and TTLs. Values are equal either way: only object identity
+    changes. One table per sink, bounded: past `limit` entries a table starts again.
+    """
+
+    limit: int = 4096
+    _label_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    _timestamps: dict[str, float | None] = field(default_factory=dict)
+    _durations: dict[str, float | None] = field(default_factory=dict)
+
+    def label_set(self, labels: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        found = self._label_sets.get(labels)
+        if found is not None:
+            return found
+        shared = tuple((_intern(k), _intern(v)) for k, v in labels)
+        self._remember(self._label_sets, labels, shared)
+        return shared
+
+    def timestamp(self, text: str) -> float | None:
+        if text in self._timestamps:
+            return self._timestamps[text]
+        return self._remember(self._timestamps, text, parse_timestamp(text))
+
+    def duration(self, text: str) -> float | None:
+        if text in self._durations:
+            return self._durations[text]
+        return self._remember(self._durations, text, parse_go_duration(text))
+
+    def _remember(self, table: dict[Any, Any], key: Any, value: V) -> V:
+        if len(table) >= self.limit:
+            table.clear()
+        table[key] = value
         return value
 
 
@@ -181,11 +230,13 @@ def _identify(obj: object) -> tuple[Mapping[str, Any] | None, str | None, tuple[
     return obj, name, ()
 
 
-def _parse(obj: object, build: Callable[[Mapping[str, Any], str, _Reader], R]) -> Parsed[R]:
+def _parse(
+    obj: object, build: Callable[[Mapping[str, Any], str, _Reader], R], shared: SharedValues | None
+) -> Parsed[R]:
     checked, name, problems = _identify(obj)
     if checked is None or name is None:
         return Parsed(None, None, problems)
-    reader = _Reader()
+    reader = _Reader(shared if shared is not None else SharedValues())
     record = build(checked, name, reader)
     return Parsed(name, record, tuple(reader.problems))
 
@@ -285,21 +336,21 @@ def _build_snapshot_location(obj: Mapping[str, Any], name: str, r: _Reader) -> S
     return SnapshotLocation(name=name, provider=r.string(spec, "provider"), region=r.string(config, "region"))
 
 
-def parse_backup(obj: object) -> Parsed[Backup]:
-    return _parse(obj, _build_backup)
+def parse_backup(obj: object, shared: SharedValues | None = None) -> Parsed[Backup]:
+    return _parse(obj, _build_backup, shared)
 
 
-def parse_restore(obj: object) -> Parsed[Restore]:
-    return _parse(obj, _build_restore)
+def parse_restore(obj: object, shared: SharedValues | None = None) -> Parsed[Restore]:
+    return _parse(obj, _build_restore, shared)
 
 
-def parse_schedule(obj: object) -> Parsed[Schedule]:
-    return _parse(obj, _build_schedule)
+def parse_schedule(obj: object, shared: SharedValues | None = None) -> Parsed[Schedule]:
+    return _parse(obj, _build_schedule, shared)
 
 
-def parse_storage_location(obj: object) -> Parsed[StorageLocation]:
-    return _parse(obj, _build_storage_location)
+def parse_storage_location(obj: object, shared: SharedValues | None = None) -> Parsed[StorageLocation]:
+    return _parse(obj, _build_storage_location, shared)
 
 
-def parse_snapshot_location(obj: object) -> Parsed[SnapshotLocation]:
-    return _parse(obj, _build_snapshot_location)
+def parse_snapshot_location(obj: object, shared: SharedValues | None = None) -> Parsed[SnapshotLocation]:
+    return _parse(obj, _build_snapshot_location, shared)

@@ -30,9 +30,17 @@ MAX_RETRY_AFTER = 600.0
 MIN_WATCH_SECONDS = 1.0  # a watch that ends sooner without an event is treated as a failure
 
 
+class ListBuilder(Protocol):
+    """The objects of one (re)list, handed over page by page so that no page outlives its parsing."""
+
+    def add(self, objects: list[dict[str, Any]]) -> None: ...
+
+    def commit(self) -> int:
+        """The full set is complete: it replaces what the sink held (anything absent is gone); returns its size."""
+
+
 class ResourceSink(Protocol):
-    def replace(self, objects: list[dict[str, Any]]) -> None:
-        """The full set after a (re)list; anything absent is gone."""
+    def new_list(self) -> ListBuilder: ...
 
     def upsert(self, obj: dict[str, Any]) -> None: ...
 
@@ -171,7 +179,7 @@ class Reflector:
 
     async def _list(self) -> None:
         started = time.monotonic()
-        items: list[dict[str, Any]] = []
+        listing = self.sink.new_list()
         continue_token: str | None = None
         restarts = 0
         while True:
@@ -190,18 +198,18 @@ class Reflector:
                     self.source_health.errors[err.kind] += 1
                     restarts += 1
                     log.info("event=list_restarted resource=%s reason=continue_token_expired", self.plural)
-                    items = []
+                    listing = self.sink.new_list()
                     continue_token = None
                     continue
                 raise
             page_items = page.get("items") or []
-            items.extend(item for item in page_items if isinstance(item, dict))
+            listing.add([item for item in page_items if isinstance(item, dict)])
             metadata = page.get("metadata") or {}
             continue_token = metadata.get("continue") or None
             if continue_token is None:
                 resource_version = str(metadata.get("resourceVersion") or "")
                 break
-        self.sink.replace(items)
+        count = listing.commit()
         self.resource_version = resource_version
         now = self.clock()
         self.health.synced = True
@@ -212,7 +220,7 @@ class Reflector:
         log.info(
             "event=listed resource=%s objects=%d resource_version=%s duration=%.3f",
             self.plural,
-            len(items),
+            count,
             resource_version,
             self.source_health.last_refresh_duration,
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...parsing import (
     Parsed,
+    SharedValues,
     parse_backup,
     parse_restore,
     parse_schedule,
@@ -27,7 +28,7 @@ log = logging.getLogger("velero_exporter.kube")
 @dataclass(slots=True, frozen=True)
 class KubeResource:
     plural: str
-    parse: Callable[[object], Parsed[Any]]
+    parse: Parse
 
 
 RESOURCES: tuple[KubeResource, ...] = (
@@ -41,25 +42,50 @@ RESOURCES: tuple[KubeResource, ...] = (
 READINESS_RESOURCES: tuple[str, ...] = ("backups", "schedules")
 
 
-class RecordSink:
-    """Receives a reflector's objects and keeps their records (or their problems) in the store."""
+Parse = Callable[[object, SharedValues], Parsed[Any]]
+
+
+class RecordList:
+    """One (re)list in the making: each page is parsed as it arrives, the store is replaced at the end."""
 
     def __init__(self, collection: Collection[Any], parse: Callable[[object], Parsed[Any]]) -> None:
         self._collection = collection
         self._parse = parse
+        self._records: dict[str, Any] = {}
+        self._problems: dict[str, tuple[str, ...]] = {}
 
-    def replace(self, objects: list[dict[str, Any]]) -> None:
-        records: dict[str, Any] = {}
-        problems: dict[str, tuple[str, ...]] = {}
+    def add(self, objects: list[dict[str, Any]]) -> None:
         for obj in objects:
             parsed = self._parse(obj)
             # An object without a name cannot be tracked; it is still counted once, under "".
             name = parsed.name or ""
             if parsed.record is not None:
-                records[name] = parsed.record
+                self._records[name] = parsed.record
             if parsed.problems:
-                problems[name] = parsed.problems
-        self._collection.replace(records, problems)
+                self._problems[name] = parsed.problems
+
+    def commit(self) -> int:
+        self._collection.replace(self._records, self._problems)
+        return len(self._records) + len(self._problems.keys() - self._records.keys())
+
+
+class RecordSink:
+    """Receives a reflector's objects and keeps their records (or their problems) in the store."""
+
+    def __init__(self, collection: Collection[Any], parse: Parse) -> None:
+        self._collection = collection
+        # One table of shared values per resource, for as long as the exporter runs.
+        shared = SharedValues()
+        self._parse: Callable[[object], Parsed[Any]] = lambda obj: parse(obj, shared)
+
+    def new_list(self) -> RecordList:
+        return RecordList(self._collection, self._parse)
+
+    def replace(self, objects: list[dict[str, Any]]) -> None:
+        """The full set at once (tests and tools that hold every object already)."""
+        listing = self.new_list()
+        listing.add(objects)
+        listing.commit()
 
     def upsert(self, obj: dict[str, Any]) -> None:
         parsed = self._parse(obj)
