@@ -118,12 +118,70 @@ class Where:
     role_arn: str | None = None
 
 
+class AwsClients:
+    """One boto3 session and its clients, shared by every AWS source: a session holds its own copy of each
+    service model it loads (EC2's is tens of MB), so one per source would triple that (docs/performance.md)."""
+
+    def __init__(self, config: AwsConfig) -> None:
+        self._botocore_config = BotocoreConfig(
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        )
+        # boto3 sessions are not thread-safe: clients are made under this lock, then used from any thread.
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[tuple[Where, str], Any] = {}
+
+    def forget(self) -> None:
+        """Resolve credentials afresh on the next call (they were missing, or refused)."""
+        with self._lock:
+            self._session = None
+            self._clients.clear()
+
+    def client(self, where: Where, credentials: dict[str, str] | None) -> Any:
+        identity = credentials["AccessKeyId"] if credentials else ""
+        with self._lock:
+            client = self._clients.get((where, identity))
+            if client is None:
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                keys = {}
+                if credentials:
+                    keys = {
+                        "aws_access_key_id": credentials["AccessKeyId"],
+                        "aws_secret_access_key": credentials["SecretAccessKey"],
+                        "aws_session_token": credentials["SessionToken"],
+                    }
+                # Drop clients of renewed role credentials: the cache stays one client per target.
+                for key in [k for k in self._clients if k[0] == where]:
+                    del self._clients[key]
+                client = self._session.client(
+                    where.service,
+                    region_name=where.region,
+                    endpoint_url=where.endpoint_url or None,
+                    config=self._client_config(where),
+                    **keys,
+                )
+                self._clients[where, identity] = client
+            return client
+
+    def _client_config(self, where: Where) -> BotocoreConfig:
+        if where.service == "s3" and where.endpoint_url:
+            # A BSL's s3Url is an S3-compatible endpoint: Velero addresses it path-style (s3ForcePathStyle).
+            return self._botocore_config.merge(BotocoreConfig(s3={"addressing_style": "path"}))
+        return self._botocore_config
+
+
 class AwsApi:
+    """One source's calls: retried, and counted in that source's health."""
+
     def __init__(
         self,
         config: AwsConfig,
         health: SourceHealth,
         *,
+        clients: AwsClients | None = None,
         backoff_base: float = 0.5,
         backoff_max: float = 10.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -135,23 +193,13 @@ class AwsApi:
         self._backoff_max = backoff_max
         self._sleep = sleep
         self._clock = clock
-        self._botocore_config = BotocoreConfig(
-            connect_timeout=config.connect_timeout,
-            read_timeout=config.read_timeout,
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        )
-        # boto3 sessions are not thread-safe: clients are made under this lock, then used from any thread.
-        self._lock = threading.Lock()
-        self._session: boto3.session.Session | None = None
-        self._clients: dict[tuple[Where, str], Any] = {}
+        self._clients = clients if clients is not None else AwsClients(config)
         self._roles: dict[tuple[str, str], tuple[dict[str, str], float]] = {}  # (role, region) -> creds, expiry
 
     def forget_credentials(self) -> None:
         """Resolve credentials afresh on the next call (they were missing, or refused)."""
-        with self._lock:
-            self._session = None
-            self._clients.clear()
-            self._roles.clear()
+        self._clients.forget()
+        self._roles.clear()
 
     async def call(self, where: Where, operation: str, target: TargetHealth, **params: Any) -> dict[str, Any]:
         """One API operation (its AWS name, such as ListObjectsV2), retried on transient failures."""
@@ -184,7 +232,7 @@ class AwsApi:
     def _invoke(
         self, where: Where, credentials: dict[str, str] | None, operation: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        client = self._client(where, credentials)
+        client = self._clients.client(where, credentials)
         result: dict[str, Any] = getattr(client, xform_name(operation))(**params)
         body = result.get("Body")
         if body is not None:
@@ -192,39 +240,6 @@ class AwsApi:
             with body:
                 result["Body"] = body.read(MAX_BODY_BYTES)
         return result
-
-    def _client(self, where: Where, credentials: dict[str, str] | None) -> Any:
-        identity = credentials["AccessKeyId"] if credentials else ""
-        with self._lock:
-            client = self._clients.get((where, identity))
-            if client is None:
-                if self._session is None:
-                    self._session = boto3.session.Session()
-                keys = {}
-                if credentials:
-                    keys = {
-                        "aws_access_key_id": credentials["AccessKeyId"],
-                        "aws_secret_access_key": credentials["SecretAccessKey"],
-                        "aws_session_token": credentials["SessionToken"],
-                    }
-                # Drop clients of renewed role credentials: the cache stays one client per target.
-                for key in [k for k in self._clients if k[0] == where]:
-                    del self._clients[key]
-                client = self._session.client(
-                    where.service,
-                    region_name=where.region,
-                    endpoint_url=where.endpoint_url or None,
-                    config=self._client_config(where),
-                    **keys,
-                )
-                self._clients[where, identity] = client
-            return client
-
-    def _client_config(self, where: Where) -> BotocoreConfig:
-        if where.service == "s3" and where.endpoint_url:
-            # A BSL's s3Url is an S3-compatible endpoint: Velero addresses it path-style (s3ForcePathStyle).
-            return self._botocore_config.merge(BotocoreConfig(s3={"addressing_style": "path"}))
-        return self._botocore_config
 
     async def _role_credentials(self, where: Where, target: TargetHealth) -> dict[str, str]:
         assert where.role_arn is not None

@@ -1,4 +1,5 @@
-"""The three AWS sources, each a Poller with its own AwsApi (so calls and errors are counted per source)."""
+"""The three AWS sources, each a Poller with its own AwsApi (so calls and errors are counted per source), all
+sharing one boto3 session and its clients."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from ...aws_records import BucketTarget
 from ...config import Config
 from ...store import Store, StoreView
 from . import buckets, repositories, snapshots
-from .api import AwsApi
+from .api import AwsApi, AwsClients
 from .discovery import bucket_targets, snapshot_regions
 from .polling import Poller
 
 
 def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base: float = 0.5) -> list[Poller[Any]]:
     aws = config.aws
+    clients = AwsClients(aws)
 
     def api(source: str) -> AwsApi:
-        return AwsApi(aws, store.health.source(source), backoff_base=backoff_base)
+        return AwsApi(aws, store.health.source(source), clients=clients, backoff_base=backoff_base)
 
     def discover_buckets(view: StoreView) -> dict[str, BucketTarget]:
         return bucket_targets(view.storage_locations, aws)
