@@ -608,7 +608,10 @@ def storage_alerts(b: Builder) -> list[Rule]:
     return [
         b.alert(
             "VeleroStorageLocationUnavailable",
-            f"{b.agg('max', 'velero_storage_location_available', 'location')} == 0",
+            # The `default` label tells the inhibitions whether the location is where backups go by default.
+            f"({b.agg('max', 'velero_storage_location_available', 'location')} == 0)\n"
+            f"* on {b.by('location')} group_left (default)\n"
+            f"{b.agg('max', 'velero_storage_location_info', 'location', 'default')}",
             "A Velero backup storage location is unavailable.",
             "BackupStorageLocation {{ $labels.location }}" + ic + " is not Available: backups to it fail.",
             reason="unavailable",
@@ -792,6 +795,12 @@ _OBJECT_STATE_ALERTS = (
 )
 
 
+_LOCATION_CAUSED_ALERTS = (
+    "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun"
+    "|VeleroBackupStuck|VeleroBucketRecoveryPointStale|VeleroSnapshotCopyStale"
+)
+
+
 def inhibit_rules(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A down location, exporter or source silences, in the same cluster, the alerts it causes."""
 
@@ -828,12 +837,17 @@ def inhibit_rules(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
             "equal": equal(),
         },
         {
-            # A location Velero cannot write to (or a Velero that is down) fails and delays every backup.
-            "source_matchers": ['alertname=~"VeleroStorageLocationUnavailable|VeleroStorageLocationNotValidated"'],
-            "target_matchers": [
-                'alertname=~"VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun'
-                '|VeleroBackupStuck|VeleroBucketRecoveryPointStale|VeleroSnapshotCopyStale"'
-            ],
+            # A Velero that is down (no location validated lately) fails and delays every backup.
+            "source_matchers": ['alertname="VeleroStorageLocationNotValidated"'],
+            "target_matchers": [f'alertname=~"{_LOCATION_CAUSED_ALERTS}"'],
+            "equal": equal(),
+        },
+        {
+            # So does the default location, where every schedule without its own location writes, or no
+            # location at all (reason none, no `default` label). Another location's outage silences nothing:
+            # the backups of the default location must keep alerting.
+            "source_matchers": ['alertname="VeleroStorageLocationUnavailable"', 'default!="false"'],
+            "target_matchers": [f'alertname=~"{_LOCATION_CAUSED_ALERTS}"'],
             "equal": equal(),
         },
     ]
