@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -22,6 +23,7 @@ from ..config import Config
 from ..config_file import load_config
 from .aws_story import lay_out_story
 from .kube_api import FakeKubeAPI
+from .monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
 from .moto_server import MotoServer, aws_environment
 from .simulator import VeleroSimulator
 from .story import story
@@ -86,6 +88,31 @@ async def running_sandbox(now: float) -> AsyncIterator[Sandbox]:
         moto.stop()
 
 
+RULES_DIR = Path(__file__).resolve().parents[3] / "rules"
+
+
+@contextlib.asynccontextmanager
+async def monitoring(exporter_url: str) -> AsyncIterator[list[str]]:
+    """Prometheus (with the bundle's rules) and Alertmanager (with its inhibitions) where they are installed and
+    the rules are at hand (a source checkout); the lines to print about them."""
+    rule_file, inhibit = RULES_DIR / "velero-exporter.rules.yml", RULES_DIR / "alertmanager-inhibit.yml"
+    if shutil.which(PROMETHEUS) is None or not rule_file.exists():
+        yield ["  prometheus:       not started (apt-get install prometheus prometheus-alertmanager)"]
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        lines = []
+        alertmanager_url = None
+        if find_alertmanager() is not None:
+            alertmanager = await stack.enter_async_context(running_alertmanager(None, inhibit))
+            alertmanager_url = alertmanager.url
+            lines.append(f"  alertmanager:     {alertmanager.url}")
+        prometheus = await stack.enter_async_context(
+            running_prometheus([exporter_url.split("://", 1)[1]], [rule_file], alertmanager_url, scrape_interval="15s")
+        )
+        lines.insert(0, f"  prometheus:       {prometheus.url}/alerts  (the bundle's rules, production `for`s)")
+        yield lines
+
+
 async def run_demo(config: Config | None, host: str, port: int, telemetry_path: str) -> None:
     config = config or load_config(DEMO_CONFIG)
     stopping = asyncio.Event()
@@ -100,15 +127,21 @@ async def run_demo(config: Config | None, host: str, port: int, telemetry_path: 
             kubeconfig=str(sandbox.kubeconfig),
             namespace="velero",
         )
-        async with Exporter(config, options) as exporter, asyncio.TaskGroup() as group:
+        async with (
+            Exporter(config, options) as exporter,
+            monitoring(exporter.url) as monitoring_lines,
+            asyncio.TaskGroup() as group,
+        ):
             simulator = group.create_task(VeleroSimulator(sandbox.api).run())
             print(
-                "velero-exporter demo is running (Ctrl-C stops it):\n"
-                f"  status page:      {exporter.url}/\n"
-                f"  metrics:          {exporter.url}{telemetry_path}\n"
+                "velero-exporter demo is running (Ctrl-C stops everything):",
+                f"  status page:      {exporter.url}/",
+                f"  metrics:          {exporter.url}{telemetry_path}",
+                *monitoring_lines,
                 f"  fake Kubernetes:  {sandbox.api.url}"
-                f"  (kubectl --kubeconfig {sandbox.kubeconfig} get backups -n velero)\n"
+                f"  (kubectl --kubeconfig {sandbox.kubeconfig} get backups -n velero)",
                 f"  moto (AWS):       {sandbox.moto.url}  (aws --endpoint-url {sandbox.moto.url} s3 ls)",
+                sep="\n",
                 flush=True,
             )
             await stopping.wait()

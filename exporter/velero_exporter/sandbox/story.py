@@ -98,7 +98,9 @@ def story(now: float) -> list[objects.Obj]:
     # A run that would still be going at `now` is left out: the newest one shown has finished.
     hour = last_fire("0 * * * *", now - 120)
     half_hour = last_fire("*/30 * * * *", now - 60)
-    last_daily = last_fire("0 2 * * *", now - 3600)
+    # The failed daily run ended 10 minutes after it started; the Completed one before it is then never more
+    # than two daily intervals old (no VeleroBackupMissing for daily-critical, whatever the time of day).
+    last_daily = last_fire("0 2 * * *", now - 900)
     last_weekly = last_fire("0 3 * * 0", now - 4 * HOUR)
     last_monthly = last_fire("0 4 1 * *", now - 5 * HOUR)
 
@@ -128,7 +130,13 @@ def story(now: float) -> list[objects.Obj]:
     )
     # The newest daily run failed: its object store upload was refused.
     failed = critical[0]
-    failed["status"].update({"phase": "Failed", "failureReason": "rpc error: upload to object storage failed"})
+    failed["status"].update(
+        {
+            "phase": "Failed",
+            "failureReason": "rpc error: upload to object storage failed",
+            "completionTimestamp": objects.rfc3339(last_daily + 600),
+        }
+    )
     failed["status"]["progress"] = {"itemsBackedUp": 1404, "totalItems": 3120}
     failed["status"]["volumeSnapshotsCompleted"] = 2
     full = scheduled_runs(

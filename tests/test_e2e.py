@@ -1,0 +1,237 @@
+"""End to end: sandbox -> exporter -> real Prometheus (the bundle's rules) -> real Alertmanager -> a webhook.
+
+The firing set must equal what the sandbox's story implies (sandbox/story.py, sandbox/aws_story.py): nothing
+for the healthy tiers, no unexplained extra. Then one fault is repaired in the sandbox (a new successful daily
+backup) and its alert resolves at the webhook. The rules are the real ones; only `for` is shortened to 0s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from velero_exporter.app import Exporter, Options
+from velero_exporter.config_file import load_config
+from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.monitoring import free_port, query, running_alertmanager, running_prometheus
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("e2e")
+Alert = frozenset[tuple[str, str]]
+# Labels that depend on how Prometheus scrapes, not on what the story says.
+SCRAPE_LABELS = {"job", "instance", "alertstate", "__name__"}
+
+
+def alert(**labels: str) -> Alert:
+    return frozenset(labels.items())
+
+
+# What the story implies, alert by alert.
+EXPECTED: set[Alert] = {
+    # weekly-full: the two newest runs PartiallyFailed, which the full tier does not accept ...
+    alert(
+        alertname="VeleroBackupFailure",
+        severity="critical",
+        schedule="weekly-full",
+        tier="full",
+        phase="PartiallyFailed",
+    ),
+    # ... so its recovery point is two to three weeks old: past the 8d RPO, and past two weekly intervals
+    alert(alertname="RPOViolation", severity="critical", tier="full", reason="too_old"),
+    alert(
+        alertname="VeleroBackupMissing",
+        severity="critical",
+        schedule="weekly-full",
+        tier="full",
+        reason="schedule_stale",
+    ),
+    # ... and those runs had 12 warnings each
+    alert(alertname="VeleroBackupWarnings", severity="warning", schedule="weekly-full", tier="full"),
+    # daily-critical: the newest run Failed (the ad-hoc backup keeps the tier within its RPO)
+    alert(
+        alertname="VeleroBackupFailure", severity="critical", schedule="daily-critical", tier="critical", phase="Failed"
+    ),
+    # a restore from a critical backup failed two hours ago
+    alert(alertname="VeleroRestoreFailure", severity="critical", tier="critical", schedule="daily-critical"),
+    # only the hot tier has a restore drill
+    *(
+        alert(alertname="VeleroRestoreTestOverdue", severity="warning", tier=tier, reason="never_restored")
+        for tier in ("critical", "full", "config", "dr")
+    ),
+    # the read-only DR location is Unavailable (not the default one: it silences nothing)
+    alert(
+        alertname="VeleroStorageLocationUnavailable",
+        severity="critical",
+        location="dr",
+        default="false",
+        reason="unavailable",
+    ),
+    # the critical tier's copies to the DR region stopped two and a half days ago
+    alert(alertname="VeleroSnapshotCopyStale", severity="warning", tier="critical", region="us-west-2", reason="stale"),
+    alert(
+        alertname="VeleroSnapshotCopyStale", severity="warning", tier="critical", region="us-west-2", reason="lagging"
+    ),
+}
+# The four alerts the DR plan names must reach the receiver with these labels.
+NAMED = {
+    "VeleroBackupFailure": {"schedule": "daily-critical", "tier": "critical", "phase": "Failed"},
+    "VeleroBackupMissing": {"schedule": "weekly-full", "tier": "full"},
+    "VeleroRestoreFailure": {"tier": "critical", "schedule": "daily-critical"},
+    "RPOViolation": {"tier": "full"},
+}
+
+
+def load_rules_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("velero_rules_generate_e2e", ROOT / "rules" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rules(directory: Path) -> Path:
+    """The real rules with every `for` at 0s: a test cannot wait the production durations."""
+    generate = load_rules_generator()
+    config = dict(generate.CONFIG)
+    config["for"] = dict.fromkeys(config["for"], "0s")
+    path = directory / "velero-exporter.rules.yml"
+    path.write_text(generate.render_rule_file(config))
+    return path
+
+
+test_rules.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+@dataclass
+class Receiver:
+    """The webhook Alertmanager notifies: every alert it was told about, firing or resolved."""
+
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for item in body["alerts"]:
+            labels = item["labels"]
+            log.info("received %s %s %s", item["status"], labels["alertname"], _brief(labels))
+            self.notifications.append(item)
+        return web.Response(text="ok")
+
+    def seen(self, status: str, alertname: str, labels: dict[str, str]) -> bool:
+        return any(
+            n["status"] == status
+            and n["labels"]["alertname"] == alertname
+            and all(n["labels"].get(k) == v for k, v in labels.items())
+            for n in self.notifications
+        )
+
+
+def _brief(labels: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in SCRAPE_LABELS | {"alertname"})
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield receiver, f"http://127.0.0.1:{port}/"
+    finally:
+        await runner.cleanup()
+
+
+async def firing(prometheus: str) -> set[Alert]:
+    result = await query(prometheus, 'ALERTS{alertstate="firing"}')
+    return {frozenset((k, v) for k, v in r["metric"].items() if k not in SCRAPE_LABELS) for r in result}
+
+
+async def wait_for(check: Any, what: str, within: float = 120.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_story_alerts_reach_the_receiver_and_a_repair_resolves(
+    tmp_path: Path, receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="e2e")
+    webhook, webhook_url = receiver
+    rules = test_rules(tmp_path)
+    now = time.time()
+    async with running_sandbox(now) as sandbox:
+        options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(sandbox.kubeconfig))
+        async with (
+            Exporter(load_config(DEMO_CONFIG), options) as exporter,
+            running_alertmanager(webhook_url, ROOT / "rules" / "alertmanager-inhibit.yml") as alertmanager,
+            running_prometheus(
+                [exporter.url.removeprefix("http://")], [rules], alertmanager.url, scrape_interval="1s"
+            ) as prometheus,
+        ):
+            last: set[Alert] = set()
+
+            async def story_fires() -> bool:
+                nonlocal last
+                last = await firing(prometheus.url)
+                return last == EXPECTED
+
+            try:
+                await wait_for(story_fires, "the story's alerts")
+            except AssertionError:
+                missing = [dict(a) for a in EXPECTED - last]
+                extra = [dict(a) for a in last - EXPECTED]
+                raise AssertionError(f"firing set differs: missing {missing}, unexplained {extra}") from None
+
+            async def named_received() -> bool:
+                return all(webhook.seen("firing", name, labels) for name, labels in NAMED.items())
+
+            await wait_for(named_received, "the four named alerts at the receiver")
+            # The unavailable DR location is not the default one: the backup failures were not inhibited.
+            assert webhook.seen("firing", "VeleroStorageLocationUnavailable", {"location": "dr"})
+
+            # Repair: the daily run succeeds again.
+            repaired = time.time()
+            sandbox.api.create(
+                o.backup(
+                    "daily-critical-repaired",
+                    schedule="daily-critical",
+                    labels={"backup-tier": "critical"},
+                    started=repaired - 120,
+                    completed=repaired - 5,
+                    volume_snapshots_attempted=6,
+                    volume_snapshots_completed=6,
+                )
+            )
+            failure = NAMED["VeleroBackupFailure"]
+
+            async def resolved() -> bool:
+                return webhook.seen("resolved", "VeleroBackupFailure", failure)
+
+            await wait_for(resolved, "VeleroBackupFailure of daily-critical resolved at the receiver")
+            still = await firing(prometheus.url)
+            assert still == EXPECTED - {
+                alert(alertname="VeleroBackupFailure", severity="critical", **failure)  # type: ignore[arg-type]
+            }
+    received = {r.getMessage() for r in caplog.records if r.name == "e2e"}
+    for name in NAMED:
+        assert any(m.startswith(f"received firing {name}") for m in received), name
+    assert any(m.startswith("received resolved VeleroBackupFailure") for m in received)
