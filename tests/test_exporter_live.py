@@ -17,12 +17,16 @@ import pytest
 
 from tests.metrics_text import Samples, parse_samples, value
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config import Config
+from velero_exporter.config import AwsConfig, Config
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 
 DEADLINE = 20.0
 FAST_REFLECTOR = {"inactivity_timeout": 2.0, "backoff_initial": 0.05, "backoff_max": 0.5, "watch_timeout": 5.0}
+
+
+# These tests are about the Kubernetes side: the AWS sources stay off (tests/test_aws_sources.py has them).
+KUBE_ONLY = Config(aws=AwsConfig(enabled=False))
 
 
 @dataclass
@@ -65,7 +69,7 @@ async def start_harness(
         reflector_options={**FAST_REFLECTOR, **reflector},
     )
     try:
-        async with Exporter(Config(), options) as exporter, aiohttp.ClientSession() as http:
+        async with Exporter(KUBE_ONLY, options) as exporter, aiohttp.ClientSession() as http:
             yield Harness(api, exporter, http)
     finally:
         await api.stop()

@@ -31,8 +31,8 @@ import aiohttp
 import pytest
 
 from tests.metrics_text import parse_samples, series
+from tests.test_exporter_live import KUBE_ONLY
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config import Config
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.story import SCHEDULES, TIER_LABEL
@@ -165,7 +165,7 @@ async def test_churn_keeps_memory_tasks_and_sockets_flat_and_metrics_true(tmp_pa
         churn = Churn(api)
         stop = asyncio.Event()
         scrapes = 0
-        async with Exporter(Config(), options) as exporter, aiohttp.ClientSession() as http:
+        async with Exporter(KUBE_ONLY, options) as exporter, aiohttp.ClientSession() as http:
 
             async def scrape() -> str:
                 async with http.get(f"{exporter.url}/metrics", headers={"Accept-Encoding": "gzip"}) as resp:
