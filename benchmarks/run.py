@@ -29,7 +29,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import aiohttp
 from benchmarks import dataset
 from benchmarks.load import percentile
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.monitoring import find_kubectl, free_port
 from velero_exporter.sandbox.moto_server import MotoServer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -55,24 +55,6 @@ PROMETHEUS_HEADERS = {
 }
 BACKUPS_PATH = "/apis/velero.io/v1/namespaces/velero/"
 K = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def kubectl_binary() -> str | None:
-    """$KUBECTL, else the 1.32 client next to the gcloud dispatcher (which picks a client by server version)."""
-    if os.environ.get("KUBECTL"):
-        return os.environ["KUBECTL"]
-    found = shutil.which("kubectl")
-    if found is None:
-        return None
-    pinned = pathlib.Path(found).resolve().parent / "kubectl.1.32"
-    return str(pinned) if pinned.exists() else found
 
 
 def exporter_command(kubeconfig: pathlib.Path, port: int) -> list[str]:
@@ -616,7 +598,7 @@ async def main_async(plan: Plan) -> Report:
     from velero_exporter.sandbox.moto_server import aws_environment  # noqa: PLC0415
 
     report = Report()
-    kubectl = kubectl_binary()
+    kubectl = find_kubectl()
     results: dict[int, SizeResult] = {}
     with tempfile.TemporaryDirectory(prefix="velero-exporter-bench-") as tmp_name, moto_server() as moto:
         tmp = pathlib.Path(tmp_name)

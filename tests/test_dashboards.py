@@ -8,7 +8,6 @@ them, since the panels are only proven by it.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import re
 import subprocess
@@ -17,7 +16,6 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import aiohttp
@@ -25,6 +23,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from tests.generators import load_generator
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config_file import load_config
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
@@ -38,16 +37,7 @@ PANEL_TYPES = {"stat", "table", "timeseries", "bargauge", "state-timeline"}
 HOUR, DAY = 3600.0, 86400.0
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("velero_dashboards_generate", DASHBOARD_DIR / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generator()
+generate = load_generator("dashboards")
 
 
 def _dashboards() -> dict[str, dict[str, Any]]:

@@ -8,19 +8,17 @@ backup) and its alert resolves at the webhook. The rules are the real ones; only
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from aiohttp import web
 
+from tests.generators import load_generator
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config_file import load_config
 from velero_exporter.sandbox import objects as o
@@ -93,18 +91,9 @@ NAMED = {
 }
 
 
-def load_rules_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("velero_rules_generate_e2e", ROOT / "rules" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_rules(directory: Path) -> Path:
     """The real rules with every `for` at 0s: a test cannot wait the production durations."""
-    generate = load_rules_generator()
+    generate = load_generator("rules")
     config = dict(generate.CONFIG)
     config["for"] = dict.fromkeys(config["for"], "0s")
     path = directory / "velero-exporter.rules.yml"

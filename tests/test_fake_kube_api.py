@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import pathlib
-import shutil
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,27 +21,13 @@ from velero_exporter.sandbox.kube_api import (
     encode_continue,
     human_duration,
 )
+from velero_exporter.sandbox.monitoring import find_kubectl
 
 BASE = "/apis/velero.io/v1/namespaces/velero"
 T0 = 1_700_000_000.0
 
 
-def _kubectl() -> str | None:
-    """The kubectl to test with: $KUBECTL, else the 1.32 client.
-
-    The `kubectl` on PATH may be gcloud's dispatcher, which picks the client matching the server's
-    /version (1.30 here); the brief is fidelity with the 1.32 client-go, so prefer that binary.
-    """
-    if os.environ.get("KUBECTL"):
-        return os.environ["KUBECTL"]
-    found = shutil.which("kubectl")
-    if found is None:
-        return None
-    pinned = pathlib.Path(found).resolve().parent / "kubectl.1.32"
-    return str(pinned) if pinned.exists() else found
-
-
-KUBECTL = _kubectl()
+KUBECTL = find_kubectl()
 # The fidelity tests must run: scripts/test.sh installs a kubectl where the machine has none.
 needs_kubectl = pytest.mark.usefixtures("kubectl_installed")
 

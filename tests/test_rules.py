@@ -6,7 +6,6 @@ them, since the rules are only proven by it.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -14,11 +13,12 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.generators import load_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -29,16 +29,7 @@ RUNBOOKS = ROOT / "docs" / "runbooks.md"
 UNIT_TESTS = sorted((RULES_DIR / "tests").glob("*.yml"))
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("velero_rules_generate", RULES_DIR / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load_generator()
+generate = load_generator("rules")
 
 
 def _tool(name: str, package: str) -> str:

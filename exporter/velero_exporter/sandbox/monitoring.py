@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import socket
 import tempfile
@@ -30,6 +31,18 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def find_kubectl() -> str | None:
+    """$KUBECTL, else the 1.32 client next to gcloud's dispatcher (which would pick a client by the server's
+    reported version), else whatever kubectl is on PATH."""
+    if os.environ.get("KUBECTL"):
+        return os.environ["KUBECTL"]
+    found = shutil.which("kubectl")
+    if found is None:
+        return None
+    pinned = Path(found).resolve().parent / "kubectl.1.32"
+    return str(pinned) if pinned.exists() else found
 
 
 def find_alertmanager() -> str | None:
