@@ -140,34 +140,33 @@ def alertmanager_config(webhook_url: str | None, inhibit_rules_file: Path | None
 
 
 @contextlib.asynccontextmanager
+async def _running(name: str, binary: str, config: dict[str, Any], flags: Sequence[str]) -> AsyncIterator[Process]:
+    """The binary with its config file, data and a free port in a temporary folder; stopped and removed after."""
+    with tempfile.TemporaryDirectory(prefix=f"velero-exporter-{name}-") as tmp:
+        workdir = Path(tmp)
+        config_file = workdir / f"{name}.yml"
+        config_file.write_text(yaml.safe_dump(config))
+        port = free_port()
+        argv = [binary, f"--config.file={config_file}", f"--web.listen-address=127.0.0.1:{port}", *flags]
+        proc = await _start(name, argv, f"http://127.0.0.1:{port}", "/-/ready", workdir)
+        try:
+            yield proc
+        finally:
+            await proc.stop()
+
+
+@contextlib.asynccontextmanager
 async def running_alertmanager(
     webhook_url: str | None = None, inhibit_rules_file: Path | None = None
 ) -> AsyncIterator[Process]:
     binary = find_alertmanager()
     if binary is None:
         raise FileNotFoundError("prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)")
-    with tempfile.TemporaryDirectory(prefix="velero-exporter-am-") as tmp:
-        workdir = Path(tmp)
-        config = workdir / "alertmanager.yml"
-        config.write_text(yaml.safe_dump(alertmanager_config(webhook_url, inhibit_rules_file)))
-        port, cluster_port = free_port(), free_port()
-        proc = await _start(
-            "alertmanager",
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--cluster.listen-address=127.0.0.1:{cluster_port}",
-            ],
-            f"http://127.0.0.1:{port}",
-            "/-/ready",
-            workdir,
-        )
-        try:
-            yield proc
-        finally:
-            await proc.stop()
+    config = alertmanager_config(webhook_url, inhibit_rules_file)
+    # storage under the working folder (relative path); its own gossip port, so that two never meet
+    flags = ["--storage.path=data", f"--cluster.listen-address=127.0.0.1:{free_port()}"]
+    async with _running("alertmanager", binary, config, flags) as proc:
+        yield proc
 
 
 @contextlib.asynccontextmanager
@@ -180,29 +179,10 @@ async def running_prometheus(
     binary = shutil.which(PROMETHEUS)
     if binary is None:
         raise FileNotFoundError("prometheus is not installed (apt-get install prometheus)")
-    with tempfile.TemporaryDirectory(prefix="velero-exporter-prom-") as tmp:
-        workdir = Path(tmp)
-        config = workdir / "prometheus.yml"
-        am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
-        config.write_text(yaml.safe_dump(prometheus_config(targets, rule_files, am, **config_options)))
-        port = free_port()
-        proc = await _start(
-            "prometheus",
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-lifecycle",
-            ],
-            f"http://127.0.0.1:{port}",
-            "/-/ready",
-            workdir,
-        )
-        try:
-            yield proc
-        finally:
-            await proc.stop()
+    am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
+    config = prometheus_config(targets, rule_files, am, **config_options)
+    async with _running("prometheus", binary, config, ["--storage.tsdb.path=data", "--web.enable-lifecycle"]) as proc:
+        yield proc
 
 
 async def query(prometheus_url: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
