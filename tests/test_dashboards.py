@@ -445,3 +445,13 @@ async def test_the_key_panels_show_the_sandboxs_trouble(sandbox: Sandbox) -> Non
         s["metric"]["schedule"]: float(s["value"][1]) for s in await values(detail, "Newest restore per schedule")
     }
     assert restores == {"daily-critical": 3}  # Failed
+
+
+def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:
+    table = dict(re.findall(r"^\| (\w+) \| [^|]+ \| [^|]+ \| `([^`]+)` \|$", DOCS.read_text(), re.M))
+    runbooks = (ROOT / "docs" / "runbooks.md").read_text()
+    linked = dict(
+        re.findall(r"^## (\w+)\n\nSeverity:[^\n]*\n\n\*\*Dashboard\.\*\* [^`]*`<grafana>([^`]+)`", runbooks, re.M)
+    )
+    assert table, "docs/dashboards.md lists no alert panels"
+    assert linked == table
