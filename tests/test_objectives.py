@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from velero_exporter.config import HOUR, MINUTE, Config, Tier, TierSchedule
 from velero_exporter.config_file import load_config
-from velero_exporter.objectives import objective_warnings
+from velero_exporter.objectives import live_objective_inputs, objective_warnings
+from velero_exporter.parsing import Parsed, parse_backup, parse_schedule
+from velero_exporter.sandbox import objects as o
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # A Wednesday in June: the longest monthly gap ahead (within a year) is 31 days.
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC).timestamp()
+R = TypeVar("R")
+
+
+def record(parsed: Parsed[R]) -> R:
+    assert parsed.record is not None
+    return parsed.record
 
 
 def one_tier(rpo: float, *schedules: TierSchedule) -> Config:
@@ -128,3 +137,30 @@ def test_a_live_cron_with_a_line_break_stays_on_one_line() -> None:
     config = one_tier(HOUR, TierSchedule("gold", None))
     (warning,) = objective_warnings(config, schedule_crons={"gold": "0 * * * *\n"}, now=NOW)
     assert len(warning.splitlines()) == 1
+
+
+def test_live_inputs_add_label_only_schedules_live_crons_and_observed_durations() -> None:
+    schedules = {
+        "hourly-hot": record(parse_schedule(o.schedule("hourly-hot", cron="0 */2 * * *", created=0.0))),
+        # not listed in the config: it joins the critical tier through its template's label
+        "extra-critical": record(
+            parse_schedule(o.schedule("extra-critical", cron="0 */12 * * *", tier_label=("backup-tier", "critical")))
+        ),
+        "unrelated": record(parse_schedule(o.schedule("unrelated", cron="0 0 * * *"))),
+    }
+    backups = [
+        record(parse_backup(o.backup("h1", schedule="hourly-hot", started=1000.0, completed=1600.0))),
+        record(parse_backup(o.backup("h2", schedule="hourly-hot", started=5000.0, completed=5900.0))),
+        record(parse_backup(o.backup("h3", schedule="hourly-hot", phase="Failed", started=9000.0, completed=99000.0))),
+    ]
+    config, crons, durations = live_objective_inputs(Config(), schedules, backups)
+    critical = config.tier("critical")
+    assert critical is not None
+    assert [s.name for s in critical.schedules] == ["daily-critical", "extra-critical"]
+    assert crons == {"hourly-hot": "0 */2 * * *", "extra-critical": "0 */12 * * *", "unrelated": "0 0 * * *"}
+    assert durations == {"hourly-hot": 900.0}  # the longest Completed one; the Failed run does not count
+    warnings = objective_warnings(config, schedule_crons=crons, observed_durations=durations, now=NOW)
+    assert any(
+        w.startswith("tier critical: schedule extra-critical (0 */12 * * *): RPO 4h cannot hold") for w in warnings
+    )
+    assert any(w.startswith("tier hot: schedule hourly-hot (0 */2 * * *): RPO 1h cannot hold") for w in warnings)

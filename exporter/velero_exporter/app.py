@@ -14,7 +14,7 @@ from . import __version__
 from .config import Config
 from .exposition import Exposition
 from .http import build_app, serve
-from .objectives import objective_warnings
+from .objectives import live_objective_inputs, objective_warnings
 from .renderer import Renderer
 from .sources.aws.sources import aws_sources
 from .sources.kube.client import KubeClient
@@ -90,6 +90,20 @@ class Exporter:
                 for poller in aws_sources(self.store, self.config, **self.options.aws_options):
                     group.create_task(poller.run(), name=f"source-{poller.source}")
             group.create_task(self.renderer.run(), name="renderer")
+            group.create_task(self._check_live_objectives(), name="objectives")
+
+    async def _check_live_objectives(self) -> None:
+        """Once the cluster has been read: the objectives against the live crons and observed durations (the
+        start-up check knew only the config's crons), warning about what the start-up check did not."""
+        # Readiness is a condition over several resources' health, not one event: look once a second.
+        while not is_ready(self.store):  # noqa: ASYNC110
+            await asyncio.sleep(1.0)
+        now = time.time()
+        config, crons, durations = live_objective_inputs(self.config, self.store.schedules.frozen(), self.store.backups)
+        known = set(objective_warnings(self.config, now=now))
+        for warning in objective_warnings(config, schedule_crons=crons, observed_durations=durations, now=now):
+            if warning not in known:
+                log.warning("%s", warning)
 
     async def start(self) -> None:
         for warning in objective_warnings(self.config, now=time.time()):

@@ -9,11 +9,14 @@ failure: the objectives are the operator's to state.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
-from velero_exporter.config import Config
+from velero_exporter.config import Config, TierSchedule
 from velero_exporter.cron import CronError, parse_cron
 from velero_exporter.durations import format_duration
+from velero_exporter.model import TierResolver
+from velero_exporter.records import Backup, Schedule
 
 # Velero's schedule controller requeues every minute, so a due backup is created up to a minute late.
 SCHEDULING_DELAY_SECONDS = 60.0
@@ -80,3 +83,24 @@ def objective_warnings(
                     f"{format_duration(worst)} old ({arithmetic}), so {RPO_ALERT} will fire"
                 )
     return warnings
+
+
+def live_objective_inputs(
+    config: Config, schedules: Mapping[str, Schedule], backups: Iterable[Backup]
+) -> tuple[Config, dict[str, str], dict[str, float]]:
+    """What the cluster itself says about the objectives: every live schedule of a configured tier (those that
+    join a tier only through their template's label too), its live cron, and its longest Completed backup."""
+    resolver = TierResolver(config, schedules)
+    listed = {s.name for t in config.tiers for s in t.schedules}
+    joined: dict[str, list[TierSchedule]] = {}
+    for name, schedule in schedules.items():
+        tier = resolver.schedule_tier(name)
+        if tier is not None and name not in listed:
+            joined.setdefault(tier, []).append(TierSchedule(name, schedule.cron))
+    tiers = tuple(replace(t, schedules=(*t.schedules, *joined.get(t.name, ()))) for t in config.tiers)
+    durations: dict[str, float] = {}
+    for backup in backups:
+        of = backup.schedule
+        if of and backup.phase == "Completed" and backup.started is not None and backup.completed is not None:
+            durations[of] = max(durations.get(of, 0.0), backup.completed - backup.started)
+    return replace(config, tiers=tiers), {n: s.cron for n, s in schedules.items()}, durations
