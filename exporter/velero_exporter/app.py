@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from .config import Config
 from .exposition import Exposition
 from .http import build_app, serve
 from .objectives import live_objective_inputs, objective_warnings
+from .records import Backup, Schedule
 from .renderer import Renderer
 from .sources.aws.sources import aws_sources
 from .sources.kube.client import KubeClient
@@ -98,12 +100,16 @@ class Exporter:
         # Readiness is a condition over several resources' health, not one event: look once a second.
         while not is_ready(self.store):  # noqa: ASYNC110
             await asyncio.sleep(1.0)
-        now = time.time()
-        config, crons, durations = live_objective_inputs(self.config, self.store.schedules.frozen(), self.store.backups)
+        view = self.store.view()
+        # A pass over every backup: off the event loop, on the immutable snapshot.
+        for warning in await asyncio.to_thread(self._live_warnings, view.schedules, view.backups, time.time()):
+            log.warning("%s", warning)
+
+    def _live_warnings(self, schedules: Mapping[str, Schedule], backups: Mapping[str, Backup], now: float) -> list[str]:
+        config, crons, durations = live_objective_inputs(self.config, schedules, backups.values())
         known = set(objective_warnings(self.config, now=now))
-        for warning in objective_warnings(config, schedule_crons=crons, observed_durations=durations, now=now):
-            if warning not in known:
-                log.warning("%s", warning)
+        live = objective_warnings(config, schedule_crons=crons, observed_durations=durations, now=now)
+        return [warning for warning in live if warning not in known]
 
     async def start(self) -> None:
         for warning in objective_warnings(self.config, now=time.time()):
