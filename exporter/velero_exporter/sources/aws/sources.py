@@ -7,7 +7,7 @@ from typing import Any
 
 from ...aws_records import BucketTarget
 from ...config import Config
-from ...store import Store, StoreView
+from ...store import Store
 from . import buckets, repositories, snapshots
 from .api import AwsApi, AwsClients
 from .discovery import bucket_targets, snapshot_regions
@@ -21,14 +21,14 @@ def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base
     def api(source: str) -> AwsApi:
         return AwsApi(aws, store.health.source(source), clients=clients, backoff_base=backoff_base)
 
-    def discover_buckets(view: StoreView) -> dict[str, BucketTarget]:
-        return bucket_targets(view.storage_locations, aws)
+    def discover_buckets(store: Store) -> dict[str, BucketTarget]:
+        return bucket_targets(store.storage_locations.frozen(), aws)
 
-    def discover_repositories(view: StoreView) -> dict[str, BucketTarget]:
-        return repositories.list_mode(discover_buckets(view))
+    def discover_repositories(store: Store) -> dict[str, BucketTarget]:
+        return repositories.list_mode(discover_buckets(store))
 
-    def discover_regions(view: StoreView) -> dict[str, str]:
-        return {region: region for region in snapshot_regions(view.snapshot_locations, aws)}
+    def discover_regions(store: Store) -> dict[str, str]:
+        return {region: region for region in snapshot_regions(store.snapshot_locations.frozen(), aws)}
 
     bucket_poller: Poller[BucketTarget] = Poller(
         buckets.SOURCE,
