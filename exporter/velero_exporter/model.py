@@ -6,6 +6,7 @@ with the objects held and the series it yields stay bounded by tiers, schedules 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -91,6 +92,8 @@ class Model:
     restore_groups: tuple[RestoreGroup, ...]
     storage_locations: tuple[StorageLocation, ...]
     snapshot_locations: tuple[SnapshotLocation, ...]
+    # The model depends on the clock only through expirations: it holds until the next one passes its grace.
+    valid_until: float = math.inf
 
 
 def run_time(backup: Backup | Restore) -> float:
@@ -173,6 +176,7 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
     schedule_names = sorted({*view.schedules, *(s.name for t in config.tiers for s in t.schedules)})
     schedules = {name: _ScheduleAccumulator() for name in schedule_names}
     unfinished: list[UnfinishedBackup] = []
+    valid_until = math.inf
 
     for backup in view.backups.values():
         tier_name = resolver.backup_tier(backup)
@@ -192,8 +196,12 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
             and backup.ttl_seconds < tier.objectives.retention_seconds
         ):
             tier.ttl_below_retention += 1
-        if backup.expiration is not None and now > backup.expiration + config.gc_grace_seconds:
-            tier.past_expiration += 1
+        if backup.expiration is not None:
+            overdue_at = backup.expiration + config.gc_grace_seconds
+            if now > overdue_at:
+                tier.past_expiration += 1
+            else:
+                valid_until = min(valid_until, overdue_at)
         schedule_name = backup.schedule
         if schedule_name is None:
             if finished and _newer(backup, tier.last_adhoc, run_time):
@@ -225,6 +233,7 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
         restore_groups=restore_groups,
         storage_locations=tuple(view.storage_locations[k] for k in sorted(view.storage_locations)),
         snapshot_locations=tuple(view.snapshot_locations[k] for k in sorted(view.snapshot_locations)),
+        valid_until=valid_until,
     )
 
 

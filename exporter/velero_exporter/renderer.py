@@ -11,17 +11,26 @@ import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from .aws_model import build_aws_model
+from .aws_model import AwsModel, build_aws_model
 from .collector import ResourceStats, collect_all
 from .config import Config
 from .cron import Cron, CronError, parse_cron
 from .exposition import Exposition, Payload
-from .model import build_model
+from .model import Model, build_model
 from .status_page import render_status_page
 from .store import Health, Store, StoreView
 
 log = logging.getLogger("velero_exporter.renderer")
+
+
+@dataclass(slots=True, frozen=True)
+class _Models:
+    version: int  # the store's change count they were computed at
+    valid_until: float
+    model: Model
+    aws: AwsModel
 
 
 class Renderer:
@@ -48,6 +57,7 @@ class Renderer:
         self._health_poll = health_poll
         self._telemetry_path = telemetry_path
         self._crons: dict[str, Cron | CronError] = {}
+        self._cached: _Models | None = None
         self.renders = 0
 
     def _cron(self, spec: str) -> Cron | CronError:
@@ -67,19 +77,34 @@ class Renderer:
             for name, coll in self._store.collections().items()
         }
 
-    def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
-        model = build_model(view, self._config, now, self._cron)
-        aws = build_aws_model(view, self._config)
+    def models(self, view: StoreView, now: float) -> tuple[Model, AwsModel]:
+        return build_model(view, self._config, now, self._cron), build_aws_model(view, self._config)
+
+    def payload(
+        self, model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats], now: float
+    ) -> Payload:
         families = collect_all(model, aws, health, resources, self._version)
         page = render_status_page(model, aws, health, now, version=self._version, telemetry_path=self._telemetry_path)
         return Payload(families, now, page).prepare()
 
+    def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
+        return self.payload(*self.models(view, now), health, resources, now)
+
     async def render_now(self) -> Payload:
-        """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop."""
-        view = self._store.view()
+        """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop.
+
+        The models (a pass over every object) are computed again only when the store changed or the clock
+        passed their validity; a change of the sources' health alone re-encodes the families, which costs the
+        same whatever the number of backups.
+        """
+        now = self._clock()
+        version = self._store.changed.version  # before the snapshot: a change after it means a new version
+        cached = self._cached
+        if cached is None or cached.version != version or now >= cached.valid_until:
+            model, aws = await asyncio.to_thread(self.models, self._store.view(), now)
+            cached = self._cached = _Models(version, model.valid_until, model, aws)
         health = copy.deepcopy(self._store.health)
-        resources = self.resource_stats()
-        payload = await asyncio.to_thread(self.render, view, health, resources, self._clock())
+        payload = await asyncio.to_thread(self.payload, cached.model, cached.aws, health, self.resource_stats(), now)
         self._exposition.publish(payload)
         self.renders += 1
         return payload
