@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -171,8 +172,11 @@ async def test_the_page_in_a_real_browser_shows_the_sandbox_tiers(demo_exporter:
     tables = parse_tables(dom)
     locations = {row[0]: row[3] for row in tables["Storage locations"]}
     assert locations == {"default": "Available", "dr": "Unavailable"}
-    snapshots = tables["Snapshot freshness per region"]
-    assert len(snapshots) >= 1
+    # the story's stale DR copy: the critical tier's copies in us-west-2 stopped 2.5 days ago
+    snapshots = {row[0]: row[1:] for row in tables["Snapshot freshness per region"]}
+    assert set(snapshots) == {"critical", "full", "dr"}
+    assert snapshots["full"][0] == snapshots["full"][1]
+    assert re.findall(r'<tr class="(\w*)"><td>critical</td><td>[^<]*ago</td>', dom) == ["bad"]
     buckets = {row[1]: row for row in tables["Buckets"]}
     assert set(buckets) == {"kailash-velero-backups", "kailash-velero-dr-backups"}
     targets = tables["AWS targets"]

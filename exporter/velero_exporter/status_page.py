@@ -160,11 +160,21 @@ def snapshot_table(aws: AwsModel, tiers: Sequence[str], now: float) -> str:
         (
             (
                 (_e(tier), *(_e(_ago(_age(r.last_completed.get(tier), now))) for r in aws.regions)),
-                "bad" if any(tier not in r.last_completed for r in aws.regions) else "",
+                "bad" if _copies_lag(tier, aws) else "",
             )
             for tier in names
         ),
     )
+
+
+# A region more than a day behind the freshest one (the rules' default snapshot_region_lag) is a stale copy.
+COPY_LAG_SECONDS = 86400.0
+
+
+def _copies_lag(tier: str, aws: AwsModel) -> bool:
+    points = [r.last_completed.get(tier) for r in aws.regions]
+    known = [p for p in points if p is not None]
+    return len(known) < len(points) or max(known) - min(known) > COPY_LAG_SECONDS
 
 
 def _age(t: float | None, now: float) -> float | None:
