@@ -25,7 +25,7 @@ from .parsing import (
     UNKNOWN_PHASE_REASON,
 )
 from .records import SCHEDULE_PHASES
-from .store import Health
+from .store import ERROR_KINDS, Health
 
 PROBLEM_REASONS: tuple[str, ...] = (
     NOT_AN_OBJECT,
@@ -35,19 +35,6 @@ PROBLEM_REASONS: tuple[str, ...] = (
     BAD_TIMESTAMP,
     BAD_DURATION,
     BAD_FIELD_TYPE,
-)
-ERROR_KINDS: tuple[str, ...] = (
-    "forbidden",
-    "unauthorized",
-    "not_found",
-    "expired",
-    "throttled",
-    "server_error",
-    "unreachable",
-    "timeout",
-    "bad_response",
-    "no_credentials",
-    "client_error",
 )
 
 

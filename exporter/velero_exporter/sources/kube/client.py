@@ -29,17 +29,6 @@ from kubernetes import config as kube_config
 
 log = logging.getLogger("velero_exporter.kube")
 
-KINDS: Final = (
-    "forbidden",
-    "expired",
-    "throttled",
-    "server_error",
-    "unreachable",
-    "timeout",
-    "bad_response",
-    "unauthorized",
-    "not_found",
-)
 
 DEFAULT_NAMESPACE: Final = "velero"
 IN_CLUSTER_NAMESPACE_FILE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -48,7 +37,7 @@ READ_CHUNK: Final = 256 * 1024
 
 
 class KubeError(Exception):
-    """A failed API call, classified by `kind` (one of KINDS) for the health metrics and the retry policy."""
+    """A failed API call, classified by `kind` (one of store.ERROR_KINDS) for health metrics and retries."""
 
     def __init__(self, kind: str, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"{kind}: {reason}" if status is None else f"{kind} (HTTP {status}): {reason}")
