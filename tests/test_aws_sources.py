@@ -558,6 +558,9 @@ async def test_the_exporter_keeps_serving_through_a_bucket_fault_and_recovers(pe
             async def until(check: Callable[[Samples], bool], what: str) -> Samples:
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
+                    if exporter.exposition.current is None:  # the first render is still on its way
+                        await asyncio.sleep(0.05)
+                        continue
                     async with http.get(f"{exporter.url}/metrics") as resp:
                         assert resp.status == 200
                         samples = parse_samples(await resp.text())
