@@ -95,14 +95,14 @@ def last_fire(cron: str, before: float) -> float:
 def story(now: float) -> list[objects.Obj]:
     """Every object of the sandbox at time `now` (POSIX seconds)."""
     out: list[objects.Obj] = []
-    # A run that would still be going at `now` is left out: the newest one shown has finished.
+    # The newest finished run of each schedule: the last one that had time to finish (its duration below).
     hour = last_fire("0 * * * *", now - 120)
     half_hour = last_fire("*/30 * * * *", now - 60)
     # The failed daily run ended 10 minutes after it started; the Completed one before it is then never more
     # than two daily intervals old (no VeleroBackupMissing for daily-critical, whatever the time of day).
     last_daily = last_fire("0 2 * * *", now - 900)
     last_weekly = last_fire("0 3 * * 0", now - 4 * HOUR)
-    last_monthly = last_fire("0 4 1 * *", now - 5 * HOUR)
+    last_monthly = last_fire("0 4 1 * *", now - 4 * HOUR)
 
     hot = scheduled_runs(
         "hourly-hot", "hot", last_run=hour, step=HOUR, count=7 * 24, duration=95, ttl="168h0m0s", items=412
@@ -166,14 +166,29 @@ def story(now: float) -> list[objects.Obj]:
     )
     out += hot + config + critical + full + dr
 
+    finished = {
+        "hourly-hot": hour,
+        "config-backup": half_hour,
+        "daily-critical": last_daily,
+        "weekly-full": last_weekly,
+        "monthly-dr": last_monthly,
+    }
     for name, tier, cron, ttl, namespaces in SCHEDULES:
-        last = {
-            "hourly-hot": hour,
-            "config-backup": half_hour,
-            "daily-critical": last_daily,
-            "weekly-full": last_weekly,
-            "monthly-dr": last_monthly,
-        }[name]
+        # A run that started but cannot have finished yet is InProgress, and it is the schedule's lastBackup, as
+        # in a real cluster: no schedule looks as if it missed a run, whatever the time of day.
+        last = last_fire(cron, now)
+        if last > finished[name]:
+            out.append(
+                objects.backup(
+                    run_name(name, last),
+                    phase="InProgress",
+                    schedule=name,
+                    labels={TIER_LABEL: tier},
+                    started=last,
+                    ttl=ttl,
+                    items_backed_up=0,
+                )
+            )
         out.append(
             objects.schedule(
                 name,
