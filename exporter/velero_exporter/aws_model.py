@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from .aws_records import BucketTarget, BucketUsage, RepositoryUsage, SnapshotGroup, Usage
 from .config import Config
 from .model import UNASSIGNED, TierResolver
-from .records import Backup
 from .store import StoreView
 
 
@@ -128,29 +127,4 @@ def _snapshot_point(group: SnapshotGroup, view: StoreView, resolver: TierResolve
     if record is not None:
         # A DR copy's StartTime is when it was copied; the data is as old as the backup's start.
         return resolver.backup_tier(record), record.started or record.created or group.newest_start
-    return resolver.backup_tier(_labelled(group.labels)), group.newest_start
-
-
-def _labelled(labels: tuple[tuple[str, str], ...]) -> Backup:
-    """A stand-in Backup carrying the labels Velero copied onto a snapshot, for the tier resolver."""
-    return Backup(
-        name="",
-        phase="",
-        labels=labels,
-        created=None,
-        started=None,
-        completed=None,
-        expiration=None,
-        ttl_seconds=None,
-        storage_location="",
-        items_backed_up=None,
-        items_total=None,
-        errors=0,
-        warnings=0,
-        hooks_attempted=0,
-        hooks_failed=0,
-        volume_snapshots_attempted=0,
-        volume_snapshots_completed=0,
-        csi_snapshots_attempted=0,
-        csi_snapshots_completed=0,
-    )
+    return resolver.labels_tier(group.labels), group.newest_start

@@ -18,6 +18,7 @@ from .records import (
     FINISHED_RESTORE_PHASES,
     QUEUED_BACKUP_PHASES,
     RESTORE_PHASES,
+    SCHEDULE_NAME_LABEL,
     UNFINISHED_BACKUP_PHASES,
     UNKNOWN_PHASE,
     Backup,
@@ -125,14 +126,23 @@ class TierResolver:
         record = self._schedules.get(schedule)
         return self._known(record.template_label(self._label)) if record is not None else None
 
-    def backup_tier(self, backup: Backup) -> str:
-        schedule = backup.schedule
+    def labels_tier(self, labels: tuple[tuple[str, str], ...]) -> str:
+        """The tier that a backup's labels place it in (also the labels Velero copies onto its snapshots)."""
+        schedule = tier_label = None
+        for key, value in labels:  # one scan: this runs for every backup of every render
+            if key == SCHEDULE_NAME_LABEL:
+                schedule = value or None
+            elif key == self._label:
+                tier_label = value
         if schedule is not None:
             tier = self.schedule_tier(schedule)
             if tier is not None:
                 return tier
         # Velero copies the template's labels onto scheduled backups, so this also covers deleted schedules.
-        return self._known(backup.label(self._label)) or UNASSIGNED
+        return self._known(tier_label) or UNASSIGNED
+
+    def backup_tier(self, backup: Backup) -> str:
+        return self.labels_tier(backup.labels)
 
 
 @dataclass(slots=True)
