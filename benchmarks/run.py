@@ -536,13 +536,13 @@ async def bucket_lists(folders: int, objects_per_folder: int, report: Report) ->
     """ListObjectsV2 calls of the buckets source's first and a steady-state refresh of one bucket."""
     figure = f"S3 LIST calls per bucket refresh, first / steady ({objects_per_folder} objects per backup folder)"
     try:
-        from velero_exporter.aws_records import BucketTarget  # noqa: PLC0415
-        from velero_exporter.config import AwsConfig, BucketSettings  # noqa: PLC0415
-        from velero_exporter.parsing import parse_backup  # noqa: PLC0415
+        from velero_exporter.config.settings import AwsConfig, BucketSettings  # noqa: PLC0415
         from velero_exporter.sandbox.moto_server import aws_environment  # noqa: PLC0415
         from velero_exporter.sources.aws.api import AwsApi  # noqa: PLC0415
         from velero_exporter.sources.aws.buckets import BucketRefresher  # noqa: PLC0415
-        from velero_exporter.store import Store  # noqa: PLC0415
+        from velero_exporter.sources.parsing import parse_backup  # noqa: PLC0415
+        from velero_exporter.state.aws_records import BucketTarget  # noqa: PLC0415
+        from velero_exporter.state.store import Store  # noqa: PLC0415
     except ImportError as exc:
         report.add(figure, fmt_size(folders), f"pending: AWS bucket source ({exc})")
         return

@@ -10,17 +10,17 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from velero_exporter.aws_model import build_aws_model
-from velero_exporter.aws_records import BackupFolder, BucketTarget, BucketUsage, Usage
-from velero_exporter.config import AwsConfig, BucketSettings, Config, ExtraBucket
-from velero_exporter.parsing import parse_backup, parse_snapshot_location, parse_storage_location
-from velero_exporter.records import Backup
+from velero_exporter.config.settings import AwsConfig, BucketSettings, Config, ExtraBucket
+from velero_exporter.model.aws import build_aws_model
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sources.aws.api import error_kind
 from velero_exporter.sources.aws.buckets import parse_manifest
 from velero_exporter.sources.aws.discovery import bucket_targets, snapshot_regions
 from velero_exporter.sources.aws.snapshots import summarize
-from velero_exporter.store import Store
+from velero_exporter.sources.parsing import parse_backup, parse_snapshot_location, parse_storage_location
+from velero_exporter.state.aws_records import BackupFolder, BucketTarget, BucketUsage, Usage
+from velero_exporter.state.records import Backup
+from velero_exporter.state.store import Store
 
 T = 1_790_000_000.0
 

@@ -19,20 +19,20 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.fault_proxy import Fault, FaultProxy
 from tests.metrics_text import Samples, parse_samples, series, value
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config import AwsConfig, BucketSettings, Config, ExtraBucket
-from velero_exporter.exposition import TEXT, Exposition
-from velero_exporter.renderer import Renderer
+from velero_exporter.config.settings import AwsConfig, BucketSettings, Config, ExtraBucket
+from velero_exporter.exposition.payload import TEXT, Exposition
+from velero_exporter.exposition.renderer import Renderer
 from velero_exporter.sandbox import aws_story
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.fault_proxy import Fault, FaultProxy
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
 from velero_exporter.sources.aws.polling import Poller
 from velero_exporter.sources.aws.sources import aws_sources
 from velero_exporter.sources.kube.source import RESOURCES, RecordSink
-from velero_exporter.store import Store
+from velero_exporter.state.store import Store
 
 H = 3600.0
 D = 86400.0

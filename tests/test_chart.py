@@ -27,8 +27,8 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from velero_exporter.config import Config
-from velero_exporter.config_file import parse_config
+from velero_exporter.config.file import parse_config
+from velero_exporter.config.settings import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "chart" / "velero-exporter"

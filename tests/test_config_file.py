@@ -11,8 +11,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from velero_exporter.config import DAY, HOUR, MINUTE, AwsConfig, BucketSettings, Config, ExtraBucket, Tier, TierSchedule
-from velero_exporter.config_file import ConfigError, load_config, parse_config
+from velero_exporter.config.file import ConfigError, load_config, parse_config
+from velero_exporter.config.settings import (
+    DAY,
+    HOUR,
+    MINUTE,
+    AwsConfig,
+    BucketSettings,
+    Config,
+    ExtraBucket,
+    Tier,
+    TierSchedule,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from velero_exporter.cron import Cron, CronError, parse_cron
+from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
 MINUTE = 60
 HOUR = 3600

@@ -25,7 +25,7 @@ import yaml
 
 from tests.generators import load_generator
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config_file import load_config
+from velero_exporter.config.file import load_config
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.monitoring import query, running_prometheus
 

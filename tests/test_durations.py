@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from velero_exporter.durations import MAX_MILLISECONDS, DurationError, format_duration, parse_duration
+from velero_exporter.config.durations import MAX_MILLISECONDS, DurationError, format_duration, parse_duration
 
 MINUTE = 60
 HOUR = 3600

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from tests.generators import load_generator
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config_file import load_config
+from velero_exporter.config.file import load_config
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.monitoring import free_port, query, running_alertmanager, running_prometheus

@@ -17,7 +17,7 @@ import pytest
 
 from tests.metrics_text import Samples, parse_samples, value
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config import AwsConfig, Config
+from velero_exporter.config.settings import AwsConfig, Config
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 

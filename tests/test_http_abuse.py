@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 
 from tests.test_metric_values import fixture_objects, load
-from velero_exporter.config import Config
-from velero_exporter.exposition import Exposition
-from velero_exporter.http import build_app, serve
-from velero_exporter.renderer import Renderer
+from velero_exporter.config.settings import Config
+from velero_exporter.exposition.http import build_app, serve
+from velero_exporter.exposition.payload import Exposition
+from velero_exporter.exposition.renderer import Renderer
 
 
 @pytest.fixture

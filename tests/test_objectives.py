@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from velero_exporter.config import HOUR, MINUTE, Config, Tier, TierSchedule
-from velero_exporter.config_file import load_config
-from velero_exporter.objectives import live_objective_inputs, objective_warnings
-from velero_exporter.parsing import Parsed, parse_backup, parse_schedule
+from velero_exporter.config.file import load_config
+from velero_exporter.config.settings import HOUR, MINUTE, Config, Tier, TierSchedule
+from velero_exporter.model.objectives import live_objective_inputs, objective_warnings
 from velero_exporter.sandbox import objects as o
+from velero_exporter.sources.parsing import Parsed, parse_backup, parse_schedule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # A Wednesday in June: the longest monthly gap ahead (within a year) is 31 days.

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from tests.metrics_text import value
 from tests.test_metric_values import NOW, load, render
-from velero_exporter.parsing import (
+from velero_exporter.sandbox import objects as o
+from velero_exporter.sources.parsing import (
     BAD_DURATION,
     BAD_FIELD_TYPE,
     BAD_TIMESTAMP,
@@ -26,7 +27,6 @@ from velero_exporter.parsing import (
     parse_storage_location,
     parse_timestamp,
 )
-from velero_exporter.sandbox import objects as o
 
 PARSERS = (parse_backup, parse_restore, parse_schedule, parse_storage_location, parse_snapshot_location)
 

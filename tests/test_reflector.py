@@ -19,7 +19,7 @@ from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI, RequestRecord
 from velero_exporter.sources.kube.client import KubeClient
 from velero_exporter.sources.kube.reflector import Backoff, Reflector
-from velero_exporter.store import ResourceHealth, SourceHealth
+from velero_exporter.state.store import ResourceHealth, SourceHealth
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.metrics_text import parse_samples, value
 from tests.test_metric_values import NOW, load
-from velero_exporter.config import Config
-from velero_exporter.exposition import TEXT, Exposition
-from velero_exporter.renderer import Renderer
+from velero_exporter.config.settings import Config
+from velero_exporter.exposition.payload import TEXT, Exposition
+from velero_exporter.exposition.renderer import Renderer
 from velero_exporter.sandbox import objects as o
 
 H = 3600.0

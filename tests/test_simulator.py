@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import time
 
-from velero_exporter.parsing import parse_timestamp
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.simulator import VeleroSimulator
+from velero_exporter.sources.parsing import parse_timestamp
 
 
 async def test_a_due_schedule_runs_and_completes_and_locations_are_revalidated() -> None:

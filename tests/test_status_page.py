@@ -14,15 +14,15 @@ import pytest
 
 from tests.test_metric_values import NOW, fixture_objects, load
 from velero_exporter.app import Exporter, Options
-from velero_exporter.aws_model import AwsModel
-from velero_exporter.config import Config
-from velero_exporter.config_file import load_config
-from velero_exporter.cron import Cron, CronError, parse_cron
-from velero_exporter.model import Model, build_model
+from velero_exporter.config.file import load_config
+from velero_exporter.config.settings import Config
+from velero_exporter.exposition.status_page import NO_RECOVERY_POINT, OK, VIOLATED, render_status_page, tier_rows
+from velero_exporter.model.aws import AwsModel
+from velero_exporter.model.velero import Model, build_model
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
-from velero_exporter.status_page import NO_RECOVERY_POINT, OK, VIOLATED, render_status_page, tier_rows
-from velero_exporter.store import Health
+from velero_exporter.state.store import Health
+from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
 
 class Tables(HTMLParser):

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from velero_exporter.collector import Families
-from velero_exporter.config_file import ConfigError
-from velero_exporter.exposition import Exposition, Payload
-from velero_exporter.http import build_app, serve
-from velero_exporter.web_config import WebConfig, load_web_config
+from velero_exporter.config.file import ConfigError
+from velero_exporter.exposition.http import build_app, serve
+from velero_exporter.exposition.payload import Exposition, Payload
+from velero_exporter.exposition.web_config import WebConfig, load_web_config
+from velero_exporter.metrics.collector import Families
 
 PASSWORD = "s3cret-scrape"
 

@@ -11,18 +11,18 @@ from typing import Any
 
 from aiohttp import web
 
-from . import __version__
-from .config import Config
-from .exposition import Exposition
-from .http import build_app, serve
-from .objectives import live_objective_inputs, objective_warnings
-from .records import Backup, Schedule
-from .renderer import Renderer
-from .sources.aws.sources import aws_sources
-from .sources.kube.client import KubeClient
-from .sources.kube.source import KubeSource, is_ready
-from .store import Store
-from .web_config import WebConfig
+from velero_exporter import __version__
+from velero_exporter.config.settings import Config
+from velero_exporter.exposition.http import build_app, serve
+from velero_exporter.exposition.payload import Exposition
+from velero_exporter.exposition.renderer import Renderer
+from velero_exporter.exposition.web_config import WebConfig
+from velero_exporter.model.objectives import live_objective_inputs, objective_warnings
+from velero_exporter.sources.aws.sources import aws_sources
+from velero_exporter.sources.kube.client import KubeClient
+from velero_exporter.sources.kube.source import KubeSource, is_ready
+from velero_exporter.state.records import Backup, Schedule
+from velero_exporter.state.store import Store
 
 log = logging.getLogger("velero_exporter")
 

@@ -11,13 +11,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from . import __version__
-from .app import DEFAULT_PORT, Exporter, Options, parse_listen_address
-from .config import Config
-from .config_file import ConfigError, load_config
-from .logs import FORMATS, LEVELS, setup_logging
-from .objectives import objective_warnings
-from .web_config import WebConfig, load_web_config
+from velero_exporter import __version__
+from velero_exporter.app import DEFAULT_PORT, Exporter, Options, parse_listen_address
+from velero_exporter.config.file import ConfigError, load_config
+from velero_exporter.config.settings import Config
+from velero_exporter.exposition.web_config import WebConfig, load_web_config
+from velero_exporter.logs import FORMATS, LEVELS, setup_logging
+from velero_exporter.model.objectives import objective_warnings
 
 log = logging.getLogger("velero_exporter")
 
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"velero-exporter: {exc}", file=sys.stderr)
         return 1
     if args.command == "demo":
-        from .sandbox.demo import run_demo  # noqa: PLC0415 (a production run never loads the sandbox)
+        from velero_exporter.sandbox.demo import run_demo  # noqa: PLC0415 (a production run never loads the sandbox)
 
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_demo(config if args.config else None, host, port, args.telemetry_path))

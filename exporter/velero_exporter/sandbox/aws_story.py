@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from . import objects
-from .moto_server import MotoServer
-from .story import DR_BUCKET, PRIMARY_BUCKET, story
+from velero_exporter.sandbox import objects
+from velero_exporter.sandbox.moto_server import MotoServer
+from velero_exporter.sandbox.story import DR_BUCKET, PRIMARY_BUCKET, story
 
 PRIMARY_REGION = "us-east-1"
 DR_REGION = "us-west-2"

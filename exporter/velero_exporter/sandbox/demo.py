@@ -18,15 +18,15 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..app import Exporter, Options
-from ..config import Config
-from ..config_file import load_config
-from .aws_story import lay_out_story
-from .kube_api import FakeKubeAPI
-from .monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
-from .moto_server import MotoServer, aws_environment
-from .simulator import VeleroSimulator
-from .story import story
+from velero_exporter.app import Exporter, Options
+from velero_exporter.config.file import load_config
+from velero_exporter.config.settings import Config
+from velero_exporter.sandbox.aws_story import lay_out_story
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
+from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
+from velero_exporter.sandbox.simulator import VeleroSimulator
+from velero_exporter.sandbox.story import story
 
 log = logging.getLogger("velero_exporter.sandbox")
 

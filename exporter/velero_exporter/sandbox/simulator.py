@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..cron import CronError, parse_cron
-from ..parsing import parse_go_duration, parse_timestamp
-from . import objects
-from .kube_api import FakeKubeAPI
-from .story import run_name
+from velero_exporter.sandbox import objects
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.story import run_name
+from velero_exporter.sources.parsing import parse_go_duration, parse_timestamp
+from velero_exporter.velero.cron import CronError, parse_cron
 
 log = logging.getLogger("velero_exporter.sandbox")
 

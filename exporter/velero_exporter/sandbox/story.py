@@ -13,9 +13,9 @@ Trouble on purpose, so that the demo shows every alert path:
 
 from __future__ import annotations
 
-from ..cron import parse_cron
-from ..parsing import parse_go_duration
-from . import objects
+from velero_exporter.sandbox import objects
+from velero_exporter.sources.parsing import parse_go_duration
+from velero_exporter.velero.cron import parse_cron
 
 HOUR = 3600.0
 DAY = 86400.0

@@ -26,8 +26,8 @@ import botocore.parsers
 from botocore import xform_name
 from botocore.config import Config as BotocoreConfig
 
-from ...config import AwsConfig
-from ...store import SourceHealth, TargetHealth
+from velero_exporter.config.settings import AwsConfig
+from velero_exporter.state.store import SourceHealth, TargetHealth
 
 log = logging.getLogger("velero_exporter.aws")
 

@@ -25,13 +25,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from ...aws_records import BACKUPS, KOPIA, OTHER, RESTIC, RESTORES, BackupFolder, BucketTarget, BucketUsage, Usage
-from ...config import AwsConfig
-from ...parsing import parse_backup
-from ...records import FINISHED_BACKUP_PHASES, Backup
-from ...store import Store, TargetHealth
-from .api import AwsApi
-from .s3 import PAGE_SIZE, Bucket, S3Object, usage, where
+from velero_exporter.config.settings import AwsConfig
+from velero_exporter.sources.aws.api import AwsApi
+from velero_exporter.sources.aws.s3 import PAGE_SIZE, Bucket, S3Object, usage, where
+from velero_exporter.sources.parsing import parse_backup
+from velero_exporter.state.aws_records import (
+    BACKUPS,
+    KOPIA,
+    OTHER,
+    RESTIC,
+    RESTORES,
+    BackupFolder,
+    BucketTarget,
+    BucketUsage,
+    Usage,
+)
+from velero_exporter.state.records import FINISHED_BACKUP_PHASES, Backup
+from velero_exporter.state.store import Store, TargetHealth
 
 SOURCE = "buckets"
 MANIFEST = "velero-backup.json"

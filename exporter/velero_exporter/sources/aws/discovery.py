@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...aws_records import BucketTarget
-from ...config import AwsConfig
-from ...records import SnapshotLocation, StorageLocation
+from velero_exporter.config.settings import AwsConfig
+from velero_exporter.state.aws_records import BucketTarget
+from velero_exporter.state.records import SnapshotLocation, StorageLocation
 
 # Velero accepts the AWS plugin under both names.
 AWS_PROVIDERS = frozenset({"aws", "velero.io/aws"})

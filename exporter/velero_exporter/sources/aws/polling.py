@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, Protocol, TypeVar
 
-from ...store import Store, TargetHealth
-from .api import AwsError
+from velero_exporter.sources.aws.api import AwsError
+from velero_exporter.state.store import Store, TargetHealth
 
 log = logging.getLogger("velero_exporter.aws")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from ...aws_records import REPOSITORY_KINDS, BucketTarget, RepositoryUsage
-from ...store import Store, TargetHealth
-from .api import AwsApi
-from .s3 import Bucket, S3Object, usage
+from velero_exporter.sources.aws.api import AwsApi
+from velero_exporter.sources.aws.s3 import Bucket, S3Object, usage
+from velero_exporter.state.aws_records import REPOSITORY_KINDS, BucketTarget, RepositoryUsage
+from velero_exporter.state.store import Store, TargetHealth
 
 SOURCE = "repositories"
 

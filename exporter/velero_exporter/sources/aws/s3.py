@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ...aws_records import BucketTarget, Usage
-from ...store import TargetHealth
-from .api import AwsApi, Where
+from velero_exporter.sources.aws.api import AwsApi, Where
+from velero_exporter.state.aws_records import BucketTarget, Usage
+from velero_exporter.state.store import TargetHealth
 
 # S3's largest page: fewer calls per listing.
 PAGE_SIZE = 1000

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ...aws_records import SNAPSHOT_STATES, RegionSnapshots, SnapshotGroup
-from ...config import Config
-from ...records import SCHEDULE_NAME_LABEL
-from ...store import Store, TargetHealth
-from .api import AwsApi, Where
+from velero_exporter.config.settings import Config
+from velero_exporter.sources.aws.api import AwsApi, Where
+from velero_exporter.state.aws_records import SNAPSHOT_STATES, RegionSnapshots, SnapshotGroup
+from velero_exporter.state.records import SCHEDULE_NAME_LABEL
+from velero_exporter.state.store import Store, TargetHealth
 
 SOURCE = "snapshots"
 # Velero's AWS volume snapshotter tags each snapshot with its backup's name (and copies the backup's labels).

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...aws_records import BucketTarget
-from ...config import Config
-from ...store import Store
-from . import buckets, repositories, snapshots
-from .api import AwsApi, AwsClients
-from .discovery import bucket_targets, snapshot_regions
-from .polling import Poller
+from velero_exporter.config.settings import Config
+from velero_exporter.sources.aws import buckets, repositories, snapshots
+from velero_exporter.sources.aws.api import AwsApi, AwsClients
+from velero_exporter.sources.aws.discovery import bucket_targets, snapshot_regions
+from velero_exporter.sources.aws.polling import Poller
+from velero_exporter.state.aws_records import BucketTarget
+from velero_exporter.state.store import Store
 
 
 def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base: float = 0.5) -> list[Poller[Any]]:

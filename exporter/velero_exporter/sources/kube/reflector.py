@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ...store import ResourceHealth, SourceHealth
-from .client import KubeClient, KubeError, kind_for_status
+from velero_exporter.sources.kube.client import KubeClient, KubeError, kind_for_status
+from velero_exporter.state.store import ResourceHealth, SourceHealth
 
 log = logging.getLogger("velero_exporter.kube")
 

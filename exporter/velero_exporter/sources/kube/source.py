@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...parsing import (
+from velero_exporter.sources.kube.client import KubeClient
+from velero_exporter.sources.kube.reflector import Reflector
+from velero_exporter.sources.parsing import (
     Parsed,
     SharedValues,
     parse_backup,
@@ -17,9 +19,7 @@ from ...parsing import (
     parse_snapshot_location,
     parse_storage_location,
 )
-from ...store import Collection, Store
-from .client import KubeClient
-from .reflector import Reflector
+from velero_exporter.state.store import Collection, Store
 
 SOURCE = "kube"
 log = logging.getLogger("velero_exporter.kube")

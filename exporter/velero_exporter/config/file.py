@@ -22,9 +22,17 @@ from typing import Any
 
 import yaml
 
-from velero_exporter.config import BUCKET_MODES, AwsConfig, BucketSettings, Config, ExtraBucket, Tier, TierSchedule
-from velero_exporter.cron import CronError, parse_cron
-from velero_exporter.durations import DurationError, parse_duration
+from velero_exporter.config.durations import DurationError, parse_duration
+from velero_exporter.config.settings import (
+    BUCKET_MODES,
+    AwsConfig,
+    BucketSettings,
+    Config,
+    ExtraBucket,
+    Tier,
+    TierSchedule,
+)
+from velero_exporter.velero.cron import CronError, parse_cron
 
 # A tier name is a metric label value and may be a Kubernetes label value (at most 63 characters).
 TIER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")

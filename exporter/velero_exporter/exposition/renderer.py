@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .aws_model import AwsModel, build_aws_model
-from .collector import ResourceStats, collect_all
-from .config import Config
-from .cron import Cron, CronError, parse_cron
-from .exposition import Exposition, Payload
-from .model import Model, build_model
-from .status_page import render_status_page
-from .store import Health, Store, StoreView
+from velero_exporter.config.settings import Config
+from velero_exporter.exposition.payload import Exposition, Payload
+from velero_exporter.exposition.status_page import render_status_page
+from velero_exporter.metrics.collector import ResourceStats, collect_all
+from velero_exporter.model.aws import AwsModel, build_aws_model
+from velero_exporter.model.velero import Model, build_model
+from velero_exporter.state.store import Health, Store, StoreView
+from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
 log = logging.getLogger("velero_exporter.renderer")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .config import BucketSettings
-from .records import Backup
+from velero_exporter.config.settings import BucketSettings
+from velero_exporter.state.records import Backup
 
 # (location, bucket, region): the labels of a bucket's series. Two locations sharing a bucket under different
 # prefixes stay apart.

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .exposition import Exposition, content_type, negotiate
-from .web_config import WebConfig
+from velero_exporter.exposition.payload import Exposition, content_type, negotiate
+from velero_exporter.exposition.web_config import WebConfig
 
 
 def _accepts_gzip(request: web.Request) -> bool:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .aws_model import AwsModel
-from .aws_records import PREFIX_KINDS, SNAPSHOT_STATES
-from .model import ALL_BACKUP_PHASES, FINISHED_PHASES_ORDER, Model, ScheduleState
-from .parsing import (
+from velero_exporter.model.aws import AwsModel
+from velero_exporter.model.velero import ALL_BACKUP_PHASES, FINISHED_PHASES_ORDER, Model, ScheduleState
+from velero_exporter.sources.parsing import (
     BAD_DURATION,
     BAD_FIELD_TYPE,
     BAD_TIMESTAMP,
@@ -24,8 +23,9 @@ from .parsing import (
     NOT_AN_OBJECT,
     UNKNOWN_PHASE_REASON,
 )
-from .records import SCHEDULE_PHASES
-from .store import ERROR_KINDS, Health
+from velero_exporter.state.aws_records import PREFIX_KINDS, SNAPSHOT_STATES
+from velero_exporter.state.records import SCHEDULE_PHASES
+from velero_exporter.state.store import ERROR_KINDS, Health
 
 PROBLEM_REASONS: tuple[str, ...] = (
     NOT_AN_OBJECT,

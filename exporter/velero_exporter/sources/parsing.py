@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from .records import (
+from velero_exporter.state.records import (
     BACKUP_PHASES,
     LOCATION_PHASES,
     RESTORE_PHASES,

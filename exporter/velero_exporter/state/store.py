@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from .aws_records import BucketKey, BucketUsage, RegionSnapshots, RepositoryUsage
-from .records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+from velero_exporter.state.aws_records import BucketKey, BucketUsage, RegionSnapshots, RepositoryUsage
+from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
 
 R = TypeVar("R")
 K = TypeVar("K")

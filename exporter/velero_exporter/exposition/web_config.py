@@ -24,7 +24,7 @@ import yaml
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from .config_file import ConfigError
+from velero_exporter.config.file import ConfigError
 
 TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,

@@ -10,9 +10,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .config import Config, Tier
-from .cron import Cron, CronError
-from .records import (
+from velero_exporter.config.settings import Config, Tier
+from velero_exporter.state.records import (
     BACKUP_PHASES,
     FINISHED_BACKUP_PHASES,
     FINISHED_RESTORE_PHASES,
@@ -27,7 +26,8 @@ from .records import (
     SnapshotLocation,
     StorageLocation,
 )
-from .store import StoreView
+from velero_exporter.state.store import StoreView
+from velero_exporter.velero.cron import Cron, CronError
 
 UNASSIGNED = "unassigned"
 ALL_BACKUP_PHASES: tuple[str, ...] = (*BACKUP_PHASES, UNKNOWN_PHASE)

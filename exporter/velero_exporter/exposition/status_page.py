@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .aws_model import AwsModel
-from .durations import format_duration
-from .model import Model, ScheduleState, TierState
-from .records import Restore
-from .store import Health
+from velero_exporter.config.durations import format_duration
+from velero_exporter.model.aws import AwsModel
+from velero_exporter.model.velero import Model, ScheduleState, TierState
+from velero_exporter.state.records import Restore
+from velero_exporter.state.store import Health
 
 OK = "ok"
 VIOLATED = "RPO violated"

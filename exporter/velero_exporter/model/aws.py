@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .aws_records import BucketTarget, BucketUsage, RepositoryUsage, SnapshotGroup, Usage
-from .config import Config
-from .model import UNASSIGNED, TierResolver
-from .store import StoreView
+from velero_exporter.config.settings import Config
+from velero_exporter.model.velero import UNASSIGNED, TierResolver
+from velero_exporter.state.aws_records import BucketTarget, BucketUsage, RepositoryUsage, SnapshotGroup, Usage
+from velero_exporter.state.store import StoreView
 
 
 @dataclass(slots=True, frozen=True)

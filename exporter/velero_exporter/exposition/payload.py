@@ -14,7 +14,7 @@ from prometheus_client.exposition import generate_latest as generate_text
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from .collector import Families
+from velero_exporter.metrics.collector import Families
 
 TEXT = "text"
 OPENMETRICS = "openmetrics"

@@ -12,11 +12,11 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from velero_exporter.config import Config, TierSchedule
-from velero_exporter.cron import CronError, parse_cron
-from velero_exporter.durations import format_duration
-from velero_exporter.model import TierResolver
-from velero_exporter.records import Backup, Schedule
+from velero_exporter.config.durations import format_duration
+from velero_exporter.config.settings import Config, TierSchedule
+from velero_exporter.model.velero import TierResolver
+from velero_exporter.state.records import Backup, Schedule
+from velero_exporter.velero.cron import CronError, parse_cron
 
 # Velero's schedule controller requeues every minute, so a due backup is created up to a minute late.
 SCHEDULING_DELAY_SECONDS = 60.0
