@@ -17,10 +17,11 @@ from tests.metrics_text import Samples, parse_samples, series, value
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
-from velero_exporter.model.velero import ALL_BACKUP_PHASES, UNASSIGNED
+from velero_exporter.model.velero import UNASSIGNED
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sources.kube.source import RESOURCES, RecordSink
 from velero_exporter.state.store import Store
+from velero_exporter.state.vocabulary import ALL_BACKUP_PHASES
 
 NOW = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC).timestamp()
 H = 3600.0

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import Exposition, Payload
 from velero_exporter.exposition.status_page import render_status_page
-from velero_exporter.metrics.collector import ResourceStats, collect_all
+from velero_exporter.metrics.collector import collect
+from velero_exporter.metrics.family import Exported, ResourceStats
 from velero_exporter.model.aws import AwsModel, build_aws_model
 from velero_exporter.model.velero import Model, build_model
 from velero_exporter.state.store import Health, Store, StoreView
@@ -83,7 +84,7 @@ class Renderer:
     def payload(
         self, model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats], now: float
     ) -> Payload:
-        families = collect_all(model, aws, health, resources, self._version)
+        families = collect(Exported(model, aws, health, resources, self._version))
         page = render_status_page(model, aws, health, now, version=self._version, telemetry_path=self._telemetry_path)
         return Payload(families, now, page).prepare()
 

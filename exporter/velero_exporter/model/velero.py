@@ -11,29 +11,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from velero_exporter.config.settings import Config, Tier
-from velero_exporter.state.records import (
-    BACKUP_PHASES,
+from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+from velero_exporter.state.store import StoreView
+from velero_exporter.state.vocabulary import (
+    ALL_BACKUP_PHASES,
+    ALL_RESTORE_PHASES,
+    FAILED_RESTORE_PHASES,
     FINISHED_BACKUP_PHASES,
     FINISHED_RESTORE_PHASES,
     QUEUED_BACKUP_PHASES,
-    RESTORE_PHASES,
     SCHEDULE_NAME_LABEL,
     UNFINISHED_BACKUP_PHASES,
-    UNKNOWN_PHASE,
-    Backup,
-    Restore,
-    Schedule,
-    SnapshotLocation,
-    StorageLocation,
 )
-from velero_exporter.state.store import StoreView
 from velero_exporter.velero.cron import Cron, CronError
 
 UNASSIGNED = "unassigned"
-ALL_BACKUP_PHASES: tuple[str, ...] = (*BACKUP_PHASES, UNKNOWN_PHASE)
-ALL_RESTORE_PHASES: tuple[str, ...] = (*RESTORE_PHASES, UNKNOWN_PHASE)
-FINISHED_PHASES_ORDER: tuple[str, ...] = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
-FAILED_RESTORE_PHASES = frozenset({"Failed", "PartiallyFailed"})
 
 CronLookup = Callable[[str], "Cron | CronError"]
 

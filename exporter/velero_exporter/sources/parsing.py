@@ -14,30 +14,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from velero_exporter.state.records import (
+from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+from velero_exporter.state.vocabulary import (
     BACKUP_PHASES,
     LOCATION_PHASES,
     RESTORE_PHASES,
     SCHEDULE_PHASES,
     UNKNOWN_PHASE,
-    Backup,
-    Restore,
-    Schedule,
-    SnapshotLocation,
-    StorageLocation,
+    Problem,
 )
 
 R = TypeVar("R")
 V = TypeVar("V")
 
 # Reason codes (label values of velero_exporter_invalid_objects).
-NOT_AN_OBJECT = "not_an_object"
-MISSING_NAME = "missing_name"
-MISSING_STATUS = "missing_status"
-UNKNOWN_PHASE_REASON = "unknown_phase"
-BAD_TIMESTAMP = "bad_timestamp"
-BAD_DURATION = "bad_duration"
-BAD_FIELD_TYPE = "bad_field_type"
+NOT_AN_OBJECT: Problem = "not_an_object"
+MISSING_NAME: Problem = "missing_name"
+MISSING_STATUS: Problem = "missing_status"
+UNKNOWN_PHASE_REASON: Problem = "unknown_phase"
+BAD_TIMESTAMP: Problem = "bad_timestamp"
+BAD_DURATION: Problem = "bad_duration"
+BAD_FIELD_TYPE: Problem = "bad_field_type"
 
 
 @dataclass(slots=True, frozen=True)

@@ -7,57 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Velero's Backup phases (pkg/apis/velero/v1/backup_types.go); an object without a phase is New.
-BACKUP_PHASES: tuple[str, ...] = (
-    "New",
-    "Queued",
-    "ReadyToStart",
-    "FailedValidation",
-    "InProgress",
-    "WaitingForPluginOperations",
-    "WaitingForPluginOperationsPartiallyFailed",
-    "Finalizing",
-    "FinalizingPartiallyFailed",
-    "Completed",
-    "PartiallyFailed",
-    "Failed",
-    "Deleting",
-)
-# A phase this exporter does not know (a newer Velero): the object is kept and counted under this phase.
-UNKNOWN_PHASE = "Unknown"
-
-FINISHED_BACKUP_PHASES: frozenset[str] = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
-QUEUED_BACKUP_PHASES: frozenset[str] = frozenset({"New", "Queued", "ReadyToStart"})
-UNFINISHED_BACKUP_PHASES: frozenset[str] = frozenset(
-    {
-        *QUEUED_BACKUP_PHASES,
-        "InProgress",
-        "WaitingForPluginOperations",
-        "WaitingForPluginOperationsPartiallyFailed",
-        "Finalizing",
-        "FinalizingPartiallyFailed",
-    }
-)
-
-RESTORE_PHASES: tuple[str, ...] = (
-    "New",
-    "FailedValidation",
-    "InProgress",
-    "WaitingForPluginOperations",
-    "WaitingForPluginOperationsPartiallyFailed",
-    "Finalizing",
-    "FinalizingPartiallyFailed",
-    "Completed",
-    "PartiallyFailed",
-    "Failed",
-)
-FINISHED_RESTORE_PHASES: frozenset[str] = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
-
-SCHEDULE_PHASES: tuple[str, ...] = ("New", "Enabled", "FailedValidation")
-LOCATION_PHASES: tuple[str, ...] = ("Available", "Unavailable")
-
-# Labels Velero puts on the Backups a Schedule creates, and on Restores.
-SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
+from velero_exporter.state.vocabulary import SCHEDULE_NAME_LABEL
 
 
 @dataclass(slots=True, frozen=True)

@@ -20,21 +20,6 @@ K = TypeVar("K")
 
 Problems = tuple[str, ...]
 
-# What a source's failure can be (velero_exporter_*_errors_total{kind}), initialised to 0 in the metrics.
-ERROR_KINDS: tuple[str, ...] = (
-    "forbidden",
-    "unauthorized",
-    "not_found",
-    "expired",
-    "throttled",
-    "server_error",
-    "unreachable",
-    "timeout",
-    "bad_response",
-    "no_credentials",
-    "client_error",
-)
-
 
 class Collection(Generic[R]):
     """The objects of one kind, by name, and the problems found while parsing them.

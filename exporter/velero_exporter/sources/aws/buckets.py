@@ -40,8 +40,9 @@ from velero_exporter.state.aws_records import (
     BucketUsage,
     Usage,
 )
-from velero_exporter.state.records import FINISHED_BACKUP_PHASES, Backup
+from velero_exporter.state.records import Backup
 from velero_exporter.state.store import Store, TargetHealth
+from velero_exporter.state.vocabulary import FINISHED_BACKUP_PHASES
 
 SOURCE = "buckets"
 MANIFEST = "velero-backup.json"

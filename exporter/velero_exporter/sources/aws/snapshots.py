@@ -14,8 +14,8 @@ from typing import Any
 from velero_exporter.config.settings import Config
 from velero_exporter.sources.aws.api import AwsApi, Where
 from velero_exporter.state.aws_records import SNAPSHOT_STATES, RegionSnapshots, SnapshotGroup
-from velero_exporter.state.records import SCHEDULE_NAME_LABEL
 from velero_exporter.state.store import Store, TargetHealth
+from velero_exporter.state.vocabulary import SCHEDULE_NAME_LABEL
 
 SOURCE = "snapshots"
 # Velero's AWS volume snapshotter tags each snapshot with its backup's name (and copies the backup's labels).

@@ -1,0 +1,20 @@
+"""Families of the backups in flight: the only series per Backup object, and only while it has not finished."""
+
+from __future__ import annotations
+
+from velero_exporter.metrics.family import Subject, gauge, known
+from velero_exporter.model.velero import UnfinishedBackup
+
+UNFINISHED: Subject[UnfinishedBackup] = Subject(
+    "Backups in flight",
+    lambda exported: exported.model.unfinished,
+    (
+        gauge(
+            "velero_backup_unfinished_since_timestamp_seconds",
+            "For each backup that has not finished: its start, or its creation while it has not started (New, "
+            "Queued, ReadyToStart).",
+            ("backup", "schedule", "tier", "phase"),
+            known(lambda b: (b.name, b.schedule, b.tier, b.phase), lambda b: b.since),
+        ),
+    ),
+)

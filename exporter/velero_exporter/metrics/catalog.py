@@ -1,0 +1,37 @@
+"""Every subject's table, in exposition order: what the exporter serves is exactly what these declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from velero_exporter.metrics.backup import UNFINISHED
+from velero_exporter.metrics.bucket import BUCKETS
+from velero_exporter.metrics.family import Family, Subject
+from velero_exporter.metrics.health import BUILD, RESOURCES, SOURCES, TARGETS
+from velero_exporter.metrics.location import SNAPSHOT_LOCATIONS, STORAGE_LOCATIONS
+from velero_exporter.metrics.restore import RESTORE_COUNTS, RESTORE_GROUPS
+from velero_exporter.metrics.schedule import LAST_BACKUPS, SCHEDULES
+from velero_exporter.metrics.snapshot import REGIONS
+from velero_exporter.metrics.tier import TIERS
+
+SUBJECTS: tuple[Subject[Any], ...] = (
+    TIERS,
+    SCHEDULES,
+    LAST_BACKUPS,
+    UNFINISHED,
+    RESTORE_COUNTS,
+    RESTORE_GROUPS,
+    STORAGE_LOCATIONS,
+    SNAPSHOT_LOCATIONS,
+    BUCKETS,
+    REGIONS,
+    BUILD,
+    SOURCES,
+    TARGETS,
+    RESOURCES,
+)
+
+
+def families() -> dict[str, Family[Any]]:
+    """Every declared family by name."""
+    return {family.name: family for subject in SUBJECTS for family in subject.families}

@@ -1,0 +1,53 @@
+"""Families of the EBS snapshots the snapshots source finds in each region: cross-region freshness per tier."""
+
+from __future__ import annotations
+
+from velero_exporter.metrics.family import Labels, Sample, Subject, counts, gauge, known
+from velero_exporter.model.aws import RegionState
+from velero_exporter.state.aws_records import SNAPSHOT_STATES
+
+REGION = ("region",)
+
+
+def _region(region: RegionState) -> Labels:
+    return (region.region,)
+
+
+def _by_tier(region: RegionState) -> list[Sample]:
+    return [((region.region, tier), point) for tier, point in region.last_completed.items()]
+
+
+REGIONS: Subject[RegionState] = Subject(
+    "Snapshots (AWS sources)",
+    lambda exported: exported.aws.regions,
+    (
+        gauge(
+            "velero_snapshot_last_completed_timestamp_seconds",
+            "The newest point in time a completed Velero EBS snapshot in the region holds: the start of its "
+            "backup (joined by the velero.io/backup tag) where known, else the snapshot's own StartTime (a "
+            "cross-region copy's StartTime is the copy time, not the data's).",
+            ("region", "tier"),
+            _by_tier,
+        ),
+        gauge(
+            "velero_snapshots",
+            "EBS snapshots matching the tag filter, by state (pending, completed, error, recoverable, recovering).",
+            ("region", "state"),
+            counts(_region, lambda r: r.by_state, SNAPSHOT_STATES),
+        ),
+        gauge(
+            "velero_snapshot_oldest_pending_timestamp_seconds",
+            "Start of the oldest snapshot still pending.",
+            REGION,
+            known(_region, lambda r: r.oldest_pending),
+            ad_hoc="a snapshot stuck pending, for ad-hoc queries",
+        ),
+        gauge(
+            "velero_snapshot_measured_timestamp_seconds",
+            "When the region's snapshots were last described.",
+            REGION,
+            known(_region, lambda r: r.measured),
+            ad_hoc="how old the region's snapshot figures are",
+        ),
+    ),
+)

@@ -1,0 +1,100 @@
+"""The words of the records and the health, each defined once: Velero's phases, the exporter's error kinds and
+the problems found in objects. Every family that counts by one of them initialises each value to 0.
+
+Velero's phases are those of pkg/apis/velero/v1 (backup_types.go, restore_types.go, schedule_types.go,
+backupstoragelocation_types.go); an object without a phase is New.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+BackupPhase = Literal[
+    "New",
+    "Queued",
+    "ReadyToStart",
+    "FailedValidation",
+    "InProgress",
+    "WaitingForPluginOperations",
+    "WaitingForPluginOperationsPartiallyFailed",
+    "Finalizing",
+    "FinalizingPartiallyFailed",
+    "Completed",
+    "PartiallyFailed",
+    "Failed",
+    "Deleting",
+]
+RestorePhase = Literal[
+    "New",
+    "FailedValidation",
+    "InProgress",
+    "WaitingForPluginOperations",
+    "WaitingForPluginOperationsPartiallyFailed",
+    "Finalizing",
+    "FinalizingPartiallyFailed",
+    "Completed",
+    "PartiallyFailed",
+    "Failed",
+]
+SchedulePhase = Literal["New", "Enabled", "FailedValidation"]
+LocationPhase = Literal["Available", "Unavailable"]
+# A phase this exporter does not know (a newer Velero): the object is kept and counted under this phase.
+UNKNOWN_PHASE = "Unknown"
+
+BACKUP_PHASES: tuple[BackupPhase, ...] = get_args(BackupPhase)
+RESTORE_PHASES: tuple[RestorePhase, ...] = get_args(RestorePhase)
+SCHEDULE_PHASES: tuple[SchedulePhase, ...] = get_args(SchedulePhase)
+LOCATION_PHASES: tuple[LocationPhase, ...] = get_args(LocationPhase)
+# What the count families initialise: every known phase and Unknown.
+ALL_BACKUP_PHASES: tuple[str, ...] = (*BACKUP_PHASES, UNKNOWN_PHASE)
+ALL_RESTORE_PHASES: tuple[str, ...] = (*RESTORE_PHASES, UNKNOWN_PHASE)
+
+# A finished run's phases, best first (the state sets of the newest finished backup or restore).
+FINISHED_PHASES: tuple[str, ...] = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
+FINISHED_BACKUP_PHASES: frozenset[str] = frozenset(FINISHED_PHASES)
+FINISHED_RESTORE_PHASES: frozenset[str] = frozenset(FINISHED_PHASES)
+QUEUED_BACKUP_PHASES: frozenset[str] = frozenset({"New", "Queued", "ReadyToStart"})
+UNFINISHED_BACKUP_PHASES: frozenset[str] = frozenset(
+    {
+        *QUEUED_BACKUP_PHASES,
+        "InProgress",
+        "WaitingForPluginOperations",
+        "WaitingForPluginOperationsPartiallyFailed",
+        "Finalizing",
+        "FinalizingPartiallyFailed",
+    }
+)
+FAILED_RESTORE_PHASES: frozenset[str] = frozenset({"Failed", "PartiallyFailed"})
+
+# Labels Velero puts on the Backups a Schedule creates, and on Restores.
+SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
+
+# What a source's failure can be (velero_exporter_*_errors{kind}). `internal` is a bug of the exporter's own
+# (a reflector or poller that raised), counted and retried rather than fatal.
+ErrorKind = Literal[
+    "forbidden",
+    "unauthorized",
+    "not_found",
+    "expired",
+    "throttled",
+    "server_error",
+    "unreachable",
+    "timeout",
+    "bad_response",
+    "no_credentials",
+    "client_error",
+    "internal",
+]
+ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
+
+# Why an object is held with a problem (velero_exporter_invalid_objects{reason}): skipped, or a field ignored.
+Problem = Literal[
+    "not_an_object",
+    "missing_name",
+    "missing_status",
+    "unknown_phase",
+    "bad_timestamp",
+    "bad_duration",
+    "bad_field_type",
+]
+PROBLEMS: tuple[Problem, ...] = get_args(Problem)
