@@ -12,13 +12,10 @@ Each case renders the default values and every file under chart/velero-exporter/
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import cloudcoil.models.prometheus_operator.v1 as prometheus_operator
@@ -29,6 +26,9 @@ import yaml
 
 from velero_exporter.config.file import parse_config
 from velero_exporter.config.settings import Config
+from velero_exporter.mixin.config import DEFAULT as MIXIN
+from velero_exporter.mixin.outputs import CHART as CHART_IN_REPOSITORY
+from velero_exporter.mixin.outputs import outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "chart" / "velero-exporter"
@@ -72,17 +72,12 @@ ROLE_RULES = [
 ]
 
 
-def _load_script(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+CHART_DASHBOARDS = CHART_IN_REPOSITORY / "dashboards"
 
 
-rules_generate = _load_script(ROOT / "rules" / "generate.py", "velero_rules_generate_for_chart")
-sync_chart = _load_script(ROOT / "scripts" / "sync-chart.py", "velero_sync_chart")
+def chart_dashboards() -> dict[str, str]:
+    """The dashboards the chart must ship, by file name: what the mixin generates into its folder."""
+    return {path.name: text for path, text in outputs().items() if path.parent == CHART_DASHBOARDS}
 
 
 # --- rendering ----------------------------------------------------------------------------------------------
@@ -300,8 +295,7 @@ def test_existing_service_account_must_be_named() -> None:
 
 def test_chart_rules_are_generated_without_drift() -> None:
     assert CHART_RULES.read_text() == RULE_FILE.read_text()
-    assert str(CHART_RULES.relative_to(ROOT)) in [output.path for output in rules_generate.OUTPUTS]
-    assert rules_generate.drifted() == [], "run `python rules/generate.py`"
+    assert CHART_RULES.relative_to(ROOT) in outputs()
 
 
 def test_prometheusrule_groups_equal_the_rule_file() -> None:
@@ -369,7 +363,7 @@ def test_servicemonitor_selects_the_service_and_names_the_job_as_the_rules_expec
     # The rules select job=~"velero-exporter.*": the job comes from the Service label, not the Service's name.
     job = service["metadata"]["labels"][monitor["spec"]["jobLabel"]]
     assert job == "velero-exporter"
-    assert 'job=~"velero-exporter.*"' in rules_generate.CONFIG["exporter_selector"]
+    assert 'job=~"velero-exporter.*"' in MIXIN.exporter_selector
     assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"] == "http"
 
 
@@ -397,7 +391,7 @@ def test_dashboards_toggle_off_removes_every_dashboard() -> None:
     def dashboards(values: dict[str, Any]) -> list[dict[str, Any]]:
         return [cm for cm in of_kind(render(values), "ConfigMap") if "grafana_dashboard" in cm["metadata"]["labels"]]
 
-    assert len(dashboards({})) == len(sync_chart.expected())
+    assert len(dashboards({})) == len(chart_dashboards())
     assert dashboards({"dashboards": {"enabled": False}}) == []
 
 
@@ -428,12 +422,8 @@ def test_scrape_annotations_for_prometheus_without_the_operator(where: str) -> N
 # --- dashboards -----------------------------------------------------------------------------------------------
 
 
-def test_chart_dashboards_are_in_sync_with_dashboards_folder() -> None:
-    assert sync_chart.differences() == [], "run `python scripts/sync-chart.py`"
-
-
 def test_dashboards_become_sidecar_config_maps() -> None:
-    expected = sync_chart.expected()
+    expected = chart_dashboards()
     values = {"dashboards": {"namespace": "grafana", "folder": "Backups", "label": "my_dash", "labelValue": "yes"}}
     maps = [cm for cm in of_kind(render(values), "ConfigMap") if "my_dash" in cm["metadata"]["labels"]]
     shipped = {name: cm for cm in maps for name in cm["data"]}

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -23,9 +21,9 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from tests.generators import load_generator
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
+from velero_exporter.mixin import dashboards as generate
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.monitoring import query, running_prometheus
 
@@ -35,9 +33,6 @@ RULE_FILE = ROOT / "rules" / "velero-exporter.rules.yml"
 DOCS = ROOT / "docs" / "dashboards.md"
 PANEL_TYPES = {"stat", "table", "timeseries", "bargauge", "state-timeline"}
 HOUR, DAY = 3600.0, 86400.0
-
-
-generate = load_generator("dashboards")
 
 
 def _dashboards() -> dict[str, dict[str, Any]]:
@@ -70,19 +65,6 @@ def _panel(file: str, title: str) -> dict[str, Any]:
 
 
 # --- generation and structure ----------------------------------------------------------------------------
-
-
-def test_generated_files_have_not_drifted() -> None:
-    result = subprocess.run(
-        [sys.executable, str(DASHBOARD_DIR / "generate.py"), "--check"], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_check_names_every_drifted_file(tmp_path: Path) -> None:
-    assert len(generate.drifted(tmp_path)) == len(DASHBOARDS) + 1  # the dashboards and docs/dashboards.md
-    generate.write(tmp_path)
-    assert generate.drifted(tmp_path) == []
 
 
 def test_the_expected_dashboards_exist_with_stable_uids() -> None:

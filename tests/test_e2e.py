@@ -11,16 +11,17 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from tests.generators import load_generator
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
+from velero_exporter.mixin.config import DEFAULT as MIXIN
+from velero_exporter.mixin.rules import render_rule_file
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.monitoring import free_port, query, running_alertmanager, running_prometheus
@@ -93,11 +94,9 @@ NAMED = {
 
 def test_rules(directory: Path) -> Path:
     """The real rules with every `for` at 0s: a test cannot wait the production durations."""
-    generate = load_generator("rules")
-    config = dict(generate.CONFIG)
-    config["for"] = dict.fromkeys(config["for"], "0s")
+    config = replace(MIXIN, alert_for=dict.fromkeys(MIXIN.alert_for, "0s"))
     path = directory / "velero-exporter.rules.yml"
-    path.write_text(generate.render_rule_file(config))
+    path.write_text(render_rule_file(config))
     return path
 
 

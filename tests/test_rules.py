@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.generators import load_generator
+from velero_exporter.mixin import rules as generate
+from velero_exporter.mixin.config import DEFAULT as MIXIN
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -27,9 +28,6 @@ PROMETHEUS_RULE = RULES_DIR / "velero-exporter.prometheusrule.yaml"
 INHIBIT_FILE = RULES_DIR / "alertmanager-inhibit.yml"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 UNIT_TESTS = sorted((RULES_DIR / "tests").glob("*.yml"))
-
-
-generate = load_generator("rules")
 
 
 def _tool(name: str, package: str) -> str:
@@ -65,21 +63,6 @@ def _github_anchor(heading: str) -> str:
 
 
 # --- generation -------------------------------------------------------------------------------------------
-
-
-def test_generated_files_have_not_drifted() -> None:
-    result = subprocess.run(
-        [sys.executable, str(RULES_DIR / "generate.py"), "--check"], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def test_check_names_every_drifted_file(tmp_path: Path) -> None:
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "velero-exporter.rules.yml").write_text("groups: []\n")
-    assert generate.drifted(generate.CONFIG, tmp_path) == [output.path for output in generate.OUTPUTS]
-    generate.write(generate.CONFIG, tmp_path)
-    assert generate.drifted(generate.CONFIG, tmp_path) == []
 
 
 def test_prometheusrule_holds_the_same_groups_as_the_rule_file() -> None:
@@ -154,7 +137,7 @@ def test_every_firing_expectation_checks_the_annotations() -> None:
 
 def test_every_alert_has_severity_summary_description_and_runbook() -> None:
     anchors = {_github_anchor(line.lstrip("#")) for line in RUNBOOKS.read_text().splitlines() if line.startswith("## ")}
-    base = generate.CONFIG["runbook_base_url"]
+    base = MIXIN.runbook_base_url
     for alert in _alerts():
         name = alert["alert"]
         assert alert["labels"]["severity"] in {"critical", "warning"}, name
@@ -181,14 +164,14 @@ _MATCHER = re.compile(r"\b(job|cluster)\s*(=~|!~|!=|=)")
 
 
 def test_no_rule_hard_codes_a_job_or_cluster_matcher() -> None:
-    selector = generate.CONFIG["exporter_selector"]
+    selector = MIXIN.exporter_selector
     for rule in _rules():
         expr = rule["expr"].replace(selector, "")
         assert not _MATCHER.search(expr), f"{rule.get('alert') or rule.get('record')}: {expr}"
 
 
 def test_selector_and_cluster_label_are_parameters() -> None:
-    config = {**generate.CONFIG, "exporter_selector": 'namespace="backup-monitoring"', "cluster_label": "k8s"}
+    config = replace(MIXIN, exporter_selector='namespace="backup-monitoring"', cluster_label="k8s")
     text = generate.render_rule_file(config)
     exprs = [rule["expr"] for group in yaml.safe_load(text)["groups"] for rule in group["rules"]]
     for expr in exprs:
@@ -199,7 +182,7 @@ def test_selector_and_cluster_label_are_parameters() -> None:
 
 
 def test_aggregations_keep_the_cluster_label() -> None:
-    cluster = generate.CONFIG["cluster_label"]
+    cluster = MIXIN.cluster_label
     for rule in _rules():
         for labels in re.findall(r"\b(?:by|on)\s*\(([^)]*)\)", rule["expr"]):
             assert cluster in [label.strip() for label in labels.split(",")], (rule, labels)
@@ -243,7 +226,7 @@ def test_inhibit_rules_name_real_alerts_and_keep_the_cluster_equal() -> None:
     rules = yaml.safe_load(INHIBIT_FILE.read_text())["inhibit_rules"]
     assert rules
     for rule in rules:
-        assert rule["equal"] == [generate.CONFIG["cluster_label"]]
+        assert rule["equal"] == [MIXIN.cluster_label]
         for side in ("source_matchers", "target_matchers"):
             matched = set(names)
             for matcher in rule[side]:
@@ -258,7 +241,7 @@ def test_inhibit_rules_name_real_alerts_and_keep_the_cluster_equal() -> None:
 def test_alertmanager_accepts_the_inhibit_rules(tmp_path: Path) -> None:
     inhibit = yaml.safe_load(INHIBIT_FILE.read_text())["inhibit_rules"]
     config = {
-        "route": {"receiver": "null", "group_by": ["alertname", generate.CONFIG["cluster_label"]]},
+        "route": {"receiver": "null", "group_by": ["alertname", MIXIN.cluster_label]},
         "receivers": [{"name": "null"}],
         "inhibit_rules": inhibit,
     }

@@ -11,10 +11,61 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from velero_exporter.config.durations import format_duration
+from velero_exporter.mixin.config import DEFAULT as MIXIN
+from velero_exporter.mixin.config import seconds as duration_seconds
 from velero_exporter.model.aws import AwsModel
 from velero_exporter.model.velero import Model, ScheduleState, TierState
 from velero_exporter.state.records import Restore
 from velero_exporter.state.store import Health
+
+# The families each section presents (the same values, from the same model): the contract test checks that they
+# are declared, and docs/metrics.md lists the sections as their users.
+SECTION_FAMILIES: dict[str, tuple[str, ...]] = {
+    "Tiers": (
+        "velero_tier_rpo_seconds",
+        "velero_tier_rto_seconds",
+        "velero_tier_recovery_point_timestamp_seconds",
+        "velero_schedule_last_backup_phase",
+    ),
+    "Schedules": (
+        "velero_schedule_info",
+        "velero_schedule_exists",
+        "velero_schedule_phase",
+        "velero_schedule_paused",
+        "velero_schedule_last_backup_phase",
+        "velero_schedule_last_success_timestamp_seconds",
+        "velero_schedule_next_run_timestamp_seconds",
+    ),
+    "Backups in progress": ("velero_backup_unfinished_since_timestamp_seconds",),
+    "Restores": (
+        "velero_restore_last_phase",
+        "velero_restore_last_completion_timestamp_seconds",
+        "velero_restore_last_duration_seconds",
+    ),
+    "Storage locations": (
+        "velero_storage_location_info",
+        "velero_storage_location_available",
+        "velero_storage_location_last_validation_timestamp_seconds",
+    ),
+    "Buckets": (
+        "velero_bucket_info",
+        "velero_bucket_size_bytes",
+        "velero_bucket_objects",
+        "velero_bucket_measured_timestamp_seconds",
+        "velero_bucket_recovery_point_timestamp_seconds",
+    ),
+    "Snapshot freshness per region": ("velero_snapshot_last_completed_timestamp_seconds",),
+    "Exporter sources": (
+        "velero_exporter_source_up",
+        "velero_exporter_source_last_success_timestamp_seconds",
+        "velero_exporter_source_errors",
+    ),
+    "AWS targets": (
+        "velero_exporter_target_up",
+        "velero_exporter_target_last_success_timestamp_seconds",
+        "velero_exporter_target_errors",
+    ),
+}
 
 OK = "ok"
 VIOLATED = "RPO violated"
@@ -63,15 +114,18 @@ def _tier_row(tier: TierState, now: float, last_result: str | None) -> TierRow:
     )
 
 
-def schedule_failing(schedule: ScheduleState) -> bool:
+def accepting_tiers(model: Model) -> frozenset[str]:
+    """The tiers that count a PartiallyFailed backup as a success (VeleroBackupFailure ignores it there)."""
+    return frozenset(t.name for t in model.tiers if t.objectives is not None and t.objectives.accept_partially_failed)
+
+
+def schedule_failing(schedule: ScheduleState, accepting: frozenset[str] = frozenset()) -> bool:
     backup = schedule.last_finished
     record = schedule.record
-    return (
-        record is None
-        or record.phase == "FailedValidation"
-        or (backup is not None and backup.phase in FAILED_PHASES)
-        or schedule.next_run is None
-    )
+    failed = backup is not None and backup.phase in FAILED_PHASES
+    if failed and backup is not None and backup.phase == "PartiallyFailed" and schedule.tier in accepting:
+        failed = False
+    return record is None or record.phase == "FailedValidation" or failed or schedule.next_run is None
 
 
 def _e(value: object) -> str:
@@ -167,14 +221,11 @@ def snapshot_table(aws: AwsModel, tiers: Sequence[str], now: float) -> str:
     )
 
 
-# A region more than a day behind the freshest one (the rules' default snapshot_region_lag) is a stale copy.
-COPY_LAG_SECONDS = 86400.0
-
-
 def _copies_lag(tier: str, aws: AwsModel) -> bool:
+    """A region further behind the freshest one than VeleroSnapshotCopyStale allows, or without a copy."""
     points = [r.last_completed.get(tier) for r in aws.regions]
     known = [p for p in points if p is not None]
-    return len(known) < len(points) or max(known) - min(known) > COPY_LAG_SECONDS
+    return len(known) < len(points) or max(known) - min(known) > duration_seconds(MIXIN.snapshot_region_lag)
 
 
 def _age(t: float | None, now: float) -> float | None:
@@ -223,6 +274,7 @@ def render_status_page(
             if row.rpo is not None or row.recovery_point_age is not None
         ),
     )
+    accepting = accepting_tiers(model)
     schedules = _table(
         "Schedules",
         ("schedule", "tier", "cron", "last result", "last success", "next run", "state"),
@@ -237,7 +289,7 @@ def render_status_page(
                     _e(_when(s.next_run, now)),
                     _e(_schedule_state(s)),
                 ),
-                "bad" if schedule_failing(s) else ("warn" if s.record and s.record.paused else "good"),
+                "bad" if schedule_failing(s, accepting) else ("warn" if s.record and s.record.paused else "good"),
             )
             for s in model.schedules
         ),

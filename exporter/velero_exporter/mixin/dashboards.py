@@ -1,58 +1,28 @@
-"""The one source of velero-exporter's Grafana dashboards and of their reference page, docs/dashboards.md.
+"""The mixin's Grafana dashboards and their reference page, docs/dashboards.md.
 
 Panels are built from a few helpers (selectors, a stat, a table of joined instant queries, a time series ...)
 so that every panel carries a title, a description, a unit and the `$datasource`/`$cluster` variables by
-construction. Thresholds that mirror an alert (missed-run delay, restore-test age, ...) are read from the rules'
-CONFIG in rules/generate.py, so a dashboard and its alert never disagree.
-
-    python dashboards/generate.py           rewrite every output
-    python dashboards/generate.py --check   exit 1 naming the outputs that differ from what this file generates
+construction. Thresholds that mirror an alert (missed-run delay, restore-test age, ...) are read from the
+mixin's configuration, so a dashboard and its alert never disagree.
 
 Conventions: one data-source variable `datasource`; a `cluster` variable whose "All" is `.*`, so that series
 without a cluster label match too; every selector carries `cluster=~"$cluster"`; no job is named anywhere (the
 exporter's families have names of their own, and the recording rules aggregate the job away); rates use
 `$__rate_interval`; exporter families are read through `max by (cluster, <object>)` so that two replicas or
-two scrape jobs of one exporter never double a value. Standard library and PyYAML only.
+two scrape jobs of one exporter never double a value.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DASHBOARDS = ROOT / "dashboards"
-DOCS = ROOT / "docs" / "dashboards.md"
+from velero_exporter.mixin.config import DEFAULT as MIXIN
+from velero_exporter.mixin.config import seconds
 
 Json = dict[str, Any]
-
-# ---------------------------------------------------------------------------------------------------------
-# Thresholds shared with the alerts
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _rules_module() -> Any:
-    spec = importlib.util.spec_from_file_location("velero_rules_for_dashboards", ROOT / "rules" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_RULES = _rules_module()
-
-
-def threshold(key: str) -> int:
-    """A duration from the rules' CONFIG, in seconds."""
-    seconds: int = _RULES.seconds(str(_RULES.CONFIG[key]))
-    return seconds
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -170,7 +140,7 @@ GOOD_IF_ZERO = steps(("green", None), ("red", 1))
 NEUTRAL = steps(("text", None))
 
 
-RESTORE_TEST_AGE = steps(("green", None), ("red", threshold("restore_test_max_age")))
+RESTORE_TEST_AGE = steps(("green", None), ("red", seconds(MIXIN.restore_test_max_age)))
 
 
 def tier_detail_link(tier_field: str = "tier") -> Json:
@@ -549,6 +519,20 @@ class Dashboard:
             y += line_height
         return out
 
+    def queries(self) -> list[tuple[str, str]]:
+        """(panel title, PromQL) of every panel's query, and ("variable <name>", query) of each variable's."""
+        out = [
+            (panel.title, target["expr"])
+            for row in self.rows
+            for panel in row.panels
+            for target in panel.json.get("targets", ())
+        ]
+        for variable in self.variables:
+            query = variable.get("query")
+            if isinstance(query, dict) and "query" in query:
+                out.append((f"variable {variable['name']}", str(query["query"])))
+        return out
+
     def render(self) -> Json:
         return {
             "annotations": {
@@ -740,7 +724,7 @@ def _failing_schedules() -> Panel:
 
 
 def overview() -> Dashboard:
-    missed = threshold("schedule_missed_after")
+    missed = seconds(MIXIN.schedule_missed_after)
     objectives = Row(
         1,
         "Recovery objectives per tier",
@@ -787,10 +771,10 @@ def overview() -> Dashboard:
                 "Newest successful backup",
                 "Time since the newest Completed backup of any tier finished"
                 " (velero:cluster_last_success_timestamp_seconds). VeleroBackupMissing fires past"
-                f" {_RULES.CONFIG['backup_missing_cluster_window']}.",
+                f" {MIXIN.backup_missing_cluster_window}.",
                 "dtdurations",
                 [Query(age(sel("velero:cluster_last_success_timestamp_seconds")), legend="{{cluster}}")],
-                thresholds=steps(("green", None), ("red", threshold("backup_missing_cluster_window"))),
+                thresholds=steps(("green", None), ("red", seconds(MIXIN.backup_missing_cluster_window))),
                 explains=("VeleroBackupMissing",),
             ),
             _tier_table(),
@@ -815,7 +799,7 @@ def overview() -> Dashboard:
                 12,
                 "Time since each schedule's last success",
                 "Time since the newest Completed backup of each schedule finished. VeleroBackupMissing fires when"
-                f" it exceeds {_RULES.CONFIG['backup_missing_intervals']} of the schedule's intervals.",
+                f" it exceeds {MIXIN.backup_missing_intervals} of the schedule's intervals.",
                 "dtdurations",
                 [
                     Query(
@@ -892,7 +876,7 @@ def overview() -> Dashboard:
             stat(
                 17,
                 "Missed schedule runs",
-                f"Schedules whose next run is more than {_RULES.CONFIG['schedule_missed_after']} overdue (not paused,"
+                f"Schedules whose next run is more than {MIXIN.schedule_missed_after} overdue (not paused,"
                 " not FailedValidation): Velero did not start them.",
                 "short",
                 [
@@ -965,7 +949,7 @@ def overview() -> Dashboard:
                         ),
                         name="Validated",
                         unit="dtdurations",
-                        thresholds=steps(("green", None), ("red", threshold("location_validation_max_age"))),
+                        thresholds=steps(("green", None), ("red", seconds(MIXIN.location_validation_max_age))),
                     ),
                     Query(
                         location_column(age(per("location", "velero_storage_location_last_sync_timestamp_seconds"))),
@@ -998,10 +982,10 @@ def overview() -> Dashboard:
                 42,
                 "Time since the last good restore per tier",
                 "Per tier, how long ago a restore from one of its backups last Completed: the restore drill's"
-                f" evidence. VeleroRestoreTestOverdue fires past {_RULES.CONFIG['restore_test_max_age']}.",
+                f" evidence. VeleroRestoreTestOverdue fires past {MIXIN.restore_test_max_age}.",
                 "dtdurations",
                 [Query(age(sel("velero:tier_last_restore_success_timestamp_seconds")), legend="{{tier}}")],
-                thresholds=steps(("green", None), ("red", threshold("restore_test_max_age"))),
+                thresholds=steps(("green", None), ("red", seconds(MIXIN.restore_test_max_age))),
                 explains=("VeleroRestoreTestOverdue",),
                 width=6,
             ),
@@ -1083,7 +1067,7 @@ def _restore_table(pid: int, title: str, tier_filter: tuple[str, ...]) -> Panel:
         "The newest finished restore from each tier's (and schedule's: empty for ad-hoc backups) backups: its"
         " phase, when it finished, how long it took (RTO evidence) and whether that is within the tier's RTO."
         " VeleroRestoreFailure fires for a Failed or PartiallyFailed restore within"
-        f" {_RULES.CONFIG['restore_failure_window']}.",
+        f" {MIXIN.restore_failure_window}.",
         columns,
         explains=("VeleroRestoreFailure", "VeleroRestoreSlowerThanRTO"),
         label_links={"tier": [tier_detail_link()]},
@@ -1109,7 +1093,7 @@ def _storage_row(rid: int) -> Row:
                 "Bucket growth per day",
                 "Per bucket, the growth of its size over the last day as a linear trend (deriv over 1d, times"
                 " 86400). VeleroBucketGrowth fires when a bucket grows by more than"
-                f" {_RULES.CONFIG['bucket_growth_fraction']:.0%} in {_RULES.CONFIG['bucket_growth_window']}.",
+                f" {MIXIN.bucket_growth_fraction:.0%} in {MIXIN.bucket_growth_window}.",
                 "bytes",
                 [
                     Query(
@@ -1140,7 +1124,7 @@ def _storage_row(rid: int) -> Row:
                 "Newest backup in each bucket",
                 "Age of the newest Completed backup found in each bucket (its velero-backup.json): the freshness of"
                 " the DR copy. VeleroBucketRecoveryPointStale fires past"
-                f" {_RULES.CONFIG['bucket_recovery_point_max_age']}.",
+                f" {MIXIN.bucket_recovery_point_max_age}.",
                 "dtdurations",
                 [
                     Query(
@@ -1148,7 +1132,7 @@ def _storage_row(rid: int) -> Row:
                         legend="{{bucket}} ({{region}})",
                     )
                 ],
-                thresholds=steps(("green", None), ("red", threshold("bucket_recovery_point_max_age"))),
+                thresholds=steps(("green", None), ("red", seconds(MIXIN.bucket_recovery_point_max_age))),
                 explains=("VeleroBucketRecoveryPointStale",),
                 height=6,
             ),
@@ -1407,7 +1391,7 @@ def tier_detail() -> Dashboard:
                         of_tier(f"{per('schedule', 'velero_schedule_next_run_timestamp_seconds')} - time()"),
                         name="Next run in",
                         unit="dtdurations",
-                        thresholds=steps(("red", None), ("green", -threshold("schedule_missed_after"))),
+                        thresholds=steps(("red", None), ("green", -seconds(MIXIN.schedule_missed_after))),
                     ),
                     Query(
                         of_tier(per("schedule", "velero_schedule_interval_seconds")),
@@ -1581,8 +1565,8 @@ def tier_detail() -> Dashboard:
                 "Unfinished backups",
                 "Each backup of the tier that has not finished, its phase and for how long: since its start, or"
                 " since its creation while it has not started. VeleroBackupStuck fires past"
-                f" {_RULES.CONFIG['backup_queued_threshold']} queued, {_RULES.CONFIG['backup_in_progress_threshold']}"
-                f" in progress, {_RULES.CONFIG['backup_plugin_operations_threshold']} waiting for plugin operations.",
+                f" {MIXIN.backup_queued_threshold} queued, {MIXIN.backup_in_progress_threshold}"
+                f" in progress, {MIXIN.backup_plugin_operations_threshold} waiting for plugin operations.",
                 [Query(age(since), name="For", unit="dtdurations")],
                 explains=("VeleroBackupStuck",),
                 height=7,
@@ -1823,7 +1807,7 @@ DASHBOARD_BUILDERS: tuple[Callable[[], Dashboard], ...] = (overview, tier_detail
 DOC_INTRO = """\
 # Dashboards
 
-Generated by `dashboards/generate.py`: do not edit; run `python dashboards/generate.py`.
+Generated from `velero_exporter/mixin`: do not edit; run `python -m velero_exporter.mixin`.
 
 Three Grafana dashboards in `dashboards/`, for Grafana 10 and later (schemaVersion 39). Import them (Dashboards →
 New → Import) or provision the folder. Each has a `datasource` variable (any Prometheus) and a `cluster` variable
@@ -1902,35 +1886,5 @@ def dashboards() -> list[Dashboard]:
     return [build() for build in DASHBOARD_BUILDERS]
 
 
-def outputs(root: Path = ROOT) -> dict[Path, str]:
-    boards = dashboards()
-    files = {root / "dashboards" / b.file: json.dumps(b.render(), indent=2, ensure_ascii=False) + "\n" for b in boards}
-    files[root / "docs" / "dashboards.md"] = render_docs(boards)
-    return files
-
-
-def drifted(root: Path = ROOT) -> list[Path]:
-    return [path for path, text in outputs(root).items() if not path.exists() or path.read_text() != text]
-
-
-def write(root: Path = ROOT) -> None:
-    for path, text in outputs(root).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file differs")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = drifted()
-        for path in stale:
-            print(f"{path.relative_to(ROOT)} differs from dashboards/generate.py: run python dashboards/generate.py")
-        return 1 if stale else 0
-    write()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def render_dashboard(board: Dashboard) -> str:
+    return json.dumps(board.render(), indent=2, ensure_ascii=False) + "\n"

@@ -1,173 +1,20 @@
-"""The one source of truth for velero-exporter's Prometheus rules and Alertmanager inhibitions.
+"""The mixin's Prometheus rules and Alertmanager inhibitions, built from a MixinConfig.
 
-Like the kubernetes-mixin's ``_config``, every selector, threshold, window, ``for`` duration and severity is a
-parameter in CONFIG; the functions below build the rule groups from it, and OUTPUTS says which files are
-rendered from them.
-
-    python rules/generate.py           rewrite every output
-    python rules/generate.py --check   exit 1 naming the outputs that differ from what CONFIG generates
+Every selector, threshold, window, `for` and severity comes from the configuration (mixin/config.py); the
+functions below build the rule groups from it. `python -m velero_exporter.mixin` writes the files.
 
 Rules must run on Prometheus 2.42 and later, 3.x included: no holt_winters, no duration arithmetic, no
-features newer than 2.42. Standard library and PyYAML only.
+features newer than 2.42.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
-import sys
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# ---------------------------------------------------------------------------------------------------------
-# Parameters
-# ---------------------------------------------------------------------------------------------------------
-
-CONFIG: dict[str, Any] = {
-    # Selects the exporter's series (and its `up` series). Every selector in every rule starts with it; no
-    # rule names a job or a cluster anywhere else.
-    "exporter_selector": 'job=~"velero-exporter.*"',
-    # The label that tells clusters apart in Thanos or Mimir. Aggregations keep it (`by (cluster, ...)`),
-    # joins match on it, and inhibitions require it equal; the rules work when it is absent too.
-    "cluster_label": "cluster",
-    # The exporter's source names (velero_exporter_source_up{source}), as anchored regexes.
-    "kube_source": "kube",
-    "bucket_source": "buckets?",
-    "snapshot_source": "snapshots?",
-    # VeleroBackupMissing: no successful backup cluster-wide for this long ...
-    "backup_missing_cluster_window": "24h",
-    # ... or none of a schedule's within this many of its intervals.
-    "backup_missing_intervals": 2,
-    # VeleroRestoreFailure: how long a failed restore keeps the alert firing.
-    "restore_failure_window": "24h",
-    # VeleroScheduleMissedRun: the schedule's next run is this far in the past ...
-    "schedule_missed_after": "15m",
-    # ... or Velero skipped a run (previous backup still running) within this window.
-    "schedule_skipped_window": "6h",
-    # VeleroBackupStuck thresholds, per phase. The clock is the backup's creation while it is queued and its
-    # start afterwards (velero_backup_unfinished_since_timestamp_seconds).
-    "backup_queued_phases": "New|Queued|ReadyToStart",
-    "backup_queued_threshold": "1h",
-    "backup_in_progress_phases": "InProgress|Finalizing|FinalizingPartiallyFailed",
-    "backup_in_progress_threshold": "4h",
-    "backup_plugin_operations_phases": "WaitingForPluginOperations|WaitingForPluginOperationsPartiallyFailed",
-    # Velero's --item-operation-timeout (4h by default) plus 1h for the InProgress part that precedes the
-    # plugin operations, since the clock is the backup's start.
-    "backup_plugin_operations_threshold": "5h",
-    # VeleroBackupWarnings fires when the newest finished backup of a schedule has more warnings than this.
-    "backup_warnings_max": 0,
-    # VeleroSnapshotCopyStale: a region's newest snapshot of a tier is older than this many of the tier's
-    # longest schedule interval ...
-    "snapshot_stale_intervals": 2,
-    # ... or older than the newest region's by more than this ...
-    "snapshot_region_lag": "24h",
-    # ... or a region holds none of a tier (anchored regex of the tiers whose snapshots every known region
-    # must hold).
-    "snapshot_copy_tiers": ".+",
-    # VeleroBucketRecoveryPointStale: the newest Completed backup found in a bucket is older than this. The
-    # seed's DR bucket receives the monthly dr tier, so a month and a bit.
-    "bucket_recovery_point_max_age": "32d",
-    # VeleroBucketGrowth: the bucket grew by more than this fraction over the window.
-    "bucket_growth_fraction": 0.5,
-    "bucket_growth_window": "1d",
-    # VeleroRestoreTestOverdue: no Completed restore of a tier for this long (the seed drills monthly).
-    "restore_test_max_age": "35d",
-    # Tiers (anchored regex) for which no restore at all counts as overdue. All configured tiers by default:
-    # an objective that was never tested is not evidence.
-    "restore_test_required_tiers": ".+",
-    # How long Prometheus keeps the last successful restore after Velero deleted the Restore object with its
-    # backup (the latch in velero:tier_last_restore_success_timestamp_seconds survives outages this long).
-    "restore_evidence_latch": "1d",
-    # VeleroStorageLocationNotValidated: Velero validates every location each minute by default.
-    "location_validation_max_age": "15m",
-    # VeleroExporterDown: a cluster whose exporter reported within this window and no longer does.
-    "exporter_absent_lookback": "1d",
-    # Where the runbooks live; each alert links to base + "#" + its anchor.
-    "runbook_base_url": "https://github.com/velero-exporter/velero-exporter/blob/main/docs/runbooks.md",
-    # PrometheusRule metadata.
-    "prometheusrule_name": "velero-exporter",
-    "prometheusrule_labels": {"app.kubernetes.io/name": "velero-exporter"},
-    "severity": {
-        # The DR plan lists its four alerts as critical: each one means a restore may not be possible.
-        "VeleroBackupFailure": "critical",
-        "VeleroBackupMissing": "critical",
-        "VeleroRestoreFailure": "critical",
-        "RPOViolation": "critical",
-        "VeleroStorageLocationUnavailable": "critical",
-        "VeleroStorageLocationNotValidated": "critical",
-        "VeleroScheduleFailedValidation": "warning",
-        "VeleroScheduleMissedRun": "warning",
-        "VeleroSchedulePaused": "warning",
-        "VeleroBackupStuck": "warning",
-        "VeleroBackupEmpty": "warning",
-        "VeleroBackupVolumeSnapshotsIncomplete": "warning",
-        "VeleroBackupHooksFailed": "warning",
-        "VeleroBackupWarnings": "warning",
-        "VeleroSnapshotCopyStale": "warning",
-        "VeleroBucketRecoveryPointStale": "warning",
-        "VeleroBucketGrowth": "warning",
-        "VeleroRestoreTestOverdue": "warning",
-        "VeleroRestoreSlowerThanRTO": "warning",
-        "VeleroRetentionBelowObjective": "warning",
-        "VeleroBackupGarbageCollectionFailed": "warning",
-        "VeleroExporterDown": "critical",
-        "VeleroExporterSourceDown": "warning",
-        # The kube source feeds every object-state alert: its outage must page like the exporter's.
-        "VeleroExporterKubeSourceDown": "critical",
-        "VeleroExporterResourceForbidden": "warning",
-    },
-    # `for` of each alert; docs/runbooks.md explains each value.
-    "for": {
-        "VeleroBackupFailure": "5m",
-        "VeleroBackupMissing": "15m",
-        "VeleroRestoreFailure": "0m",
-        # Velero starts a due backup up to a minute late and the recovery point only moves once the backup
-        # has completed: 15m covers the delay and a normal backup of the seed's short-RPO tiers.
-        "RPOViolation": "15m",
-        "VeleroStorageLocationUnavailable": "10m",
-        "VeleroStorageLocationNotValidated": "5m",
-        "VeleroScheduleFailedValidation": "5m",
-        "VeleroScheduleMissedRun": "5m",
-        "VeleroSchedulePaused": "24h",
-        "VeleroBackupStuck": "5m",
-        "VeleroBackupEmpty": "5m",
-        "VeleroBackupVolumeSnapshotsIncomplete": "5m",
-        "VeleroBackupHooksFailed": "5m",
-        "VeleroBackupWarnings": "5m",
-        "VeleroSnapshotCopyStale": "30m",
-        "VeleroBucketRecoveryPointStale": "30m",
-        "VeleroBucketGrowth": "30m",
-        "VeleroRestoreTestOverdue": "1h",
-        "VeleroRestoreSlowerThanRTO": "0m",
-        "VeleroRetentionBelowObjective": "15m",
-        "VeleroBackupGarbageCollectionFailed": "15m",
-        "VeleroExporterDown": "10m",
-        "VeleroExporterSourceDown": "15m",
-        "VeleroExporterResourceForbidden": "10m",
-    },
-}
-
-# ---------------------------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------------------------
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
-
-
-def seconds(duration: str) -> int:
-    """A Prometheus duration ("1h30m") in whole seconds: PromQL before 3.x has no duration arithmetic."""
-    parts = _DURATION.findall(duration)
-    if not duration or "".join(n + u for n, u in parts) != duration:
-        raise ValueError(f"not a Prometheus duration: {duration!r}")
-    return int(sum(int(n) * _UNITS[u] for n, u in parts))
-
+from velero_exporter.mixin.config import MixinConfig, seconds
 
 Rule = dict[str, Any]
 
@@ -176,15 +23,15 @@ Rule = dict[str, Any]
 class Builder:
     """Renders selectors, aggregations and annotations from one configuration."""
 
-    cfg: Mapping[str, Any]
+    cfg: MixinConfig
 
     @property
     def c(self) -> str:
-        return str(self.cfg["cluster_label"])
+        return self.cfg.cluster_label
 
     def s(self, metric: str, *matchers: str) -> str:
         """The metric restricted to the exporter's series, plus further matchers."""
-        return f"{metric}{{{', '.join([str(self.cfg['exporter_selector']), *matchers])}}}"
+        return f"{metric}{{{', '.join([self.cfg.exporter_selector, *matchers])}}}"
 
     def by(self, *labels: str) -> str:
         return f"({', '.join([self.c, *labels])})"
@@ -192,9 +39,6 @@ class Builder:
     def agg(self, op: str, metric: str, *labels: str, matchers: tuple[str, ...] = ()) -> str:
         """`op by (cluster, labels) (metric{selector, matchers})`: one series per object, whatever the replicas."""
         return f"{op} by {self.by(*labels)} ({self.s(metric, *matchers)})"
-
-    def secs(self, key: str) -> int:
-        return seconds(str(self.cfg[key]))
 
     def in_cluster(self) -> str:
         return f"{{{{ with $labels.{self.c} }}}} in cluster {{{{ . }}}}{{{{ end }}}}"
@@ -210,9 +54,9 @@ class Builder:
         anchor: str | None = None,
         reason: str | None = None,
     ) -> Rule:
-        severity = self.cfg["severity"][severity_key or name]
+        severity = self.cfg.severity[severity_key or name]
         rule: Rule = {"alert": name, "expr": _tidy(expr)}
-        wait = str(self.cfg["for"][name])
+        wait = self.cfg.alert_for[name]
         if seconds(wait) > 0:
             rule["for"] = wait
         rule["labels"] = {"severity": severity}
@@ -222,7 +66,7 @@ class Builder:
         rule["annotations"] = {
             "summary": summary,
             "description": description,
-            "runbook_url": f"{self.cfg['runbook_base_url']}#{anchor or name.lower()}",
+            "runbook_url": f"{self.cfg.runbook_base_url}#{anchor or name.lower()}",
         }
         return rule
 
@@ -291,10 +135,10 @@ max by {b.by("tier")} (
 max by {b.by("tier")} (
   {b.s("velero_tier_last_restore_success_timestamp_seconds")}
   or
-  max_over_time(velero:tier_last_restore_success_timestamp_seconds[{b.cfg["restore_evidence_latch"]}])
+  max_over_time(velero:tier_last_restore_success_timestamp_seconds[{b.cfg.restore_evidence_latch}])
 )
 and {on_tier}
-max by {b.by("tier")} (max_over_time({b.s("velero_tier_rpo_seconds")}[{b.cfg["restore_evidence_latch"]}]))
+max by {b.by("tier")} (max_over_time({b.s("velero_tier_rpo_seconds")}[{b.cfg.restore_evidence_latch}]))
 """,
         ),
         b.record(
@@ -323,8 +167,8 @@ def backup_alerts(b: Builder) -> list[Rule]:
     accepted = f"max by {b.by('tier')} ({b.s('velero_tier_partially_failed_accepted')}) == 1"
     finished_phase = 'phase=~"Completed|PartiallyFailed"'
     finished_well = f"max by {b.by('schedule')} ({b.s(sched_phase, finished_phase)}) == 1"
-    missing_cluster = b.secs("backup_missing_cluster_window")
-    n = b.cfg["backup_missing_intervals"]
+    missing_cluster = seconds(b.cfg.backup_missing_cluster_window)
+    n = b.cfg.backup_missing_intervals
     last_success = b.agg("max", "velero_schedule_last_success_timestamp_seconds", "schedule")
     interval = b.agg("max", "velero_schedule_interval_seconds", "schedule")
     created = b.agg("max", "velero_schedule_created_timestamp_seconds", "schedule")
@@ -336,17 +180,17 @@ def backup_alerts(b: Builder) -> list[Rule]:
         "backup finishes well."
     )
 
-    def stuck(phases_key: str, threshold_key: str, what: str, reason: str) -> Rule:
+    def stuck(phases: str, threshold: str, what: str, reason: str) -> Rule:
         return b.alert(
             "VeleroBackupStuck",
             f"""
-time() - max by {b.by("backup", "schedule", "tier", "phase")} ({b.s(unfinished, f'phase=~"{b.cfg[phases_key]}"')})
-> {b.secs(threshold_key)}
+time() - max by {b.by("backup", "schedule", "tier", "phase")} ({b.s(unfinished, f'phase=~"{phases}"')})
+> {seconds(threshold)}
 """,
             f"A Velero backup is stuck {what}.",
             "Backup {{ $labels.backup }} (schedule {{ $labels.schedule }}, tier {{ $labels.tier }})" + ic + " has "
             "been {{ $labels.phase }} for {{ $value | humanizeDuration }} (threshold "
-            f"{b.cfg[threshold_key]}).",
+            f"{threshold}).",
             reason=reason,
         )
 
@@ -384,7 +228,7 @@ or
             f"time() - velero:cluster_last_success_timestamp_seconds > {missing_cluster}",
             "No successful Velero backup in the cluster lately.",
             "The newest successful backup of any tier" + ic + " completed {{ $value | humanizeDuration }} ago "
-            f"(threshold {b.cfg['backup_missing_cluster_window']}).",
+            f"(threshold {b.cfg.backup_missing_cluster_window}).",
             reason="cluster_stale",
         ),
         b.alert(
@@ -433,11 +277,11 @@ unless on {b.by("schedule")}
             "not exist in Velero" + ic + ".",
             reason="schedule_gone",
         ),
-        stuck("backup_queued_phases", "backup_queued_threshold", "before it starts", "queued"),
-        stuck("backup_in_progress_phases", "backup_in_progress_threshold", "in progress", "in_progress"),
+        stuck(b.cfg.backup_queued_phases, b.cfg.backup_queued_threshold, "before it starts", "queued"),
+        stuck(b.cfg.backup_in_progress_phases, b.cfg.backup_in_progress_threshold, "in progress", "in_progress"),
         stuck(
-            "backup_plugin_operations_phases",
-            "backup_plugin_operations_threshold",
+            b.cfg.backup_plugin_operations_phases,
+            b.cfg.backup_plugin_operations_threshold,
             "waiting for plugin operations",
             "plugin_operations",
         ),
@@ -469,7 +313,7 @@ unless on {b.by("schedule")}
         ),
         last_backup(
             "VeleroBackupWarnings",
-            f"{b.agg('max', 'velero_schedule_last_backup_warnings', 'schedule')} > {b.cfg['backup_warnings_max']}",
+            f"{b.agg('max', 'velero_schedule_last_backup_warnings', 'schedule')} > {b.cfg.backup_warnings_max}",
             "A Velero backup finished with warnings.",
             "The newest finished backup of schedule {{ $labels.schedule }}" + ic + " has {{ $value }} warning(s).",
         ),
@@ -508,7 +352,7 @@ def schedule_alerts(b: Builder) -> list[Rule]:
             b.with_schedule_tier(
                 f"""
 time() - {b.agg("max", "velero_schedule_next_run_timestamp_seconds", "schedule")}
-> {b.secs("schedule_missed_after")}
+> {seconds(b.cfg.schedule_missed_after)}
 unless on {b.by("schedule")} ({paused})
 unless on {b.by("schedule")} ({invalid})
 """
@@ -522,7 +366,7 @@ unless on {b.by("schedule")} ({invalid})
             "VeleroScheduleMissedRun",
             b.with_schedule_tier(
                 f"time() - {b.agg('max', 'velero_schedule_last_skipped_timestamp_seconds', 'schedule')}\n"
-                f"< {b.secs('schedule_skipped_window')}"
+                f"< {seconds(b.cfg.schedule_skipped_window)}"
             ),
             "A Velero schedule missed a run.",
             "Velero skipped a due run of schedule {{ $labels.schedule }}" + ic + " {{ $value | "
@@ -535,7 +379,7 @@ unless on {b.by("schedule")} ({invalid})
             "A Velero schedule has been paused for long.",
             "Schedule {{ $labels.schedule }}"
             + ic
-            + f" has been paused for more than {b.cfg['for']['VeleroSchedulePaused']}.",
+            + f" has been paused for more than {b.cfg.alert_for['VeleroSchedulePaused']}.",
         ),
     ]
 
@@ -543,7 +387,7 @@ unless on {b.by("schedule")} ({invalid})
 def objective_alerts(b: Builder) -> list[Rule]:
     ic = b.in_cluster()
     on_tier = f"on {b.by('tier')}"
-    required = b.cfg["restore_test_required_tiers"]
+    required = b.cfg.restore_test_required_tiers
     return [
         b.alert(
             "RPOViolation",
@@ -564,7 +408,7 @@ def objective_alerts(b: Builder) -> list[Rule]:
         b.alert(
             "VeleroRestoreFailure",
             f"time() - {b.agg('max', 'velero_restore_last_failure_timestamp_seconds', 'tier', 'schedule')}\n"
-            f"< {b.secs('restore_failure_window')}",
+            f"< {seconds(b.cfg.restore_failure_window)}",
             "A Velero restore failed.",
             "A restore from {{ with $labels.schedule }}schedule {{ . }} of {{ end }}tier {{ $labels.tier }}"
             + ic
@@ -580,10 +424,10 @@ def objective_alerts(b: Builder) -> list[Rule]:
         ),
         b.alert(
             "VeleroRestoreTestOverdue",
-            f"time() - velero:tier_last_restore_success_timestamp_seconds\n> {b.secs('restore_test_max_age')}",
+            f"time() - velero:tier_last_restore_success_timestamp_seconds\n> {seconds(b.cfg.restore_test_max_age)}",
             "No successful Velero restore test of a tier lately.",
             "The newest successful restore of tier {{ $labels.tier }}" + ic + " completed {{ $value | "
-            f"humanizeDuration }}}} ago (threshold {b.cfg['restore_test_max_age']}).",
+            f"humanizeDuration }}}} ago (threshold {b.cfg.restore_test_max_age}).",
             reason="overdue",
         ),
         b.alert(
@@ -602,9 +446,9 @@ def storage_alerts(b: Builder) -> list[Rule]:
     ic = b.in_cluster()
     loc = ("location", "bucket", "region")
     snapshot_ts = "velero_snapshot_last_completed_timestamp_seconds"
-    copy_tiers = f'tier=~"{b.cfg["snapshot_copy_tiers"]}"'
-    growth = b.cfg["bucket_growth_fraction"]
-    window = b.cfg["bucket_growth_window"]
+    copy_tiers = f'tier=~"{b.cfg.snapshot_copy_tiers}"'
+    growth = b.cfg.bucket_growth_fraction
+    window = b.cfg.bucket_growth_window
     return [
         b.alert(
             "VeleroStorageLocationUnavailable",
@@ -628,7 +472,7 @@ def storage_alerts(b: Builder) -> list[Rule]:
         b.alert(
             "VeleroStorageLocationNotValidated",
             f"time() - {b.agg('max', 'velero_storage_location_last_validation_timestamp_seconds', 'location')}\n"
-            f"> {b.secs('location_validation_max_age')}",
+            f"> {seconds(b.cfg.location_validation_max_age)}",
             "Velero has not validated a backup storage location lately: Velero may be down.",
             "Velero last validated BackupStorageLocation {{ $labels.location }}" + ic + " {{ $value | "
             "humanizeDuration }} ago.",
@@ -647,13 +491,13 @@ def storage_alerts(b: Builder) -> list[Rule]:
             f"""
 time() - {b.agg("max", snapshot_ts, "region", "tier")}
 > on {b.by("tier")} group_left ()
-{b.cfg["snapshot_stale_intervals"]} * velero:tier_schedule_interval_seconds:max
+{b.cfg.snapshot_stale_intervals} * velero:tier_schedule_interval_seconds:max
 """,
             "A region's newest Velero volume snapshot of a tier is stale.",
             "The newest completed snapshot of tier {{ $labels.tier }} in region {{ $labels.region }}"
             + ic
             + " holds data from {{ $value | humanizeDuration }} ago, more than "
-            f"{b.cfg['snapshot_stale_intervals']} of the tier's schedule intervals.",
+            f"{b.cfg.snapshot_stale_intervals} of the tier's schedule intervals.",
             reason="stale",
         ),
         b.alert(
@@ -662,13 +506,13 @@ time() - {b.agg("max", snapshot_ts, "region", "tier")}
 max by {b.by("tier")} ({b.s(snapshot_ts)})
 - on {b.by("tier")} group_right ()
 {b.agg("max", snapshot_ts, "region", "tier")}
-> {b.secs("snapshot_region_lag")}
+> {seconds(b.cfg.snapshot_region_lag)}
 """,
             "A region's newest Velero volume snapshot of a tier is stale.",
             "The newest completed snapshot of tier {{ $labels.tier }} in region {{ $labels.region }}"
             + ic
             + " is {{ $value | humanizeDuration }} behind the newest region's"
-            + f" (threshold {b.cfg['snapshot_region_lag']}).",
+            + f" (threshold {b.cfg.snapshot_region_lag}).",
             reason="lagging",
         ),
         b.alert(
@@ -686,11 +530,11 @@ count by ({c}) (group by {b.by("region")} ({b.s("velero_snapshots")}))
         b.alert(
             "VeleroBucketRecoveryPointStale",
             f"time() - {b.agg('max', 'velero_bucket_recovery_point_timestamp_seconds', *loc)}\n"
-            f"> {b.secs('bucket_recovery_point_max_age')}",
+            f"> {seconds(b.cfg.bucket_recovery_point_max_age)}",
             "The newest Velero backup in a bucket is stale.",
             "The newest Completed backup in bucket {{ $labels.bucket }} ({{ $labels.region }}, location "
             "{{ $labels.location }})" + ic + " started {{ $value | humanizeDuration }} ago (threshold "
-            f"{b.cfg['bucket_recovery_point_max_age']}).",
+            f"{b.cfg.bucket_recovery_point_max_age}).",
             reason="stale",
         ),
         b.alert(
@@ -720,9 +564,9 @@ def exporter_alerts(b: Builder) -> list[Rule]:
     c = b.c
     ic = b.in_cluster()
     build = b.s("velero_exporter_build_info")
-    lookback = b.cfg["exporter_absent_lookback"]
-    kube = f'source=~"{b.cfg["kube_source"]}"'
-    not_kube = f'source!~"{b.cfg["kube_source"]}"'
+    lookback = b.cfg.exporter_absent_lookback
+    kube = f'source=~"{b.cfg.kube_source}"'
+    not_kube = f'source!~"{b.cfg.kube_source}"'
     return [
         b.alert(
             "VeleroExporterDown",
@@ -770,7 +614,7 @@ def exporter_alerts(b: Builder) -> list[Rule]:
     ]
 
 
-def groups(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
     """The rule groups, in evaluation order: recording rules first, since the alerts read them."""
     b = Builder(cfg)
     return [
@@ -801,11 +645,11 @@ _LOCATION_CAUSED_ALERTS = (
 )
 
 
-def inhibit_rules(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+def inhibit_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
     """A down location, exporter or source silences, in the same cluster, the alerts it causes."""
 
     def equal() -> list[str]:
-        return [str(cfg["cluster_label"])]
+        return [str(cfg.cluster_label)]
 
     return [
         {
@@ -819,19 +663,19 @@ def inhibit_rules(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
         },
         {
             # A failing kube source freezes the exporter's view of Velero's objects.
-            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg["kube_source"]}"'],
+            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg.kube_source}"'],
             "target_matchers": [f'alertname=~"{_OBJECT_STATE_ALERTS}"'],
             "equal": equal(),
         },
         {
-            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg["bucket_source"]}"'],
+            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg.bucket_source}"'],
             "target_matchers": ['alertname=~"VeleroBucketRecoveryPointStale|VeleroBucketGrowth"'],
             "equal": equal(),
         },
         {
             "source_matchers": [
                 'alertname="VeleroExporterSourceDown"',
-                f'source=~"{cfg["snapshot_source"]}"',
+                f'source=~"{cfg.snapshot_source}"',
             ],
             "target_matchers": ['alertname="VeleroSnapshotCopyStale"'],
             "equal": equal(),
@@ -857,7 +701,7 @@ def inhibit_rules(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 # Rendering
 # ---------------------------------------------------------------------------------------------------------
 
-HEADER = "# Generated by rules/generate.py from its CONFIG: do not edit; run `python rules/generate.py`.\n"
+HEADER = "# Generated from velero_exporter/mixin: do not edit; run `python -m velero_exporter.mixin`.\n"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -879,69 +723,20 @@ def dump(data: Any) -> str:
     return HEADER + yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100000, allow_unicode=True)
 
 
-def render_rule_file(cfg: Mapping[str, Any]) -> str:
+def render_rule_file(cfg: MixinConfig) -> str:
     return dump({"groups": groups(cfg)})
 
 
-def render_prometheusrule(cfg: Mapping[str, Any]) -> str:
+def render_prometheusrule(cfg: MixinConfig) -> str:
     return dump(
         {
             "apiVersion": "monitoring.coreos.com/v1",
             "kind": "PrometheusRule",
-            "metadata": {"name": cfg["prometheusrule_name"], "labels": dict(cfg["prometheusrule_labels"])},
+            "metadata": {"name": cfg.prometheusrule_name, "labels": dict(cfg.prometheusrule_labels)},
             "spec": {"groups": groups(cfg)},
         }
     )
 
 
-def render_inhibit_rules(cfg: Mapping[str, Any]) -> str:
+def render_inhibit_rules(cfg: MixinConfig) -> str:
     return dump({"inhibit_rules": inhibit_rules(cfg)})
-
-
-@dataclass(frozen=True, slots=True)
-class Output:
-    path: str  # relative to the repository root
-    render: Callable[[Mapping[str, Any]], str]
-
-
-# Every generated file: adding the chart's copy is one more line.
-OUTPUTS: tuple[Output, ...] = (
-    Output("rules/velero-exporter.rules.yml", render_rule_file),
-    Output("rules/velero-exporter.prometheusrule.yaml", render_prometheusrule),
-    Output("rules/alertmanager-inhibit.yml", render_inhibit_rules),
-    Output("chart/velero-exporter/files/rules.yaml", render_rule_file),
-)
-
-
-def drifted(cfg: Mapping[str, Any] = CONFIG, root: Path = ROOT) -> list[str]:
-    """The outputs whose file differs from what cfg generates."""
-    stale = []
-    for output in OUTPUTS:
-        path = root / output.path
-        if not path.exists() or path.read_text(encoding="utf-8") != output.render(cfg):
-            stale.append(output.path)
-    return stale
-
-
-def write(cfg: Mapping[str, Any] = CONFIG, root: Path = ROOT) -> None:
-    for output in OUTPUTS:
-        path = root / output.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(output.render(cfg), encoding="utf-8")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = drifted()
-        for path in stale:
-            print(f"{path} is out of date: run `python rules/generate.py`", file=sys.stderr)
-        return 1 if stale else 0
-    write()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The mixin's configuration: every selector, threshold, window, `for` and severity of the rules, dashboards and
+status page, in one place (the role of a monitoring mixin's `_config`).
+
+The rule files, the PrometheusRule, the chart's copies and the dashboards are generated from DEFAULT
+(`python -m velero_exporter.mixin`); tests generate variants with `dataclasses.replace` (the end-to-end test
+shortens `alert_for`). Durations are Prometheus durations; `seconds()` turns one into whole seconds, since
+PromQL before 3.x has no duration arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration ("1h30m") in whole seconds."""
+    parts = _DURATION.findall(duration)
+    if not duration or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return int(sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+@dataclass(frozen=True, slots=True)
+class MixinConfig:
+    # Selects the exporter's series (and its `up` series). Every selector in every rule starts with it; no
+    # rule names a job or a cluster anywhere else.
+    exporter_selector: str = 'job=~"velero-exporter.*"'
+    # The label that tells clusters apart in Thanos or Mimir. Aggregations keep it (`by (cluster, ...)`),
+    # joins match on it, and inhibitions require it equal; the rules work when it is absent too.
+    cluster_label: str = "cluster"
+    # The exporter's source names (velero_exporter_source_up{source}), as anchored regexes.
+    kube_source: str = "kube"
+    bucket_source: str = "buckets?"
+    snapshot_source: str = "snapshots?"
+    # VeleroBackupMissing: no successful backup cluster-wide for this long ...
+    backup_missing_cluster_window: str = "24h"
+    # ... or none of a schedule's within this many of its intervals.
+    backup_missing_intervals: int = 2
+    # VeleroRestoreFailure: how long a failed restore keeps the alert firing.
+    restore_failure_window: str = "24h"
+    # VeleroScheduleMissedRun: the schedule's next run is this far in the past ...
+    schedule_missed_after: str = "15m"
+    # ... or Velero skipped a run (previous backup still running) within this window.
+    schedule_skipped_window: str = "6h"
+    # VeleroBackupStuck thresholds, per phase. The clock is the backup's creation while it is queued and its
+    # start afterwards (velero_backup_unfinished_since_timestamp_seconds).
+    backup_queued_phases: str = "New|Queued|ReadyToStart"
+    backup_queued_threshold: str = "1h"
+    backup_in_progress_phases: str = "InProgress|Finalizing|FinalizingPartiallyFailed"
+    backup_in_progress_threshold: str = "4h"
+    backup_plugin_operations_phases: str = "WaitingForPluginOperations|WaitingForPluginOperationsPartiallyFailed"
+    # Velero's --item-operation-timeout (4h by default) plus 1h for the InProgress part that precedes the
+    # plugin operations, since the clock is the backup's start.
+    backup_plugin_operations_threshold: str = "5h"
+    # VeleroBackupWarnings fires when the newest finished backup of a schedule has more warnings than this.
+    backup_warnings_max: int = 0
+    # VeleroSnapshotCopyStale: a region's newest snapshot of a tier is older than this many of the tier's
+    # longest schedule interval ...
+    snapshot_stale_intervals: int = 2
+    # ... or older than the newest region's by more than this ...
+    snapshot_region_lag: str = "24h"
+    # ... or a region holds none of a tier (anchored regex of the tiers whose snapshots every known region
+    # must hold).
+    snapshot_copy_tiers: str = ".+"
+    # VeleroBucketRecoveryPointStale: the newest Completed backup found in a bucket is older than this. The
+    # seed's DR bucket receives the monthly dr tier, so a month and a bit.
+    bucket_recovery_point_max_age: str = "32d"
+    # VeleroBucketGrowth: the bucket grew by more than this fraction over the window.
+    bucket_growth_fraction: float = 0.5
+    bucket_growth_window: str = "1d"
+    # VeleroRestoreTestOverdue: no Completed restore of a tier for this long (the seed drills monthly).
+    restore_test_max_age: str = "35d"
+    # Tiers (anchored regex) for which no restore at all counts as overdue. All configured tiers by default:
+    # an objective that was never tested is not evidence.
+    restore_test_required_tiers: str = ".+"
+    # How long Prometheus keeps the last successful restore after Velero deleted the Restore object with its
+    # backup (the latch in velero:tier_last_restore_success_timestamp_seconds survives outages this long).
+    restore_evidence_latch: str = "1d"
+    # VeleroStorageLocationNotValidated: Velero validates every location each minute by default.
+    location_validation_max_age: str = "15m"
+    # VeleroExporterDown: a cluster whose exporter reported within this window and no longer does.
+    exporter_absent_lookback: str = "1d"
+    # Where the runbooks live; each alert links to base + "#" + its anchor.
+    runbook_base_url: str = "https://github.com/velero-exporter/velero-exporter/blob/main/docs/runbooks.md"
+    severity: Mapping[str, str] = field(
+        default_factory=lambda: {
+            # The DR plan lists its four alerts as critical: each one means a restore may not be possible.
+            "VeleroBackupFailure": "critical",
+            "VeleroBackupMissing": "critical",
+            "VeleroRestoreFailure": "critical",
+            "RPOViolation": "critical",
+            "VeleroStorageLocationUnavailable": "critical",
+            "VeleroStorageLocationNotValidated": "critical",
+            "VeleroScheduleFailedValidation": "warning",
+            "VeleroScheduleMissedRun": "warning",
+            "VeleroSchedulePaused": "warning",
+            "VeleroBackupStuck": "warning",
+            "VeleroBackupEmpty": "warning",
+            "VeleroBackupVolumeSnapshotsIncomplete": "warning",
+            "VeleroBackupHooksFailed": "warning",
+            "VeleroBackupWarnings": "warning",
+            "VeleroSnapshotCopyStale": "warning",
+            "VeleroBucketRecoveryPointStale": "warning",
+            "VeleroBucketGrowth": "warning",
+            "VeleroRestoreTestOverdue": "warning",
+            "VeleroRestoreSlowerThanRTO": "warning",
+            "VeleroRetentionBelowObjective": "warning",
+            "VeleroBackupGarbageCollectionFailed": "warning",
+            "VeleroExporterDown": "critical",
+            "VeleroExporterSourceDown": "warning",
+            # The kube source feeds every object-state alert: its outage must page like the exporter's.
+            "VeleroExporterKubeSourceDown": "critical",
+            "VeleroExporterResourceForbidden": "warning",
+        }
+    )
+    # `for` of each alert; docs/runbooks.md explains each value.
+    alert_for: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "VeleroBackupFailure": "5m",
+            "VeleroBackupMissing": "15m",
+            "VeleroRestoreFailure": "0m",
+            # Velero starts a due backup up to a minute late and the recovery point only moves once the backup
+            # has completed: 15m covers the delay and a normal backup of the seed's short-RPO tiers.
+            "RPOViolation": "15m",
+            "VeleroStorageLocationUnavailable": "10m",
+            "VeleroStorageLocationNotValidated": "5m",
+            "VeleroScheduleFailedValidation": "5m",
+            "VeleroScheduleMissedRun": "5m",
+            "VeleroSchedulePaused": "24h",
+            "VeleroBackupStuck": "5m",
+            "VeleroBackupEmpty": "5m",
+            "VeleroBackupVolumeSnapshotsIncomplete": "5m",
+            "VeleroBackupHooksFailed": "5m",
+            "VeleroBackupWarnings": "5m",
+            "VeleroSnapshotCopyStale": "30m",
+            "VeleroBucketRecoveryPointStale": "30m",
+            "VeleroBucketGrowth": "30m",
+            "VeleroRestoreTestOverdue": "1h",
+            "VeleroRestoreSlowerThanRTO": "0m",
+            "VeleroRetentionBelowObjective": "15m",
+            "VeleroBackupGarbageCollectionFailed": "15m",
+            "VeleroExporterDown": "10m",
+            "VeleroExporterSourceDown": "15m",
+            "VeleroExporterResourceForbidden": "10m",
+        }
+    )
+
+    # PrometheusRule metadata.
+    prometheusrule_name: str = "velero-exporter"
+    prometheusrule_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "velero-exporter"}
+    )
+
+
+DEFAULT = MixinConfig()
