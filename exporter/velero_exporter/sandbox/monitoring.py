@@ -12,10 +12,11 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,20 @@ class Process:
                 await self.process.wait()
 
 
-async def _wait_ready(proc: Process, path: str, within: float = 60.0) -> None:
+@dataclass(slots=True, frozen=True)
+class WebAccess:
+    """A process served behind --web.config.file (TLS, basic auth): the file, and how a client gets in."""
+
+    config_file: Path
+    client_tls: ssl.SSLContext
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. basic auth's Authorization
+    host: str = "localhost"  # the name the server's certificate is for
+
+
+async def _wait_ready(proc: Process, path: str, access: WebAccess | None, within: float = 60.0) -> None:
     deadline = time.monotonic() + within
-    async with aiohttp.ClientSession() as http:
+    connector = aiohttp.TCPConnector(ssl=access.client_tls if access else True)
+    async with aiohttp.ClientSession(connector=connector, headers=access.headers if access else None) as http:
         while time.monotonic() < deadline:
             if proc.process.returncode is not None:
                 raise RuntimeError(f"{proc.name} exited: {proc.log.read_text()[-2000:]}")
@@ -83,7 +95,9 @@ async def _wait_ready(proc: Process, path: str, within: float = 60.0) -> None:
     raise TimeoutError(f"{proc.name} not ready after {within}s: {proc.log.read_text()[-2000:]}")
 
 
-async def _start(name: str, argv: Sequence[str], url: str, ready_path: str, workdir: Path) -> Process:
+async def _start(
+    name: str, argv: Sequence[str], url: str, ready_path: str, workdir: Path, *, access: WebAccess | None
+) -> Process:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
@@ -91,7 +105,7 @@ async def _start(name: str, argv: Sequence[str], url: str, ready_path: str, work
         )
     proc = Process(name, url, process, log)
     try:
-        await _wait_ready(proc, ready_path)
+        await _wait_ready(proc, ready_path, access)
     except BaseException:
         await proc.stop()
         raise
@@ -140,7 +154,9 @@ def alertmanager_config(webhook_url: str | None, inhibit_rules_file: Path | None
 
 
 @contextlib.asynccontextmanager
-async def _running(name: str, binary: str, config: dict[str, Any], flags: Sequence[str]) -> AsyncIterator[Process]:
+async def _running(
+    name: str, binary: str, config: dict[str, Any], flags: Sequence[str], access: WebAccess | None = None
+) -> AsyncIterator[Process]:
     """The binary with its config file, data and a free port in a temporary folder; stopped and removed after."""
     with tempfile.TemporaryDirectory(prefix=f"velero-exporter-{name}-") as tmp:
         workdir = Path(tmp)
@@ -148,7 +164,11 @@ async def _running(name: str, binary: str, config: dict[str, Any], flags: Sequen
         config_file.write_text(yaml.safe_dump(config))
         port = free_port()
         argv = [binary, f"--config.file={config_file}", f"--web.listen-address=127.0.0.1:{port}", *flags]
-        proc = await _start(name, argv, f"http://127.0.0.1:{port}", "/-/ready", workdir)
+        url = f"http://127.0.0.1:{port}"
+        if access is not None:
+            argv.append(f"--web.config.file={access.config_file}")
+            url = f"https://{access.host}:{port}"
+        proc = await _start(name, argv, url, "/-/ready", workdir, access=access)
         try:
             yield proc
         finally:
@@ -174,15 +194,47 @@ async def running_prometheus(
     targets: Sequence[str],
     rule_files: Sequence[Path] = (),
     alertmanager_url: str | None = None,
+    *,
+    storage: Path | None = None,
+    access: WebAccess | None = None,
     **config_options: Any,
 ) -> AsyncIterator[Process]:
+    """Prometheus scraping the targets; on `storage` (e.g. backfilled history, kept however old it is) instead
+    of a fresh data folder; behind TLS and basic auth with `access`."""
     binary = shutil.which(PROMETHEUS)
     if binary is None:
         raise FileNotFoundError("prometheus is not installed (apt-get install prometheus)")
     am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
     config = prometheus_config(targets, rule_files, am, **config_options)
-    async with _running("prometheus", binary, config, ["--storage.tsdb.path=data", "--web.enable-lifecycle"]) as proc:
+    flags = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle"]
+    if storage is not None:
+        flags.append("--storage.tsdb.retention.time=100y")
+    async with _running("prometheus", binary, config, flags, access) as proc:
         yield proc
+
+
+async def backfill(openmetrics: Path, storage: Path) -> None:
+    """TSDB blocks in `storage` from an OpenMetrics file (promtool tsdb create-blocks-from openmetrics)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        raise FileNotFoundError("promtool is not installed (apt-get install prometheus)")
+    # One pass per block: promtool reads the whole file for each block it cuts, and the default (2h blocks)
+    # makes a month of history take minutes instead of a second. The flag is hidden from promtool's --help.
+    process = await asyncio.create_subprocess_exec(
+        promtool,
+        "tsdb",
+        "create-blocks-from",
+        "openmetrics",
+        "--max-block-duration=8760h",
+        "--quiet",
+        str(openmetrics),
+        str(storage),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"promtool could not backfill {openmetrics}: {out.decode()[-2000:]}")
 
 
 async def query(prometheus_url: str, expr: str, at: float | None = None) -> list[dict[str, Any]]:
