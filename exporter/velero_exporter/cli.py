@@ -1,4 +1,4 @@
-"""The command line: flags in the Prometheus exporter style, and the check-config and demo commands."""
+"""The command line: flags in the Prometheus exporter style, and the check-config, demo and report commands."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from velero_exporter.config.settings import Config
 from velero_exporter.exposition.web_config import WebConfig, load_web_config
 from velero_exporter.logs import FORMATS, LEVELS, setup_logging
 from velero_exporter.model.objectives import objective_warnings
+from velero_exporter.report.command import add_arguments as add_report_arguments
+from velero_exporter.report.command import run as run_report
 
 log = logging.getLogger("velero_exporter")
 
@@ -59,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     demo = commands.add_parser("demo", help="run on the built-in sandbox: no cluster, no AWS account")
     _add_exporter_flags(demo)
+    report = commands.add_parser(
+        "report",
+        help="write a compliance report from the exporter's history in Prometheus",
+        description="RPO compliance, violations, restores, drills, DR freshness and alerts over a window, from "
+        "the exporter's series in Prometheus (or Thanos Query, Mimir). See docs/reports.md.",
+    )
+    add_report_arguments(report)
     return parser
 
 
@@ -100,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.file)
+    if args.command == "report":
+        return run_report(args)
     setup_logging(args.log_level, args.log_format)
     try:
         config = _load(args.config)
