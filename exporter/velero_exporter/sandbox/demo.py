@@ -91,6 +91,12 @@ async def running_sandbox(now: float) -> AsyncIterator[Sandbox]:
 RULES_DIR = Path(__file__).resolve().parents[3] / "rules"
 
 
+def report_command(prometheus_url: str) -> str:
+    """The compliance report over the demo's own Prometheus (its history starts when the demo does: the rest of
+    the hour is reported as unknown). Its scrape interval is 15s, so 30s steps always hold a sample."""
+    return f"velero-exporter report --prometheus {prometheus_url} --from 1h --step 30s --output velero-report.html"
+
+
 @contextlib.asynccontextmanager
 async def monitoring(exporter_url: str) -> AsyncIterator[list[str]]:
     """Prometheus (with the bundle's rules) and Alertmanager (with its inhibitions) where they are installed and
@@ -110,6 +116,7 @@ async def monitoring(exporter_url: str) -> AsyncIterator[list[str]]:
             running_prometheus([exporter_url.split("://", 1)[1]], [rule_file], alertmanager_url, scrape_interval="15s")
         )
         lines.insert(0, f"  prometheus:       {prometheus.url}/alerts  (the bundle's rules, production `for`s)")
+        lines.append(f"  report:           {report_command(prometheus.url)}")
         yield lines
 
 
