@@ -28,6 +28,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 FULL = """\
 tier_label: example.com/backup-tier
+drill_label: example.com/restore-drill
 velero_timezone: Europe/Berlin
 gc_grace: 90m
 tiers:
@@ -36,6 +37,7 @@ tiers:
     rto: 20m
     retention: 2w
     accept_partially_failed: true
+    require_validation: true
     schedules:
       gold-hourly: "0 * * * *"
       gold-adhoc-import: null
@@ -70,6 +72,7 @@ def test_a_full_file_gives_exactly_what_it_says(tmp_path: Path) -> None:
                 retention_seconds=14 * DAY,
                 schedules=(TierSchedule("gold-hourly", "0 * * * *"), TierSchedule("gold-adhoc-import", None)),
                 accept_partially_failed=True,
+                require_validation=True,
             ),
             Tier(
                 "silver",
@@ -84,6 +87,7 @@ def test_a_full_file_gives_exactly_what_it_says(tmp_path: Path) -> None:
             Tier("bronze", rpo_seconds=7 * DAY, rto_seconds=DAY, retention_seconds=90 * DAY),
         ),
         tier_label="example.com/backup-tier",
+        drill_label="example.com/restore-drill",
         velero_timezone="Europe/Berlin",
         gc_grace_seconds=90 * MINUTE,
         source=str(path),
@@ -143,7 +147,10 @@ BAD_FILES = [
     ("tier-label: x\n", "tier-label: unknown key (did you mean tier_label?)"),
     ("Tiers: {}\n", "Tiers: unknown key (did you mean tiers?)"),
     ("timezone: UTC\n", "timezone: unknown key (did you mean velero_timezone?)"),
-    ("colour: blue\n", "colour: unknown key (known keys: tier_label, velero_timezone, gc_grace, tiers, aws)"),
+    (
+        "colour: blue\n",
+        "colour: unknown key (known keys: tier_label, drill_label, velero_timezone, gc_grace, tiers, aws)",
+    ),
     (
         "tiers:\n  hot:\n    rop: 1h\n    rto: 15m\n    retention: 7d\n",
         "tiers.hot.rop: unknown key (did you mean rpo?)",
@@ -191,7 +198,7 @@ BAD_FILES = [
     (
         "tiers:\n  hot:\n",
         "tiers.hot: expected a mapping of settings "
-        "(rpo, rto, retention, accept_partially_failed, schedules), got null (an empty value)",
+        "(rpo, rto, retention, accept_partially_failed, require_validation, schedules), got null (an empty value)",
     ),
     (
         "tiers:\n  - hot\n",
@@ -269,6 +276,15 @@ BAD_FILES = [
     ),
     ("tier_label: [a]\n", "tier_label: expected a string, got a list"),
     (
+        "drill_label: drill=true\n",
+        "drill_label: 'drill=true' is not a Kubernetes label key (an optional DNS-subdomain prefix and '/', "
+        "then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+    ),
+    (
+        f"tiers:\n  dr:\n    {TIER}\n    require_validation: 'yes'\n",
+        "tiers.dr.require_validation: expected true or false, got string 'yes'",
+    ),
+    (
         "velero_timezone: Mars/Olympus_Mons\n",
         "velero_timezone: 'Mars/Olympus_Mons' is not an IANA time zone (such as UTC or Europe/Berlin)",
     ),
@@ -279,11 +295,12 @@ BAD_FILES = [
     # the file as a whole
     (
         "- tiers\n",
-        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers, aws), got a list",
+        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, tiers, aws), "
+        "got a list",
     ),
     (
         "hello\n",
-        "the file must be a mapping of settings (tier_label, velero_timezone, gc_grace, tiers, aws), "
+        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, tiers, aws), "
         "got string 'hello'",
     ),
     (
@@ -405,6 +422,7 @@ def test_the_achievable_example_keeps_the_seed_tiers_and_schedules() -> None:
 KEYS = st.sampled_from(
     [
         "tier_label",
+        "drill_label",
         "velero_timezone",
         "gc_grace",
         "tiers",
@@ -412,6 +430,7 @@ KEYS = st.sampled_from(
         "rto",
         "retention",
         "accept_partially_failed",
+        "require_validation",
         "schedules",
         "hot",
         "unassigned",
@@ -449,6 +468,7 @@ TIER_DATA = st.fixed_dictionaries(
     {"rpo": mostly("1h", "30m", "1d"), "rto": mostly("15m", "4h"), "retention": mostly("7d", "1y")},
     optional={
         "accept_partially_failed": mostly(True, False),
+        "require_validation": mostly(True, False),
         "schedules": st.dictionaries(SCHEDULE_NAMES, CRONS, max_size=3),
     },
 )
@@ -457,6 +477,7 @@ FILE_DATA = st.fixed_dictionaries(
     {},
     optional={
         "tier_label": mostly("backup-tier", "example.com/tier", "t"),
+        "drill_label": mostly("velero-exporter.io/drill", "drill"),
         "velero_timezone": mostly("UTC", "Europe/Berlin", "America/New_York"),
         "gc_grace": mostly("2h", "0", "90m"),
         "tiers": st.dictionaries(TIER_NAMES, TIER_DATA | TIER_DATA | DATA, max_size=3),

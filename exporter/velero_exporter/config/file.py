@@ -106,7 +106,7 @@ def parse_config(data: object, source: str) -> Config:
 # --- sections: each turns one top-level value into Config fields -------------------------------------------
 
 
-def _tier_label(node: _Node, config: Config) -> dict[str, Any]:
+def _label_key(node: _Node) -> str:
     key = node.string()
     prefix, slash, name = key.rpartition("/")
     valid_name = len(name) <= 63 and _LABEL_NAME.fullmatch(name) is not None
@@ -116,7 +116,15 @@ def _tier_label(node: _Node, config: Config) -> dict[str, Any]:
             f"{key!r} is not a Kubernetes label key (an optional DNS-subdomain prefix and '/', then at most "
             "63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
         )
-    return {"tier_label": key}
+    return key
+
+
+def _tier_label(node: _Node, config: Config) -> dict[str, Any]:
+    return {"tier_label": _label_key(node)}
+
+
+def _drill_label(node: _Node, config: Config) -> dict[str, Any]:
+    return {"drill_label": _label_key(node)}
 
 
 def _velero_timezone(node: _Node, config: Config) -> dict[str, Any]:
@@ -255,13 +263,14 @@ def _region(node: _Node) -> str:
 
 _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "tier_label": _tier_label,
+    "drill_label": _drill_label,
     "velero_timezone": _velero_timezone,
     "gc_grace": _gc_grace,
     "tiers": _tiers,
     "aws": _aws,
 }
 
-_TIER_KEYS = ("rpo", "rto", "retention", "accept_partially_failed", "schedules")
+_TIER_KEYS = ("rpo", "rto", "retention", "accept_partially_failed", "require_validation", "schedules")
 _REQUIRED_TIER_KEYS = ("rpo", "rto", "retention")
 
 
@@ -278,9 +287,11 @@ def _tier(name: str, node: _Node, config: Config) -> Tier:
         if key not in fields:
             raise node.error(f"missing {key} (every tier needs rpo, rto and retention)")
     rpo, rto, retention = (fields[key].duration(positive=True) for key in _REQUIRED_TIER_KEYS)
-    accept = fields["accept_partially_failed"].boolean() if "accept_partially_failed" in fields else False
+    accept, validation = (
+        fields[key].boolean() if key in fields else False for key in ("accept_partially_failed", "require_validation")
+    )
     schedules = _schedules(fields["schedules"], config.velero_timezone) if "schedules" in fields else ()
-    return Tier(name, rpo, rto, retention, schedules, accept_partially_failed=accept)
+    return Tier(name, rpo, rto, retention, schedules, accept_partially_failed=accept, require_validation=validation)
 
 
 def _schedules(node: _Node, timezone: str) -> tuple[TierSchedule, ...]:

@@ -30,6 +30,9 @@ class Tier:
     schedules: tuple[TierSchedule, ...] = ()
     # Whether a PartiallyFailed backup counts as a recovery point for this tier (DESIGN: default no).
     accept_partially_failed: bool = False
+    # Whether only drills that passed validation count as the tier's restore test (default: any Completed
+    # restore, until the tier's first verified drill).
+    require_validation: bool = False
 
     @property
     def schedule_names(self) -> tuple[str, ...]:
@@ -37,6 +40,7 @@ class Tier:
 
 
 BUCKET_MODES: tuple[str, ...] = ("list", "cloudwatch")
+DEFAULT_DRILL_LABEL = "velero-exporter.io/drill"
 
 
 @dataclass(slots=True, frozen=True)
@@ -110,6 +114,8 @@ class Config:
     tiers: tuple[Tier, ...] = field(default_factory=_seed_tiers)
     # The label whose value names a backup's tier (on a Schedule's template or an ad-hoc Backup).
     tier_label: str = "backup-tier"
+    # A Restore with this label set to "true" is a restore drill (its validation: VALIDATION_ANNOTATION).
+    drill_label: str = DEFAULT_DRILL_LABEL
     # Velero's time zone for crons without a CRON_TZ=/TZ= prefix (Velero's pod runs in UTC).
     velero_timezone: str = "UTC"
     # Velero deletes expired backups from its garbage-collection loop (hourly by default); a backup still
