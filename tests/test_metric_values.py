@@ -8,6 +8,7 @@ schedule and an @every one.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from velero_exporter.model.velero import UNASSIGNED
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sources.kube.source import RESOURCES, RecordSink
 from velero_exporter.state.store import Store
-from velero_exporter.state.vocabulary import ALL_BACKUP_PHASES
+from velero_exporter.state.vocabulary import ALL_BACKUP_PHASES, VALIDATION_ANNOTATION
 
 NOW = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC).timestamp()
 H = 3600.0
@@ -453,3 +454,92 @@ def test_series_do_not_grow_with_completed_backups() -> None:
         return len(render(load(objs)))
 
     assert count(10) == count(1000)
+
+
+def drill_objects() -> dict[str, list[o.Obj]]:
+    """The fixture's backups with restore drills instead of its restores: one tier per case."""
+    objs = fixture_objects()
+    objs["restores"] = [
+        # hot: the validation job found the restored application working
+        o.restore("drill-hot", backup_name="hourly-hot-1", completed=NOW - H, drill=True, validation="passed"),
+        # critical: passed ten days ago, failed its validation two days ago; a plain restore since is no drill
+        o.restore("drill-c-1", backup_name="daily-critical-1", completed=NOW - 10 * D, drill=True, validation="passed"),
+        o.restore("drill-c-2", backup_name="daily-critical-1", completed=NOW - 2 * D, drill=True, validation="failed"),
+        o.restore("restore-c", backup_name="daily-critical-1", completed=NOW - D),
+        # config: Completed, the validation job has not annotated it yet; and one still running
+        o.restore("drill-config", backup_name="config-backup-1", completed=NOW - 3 * H, drill=True),
+        o.restore("drill-config-2", backup_name="config-backup-1", phase="InProgress", started=NOW - 60, drill=True),
+        # full: the restore itself failed (its validation annotation cannot make it pass); and a drill label
+        # that says false is no drill
+        o.restore(
+            "drill-full",
+            backup_name="weekly-full-1",
+            phase="PartiallyFailed",
+            completed=NOW - 5 * H,
+            drill=True,
+            validation="passed",
+        ),
+        o.restore(
+            "not-a-drill",
+            backup_name="weekly-full-1",
+            completed=NOW - H,
+            labels={"velero-exporter.io/drill": "false"},
+            annotations={VALIDATION_ANNOTATION: "passed"},
+        ),
+        # unassigned: a validation value the exporter does not know is counted, and the drill is unvalidated
+        o.restore("drill-odd", backup_name="adhoc-plain", completed=NOW - 4 * H, drill=True, validation="looks fine"),
+        # case as a person may type it
+        o.restore(
+            "drill-gold",
+            backup_name="adhoc-gold",
+            completed=NOW - 2 * H,
+            labels={"velero-exporter.io/drill": "True"},
+            annotations={VALIDATION_ANNOTATION: "Passed"},
+        ),
+    ]
+    return objs
+
+
+def test_restore_drills() -> None:
+    config = dataclasses.replace(
+        Config(), tiers=tuple(dataclasses.replace(t, require_validation=t.name == "dr") for t in Config().tiers)
+    )
+    samples = render(load(drill_objects()), config)
+    verified = "velero_tier_last_verified_restore_timestamp_seconds"
+    assert series(samples, verified) == {
+        frozenset({("tier", "hot")}): NOW - H,
+        frozenset({("tier", "critical")}): NOW - 10 * D,
+        frozenset({("tier", UNASSIGNED)}): NOW - 2 * H,
+    }
+
+    def results(tier: str) -> dict[str, float]:
+        return {
+            labels["result"]: v
+            for labels, v in ((dict(k), v) for k, v in series(samples, "velero_tier_last_drill_result").items())
+            if labels["tier"] == tier
+        }
+
+    assert results("hot") == {"passed": 1, "failed": 0, "unvalidated": 0}
+    assert results("critical") == {"passed": 0, "failed": 1, "unvalidated": 0}
+    assert results("config") == {"passed": 0, "failed": 0, "unvalidated": 1}
+    assert results("full") == {"passed": 0, "failed": 1, "unvalidated": 0}
+    assert results("dr") == {"passed": 0, "failed": 0, "unvalidated": 0}  # no drill: initialised, none is 1
+    assert results(UNASSIGNED) == {"passed": 1, "failed": 0, "unvalidated": 0}  # drill-gold is the newer
+    assert value(samples, "velero_exporter_invalid_objects", resource="restores", reason="bad_validation") == 1
+    assert series(samples, "velero_tier_drill_validation_required") == {
+        frozenset({("tier", name)}): float(name == "dr") for name in ("hot", "critical", "full", "config", "dr")
+    }
+    # a drill is a restore like any other in the restore families
+    assert value(samples, "velero_tier_last_restore_success_timestamp_seconds", tier="critical") == NOW - D
+    assert value(samples, "velero_restores", tier="full", phase="PartiallyFailed") == 1
+
+
+def test_the_drill_label_is_configurable() -> None:
+    objs = drill_objects()
+    config = dataclasses.replace(Config(), drill_label="example.com/drill")
+    assert series(render(load(objs), config), "velero_tier_last_verified_restore_timestamp_seconds") == {}
+    for restore in objs["restores"]:
+        restore["metadata"]["labels"] = {"example.com/drill": "true"}
+    assert value(render(load(objs), config), "velero_tier_last_verified_restore_timestamp_seconds", tier="hot") == (
+        NOW - H
+    )

@@ -15,6 +15,7 @@ from velero_exporter.sources.parsing import (
     BAD_DURATION,
     BAD_FIELD_TYPE,
     BAD_TIMESTAMP,
+    BAD_VALIDATION,
     MISSING_NAME,
     MISSING_STATUS,
     NOT_AN_OBJECT,
@@ -27,6 +28,7 @@ from velero_exporter.sources.parsing import (
     parse_storage_location,
     parse_timestamp,
 )
+from velero_exporter.state.vocabulary import VALIDATION_ANNOTATION
 
 PARSERS = (parse_backup, parse_restore, parse_schedule, parse_storage_location, parse_snapshot_location)
 
@@ -74,6 +76,44 @@ def test_malformed_fields_degrade_the_record(mutate: Any, problem: str, check: A
     assert problem in parsed.problems
     assert parsed.record is not None
     assert check(parsed.record)
+
+
+def test_a_restore_drill_with_its_validation() -> None:
+    parsed = parse_restore(o.restore("drill-1", backup_name="b1", completed=NOW, drill=True, validation="passed"))
+    restore = parsed.record
+    assert parsed.problems == () and restore is not None
+    assert (restore.label("velero-exporter.io/drill"), restore.validation) == ("true", "passed")
+    plain = parse_restore(o.restore("r", backup_name="b1", completed=NOW)).record
+    assert plain is not None and (plain.labels, plain.validation) == ((), None)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "validation", "problems"),
+    [
+        ({VALIDATION_ANNOTATION: "failed"}, "failed", ()),
+        ({VALIDATION_ANNOTATION: " Passed "}, "passed", ()),  # as a person may type it
+        ({VALIDATION_ANNOTATION: ""}, None, ()),
+        ({VALIDATION_ANNOTATION: "ok"}, None, (BAD_VALIDATION,)),  # counted; the drill stays unvalidated
+        ({VALIDATION_ANNOTATION: 1}, None, (BAD_FIELD_TYPE,)),
+        ({"kubectl.kubernetes.io/last-applied-configuration": "{}"}, None, ()),
+    ],
+)
+def test_the_validation_annotation(
+    annotations: dict[str, Any], validation: str | None, problems: tuple[str, ...]
+) -> None:
+    obj = o.restore("drill-1", backup_name="b1", completed=NOW, drill=True)
+    obj["metadata"]["annotations"] = annotations
+    parsed = parse_restore(obj)
+    assert parsed.record is not None and parsed.record.validation == validation
+    assert parsed.problems == problems
+
+
+def test_annotations_that_are_not_a_mapping_degrade_the_restore() -> None:
+    obj = o.restore("drill-1", backup_name="b1", completed=NOW, drill=True)
+    obj["metadata"]["annotations"] = ["passed"]
+    parsed = parse_restore(obj)
+    assert parsed.problems == (BAD_FIELD_TYPE,)
+    assert parsed.record is not None and (parsed.record.validation, parsed.record.phase) == (None, "Completed")
 
 
 @pytest.mark.parametrize(

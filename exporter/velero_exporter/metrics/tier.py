@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from velero_exporter.metrics.family import Labels, Subject, counts, gauge, known, state_set
 from velero_exporter.model.velero import TierState
-from velero_exporter.state.vocabulary import ALL_BACKUP_PHASES, FINISHED_PHASES
+from velero_exporter.state.vocabulary import ALL_BACKUP_PHASES, DRILL_RESULTS, FINISHED_PHASES, VALIDATION_ANNOTATION
 
 
 def _tier(tier: TierState) -> Labels:
@@ -95,6 +95,27 @@ TIERS: Subject[TierState] = Subject(
             "Completion time of the newest Completed restore from a backup of the tier.",
             TIER,
             known(_tier, lambda t: t.last_restore_success),
+        ),
+        gauge(
+            "velero_tier_last_verified_restore_timestamp_seconds",
+            "Completion time of the tier's newest restore drill that Completed and passed validation (a Restore "
+            f'labelled as a drill by the config\'s drill_label, annotated {VALIDATION_ANNOTATION}: "passed").',
+            TIER,
+            known(_tier, lambda t: t.last_verified_restore),
+        ),
+        gauge(
+            "velero_tier_last_drill_result",
+            "1 for the result of the tier's newest finished restore drill: passed, failed (its validation failed "
+            "or the restore did not complete) or unvalidated (Completed, not annotated yet); all 0 without one.",
+            ("tier", "result"),
+            state_set(_tier, DRILL_RESULTS, lambda t: t.last_drill_result),
+        ),
+        gauge(
+            "velero_tier_drill_validation_required",
+            "1 when only restore drills that passed validation count as the tier's restore test "
+            "(require_validation, from config).",
+            TIER,
+            known(_tier, lambda t: float(t.objectives.require_validation) if t.objectives else None),
         ),
     ),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from velero_exporter.config.settings import Config, Tier
 from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
@@ -22,6 +23,7 @@ from velero_exporter.state.vocabulary import (
     QUEUED_BACKUP_PHASES,
     SCHEDULE_NAME_LABEL,
     UNFINISHED_BACKUP_PHASES,
+    DrillResult,
 )
 from velero_exporter.velero.cron import Cron, CronError
 
@@ -42,6 +44,8 @@ class TierState:
     past_expiration: int
     last_adhoc_phase: str | None
     last_restore_success: float | None
+    last_verified_restore: float | None  # completion of the newest drill that Completed and passed validation
+    last_drill_result: DrillResult | None  # of the newest finished drill; None: no drill
 
 
 @dataclass(slots=True, frozen=True)
@@ -147,6 +151,8 @@ class _TierAccumulator:
     past_expiration: int = 0
     last_adhoc: Backup | None = None
     last_restore_success: float | None = None
+    last_verified_restore: float | None = None
+    last_drill: Restore | None = None
 
     def is_success(self, backup: Backup) -> bool:
         if backup.phase == "Completed":
@@ -163,7 +169,10 @@ class _ScheduleAccumulator:
     last_failure: float | None = None
 
 
-def _newer(candidate: Backup, current: Backup | None, key: Callable[[Backup], float]) -> bool:
+Run = TypeVar("Run", Backup, Restore)
+
+
+def _newer(candidate: Run, current: Run | None, key: Callable[[Run], float]) -> bool:
     return current is None or (key(candidate), candidate.name) > (key(current), current.name)
 
 
@@ -223,7 +232,7 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
             if since is not None:
                 unfinished.append(UnfinishedBackup(backup.name, schedule_name or "", tier_name, backup.phase, since))
 
-    restores_by_tier_phase, restore_groups = _restores(view, resolver, tiers)
+    restores_by_tier_phase, restore_groups = _restores(view, resolver, tiers, config.drill_label)
 
     return Model(
         tiers=tuple(_tier_state(name, acc) for name, acc in tiers.items()),
@@ -254,7 +263,20 @@ def _tier_state(name: str, acc: _TierAccumulator) -> TierState:
         past_expiration=acc.past_expiration,
         last_adhoc_phase=acc.last_adhoc.phase if acc.last_adhoc is not None else None,
         last_restore_success=acc.last_restore_success,
+        last_verified_restore=acc.last_verified_restore,
+        last_drill_result=drill_result(acc.last_drill) if acc.last_drill is not None else None,
     )
+
+
+def is_drill(restore: Restore, drill_label: str) -> bool:
+    return (restore.label(drill_label) or "").lower() == "true"
+
+
+def drill_result(restore: Restore) -> DrillResult:
+    """The result of a finished drill: a restore that did not complete failed, whatever its validation says."""
+    if restore.phase != "Completed":
+        return "failed"
+    return restore.validation or "unvalidated"
 
 
 def _schedule_state(
@@ -289,7 +311,7 @@ def _schedule_state(
 
 
 def _restores(
-    view: StoreView, resolver: TierResolver, tiers: dict[str, _TierAccumulator]
+    view: StoreView, resolver: TierResolver, tiers: dict[str, _TierAccumulator], drill_label: str
 ) -> tuple[dict[tuple[str, str], int], tuple[RestoreGroup, ...]]:
     counts = {(tier, phase): 0 for tier in tiers for phase in ALL_RESTORE_PHASES}
     newest: dict[tuple[str, str], Restore] = {}
@@ -305,15 +327,23 @@ def _restores(
         if restore.phase not in FINISHED_RESTORE_PHASES:
             continue
         key = (tier, schedule)
-        current = newest.get(key)
-        if current is None or (run_time(restore), restore.name) > (run_time(current), current.name):
+        if _newer(restore, newest.get(key), run_time):
             newest[key] = restore
         if restore.phase in FAILED_RESTORE_PHASES:
             failures[key] = max(failures.get(key, 0.0), finish_time(restore))
         if restore.phase == "Completed" and restore.completed is not None:
             tiers[tier].last_restore_success = _max(tiers[tier].last_restore_success, restore.completed)
+        if is_drill(restore, drill_label):
+            _count_drill(tiers[tier], restore)
     groups = tuple(
         RestoreGroup(tier, schedule, newest.get((tier, schedule)), failures.get((tier, schedule)))
         for tier, schedule in sorted({*newest, *failures})
     )
     return counts, groups
+
+
+def _count_drill(tier: _TierAccumulator, restore: Restore) -> None:
+    if _newer(restore, tier.last_drill, run_time):
+        tier.last_drill = restore
+    if drill_result(restore) == "passed" and restore.completed is not None:
+        tier.last_verified_restore = _max(tier.last_verified_restore, restore.completed)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from velero_exporter.config.settings import DEFAULT_DRILL_LABEL
+from velero_exporter.state.vocabulary import VALIDATION_ANNOTATION
+
 API_VERSION = "velero.io/v1"
 Obj = dict[str, Any]
 
@@ -102,16 +105,22 @@ def restore(
     errors: int | None = None,
     warnings: int | None = None,
     namespace: str = "velero",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    drill: bool = False,
+    validation: str | None = None,
 ) -> Obj:
+    """A Restore; `drill` labels it a restore drill (the default drill label) and `validation` records the
+    result as the drill's validation job does (docs/runbooks.md)."""
     spec: Obj = {"backupName": backup_name}
     if schedule_name:
         spec["scheduleName"] = schedule_name
-    obj: Obj = {
-        "apiVersion": API_VERSION,
-        "kind": "Restore",
-        "metadata": _metadata(name, namespace, created if created is not None else started, None),
-        "spec": spec,
-    }
+    labels = {**(labels or {}), **({DEFAULT_DRILL_LABEL: "true"} if drill else {})}
+    annotations = {**(annotations or {}), **({VALIDATION_ANNOTATION: validation} if validation is not None else {})}
+    metadata = _metadata(name, namespace, created if created is not None else started, labels)
+    if annotations:
+        metadata["annotations"] = annotations
+    obj: Obj = {"apiVersion": API_VERSION, "kind": "Restore", "metadata": metadata, "spec": spec}
     if phase is not None:
         obj["status"] = _drop_none(
             {

@@ -21,7 +21,10 @@ from velero_exporter.state.vocabulary import (
     RESTORE_PHASES,
     SCHEDULE_PHASES,
     UNKNOWN_PHASE,
+    VALIDATION_ANNOTATION,
+    VALIDATIONS,
     Problem,
+    Validation,
 )
 
 R = TypeVar("R")
@@ -35,6 +38,7 @@ UNKNOWN_PHASE_REASON: Problem = "unknown_phase"
 BAD_TIMESTAMP: Problem = "bad_timestamp"
 BAD_DURATION: Problem = "bad_duration"
 BAD_FIELD_TYPE: Problem = "bad_field_type"
+BAD_VALIDATION: Problem = "bad_validation"
 
 
 @dataclass(slots=True, frozen=True)
@@ -285,7 +289,20 @@ def _build_restore(obj: Mapping[str, Any], name: str, r: _Reader) -> Restore:
         completed=r.timestamp(status, "completionTimestamp"),
         errors=r.count(status, "errors") or 0,
         warnings=r.count(status, "warnings") or 0,
+        labels=r.labels(meta),
+        validation=_validation(meta, r),
     )
+
+
+def _validation(meta: Mapping[str, Any], r: _Reader) -> Validation | None:
+    """The drill's validation result; any other value is a problem, and the drill counts as not validated."""
+    value = r.string(r.mapping(meta, "annotations"), VALIDATION_ANNOTATION).strip().lower()
+    for result in VALIDATIONS:
+        if value == result:
+            return result
+    if value:
+        r.note(BAD_VALIDATION)
+    return None
 
 
 def _build_schedule(obj: Mapping[str, Any], name: str, r: _Reader) -> Schedule:

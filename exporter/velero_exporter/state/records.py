@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from velero_exporter.state.vocabulary import SCHEDULE_NAME_LABEL
+from velero_exporter.state.vocabulary import SCHEDULE_NAME_LABEL, Validation
+
+
+def label_value(labels: tuple[tuple[str, str], ...], key: str) -> str | None:
+    for k, v in labels:
+        if k == key:
+            return v
+    return None
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,10 +40,7 @@ class Backup:
     csi_snapshots_completed: int
 
     def label(self, key: str) -> str | None:
-        for k, v in self.labels:
-            if k == key:
-                return v
-        return None
+        return label_value(self.labels, key)
 
     @property
     def schedule(self) -> str | None:
@@ -54,6 +58,11 @@ class Restore:
     completed: float | None
     errors: int
     warnings: int
+    labels: tuple[tuple[str, str], ...] = ()
+    validation: Validation | None = None  # from VALIDATION_ANNOTATION; None: not validated (yet)
+
+    def label(self, key: str) -> str | None:
+        return label_value(self.labels, key)
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,10 +79,7 @@ class Schedule:
     storage_location: str
 
     def template_label(self, key: str) -> str | None:
-        for k, v in self.template_labels:
-            if k == key:
-                return v
-        return None
+        return label_value(self.template_labels, key)
 
 
 @dataclass(slots=True, frozen=True)

@@ -69,6 +69,16 @@ FAILED_RESTORE_PHASES: frozenset[str] = frozenset({"Failed", "PartiallyFailed"})
 # Labels Velero puts on the Backups a Schedule creates, and on Restores.
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"
 
+# A restore drill's validation job records its outcome on the Restore in this annotation (docs/runbooks.md);
+# which Restores are drills is a label the configuration names (Config.drill_label).
+VALIDATION_ANNOTATION = "velero-exporter.io/validation"
+Validation = Literal["passed", "failed"]
+VALIDATIONS: tuple[Validation, ...] = get_args(Validation)
+# A finished drill's result (velero_tier_last_drill_result{result}): its validation, "unvalidated" while a
+# Completed drill has none, and "failed" too when the restore itself did not complete.
+DrillResult = Literal["passed", "failed", "unvalidated"]
+DRILL_RESULTS: tuple[DrillResult, ...] = get_args(DrillResult)
+
 # What a source's failure can be (velero_exporter_*_errors{kind}). `internal` is a bug of the exporter's own
 # (a reflector or poller that raised), counted and retried rather than fatal.
 ErrorKind = Literal[
@@ -96,5 +106,6 @@ Problem = Literal[
     "bad_timestamp",
     "bad_duration",
     "bad_field_type",
+    "bad_validation",
 ]
 PROBLEMS: tuple[Problem, ...] = get_args(Problem)
