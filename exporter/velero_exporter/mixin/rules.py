@@ -129,16 +129,21 @@ max by {b.by("tier")} (
         ),
         # Velero deletes a Restore with its backup, so the newest successful restore of a short-retention tier
         # vanishes long before the next monthly drill. This latch keeps it while the tier stays configured.
+        latch(b, "velero:tier_last_restore_success_timestamp_seconds"),
+        # The same for the newest drill that Completed and passed its validation.
+        latch(b, "velero:tier_last_verified_restore_timestamp_seconds"),
+        # What VeleroRestoreTestOverdue measures: the newest verified drill once the tier has one; until then
+        # any successful restore, unless the tier requires validation (its first verified drill is awaited).
         b.record(
-            "velero:tier_last_restore_success_timestamp_seconds",
+            "velero:tier_restore_test_timestamp_seconds",
             f"""
-max by {b.by("tier")} (
-  {b.s("velero_tier_last_restore_success_timestamp_seconds")}
-  or
-  max_over_time(velero:tier_last_restore_success_timestamp_seconds[{b.cfg.restore_evidence_latch}])
+velero:tier_last_verified_restore_timestamp_seconds
+or {on_tier}
+(
+  velero:tier_last_restore_success_timestamp_seconds
+  unless {on_tier}
+  ({b.agg("max", "velero_tier_drill_validation_required", "tier")} == 1)
 )
-and {on_tier}
-max by {b.by("tier")} (max_over_time({b.s("velero_tier_rpo_seconds")}[{b.cfg.restore_evidence_latch}]))
 """,
         ),
         b.record(
@@ -151,6 +156,24 @@ max by {b.by("tier")} (max_over_time({b.s("velero_tier_rpo_seconds")}[{b.cfg.res
             f"velero:tier_restore_duration_seconds:max <= bool {on_tier} velero:tier_rto_seconds",
         ),
     ]
+
+
+def latch(b: Builder, record: str) -> Rule:
+    """`record` (velero:<name>) keeps the exporter's velero_<name> after it vanished, while the tier stays
+    configured: its own value within the latch window counts as well as the series."""
+    window = b.cfg.restore_evidence_latch
+    return b.record(
+        record,
+        f"""
+max by {b.by("tier")} (
+  {b.s(record.replace("velero:", "velero_", 1))}
+  or
+  max_over_time({record}[{window}])
+)
+and on {b.by("tier")}
+max by {b.by("tier")} (max_over_time({b.s("velero_tier_rpo_seconds")}[{window}]))
+""",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -388,6 +411,7 @@ def objective_alerts(b: Builder) -> list[Rule]:
     ic = b.in_cluster()
     on_tier = f"on {b.by('tier')}"
     required = b.cfg.restore_test_required_tiers
+    drill_failed = 'result="failed"'
     return [
         b.alert(
             "RPOViolation",
@@ -424,7 +448,7 @@ def objective_alerts(b: Builder) -> list[Rule]:
         ),
         b.alert(
             "VeleroRestoreTestOverdue",
-            f"time() - velero:tier_last_restore_success_timestamp_seconds\n> {seconds(b.cfg.restore_test_max_age)}",
+            f"time() - velero:tier_restore_test_timestamp_seconds\n> {seconds(b.cfg.restore_test_max_age)}",
             "No successful Velero restore test of a tier lately.",
             "The newest successful restore of tier {{ $labels.tier }}" + ic + " completed {{ $value | "
             f"humanizeDuration }}}} ago (threshold {b.cfg.restore_test_max_age}).",
@@ -433,10 +457,18 @@ def objective_alerts(b: Builder) -> list[Rule]:
         b.alert(
             "VeleroRestoreTestOverdue",
             f'velero:tier_rpo_seconds{{tier=~"{required}"}}\n'
-            f"unless {on_tier} velero:tier_last_restore_success_timestamp_seconds",
+            f"unless {on_tier} velero:tier_restore_test_timestamp_seconds",
             "No successful Velero restore test of a tier lately.",
             "No successful restore of tier {{ $labels.tier }}" + ic + " is on record.",
             reason="never_restored",
+        ),
+        b.alert(
+            "VeleroRestoreTestOverdue",
+            f"{b.agg('max', 'velero_tier_last_drill_result', 'tier', matchers=(drill_failed,))} == 1",
+            "No successful Velero restore test of a tier lately.",
+            "The newest restore drill of tier {{ $labels.tier }}" + ic + " failed: the restore did not complete "
+            "or its validation failed. It stays so until a newer drill passes.",
+            reason="drill_failed",
         ),
     ]
 
