@@ -8,7 +8,8 @@ Trouble on purpose, so that the demo shows every alert path:
   to three weeks old, past the tier's RPO (RPOViolation);
 - a restore from a critical backup Failed two hours ago (VeleroRestoreFailure);
 - the DR storage location is Unavailable;
-- hourly-hot, config-backup and monthly-dr are healthy; a restore drill from the hot tier Completed.
+- hourly-hot, config-backup and monthly-dr are healthy; a restore drill from the hot tier Completed and
+  passed its validation (a verified drill).
 """
 
 from __future__ import annotations
@@ -226,12 +227,15 @@ def story(now: float) -> list[objects.Obj]:
     )
 
     hot_drill_source = hot[26]["metadata"]["name"]
+    # The hot tier's restore drill: labelled as a drill, and its validation job annotated it as passed.
     out.append(
         objects.restore(
             "drill-hot-restore",
             backup_name=hot_drill_source,
             started=now - DAY,
             completed=now - DAY + 540,
+            drill=True,
+            validation="passed",
         )
     )
     out.append(
