@@ -3,7 +3,7 @@ reported with the command `velero-exporter demo` prints.
 
 The history is only seconds long, so most of the window is unknown; what is known must say what the story
 says (sandbox/story.py): the full tier past its RPO since its first sample, the others within theirs, and the
-two restores of the last day with their phases and durations.
+two restores of the last day with their phases and durations, the hot tier's one a verified drill.
 """
 
 from __future__ import annotations
@@ -83,7 +83,11 @@ async def test_the_demo_report_command_on_the_sandbox(tmp_path: Path) -> None:
         900,
         True,
     )
-    assert tiers["hot"]["last_successful_restore"]["days_since"] > 0.99
+    # the drill was labelled as one and its validation passed: a verified drill, a day (less 9 minutes) old
+    assert tiers["hot"]["last_drill_result"] == "passed"
+    assert 0.99 < tiers["hot"]["last_verified_restore"]["days_since"] < 1.0
+    assert tiers["hot"]["last_verified_restore"] == tiers["hot"]["last_successful_restore"]
+    assert (tiers["critical"]["last_drill_result"], tiers["critical"]["last_verified_restore"]) == (None, None)
     fired = {(a["alertname"], a["tier"], a["labels"].get("reason")) for a in doc["alerts"]}
     assert ("RPOViolation", "full", "too_old") in fired
     assert all(a["firing_at_end"] for a in doc["alerts"] if a["alertname"] == "RPOViolation")
