@@ -16,6 +16,7 @@ from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from velero_exporter import __version__
+from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.report.document import Report
 from velero_exporter.report.evidence import Selection, assemble, expressions
 from velero_exporter.report.prometheus import Connection, Progress, PrometheusClient, QueryError
@@ -40,7 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="end", default="now", help="RFC 3339 time or duration before now (now)")
     parser.add_argument("--step", default="1m", help="resolution; at least the scrape interval (1m)")
     parser.add_argument("--cluster", help="report on this cluster only (the cluster label's value)")
-    parser.add_argument("--cluster-label", default="cluster", help="the label that tells clusters apart (cluster)")
+    parser.add_argument(
+        "--cluster-label",
+        default=MIXIN.cluster_label,
+        help=f"the label that tells clusters apart ({MIXIN.cluster_label}, as the mixin's rules)",
+    )
     parser.add_argument("--format", choices=sorted(RENDERERS), help="default: from --output's suffix, else json")
     parser.add_argument("--output", metavar="FILE", help="write the report here (default: standard output)")
     tls = parser.add_argument_group("TLS and authentication")

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from velero_exporter.config.durations import format_duration
+from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.report.document import AlertInterval, Freshness, Report, RestoreEvidence, TierEvidence
 from velero_exporter.report.intervals import (
     age_profile,
@@ -31,8 +32,8 @@ from velero_exporter.report.intervals import (
 from velero_exporter.report.prometheus import Rows, label
 from velero_exporter.report.window import Window
 
-# The bundle's alerts (rules/generate.py): its own names, and RPOViolation, which the DR plan names.
-ALERT_NAMES = "Velero.+|RPOViolation"
+# The mixin's alerts, by name (an alert of another bundle is not this report's business).
+ALERT_NAMES = "|".join(sorted(MIXIN.alert_for))
 # Slices of the window in the plots' data: finer than a printed page resolves.
 PROFILE_COLUMNS = 480
 
@@ -41,7 +42,7 @@ PROFILE_COLUMNS = 480
 class Selection:
     """Which series: the label that tells clusters apart, and one cluster (None: every cluster)."""
 
-    cluster_label: str = "cluster"
+    cluster_label: str = MIXIN.cluster_label
     cluster: str | None = None
 
     def matchers(self, *extra: str) -> str:
