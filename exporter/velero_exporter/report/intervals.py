@@ -206,19 +206,11 @@ def age_profile(
 ) -> list[float | None]:
     """The worst recovery point age in each of `columns` equal slices of the window (for a plot): None where
     the slice is unknown, math.inf where its known steps had no recovery point at all."""
-    n = window.steps
-    profile: list[float | None] = []
-    for c in range(columns):
-        first, last = c * n // columns + 1, max(c * n // columns + 1, (c + 1) * n // columns)
-        worst: float | None = None
-        for i in range(first, min(last, n) + 1):
-            if not known(rpos[i - 1]):
-                continue
-            point = recovery_points[i - 1]
-            age = window.step_end(i) - point if known(point) else math.inf
-            worst = age if worst is None else max(worst, age)
-        profile.append(worst)
-    return profile
+    ages = [
+        (window.step_end(i) - point if known(point) else math.inf) if known(rpo) else math.nan
+        for i, (point, rpo) in enumerate(zip(recovery_points, rpos, strict=True), start=1)
+    ]
+    return column_max(ages, columns)
 
 
 def column_max(row: Sequence[float], columns: int) -> list[float | None]:

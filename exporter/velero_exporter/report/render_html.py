@@ -10,8 +10,7 @@ import html
 
 from velero_exporter.report.document import Report
 from velero_exporter.report.plots import AGE, COMPLIANT, UNKNOWN, VIOLATED, age_plot, compliance_bars
-from velero_exporter.report.render_markdown import preamble
-from velero_exporter.report.tables import Table, tables
+from velero_exporter.report.tables import Table, preamble, tables
 
 STYLE = """
 @page{size:A4 landscape;margin:12mm}

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from velero_exporter.report.document import Report
-from velero_exporter.report.tables import Table, tables
-from velero_exporter.report.wording import span, when
+from velero_exporter.report.tables import Table, preamble, tables
 
 
 def _cell(text: str) -> str:
@@ -19,17 +18,6 @@ def _table(table: Table) -> list[str]:
     lines.append("|" + "---|" * len(table.headers))
     lines.extend("| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows)
     return [*lines, ""]
-
-
-def preamble(report: Report) -> str:
-    """One sentence on what the report covers and how it was measured."""
-    w = report.window
-    return (
-        f"From {when(w.start)} to {when(w.end)} ({span(w.seconds)}, in steps of {span(w.step)}), from the "
-        f"velero-exporter's series in {report.source}; generated {when(report.generated_at)} by {report.generator}. "
-        "Time without data from the exporter is unknown, never compliant; a tier's compliance is its compliant time "
-        "over its known time."
-    )
 
 
 def render_markdown(report: Report) -> str:

@@ -1,4 +1,4 @@
-"""The report's tables as text cells, shared by the Markdown and HTML renderers (which only lay them out)."""
+"""The report's preamble and tables as text, shared by the Markdown and HTML renderers (which only lay them out)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     empty: str  # what to say instead of an empty table
+
+
+def preamble(report: Report) -> str:
+    """One sentence on what the report covers and how it was measured."""
+    w = report.window
+    return (
+        f"From {when(w.start)} to {when(w.end)} ({span(w.seconds)}, in steps of {span(w.step)}), from the "
+        f"velero-exporter's series in {report.source}; generated {when(report.generated_at)} by {report.generator}. "
+        "Time without data from the exporter is unknown, never compliant; a tier's compliance is its compliant time "
+        "over its known time."
+    )
 
 
 def has_clusters(report: Report) -> bool:

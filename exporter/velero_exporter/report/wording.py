@@ -17,7 +17,7 @@ def when(t: float | None) -> str:
 
 
 def span(seconds: float | None) -> str:
-    """The two largest units, rounded: 3d4h, 2h30m, 45s."""
+    """The two largest units, the rest cut off: 3d4h, 2h30m, 45s."""
     if seconds is None:
         return NOT_KNOWN
     text = format_duration(round(max(seconds, 0.0)))
