@@ -171,7 +171,7 @@ def test_missing_folders_count_completed_backups_listed_before_and_not_present()
     usage = {"backups": Usage(30, 4, T)}
     for t in (target(), target("extra", discovered=False)):
         store.buckets.put(t.key, BucketUsage(t, None, usage, MappingProxyType(folders), T, None))
-    model = build_aws_model(store.view(), Config())
+    model = build_aws_model(store.view(), Config(), T)
     missing = {b.target.location: b.missing_backups for b in model.buckets}
     assert missing == {"default": 2, "extra": None}
     # Without the repositories measured, no total: a partial sum would understate the bucket.
@@ -197,6 +197,6 @@ def test_snapshot_points_join_the_backup_start_else_their_own_time() -> None:
             T,
         ),
     )
-    (region,) = build_aws_model(store.view(), Config()).regions
+    (region,) = build_aws_model(store.view(), Config(), T).regions
     assert region.last_completed == {"full": T - 7 * 86400, "dr": T - 3600, "unassigned": T - 7200}
     assert region.oldest_pending is None

@@ -20,6 +20,7 @@ from velero_exporter.config.settings import (
     BucketSettings,
     Config,
     ExtraBucket,
+    Limits,
     Tier,
     TierSchedule,
 )
@@ -108,6 +109,21 @@ def test_every_key_is_optional(tmp_path: Path) -> None:
     assert config.velero_timezone == "UTC"
 
 
+def test_clock_skew_and_limits() -> None:
+    config = parse_config(
+        {
+            "clock_skew": "2m",
+            "limits": {"list_page_bytes": 1024, "label_value_bytes": 64, "connections": 8, "request_timeout": "5s"},
+        },
+        "c.yaml",
+    )
+    assert config.clock_skew_seconds == 120
+    assert config.limits == Limits(
+        list_page_bytes=1024, label_value_bytes=64, connections=8, request_timeout_seconds=5.0
+    )
+    assert config.limits.watch_event_bytes == Limits().watch_event_bytes == 4 * 1024 * 1024
+
+
 def test_tiers_replace_the_default_tiers_entirely() -> None:
     config = parse_config({"tiers": {"hot": {"rpo": "2h", "rto": "15m", "retention": "7d"}}}, "c.yaml")
     assert config.tier_names == ("hot",)
@@ -149,7 +165,8 @@ BAD_FILES = [
     ("timezone: UTC\n", "timezone: unknown key (did you mean velero_timezone?)"),
     (
         "colour: blue\n",
-        "colour: unknown key (known keys: tier_label, drill_label, velero_timezone, gc_grace, tiers, aws)",
+        "colour: unknown key (known keys: tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, "
+        "tiers, aws)",
     ),
     (
         "tiers:\n  hot:\n    rop: 1h\n    rto: 15m\n    retention: 7d\n",
@@ -295,13 +312,13 @@ BAD_FILES = [
     # the file as a whole
     (
         "- tiers\n",
-        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, tiers, aws), "
-        "got a list",
+        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, clock_skew, "
+        "limits, tiers, aws), got a list",
     ),
     (
         "hello\n",
-        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, tiers, aws), "
-        "got string 'hello'",
+        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, clock_skew, "
+        "limits, tiers, aws), got string 'hello'",
     ),
     (
         "tiers:\n  hot: [\n",
@@ -323,6 +340,15 @@ BAD_FILES = [
         "a: 1\n---\nb: 2\n",
         "line 2: invalid YAML: but found another document (expected a single document in the stream)",
     ),
+    ("tiers: " + "[" * 100_000 + "]" * 100_000 + "\n", "invalid YAML: nested too deeply"),
+    (
+        "limits:\n  connections: " + "9" * 5000 + "\n",
+        "invalid YAML: Exceeds the limit (4300 digits) for integer string conversion",
+    ),
+    ("limits:\n  connections: 0\n", "limits.connections: expected a whole number of at least 1, got integer 0"),
+    ("limits:\n  request_timeout: 0s\n", "limits.request_timeout: must be longer than 0, got '0s'"),
+    ("limits:\n  watch_events: 5\n", "limits.watch_events: unknown key (did you mean watch_event_bytes?)"),
+    ("clock_skew: soon\n", "clock_skew: 'soon' is not a duration (use Prometheus syntax such as 30m, 4h, 7d)"),
 ]
 
 

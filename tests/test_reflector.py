@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from velero_exporter.backoff import Backoff
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI, RequestRecord
 from velero_exporter.sources.kube.client import KubeClient
-from velero_exporter.sources.kube.reflector import Backoff, Reflector
+from velero_exporter.sources.kube.reflector import Reflector
 from velero_exporter.state.store import ResourceHealth, SourceHealth
 
 

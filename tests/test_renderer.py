@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from tests.metrics_text import parse_samples, value
-from tests.test_metric_values import NOW, load
+import asyncio
+import contextlib
+import itertools
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.metrics_text import Samples, parse_samples, value
+from tests.test_metric_values import NOW, fixture_objects, load
+from tests.test_status_page import parse_tables
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
+from velero_exporter.exposition.status_page import VIOLATED
+from velero_exporter.model.velero import IMPLAUSIBLE_TIMESTAMP
 from velero_exporter.sandbox import objects as o
 
 H = 3600.0
+D = 86400.0
 GRACE = Config().gc_grace_seconds
 
 
@@ -58,3 +70,143 @@ async def test_models_are_reused_until_the_store_changes_or_an_expiration_passes
     await renderer.render_now()
     assert len(calls) == 3
     assert past_expiration() == 0
+
+
+# --- hostile objects: what no Velero writes never stops the exporter, and never fakes freshness -------------
+
+
+def rendered(renderer: Renderer) -> tuple[Samples, dict[str, list[list[str]]]]:
+    payload = renderer._exposition.current
+    assert payload is not None
+    return parse_samples(payload.body(TEXT, False).decode()), parse_tables(payload.status_page)
+
+
+async def test_year_0_validation_time_regression() -> None:
+    """A location validated at 0001-01-01T00:00:00+14:00 (valid RFC 3339, year 0 in UTC) once made the status
+    page raise and the process exit, on every restart while the object existed."""
+    location = o.storage_location("default", bucket="primary", last_validated=NOW - 30)
+    location["status"]["lastValidationTime"] = "0001-01-01T00:00:00+14:00"
+    renderer = Renderer(load({"backupstoragelocations": [location]}), Config(), Exposition(), version="t")
+    assert await renderer.render_now() is True
+    samples, tables = rendered(renderer)
+    # the location is still reported, its impossible validation time is unknown (absent), and it is counted
+    assert value(samples, "velero_storage_location_available", location="default") == 1
+    assert value(samples, "velero_storage_location_last_validation_timestamp_seconds", location="default") is None
+    reason = IMPLAUSIBLE_TIMESTAMP
+    assert value(samples, "velero_exporter_invalid_objects", resource="backupstoragelocations", reason=reason) == 1
+    assert value(samples, "velero_exporter_render_errors_total", stage="status_page") == 0
+    assert tables["Storage locations"] == [["default", "primary", "us-east-1", "Available", "—"]]
+
+
+async def test_completed_backup_from_2099_regression() -> None:
+    """A Completed backup of a tier that says it started in 2099 once turned the tier from "RPO violated" to
+    "ok": the Backup CRD has no status subresource, so whoever may create a Backup could silence RPOViolation."""
+    forged = datetime(2099, 1, 1, tzinfo=UTC).timestamp()
+    backups = [
+        o.backup("hourly-hot-old", schedule="hourly-hot", started=NOW - 5 * H, completed=NOW - 5 * H + 60),
+        o.backup("forged", labels={"backup-tier": "hot"}, started=forged, completed=forged + 60),
+    ]
+    renderer = Renderer(load({"backups": backups}), Config(), Exposition(), version="t", clock=Clock(NOW))
+    await renderer.render_now()
+    samples, tables = rendered(renderer)
+    assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="hot") == NOW - 5 * H
+    assert {row[0]: row[3] for row in tables["Tiers"]}["hot"] == VIOLATED
+    assert value(samples, "velero_exporter_invalid_objects", resource="backups", reason=IMPLAUSIBLE_TIMESTAMP) == 1
+    # it exists (counted by phase), it is just not a run the exporter believes
+    assert value(samples, "velero_tier_backups", tier="hot", phase="Completed") == 2
+
+
+async def test_a_future_timestamp_is_believed_once_within_the_clock_skew_allowance() -> None:
+    skew = Config().clock_skew_seconds
+    backups = [
+        o.backup("slightly-ahead", schedule="hourly-hot", started=NOW + skew / 2, completed=NOW + skew / 2 + 60),
+        o.backup("far-ahead", schedule="config-backup", started=NOW + 3 * skew, completed=NOW + 3 * skew + 60),
+    ]
+    clock = Clock(NOW)
+    renderer = Renderer(load({"backups": backups}), Config(), Exposition(), version="t", clock=clock)
+    await renderer.render_now()
+    samples, _ = rendered(renderer)
+    assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="hot") == NOW + skew / 2
+    assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="config") is None
+    assert value(samples, "velero_exporter_invalid_objects", resource="backups", reason=IMPLAUSIBLE_TIMESTAMP) == 1
+    clock.t = NOW + 2 * skew + 60  # the exporter's clock catches up (or Velero's is fixed): no object changed
+    await renderer.render_now()
+    samples, _ = rendered(renderer)
+    assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="config") == NOW + 3 * skew
+    assert value(samples, "velero_exporter_invalid_objects", resource="backups", reason=IMPLAUSIBLE_TIMESTAMP) == 0
+
+
+async def test_implausible_schedule_and_restore_times_are_unknown_and_counted() -> None:
+    schedule = o.schedule("hourly-hot", cron="0 * * * *", created=NOW - D, last_backup=NOW - H)
+    schedule["status"]["lastBackup"] = "9999-12-31T23:00:00-05:00"  # year 10000 in UTC
+    restore = o.restore("drill", backup_name="b", started=NOW - H, completed=NOW + D)
+    renderer = Renderer(load({"schedules": [schedule], "restores": [restore]}), Config(), Exposition(), version="t")
+    renderer._clock = Clock(NOW)
+    await renderer.render_now()
+    samples, _ = rendered(renderer)
+    # without its last backup the next run counts from the schedule's creation, as Velero would
+    assert value(samples, "velero_schedule_next_run_timestamp_seconds", schedule="hourly-hot") == NOW - 30 - D + H
+    assert value(samples, "velero_restores", tier="unassigned", phase="Completed") == 1
+    assert value(samples, "velero_tier_last_restore_success_timestamp_seconds", tier="unassigned") is None
+    for resource in ("schedules", "restores"):
+        assert value(samples, "velero_exporter_invalid_objects", resource=resource, reason=IMPLAUSIBLE_TIMESTAMP) == 1
+
+
+async def test_a_failing_stage_keeps_the_last_good_output_and_is_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = load(fixture_objects())
+    renderer = Renderer(store, Config(), Exposition(), version="t", clock=Clock(NOW))
+    assert await renderer.render_now() is True
+    good_page = renderer._exposition.current.status_page  # type: ignore[union-attr]
+
+    def broken(*args: object) -> str:
+        raise ValueError("year 0 is out of range")
+
+    renderer.status_page = broken  # type: ignore[method-assign,assignment]
+    for _ in range(3):
+        assert await renderer.render_now() is False
+    samples, _ = rendered(renderer)
+    assert value(samples, "velero_exporter_render_errors_total", stage="status_page") == 2  # the third's is unseen
+    assert renderer._exposition.current.status_page == good_page  # type: ignore[union-attr]
+    failures = [r for r in caplog.records if "render_failed" in r.getMessage()]
+    assert len(failures) == 1 and "stage=status_page" in failures[0].getMessage()
+
+    renderer.models = lambda view, now: broken()  # type: ignore[method-assign,assignment,misc]
+    store.backups.remove("hourly-hot-1")  # a change: the models must be computed again, and that fails
+    assert await renderer.render_now() is False
+    samples, _ = rendered(renderer)
+    assert value(samples, "velero_exporter_render_errors_total", stage="model") == 1
+    # the last good models are served (hourly-hot-1 still counted), with the current health
+    assert value(samples, "velero_schedule_last_success_timestamp_seconds", schedule="hourly-hot") is not None
+
+    renderer.families = lambda *args: broken()  # type: ignore[method-assign,assignment,misc]
+    before = renderer._exposition.current
+    assert await renderer.render_now() is False
+    assert renderer._exposition.current is before  # nothing new could be encoded: the whole last payload stays
+
+
+async def test_the_render_loop_survives_failures_and_retries_with_backoff() -> None:
+    store = load(fixture_objects())
+    renderer = Renderer(store, Config(), Exposition(), version="t", retry_initial=0.05, retry_max=0.2)
+    attempts: list[float] = []
+
+    def broken(view: object, now: float) -> object:
+        attempts.append(time.monotonic())
+        raise RuntimeError("bug")
+
+    renderer.models = broken  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(renderer.run())
+    try:
+        deadline = time.monotonic() + 20
+        while len(attempts) < 8 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not task.done()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert len(attempts) >= 8
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert sum(gaps[4:]) / len(gaps[4:]) > 0.05  # backing off (capped at 0.2 s), not a hot loop
+    assert store.health.render_errors["model"] == len(attempts)

@@ -29,6 +29,7 @@ from velero_exporter.config.settings import (
     BucketSettings,
     Config,
     ExtraBucket,
+    Limits,
     Tier,
     TierSchedule,
 )
@@ -67,6 +68,11 @@ class ConfigError(Exception):
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a configuration file; every failure, reading included, is a ConfigError."""
+    return parse_config(read_yaml(path), str(path))
+
+
+def read_yaml(path: str | Path) -> object:
+    """The YAML document in a file (None when empty); a file that cannot be read or parsed is a ConfigError."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -81,10 +87,14 @@ def load_config(path: str | Path) -> Config:
     except OSError as e:
         raise ConfigError(source, None, f"cannot read: {e.strerror or e}") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         raise ConfigError(source, *_yaml_problem(e)) from None
-    return parse_config(data, source)
+    except RecursionError:
+        raise ConfigError(source, None, "invalid YAML: nested too deeply") from None
+    except ValueError as e:
+        # A value PyYAML resolved but Python refuses: an integer of more than 4,300 digits, a date like 2024-13-45.
+        raise ConfigError(source, None, f"invalid YAML: {str(e).split(':')[0]}") from None
 
 
 def parse_config(data: object, source: str) -> Config:
@@ -138,6 +148,23 @@ def _velero_timezone(node: _Node, config: Config) -> dict[str, Any]:
 
 def _gc_grace(node: _Node, config: Config) -> dict[str, Any]:
     return {"gc_grace_seconds": node.duration(positive=False)}
+
+
+def _clock_skew(node: _Node, config: Config) -> dict[str, Any]:
+    return {"clock_skew_seconds": node.duration(positive=False)}
+
+
+_LIMIT_COUNTS = ("list_page_bytes", "watch_event_bytes", "label_value_bytes", "connections")
+_LIMIT_DURATIONS = {"request_timeout": "request_timeout_seconds"}
+
+
+def _limits(node: _Node, config: Config) -> dict[str, Any]:
+    fields = node.fields((*_LIMIT_COUNTS, *_LIMIT_DURATIONS))
+    values: dict[str, Any] = {key: fields[key].count() for key in _LIMIT_COUNTS if key in fields}
+    for key, name in _LIMIT_DURATIONS.items():
+        if key in fields:
+            values[name] = fields[key].duration(positive=True)
+    return {"limits": Limits(**values)}
 
 
 def _tiers(node: _Node, config: Config) -> dict[str, Any]:
@@ -266,6 +293,8 @@ _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "drill_label": _drill_label,
     "velero_timezone": _velero_timezone,
     "gc_grace": _gc_grace,
+    "clock_skew": _clock_skew,
+    "limits": _limits,
     "tiers": _tiers,
     "aws": _aws,
 }

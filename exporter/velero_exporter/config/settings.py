@@ -11,6 +11,8 @@ MINUTE = 60.0
 HOUR = 3600.0
 DAY = 86400.0
 YEAR = 365 * DAY
+KIB = 1024
+MIB = 1024 * KIB
 
 
 @dataclass(slots=True, frozen=True)
@@ -98,6 +100,24 @@ class AwsConfig:
         return BucketSettings()
 
 
+@dataclass(slots=True, frozen=True)
+class Limits:
+    """What a broken or hostile peer (the API server, an object's author, an HTTP client) can make the exporter
+    hold or wait for."""
+
+    # A page of a Kubernetes list, after decompression: a gzip bomb stops here, not in memory.
+    list_page_bytes: int = 64 * MIB
+    # One line (one event) of a watch stream.
+    watch_event_bytes: int = 4 * MIB
+    # A free-form field that becomes a label value (a bucket, a prefix, a cron): longer ones are truncated and
+    # counted as a problem of the object.
+    label_value_bytes: int = 1 * KIB
+    # Open HTTP connections to the exporter; further ones are closed at once.
+    connections: int = 256
+    # A client must send a complete request within this long of connecting (or of its previous response).
+    request_timeout_seconds: float = 30.0
+
+
 def _seed_tiers() -> tuple[Tier, ...]:
     """The five tiers of the DR plan (seed README), with its schedule names and crons."""
     return (
@@ -121,6 +141,10 @@ class Config:
     # Velero deletes expired backups from its garbage-collection loop (hourly by default); a backup still
     # present this long after its expiration is one Velero failed to delete.
     gc_grace_seconds: float = 2 * HOUR
+    # How far in the future a timestamp may be and still be believed (clocks of Velero and the exporter differ);
+    # a later one is an implausible timestamp and never a recovery point.
+    clock_skew_seconds: float = 10 * MINUTE
+    limits: Limits = field(default_factory=Limits)
     aws: AwsConfig = field(default_factory=AwsConfig)
     # Where the file came from, for messages; None for built-in defaults.
     source: str | None = None

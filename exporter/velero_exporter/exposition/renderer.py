@@ -2,6 +2,10 @@
 
 The model runs in a worker thread on an immutable snapshot, so a render of many objects never stalls the event
 loop; bursts of changes are coalesced into one render.
+
+A render that fails (an object no test foresaw, a bug) never stops the exporter: each stage falls back on its
+last good result (the models, the status page) or the whole last payload stays served; the failure is counted
+by stage (velero_exporter_render_errors_total), logged once per distinct error, and retried with backoff.
 """
 
 from __future__ import annotations
@@ -9,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
+from velero_exporter.backoff import Backoff
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import Exposition, Payload
 from velero_exporter.exposition.status_page import render_status_page
-from velero_exporter.metrics.collector import collect
+from velero_exporter.metrics.collector import Families, collect
 from velero_exporter.metrics.family import Exported, ResourceStats
 from velero_exporter.model.aws import AwsModel, build_aws_model
 from velero_exporter.model.velero import Model, build_model
@@ -24,6 +31,14 @@ from velero_exporter.state.store import Health, Store, StoreView
 from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
 log = logging.getLogger("velero_exporter.renderer")
+
+T = TypeVar("T")
+# Distinct errors remembered for logging once; past this many the memory starts again.
+SEEN_ERRORS_LIMIT = 256
+STATUS_PAGE_UNAVAILABLE = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>velero-exporter status</title></head>"
+    "<body><p>The status page could not be rendered; the metrics are served. See the exporter's log.</p></body></html>"
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,6 +62,8 @@ class Renderer:
         refresh_interval: float = 15.0,
         health_poll: float = 1.0,
         telemetry_path: str = "/metrics",
+        retry_initial: float = 1.0,
+        retry_max: float = 60.0,
     ) -> None:
         self._store = store
         self._config = config
@@ -59,6 +76,9 @@ class Renderer:
         self._telemetry_path = telemetry_path
         self._crons: dict[str, Cron | CronError] = {}
         self._cached: _Models | None = None
+        self._status_page: str | None = None  # the last good one
+        self._seen_errors: set[tuple[str, str]] = set()
+        self._retry = Backoff(retry_initial, retry_max, random.Random(), reset_after=4 * retry_max)
         self.renders = 0
 
     def _cron(self, spec: str) -> Cron | CronError:
@@ -79,20 +99,26 @@ class Renderer:
         }
 
     def models(self, view: StoreView, now: float) -> tuple[Model, AwsModel]:
-        return build_model(view, self._config, now, self._cron), build_aws_model(view, self._config)
+        return build_model(view, self._config, now, self._cron), build_aws_model(view, self._config, now)
+
+    def families(self, model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats]) -> Families:
+        return collect(Exported(model, aws, health, resources, self._version))
+
+    def status_page(self, model: Model, aws: AwsModel, health: Health, now: float) -> str:
+        return render_status_page(model, aws, health, now, version=self._version, telemetry_path=self._telemetry_path)
 
     def payload(
         self, model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats], now: float
     ) -> Payload:
-        families = collect(Exported(model, aws, health, resources, self._version))
-        page = render_status_page(model, aws, health, now, version=self._version, telemetry_path=self._telemetry_path)
-        return Payload(families, now, page).prepare()
+        families = self.families(model, aws, health, resources)
+        return Payload(families, now, self.status_page(model, aws, health, now)).prepare()
 
     def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
         return self.payload(*self.models(view, now), health, resources, now)
 
-    async def render_now(self) -> Payload:
-        """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop.
+    async def render_now(self) -> bool:
+        """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop; False when a stage
+        failed (what could be rendered is published all the same).
 
         The models (a pass over every object) are computed again only when the store changed or the clock
         passed their validity; a change of the sources' health alone re-encodes the families, which costs the
@@ -101,19 +127,51 @@ class Renderer:
         now = self._clock()
         version = self._store.changed.version  # before the snapshot: a change after it means a new version
         cached = self._cached
+        ok = True
         if cached is None or cached.version != version or now >= cached.valid_until:
-            model, aws = await asyncio.to_thread(self.models, self._store.view(), now)
-            cached = self._cached = _Models(version, model.valid_until, model, aws)
+            computed = await self._stage("model", self.models, self._store.view(), now)
+            if computed is not None:
+                cached = self._cached = _Models(version, computed[0].valid_until, *computed)
+            else:
+                ok = False  # the last good models stay, with the current health (and this error counted)
+        if cached is None:
+            return False
         health = copy.deepcopy(self._store.health)
-        payload = await asyncio.to_thread(self.payload, cached.model, cached.aws, health, self.resource_stats(), now)
+        families = await self._stage("metrics", self.families, cached.model, cached.aws, health, self.resource_stats())
+        if families is None:
+            return False  # the last payload stays served whole
+        page = await self._stage("status_page", self.status_page, cached.model, cached.aws, health, now)
+        if page is not None:
+            self._status_page = page
+        unencoded = Payload(families, now, self._status_page or STATUS_PAGE_UNAVAILABLE)
+        payload = await self._stage("encoding", unencoded.prepare)
+        if payload is None:
+            return False
         self._exposition.publish(payload)
         self.renders += 1
-        return payload
+        return ok and page is not None
+
+    async def _stage(self, stage: str, compute: Callable[..., T], *args: object) -> T | None:
+        """One stage of a render in a worker thread; None when it raised (counted and logged)."""
+        try:
+            return await asyncio.to_thread(compute, *args)
+        except Exception as exc:
+            self._store.health.render_errors[stage] += 1
+            key = (stage, repr(exc))
+            if key not in self._seen_errors:
+                if len(self._seen_errors) >= SEEN_ERRORS_LIMIT:
+                    self._seen_errors.clear()
+                self._seen_errors.add(key)
+                log.error("event=render_failed stage=%s (the last good output is served)", stage, exc_info=exc)
+            return None
 
     async def run(self) -> None:
         changed = self._store.changed
         while True:
-            await self.render_now()
+            if not await self.render_now():
+                # The same input is likely to fail again: try later, and later still if it does.
+                await asyncio.sleep(self._retry.next())
+                continue
             rendered_at = time.monotonic()
             seen_health = repr(self._store.health)
             while True:

@@ -7,7 +7,7 @@ from typing import Any
 from velero_exporter.metrics.backup import UNFINISHED
 from velero_exporter.metrics.bucket import BUCKETS
 from velero_exporter.metrics.family import Family, Subject
-from velero_exporter.metrics.health import BUILD, RESOURCES, SOURCES, TARGETS
+from velero_exporter.metrics.health import BUILD, RENDERS, RESOURCES, SOURCES, TARGETS
 from velero_exporter.metrics.location import SNAPSHOT_LOCATIONS, STORAGE_LOCATIONS
 from velero_exporter.metrics.restore import RESTORE_COUNTS, RESTORE_GROUPS
 from velero_exporter.metrics.schedule import LAST_BACKUPS, SCHEDULES
@@ -29,6 +29,7 @@ SUBJECTS: tuple[Subject[Any], ...] = (
     SOURCES,
     TARGETS,
     RESOURCES,
+    RENDERS,
 )
 
 

@@ -3,12 +3,13 @@ resource it watches. Silence must never look like health: a source that fails sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from velero_exporter.metrics.family import Exported, Labels, Sample, Subject, counter, counts, flag, gauge, known
-from velero_exporter.state.store import ResourceHealth, SourceHealth, TargetHealth
-from velero_exporter.state.vocabulary import ERROR_KINDS, PROBLEMS
+from velero_exporter.model.velero import IMPLAUSIBLE_TIMESTAMP
+from velero_exporter.state.store import Health, ResourceHealth, SourceHealth, TargetHealth
+from velero_exporter.state.vocabulary import ERROR_KINDS, PROBLEMS, RENDER_STAGES
 
 BUILD: Subject[str] = Subject(
     "The exporter's build",
@@ -119,9 +120,17 @@ class Resource:
 def _resources(exported: Exported) -> list[Resource]:
     health = exported.health.resources
     return [
-        Resource(name, health.get(name), stats.objects, dict(stats.problems))
+        Resource(name, health.get(name), stats.objects, _problems(stats.problems, exported.model.implausible.get(name)))
         for name, stats in sorted(exported.resources.items())
     ]
+
+
+def _problems(parsed: Mapping[str, int], implausible: int | None) -> dict[str, int]:
+    """The problems the parser found, and the implausible timestamps the model found (it knows the time)."""
+    problems = dict(parsed)
+    if implausible:
+        problems[IMPLAUSIBLE_TIMESTAMP] = problems.get(IMPLAUSIBLE_TIMESTAMP, 0) + implausible
+    return problems
 
 
 def _resource(resource: Resource) -> Labels:
@@ -170,9 +179,25 @@ RESOURCES: Subject[Resource] = Subject(
         ),
         gauge(
             "velero_exporter_invalid_objects",
-            "Objects currently held with a problem (skipped or degraded), by reason.",
+            "Objects currently held with a problem (skipped or degraded), by reason; implausible_timestamp: a time "
+            "outside years 1-9999 or past the clock-skew allowance, which is never a recovery point.",
             ("resource", "reason"),
             counts(_resource, lambda r: r.problems, PROBLEMS),
+        ),
+    ),
+)
+
+RENDERS: Subject[Health] = Subject(
+    "The exporter's renders",
+    lambda exported: (exported.health,),
+    (
+        counter(
+            "velero_exporter_render_errors",
+            "Renders that failed, by stage (model, metrics, status_page, encoding); the stage's last good output "
+            "stays served and the render is retried with backoff.",
+            ("stage",),
+            counts(lambda _: (), lambda health: health.render_errors, RENDER_STAGES),
+            ad_hoc="a failing render keeps serving its last good output: a bug to report, not an outage of Velero",
         ),
     ),
 )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from velero_exporter.config.settings import Config
-from velero_exporter.model.velero import UNASSIGNED, TierResolver
+from velero_exporter.model.velero import UNASSIGNED, Plausibility, TierResolver, plausibility
 from velero_exporter.state.aws_records import BucketTarget, BucketUsage, RepositoryUsage, SnapshotGroup, Usage
 from velero_exporter.state.store import StoreView
 
@@ -45,14 +45,16 @@ class AwsModel:
     regions: tuple[RegionState, ...]
 
 
-def build_aws_model(view: StoreView, config: Config) -> AwsModel:
+def build_aws_model(view: StoreView, config: Config, now: float) -> AwsModel:
     resolver = TierResolver(config, view.schedules)
+    times = plausibility(config, now)
     keys = sorted({*view.buckets, *view.repositories})
     return AwsModel(
         buckets=tuple(
-            _bucket(view.buckets.get(key), view.repositories.get(key), view, config, resolver) for key in keys
+            _bucket(view.buckets.get(key), view.repositories.get(key), view, config, resolver, times=times)
+            for key in keys
         ),
-        regions=tuple(_region(region, view, resolver) for region in sorted(view.snapshots)),
+        regions=tuple(_region(region, view, resolver, times) for region in sorted(view.snapshots)),
     )
 
 
@@ -62,6 +64,8 @@ def _bucket(
     view: StoreView,
     config: Config,
     resolver: TierResolver,
+    *,
+    times: Plausibility,
 ) -> BucketState:
     target = measured.target if measured is not None else repos.target if repos is not None else None
     assert target is not None  # a key is in one of the two
@@ -82,8 +86,10 @@ def _bucket(
         for name, folder in measured.folders.items():
             record = view.backups.get(name) or folder.manifest
             tier_bytes[resolver.backup_tier(record) if record is not None else UNASSIGNED] += folder.bytes
-        if measured.newest_completed is not None:
-            recovery_point = measured.newest_completed.started or measured.newest_completed.created
+        newest = measured.newest_completed
+        # Whoever may write the bucket may write its velero-backup.json: a time no Velero wrote is not a point.
+        if newest is not None and times.believable(newest.created, newest.started, newest.completed):
+            recovery_point = newest.started or newest.created
         if target.discovered:
             missing = _missing(view, target, measured)
     return BucketState(
@@ -113,18 +119,20 @@ def _missing(view: StoreView, target: BucketTarget, measured: BucketUsage) -> in
     return count
 
 
-def _region(region: str, view: StoreView, resolver: TierResolver) -> RegionState:
+def _region(region: str, view: StoreView, resolver: TierResolver, times: Plausibility) -> RegionState:
     summary = view.snapshots[region]
     last: dict[str, float] = {}
     for group in summary.completed:
-        tier, point = _snapshot_point(group, view, resolver)
+        tier, point = _snapshot_point(group, view, resolver, times)
         last[tier] = max(last.get(tier, point), point)
     return RegionState(region, summary.measured, summary.by_state, summary.oldest_pending, dict(sorted(last.items())))
 
 
-def _snapshot_point(group: SnapshotGroup, view: StoreView, resolver: TierResolver) -> tuple[str, float]:
+def _snapshot_point(
+    group: SnapshotGroup, view: StoreView, resolver: TierResolver, times: Plausibility
+) -> tuple[str, float]:
     record = view.backups.get(group.backup) if group.backup is not None else None
-    if record is not None:
+    if record is not None and times.believable(record.created, record.started, record.completed):
         # A DR copy's StartTime is when it was copied; the data is as old as the backup's start.
         return resolver.backup_tier(record), record.started or record.created or group.newest_start
     return resolver.labels_tier(group.labels), group.newest_start

@@ -6,10 +6,12 @@ with the objects held and the series it yields stay bounded by tiers, schedules 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from velero_exporter.config.settings import Config, Tier
 from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
@@ -24,12 +26,21 @@ from velero_exporter.state.vocabulary import (
     SCHEDULE_NAME_LABEL,
     UNFINISHED_BACKUP_PHASES,
     DrillResult,
+    Problem,
 )
 from velero_exporter.velero.cron import Cron, CronError
 
 UNASSIGNED = "unassigned"
 
 CronLookup = Callable[[str], "Cron | CronError"]
+
+# The times a timestamp can name: years 1 to 9999 in UTC (the range of Go's RFC 3339 and of Python's datetime).
+EARLIEST_TIMESTAMP = -62135596800.0  # 0001-01-01T00:00:00Z
+LATEST_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z
+# The problem (velero_exporter_invalid_objects) of an object with a timestamp outside those years or later than
+# the clock-skew allowance: no Velero wrote it. Backups, Restores and Schedules have no status subresource, so
+# whoever may create them may write any status (docs/runbooks.md: who can forge what).
+IMPLAUSIBLE_TIMESTAMP: Problem = "implausible_timestamp"
 
 
 @dataclass(slots=True, frozen=True)
@@ -89,8 +100,37 @@ class Model:
     restore_groups: tuple[RestoreGroup, ...]
     storage_locations: tuple[StorageLocation, ...]
     snapshot_locations: tuple[SnapshotLocation, ...]
-    # The model depends on the clock only through expirations: it holds until the next one passes its grace.
+    # Objects with an implausible timestamp, by resource: counted, and never a recovery point.
+    implausible: Mapping[str, int] = field(default_factory=dict)
+    # The model depends on the clock only through expirations and future timestamps: it holds until the next
+    # expiration passes its grace or the next future timestamp comes within the clock-skew allowance.
     valid_until: float = math.inf
+
+
+@dataclass(slots=True, frozen=True)
+class Plausibility:
+    """Which timestamps to believe at `now`: inside years 1-9999 and no later than now plus the allowed skew."""
+
+    now: float
+    skew: float
+
+    @property
+    def latest(self) -> float:
+        return min(LATEST_TIMESTAMP, self.now + self.skew)
+
+    def believable(self, *times: float | None) -> bool:
+        latest = self.latest
+        return all(t is None or EARLIEST_TIMESTAMP <= t <= latest for t in times)
+
+    def believable_at(self, *times: float | None) -> float:
+        """When the model must look again: the time the latest of these future timestamps comes within the
+        allowance (inf when none will: past ones are believed already, those after 9999 never are)."""
+        pending = [t - self.skew for t in times if t is not None and self.latest < t <= LATEST_TIMESTAMP]
+        return min(pending, default=math.inf)
+
+
+def plausibility(config: Config, now: float) -> Plausibility:
+    return Plausibility(now, config.clock_skew_seconds)
 
 
 def run_time(backup: Backup | Restore) -> float:
@@ -187,12 +227,22 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
     schedule_names = sorted({*view.schedules, *(s.name for t in config.tiers for s in t.schedules)})
     schedules = {name: _ScheduleAccumulator() for name in schedule_names}
     unfinished: list[UnfinishedBackup] = []
+    times = plausibility(config, now)
+    implausible: Counter[str] = Counter()
     valid_until = math.inf
 
     for backup in view.backups.values():
         tier_name = resolver.backup_tier(backup)
         tier = tiers[tier_name]
         tier.by_phase[backup.phase] += 1
+        run_times = (backup.created, backup.started, backup.completed)
+        if not times.believable(*run_times) or not _in_range(backup.expiration):
+            # Counted by phase (it exists), never a run: not a recovery point, not a schedule's last result.
+            implausible["backups"] += 1
+            if (schedule_counts := schedules.get(backup.schedule or "")) is not None:
+                schedule_counts.by_phase[backup.phase] += 1
+            valid_until = min(valid_until, times.believable_at(*run_times))
+            continue
         finished = backup.phase in FINISHED_BACKUP_PHASES
         success = tier.is_success(backup)
         if success:
@@ -232,20 +282,59 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
             if since is not None:
                 unfinished.append(UnfinishedBackup(backup.name, schedule_name or "", tier_name, backup.phase, since))
 
-    restores_by_tier_phase, restore_groups = _restores(view, resolver, tiers, config.drill_label)
+    restores_by_tier_phase, restore_groups, restore_pending = _restores(
+        view, resolver, tiers, config.drill_label, times=times, implausible=implausible
+    )
+    schedule_records, schedules_pending = _believed(view.schedules, _SCHEDULE_TIMES, times, implausible, "schedules")
+    locations, locations_pending = _believed(
+        view.storage_locations, _LOCATION_TIMES, times, implausible, "backupstoragelocations"
+    )
 
     return Model(
         tiers=tuple(_tier_state(name, acc) for name, acc in tiers.items()),
         schedules=tuple(
-            _schedule_state(name, schedules[name], view.schedules.get(name), resolver, crons) for name in schedule_names
+            _schedule_state(name, schedules[name], schedule_records.get(name), resolver, crons)
+            for name in schedule_names
         ),
         unfinished=tuple(sorted(unfinished, key=lambda u: u.name)),
         restores_by_tier_phase=restores_by_tier_phase,
         restore_groups=restore_groups,
-        storage_locations=tuple(view.storage_locations[k] for k in sorted(view.storage_locations)),
+        storage_locations=tuple(locations[k] for k in sorted(locations)),
         snapshot_locations=tuple(view.snapshot_locations[k] for k in sorted(view.snapshot_locations)),
-        valid_until=valid_until,
+        implausible=dict(implausible),
+        valid_until=min(valid_until, restore_pending, schedules_pending, locations_pending),
     )
+
+
+def _in_range(t: float | None) -> bool:
+    """An expiration is in the future by design: only the years are checked."""
+    return t is None or EARLIEST_TIMESTAMP <= t <= LATEST_TIMESTAMP
+
+
+# The timestamp fields of the long-lived objects: an implausible one is dropped (unknown), the object stays.
+_SCHEDULE_TIMES = ("created", "last_backup", "last_skipped")
+_LOCATION_TIMES = ("last_validated", "last_synced")
+Record = TypeVar("Record", Schedule, StorageLocation)
+
+
+def _believed(
+    records: Mapping[str, Record],
+    fields: tuple[str, ...],
+    times: Plausibility,
+    implausible: Counter[str],
+    resource: str,
+) -> tuple[Mapping[str, Record], float]:
+    """The records with their implausible timestamps set to None, and when the model must look again."""
+    believed: dict[str, Record] = {}
+    pending = math.inf
+    for name, record in records.items():
+        values = {f: getattr(record, f) for f in fields}
+        wrong: dict[str, Any] = {f: None for f, t in values.items() if not times.believable(t)}
+        believed[name] = dataclasses.replace(record, **wrong) if wrong else record
+        if wrong:
+            implausible[resource] += 1
+            pending = min(pending, times.believable_at(*values.values()))
+    return believed, pending
 
 
 def _tier_state(name: str, acc: _TierAccumulator) -> TierState:
@@ -311,11 +400,18 @@ def _schedule_state(
 
 
 def _restores(
-    view: StoreView, resolver: TierResolver, tiers: dict[str, _TierAccumulator], drill_label: str
-) -> tuple[dict[tuple[str, str], int], tuple[RestoreGroup, ...]]:
+    view: StoreView,
+    resolver: TierResolver,
+    tiers: dict[str, _TierAccumulator],
+    drill_label: str,
+    *,
+    times: Plausibility,
+    implausible: Counter[str],
+) -> tuple[dict[tuple[str, str], int], tuple[RestoreGroup, ...], float]:
     counts = {(tier, phase): 0 for tier in tiers for phase in ALL_RESTORE_PHASES}
     newest: dict[tuple[str, str], Restore] = {}
     failures: dict[tuple[str, str], float] = {}
+    pending = math.inf
     for restore in view.restores.values():
         source = view.backups.get(restore.backup_name)
         schedule = restore.schedule_name or (source.schedule if source is not None else None) or ""
@@ -324,6 +420,11 @@ def _restores(
         else:
             tier = (resolver.schedule_tier(schedule) if schedule else None) or UNASSIGNED
         counts[tier, restore.phase] += 1
+        run_times = (restore.created, restore.started, restore.completed)
+        if not times.believable(*run_times):
+            implausible["restores"] += 1  # counted by phase, never RTO evidence
+            pending = min(pending, times.believable_at(*run_times))
+            continue
         if restore.phase not in FINISHED_RESTORE_PHASES:
             continue
         key = (tier, schedule)
@@ -339,7 +440,7 @@ def _restores(
         RestoreGroup(tier, schedule, newest.get((tier, schedule)), failures.get((tier, schedule)))
         for tier, schedule in sorted({*newest, *failures})
     )
-    return counts, groups
+    return counts, groups, pending
 
 
 def _count_drill(tier: _TierAccumulator, restore: Restore) -> None:

@@ -154,6 +154,7 @@ class Health:
     sources: dict[str, SourceHealth] = field(default_factory=dict)
     resources: dict[str, ResourceHealth] = field(default_factory=dict)
     targets: dict[tuple[str, str], TargetHealth] = field(default_factory=dict)  # (source, target)
+    render_errors: Counter[str] = field(default_factory=Counter)  # the renderer's failures, by stage
 
     def source(self, name: str) -> SourceHealth:
         return self.sources.setdefault(name, SourceHealth())

@@ -107,5 +107,13 @@ Problem = Literal[
     "bad_duration",
     "bad_field_type",
     "bad_validation",
+    # A timestamp outside years 1-9999 in UTC or later than now plus the clock-skew allowance (found by the
+    # model, which knows the time): never a recovery point.
+    "implausible_timestamp",
 ]
 PROBLEMS: tuple[Problem, ...] = get_args(Problem)
+
+# The stages of a render that fail on their own (velero_exporter_render_errors{stage}); the last good output of
+# the stage stays served.
+RenderStage = Literal["model", "metrics", "status_page", "encoding"]
+RENDER_STAGES: tuple[RenderStage, ...] = get_args(RenderStage)

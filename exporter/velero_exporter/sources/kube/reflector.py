@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from velero_exporter.backoff import Backoff
 from velero_exporter.sources.kube.client import KubeClient, KubeError, kind_for_status
 from velero_exporter.state.store import ResourceHealth, SourceHealth
 
@@ -54,27 +55,6 @@ class _RelistError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.delay = delay
-
-
-class Backoff:
-    """Exponential backoff with full jitter, reset after `reset_after` seconds without a failure."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random, reset_after: float) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.reset_after = reset_after
-        self._rng = rng
-        self._attempt = 0
-        self._last_failure: float | None = None
-
-    def next(self) -> float:
-        now = time.monotonic()
-        if self._last_failure is not None and now - self._last_failure > self.reset_after:
-            self._attempt = 0
-        self._last_failure = now
-        cap = min(self.maximum, self.initial * (2**self._attempt))
-        self._attempt = min(self._attempt + 1, 32)
-        return self._rng.uniform(0, cap)
 
 
 class Reflector:
