@@ -10,6 +10,8 @@ import json
 import socket
 import ssl
 import sys
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -586,3 +588,49 @@ async def test_in_cluster_config(
         await kube.close()
     assert kube.namespace == "velero-system"
     assert srv.authorizations == ["bearer sa-token"]
+
+
+# -- caps: what a broken or hostile server can make the exporter hold
+
+
+async def test_a_gzip_bomb_list_stops_at_the_page_cap(server: Server, tmp_path: Path) -> None:
+    """200 MiB of JSON in about 200 KiB of gzip: once it drove the exporter past 3.6 GB of memory."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    parts = [packer.compress(b'{"metadata": {}, "items": [], "padding": "')]
+    block = b"x" * (1024 * 1024)
+    parts += [packer.compress(block) for _ in range(200)]
+    parts.append(packer.compress(b'"}') + packer.flush())
+    bomb = b"".join(parts)
+    assert len(bomb) < 1024 * 1024
+
+    async def gzip_list(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+    server.handler = gzip_list
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    assert kube.max_list_bytes == 64 * 1024 * 1024  # the default (config: limits.list_page_bytes)
+    tracemalloc.start()
+    try:
+        with pytest.raises(KubeError) as err:
+            await _list(kube, seconds=60)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await kube.close()
+    assert err.value.kind == "bad_response"
+    assert "page larger than 67108864 bytes" in str(err.value)
+    assert peak < 160 * 1024 * 1024  # the capped page and its last chunk, not the 200 MiB
+
+
+async def test_a_watch_event_longer_than_the_cap_is_a_bad_response(server: Server, tmp_path: Path) -> None:
+    huge = json.dumps({"type": "ADDED", "object": {"metadata": {"name": "a"}, "pad": "x" * 5_000_000}}).encode()
+    server.handler = _stream_handler([_event("ADDED", "a", "6"), huge[:3_000_000], huge[3_000_000:], b"\n"])
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    assert kube.max_event_bytes == 4 * 1024 * 1024  # the default (config: limits.watch_event_bytes)
+    try:
+        got, err = await _collect(kube)
+    finally:
+        await kube.close()
+    assert got == [("ADDED", "6")]
+    assert err is not None and err.kind == "bad_response"
+    assert "event larger than 4194304 bytes" in str(err)

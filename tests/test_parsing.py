@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.metrics_text import value
+from tests.metrics_text import series, value
 from tests.test_metric_values import NOW, load, render
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sources.parsing import (
@@ -20,6 +20,8 @@ from velero_exporter.sources.parsing import (
     MISSING_STATUS,
     NOT_AN_OBJECT,
     UNKNOWN_PHASE_REASON,
+    VALUE_TRUNCATED,
+    SharedValues,
     parse_backup,
     parse_go_duration,
     parse_restore,
@@ -218,3 +220,23 @@ def test_the_exposition_renders_whatever_the_objects(objs: list[object]) -> None
     held = {p.name for p in map(parse_backup, objs) if p.record is not None}
     counted = sum(v for (name, _), v in samples.items() if name == "velero_tier_backups")
     assert counted == len(held) == value(samples, "velero_exporter_resource_objects", resource="backups")
+
+
+def test_free_form_values_are_capped_and_counted() -> None:
+    """About 1 MB in a field once went straight into a label value (an 8 MB /metrics)."""
+    huge = o.storage_location("default", bucket="b" * 1_000_000, prefix="é" * 600, region="us-east-1")
+    parsed = parse_storage_location(huge)
+    assert parsed.record is not None
+    assert parsed.record.bucket == "b" * 1024
+    assert parsed.record.prefix == "é" * 512  # 1,024 bytes of UTF-8, cut at a character
+    assert parsed.record.region == "us-east-1"
+    assert parsed.problems == (VALUE_TRUNCATED,)
+    samples = render(load({"backupstoragelocations": [huge]}))
+    (labels,) = series(samples, "velero_storage_location_info")
+    assert dict(labels)["bucket"] == "b" * 1024
+    assert (
+        value(samples, "velero_exporter_invalid_objects", resource="backupstoragelocations", reason=VALUE_TRUNCATED)
+        == 1
+    )
+    small = parse_storage_location(huge, SharedValues(max_value_bytes=8)).record  # limits.label_value_bytes
+    assert small is not None and small.bucket == "b" * 8

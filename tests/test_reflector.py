@@ -211,6 +211,35 @@ async def test_http_410_on_watch_relists(harness: Harness) -> None:
     assert harness.source.errors == {"expired": 1}
 
 
+@pytest.mark.parametrize("how", ["http_status", "error_event"])
+async def test_watches_that_keep_expiring_back_off_and_mark_the_resource_down(harness: Harness, how: str) -> None:
+    """A watch that answers 410 at once, every time, once made the reflector relist about 480 times a second
+    while it still reported itself up."""
+    add_backups(harness.api, "a")
+    if how == "http_status":
+        harness.api.faults.fail(plural="backups", verb="watch", status=410, times=10_000)
+    else:
+        harness.api.faults.expire_new_watches("backups", 10_000)
+    backoffs: list[float] = []
+    async with running(harness.reflector(backoff_initial=0.05, backoff_max=0.4)):
+        await wait_until(lambda: harness.health.relists >= 2, "two expirations in a row")
+        await wait_until(lambda: harness.health.up is False, "up=0 while relists keep failing")
+        started, lists_before = time.monotonic(), len(harness.lists())
+        while time.monotonic() - started < 3.0:
+            backoffs.append(harness.health.backoff_seconds)
+            assert harness.health.up is False
+            await asyncio.sleep(0.01)
+        lists_in_3s = len(harness.lists()) - lists_before
+        harness.api.faults.clear()
+        await wait_until(lambda: harness.health.up, "up=1 once a watch holds", within=10)
+    # The backoff doubles from 0.05 s to its 0.4 s cap with full jitter (about 0.2 s a relist): some 15 lists
+    # in 3 s, where a hot loop makes over a thousand.
+    assert 3 <= lists_in_3s <= 40
+    assert max(backoffs) > 0.05  # the wait shows in velero_exporter_resource_backoff_seconds
+    assert harness.source.errors["expired"] == harness.health.relists
+    assert set(harness.sink.objects) == {"a"}
+
+
 async def test_expired_continue_token_restarts_the_list(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
     original = harness.kube.list

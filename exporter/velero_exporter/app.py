@@ -85,7 +85,11 @@ class Exporter:
     async def _run_tasks(self, client: KubeClient) -> None:
         async with asyncio.TaskGroup() as group:
             source = KubeSource(
-                client, self.options.namespace, self.store, reflector_options=self.options.reflector_options
+                client,
+                self.options.namespace,
+                self.store,
+                reflector_options=self.options.reflector_options,
+                max_value_bytes=self.config.limits.label_value_bytes,
             )
             group.create_task(source.run(), name="source-kube")
             if self.config.aws.enabled:
@@ -114,7 +118,13 @@ class Exporter:
     async def start(self) -> None:
         for warning in objective_warnings(self.config, now=time.time()):
             log.warning("%s", warning)
-        self._client = await KubeClient.from_config(self.options.kubeconfig, self.options.context)
+        limits = self.config.limits
+        self._client = await KubeClient.from_config(
+            self.options.kubeconfig,
+            self.options.context,
+            max_list_bytes=limits.list_page_bytes,
+            max_event_bytes=limits.watch_event_bytes,
+        )
         app = build_app(
             self.exposition,
             ready=lambda: is_ready(self.store),

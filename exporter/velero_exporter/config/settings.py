@@ -118,6 +118,9 @@ class Limits:
     request_timeout_seconds: float = 30.0
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def _seed_tiers() -> tuple[Tier, ...]:
     """The five tiers of the DR plan (seed README), with its schedule names and crons."""
     return (

@@ -178,6 +178,15 @@ RESOURCES: Subject[Resource] = Subject(
             known(_resource, lambda r: r.health.watch_restarts if r.health is not None else 0),
         ),
         gauge(
+            "velero_exporter_resource_backoff_seconds",
+            "How long the list and watch of the resource wait before their next attempt (after failures, or 410 "
+            "Expired relists in a row, backing off as client-go does: 0.8 s doubling to 30 s, jittered); 0 when "
+            "not waiting.",
+            ("resource",),
+            known(_resource, lambda r: r.health.backoff_seconds if r.health is not None else 0.0),
+            ad_hoc="why a resource's relists are slow or its source is down: the wait before the next attempt",
+        ),
+        gauge(
             "velero_exporter_invalid_objects",
             "Objects currently held with a problem (skipped or degraded), by reason; implausible_timestamp: a time "
             "outside years 1-9999 or past the clock-skew allowance, which is never a recovery point.",

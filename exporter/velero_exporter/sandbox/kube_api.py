@@ -394,6 +394,7 @@ class Faults:
         self._rules: list[_FailRule] = []
         self._forbidden: set[str] = set()
         self._expire_continue: dict[str, int] = {}
+        self._expire_watch: dict[str, int] = {}
 
     def fail(
         self,
@@ -411,6 +412,17 @@ class Faults:
         """The next `times` paginated lists of the resource lose their snapshot after the first page, as after
         an etcd compaction: the continue token they hand out answers 410 Expired."""
         self._expire_continue[plural] = self._expire_continue.get(plural, 0) + times
+
+    def expire_new_watches(self, plural: str, times: int) -> None:
+        """The next `times` watches of the resource are accepted (200) and at once answer an ERROR event 410
+        Expired, as a server whose history is compacted faster than anyone can watch it."""
+        self._expire_watch[plural] = self._expire_watch.get(plural, 0) + times
+
+    def watch_expires(self, plural: str) -> bool:
+        remaining = self._expire_watch.get(plural, 0)
+        if remaining:
+            self._expire_watch[plural] = remaining - 1
+        return remaining > 0
 
     def continue_expires(self, plural: str) -> bool:
         remaining = self._expire_continue.get(plural, 0)
@@ -442,6 +454,7 @@ class Faults:
         self._rules.clear()
         self._forbidden.clear()
         self._expire_continue.clear()
+        self._expire_watch.clear()
         self._api._stall_until = 0.0
 
     def check(self, plural: str, verb: str, namespace: str | None) -> web.Response | None:
@@ -1023,7 +1036,7 @@ class FakeKubeAPI:
             lines = self._initial_lines(watcher, from_rv, send_initial and bookmarks)
             watcher.live = True
             watcher.muted = False
-            if lines is None:
+            if lines is None or self.faults.watch_expires(plural):
                 await resp.write(self._expired_line(from_rv or 0))
                 return resp
             await self._write_batched(resp, lines)

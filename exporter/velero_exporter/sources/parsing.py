@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from velero_exporter.config.settings import DEFAULT_LIMITS
 from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
 from velero_exporter.state.vocabulary import (
     BACKUP_PHASES,
@@ -39,6 +40,7 @@ BAD_TIMESTAMP: Problem = "bad_timestamp"
 BAD_DURATION: Problem = "bad_duration"
 BAD_FIELD_TYPE: Problem = "bad_field_type"
 BAD_VALIDATION: Problem = "bad_validation"
+VALUE_TRUNCATED: Problem = "value_truncated"
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,7 +77,18 @@ class _Reader:
         if not isinstance(value, str):
             self.note(BAD_FIELD_TYPE)
             return default
-        return _intern(value)
+        return _intern(self.capped(value))
+
+    def capped(self, value: str) -> str:
+        """A free-form value (it may become a label value) cut to the configured bytes, noted when cut."""
+        limit = self.shared.max_value_bytes
+        if len(value) * 4 <= limit:  # UTF-8 takes at most 4 bytes a character: the common case needs no encoding
+            return value
+        encoded = value.encode()
+        if len(encoded) <= limit:
+            return value
+        self.note(VALUE_TRUNCATED)
+        return encoded[:limit].decode(errors="ignore")
 
     def boolean(self, parent: Mapping[str, Any], key: str) -> bool:
         value = parent.get(key)
@@ -121,7 +134,7 @@ class _Reader:
         out = []
         for key, value in raw.items():
             if isinstance(key, str) and isinstance(value, str):
-                out.append((key, value))
+                out.append((self.capped(key), self.capped(value)))
             else:
                 self.note(BAD_FIELD_TYPE)
         return self.shared.label_set(tuple(sorted(out)))
@@ -156,6 +169,8 @@ class SharedValues:
     """
 
     limit: int = 4096
+    # Free-form strings longer than this (UTF-8 bytes) are truncated (config: limits.label_value_bytes).
+    max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes
     _label_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = field(default_factory=dict)
     _timestamps: dict[str, float | None] = field(default_factory=dict)
     _durations: dict[str, float | None] = field(default_factory=dict)

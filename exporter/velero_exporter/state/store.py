@@ -138,6 +138,7 @@ class ResourceHealth:
     relists: int = 0
     watch_restarts: int = 0
     last_event: float | None = None
+    backoff_seconds: float = 0.0  # the wait before the next list or watch; 0 when not waiting
 
 
 @dataclass(slots=True)

@@ -107,6 +107,8 @@ Problem = Literal[
     "bad_duration",
     "bad_field_type",
     "bad_validation",
+    # A free-form field longer than limits.label_value_bytes, cut to it (it may become a label value).
+    "value_truncated",
     # A timestamp outside years 1-9999 in UTC or later than now plus the clock-skew allowance (found by the
     # model, which knows the time): never a recovery point.
     "implausible_timestamp",

@@ -27,13 +27,13 @@ import aiohttp
 from kubernetes import client as kube_client_module
 from kubernetes import config as kube_config
 
+from velero_exporter.config.settings import DEFAULT_LIMITS
+
 log = logging.getLogger("velero_exporter.kube")
 
 
 DEFAULT_NAMESPACE: Final = "velero"
 IN_CLUSTER_NAMESPACE_FILE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-MAX_EVENT_BYTES: Final = 32 * 1024 * 1024  # a watch line longer than this is a broken stream
-READ_CHUNK: Final = 256 * 1024
 
 
 class KubeError(Exception):
@@ -166,20 +166,26 @@ class KubeClient:
         reload: Any = None,
         connect_timeout: float = 10.0,
         request_timeout: float = 60.0,
+        max_list_bytes: int = DEFAULT_LIMITS.list_page_bytes,
+        max_event_bytes: int = DEFAULT_LIMITS.watch_event_bytes,
     ) -> None:
         """`cfg` is a loaded kubernetes.client.Configuration; `reload` (blocking, returns a new one) is
-        called on a 401 to fetch fresh credentials."""
+        called on a 401 to fetch fresh credentials. A list page (decompressed) or a watch event longer than
+        its cap is a `bad_response`: a broken or hostile server, and reading on would only grow the memory."""
         self._cfg = cfg
         self._settings = _settings(cfg)
         self._reload = reload
         self.namespace = namespace
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
+        self.max_list_bytes = max_list_bytes
+        self.max_event_bytes = max_event_bytes
         self._auth_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    async def from_config(cls, kubeconfig: str | None = None, context: str | None = None) -> KubeClient:
+    async def from_config(cls, kubeconfig: str | None = None, context: str | None = None, **caps: int) -> KubeClient:
+        """`caps`: max_list_bytes, max_event_bytes."""
         loaded = await asyncio.to_thread(_load, kubeconfig, context)
 
         def reload() -> Any:
@@ -191,7 +197,7 @@ class KubeClient:
             loaded.cfg.host,
             loaded.namespace,
         )
-        return cls(loaded.cfg, namespace=loaded.namespace, reload=reload)
+        return cls(loaded.cfg, namespace=loaded.namespace, reload=reload, **caps)
 
     @property
     def host(self) -> str:
@@ -321,7 +327,7 @@ class KubeClient:
             async with asyncio.timeout(timeout):
                 resp = await self._open(url, params, client_timeout, timeout)
                 try:
-                    body = await resp.read()
+                    body = await self._read_capped(resp, plural)
                 finally:
                     resp.release()
         except TimeoutError as exc:
@@ -337,6 +343,15 @@ class KubeClient:
         if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
             raise KubeError("bad_response", f"list {plural}: not a list object")
         return data
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, plural: str) -> bytes:
+        """The body as it arrives (aiohttp decompresses it in bounded steps), stopped past max_list_bytes."""
+        body = bytearray()
+        async for chunk in resp.content.iter_any():
+            body += chunk
+            if len(body) > self.max_list_bytes:
+                raise KubeError("bad_response", f"list {plural}: page larger than {self.max_list_bytes} bytes")
+        return bytes(body)
 
     def watch(
         self,
@@ -375,8 +390,8 @@ class KubeClient:
                     if line:
                         yield _decode_event(line, plural)
                     continue
-                if len(buffer) > MAX_EVENT_BYTES:
-                    raise KubeError("bad_response", f"watch {plural}: event larger than {MAX_EVENT_BYTES} bytes")
+                if len(buffer) > self.max_event_bytes:
+                    raise KubeError("bad_response", f"watch {plural}: event larger than {self.max_event_bytes} bytes")
                 try:
                     async with asyncio.timeout(inactivity_timeout):
                         chunk = await resp.content.readany()

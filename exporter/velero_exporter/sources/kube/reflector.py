@@ -9,6 +9,10 @@
   backoff.
 - Failures back off exponentially with full jitter (Retry-After wins when the server sends one); the backoff
   resets after a quiet period. A 403 marks the resource forbidden and is retried every backoff_max.
+- Relists after 410 back off too: a server whose every watch expires at once would otherwise be listed hundreds
+  of times a second. client-go does the same, backing off every ListAndWatch by 0.8 s doubling to 30 s, jittered,
+  reset after two quiet minutes (tools/cache/reflector.go, NewReflectorWithOptions' backoffManager). A second
+  expiration before any watch event means relisting does not help: the resource is down until a watch holds.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ log = logging.getLogger("velero_exporter.kube")
 
 MAX_RETRY_AFTER = 600.0
 MIN_WATCH_SECONDS = 1.0  # a watch that ends sooner without an event is treated as a failure
+FAILING_EXPIRATIONS = 2  # expirations in a row, with no watch event between, that mean the resource is down
 
 
 class ListBuilder(Protocol):
@@ -91,6 +96,7 @@ class Reflector:
         self._rng = rng or random.Random()
         self._backoff = Backoff(backoff_initial, backoff_max, self._rng, reset_after=max(4 * backoff_max, 1.0))
         self.resource_version = ""  # the last one seen; "" before the first list
+        self._expirations = 0  # 410s in a row, with no watch event between
 
     # -- the loop
 
@@ -112,13 +118,18 @@ class Reflector:
             except _RelistError as relist:
                 need_list = True
                 self.health.relists += 1
-                log.info("event=relist resource=%s reason=%s", self.plural, relist.reason)
-                if relist.delay > 0:
-                    await asyncio.sleep(relist.delay)
+                delay = relist.delay
+                if relist.reason == "watch_expired":
+                    self._expirations += 1
+                    delay = self._backoff.next()
+                    if self._relists_failing:
+                        self.health.up = False
+                log.info("event=relist resource=%s reason=%s retry_in=%.2f", self.plural, relist.reason, delay)
+                await self._wait(delay)
             except KubeError as err:
                 delay, relist_next = self._failed(err, listing=need_list)
                 need_list = need_list or relist_next
-                await asyncio.sleep(delay)
+                await self._wait(delay)
             except Exception:
                 # A bug (in a sink, say) must not end the watch of this resource for good: start over.
                 self.source_health.errors["internal"] += 1
@@ -126,7 +137,21 @@ class Reflector:
                 need_list = True
                 delay = self._backoff.next()
                 log.exception("event=reflector_failed resource=%s retry_in=%.2f", self.plural, delay)
-                await asyncio.sleep(delay)
+                await self._wait(delay)
+
+    @property
+    def _relists_failing(self) -> bool:
+        return self._expirations >= FAILING_EXPIRATIONS
+
+    async def _wait(self, delay: float) -> None:
+        """Sleep before the next attempt, the delay visible in the health metrics meanwhile."""
+        if delay <= 0:
+            return
+        self.health.backoff_seconds = delay
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self.health.backoff_seconds = 0.0
 
     def _failed(self, err: KubeError, *, listing: bool) -> tuple[float, bool]:
         """Record a failed call; return how long to wait and whether the next attempt must list."""
@@ -193,7 +218,7 @@ class Reflector:
         self.resource_version = resource_version
         now = self.clock()
         self.health.synced = True
-        self.health.up = True
+        self.health.up = not self._relists_failing  # listing works; whether watching does, the next watch tells
         self.health.forbidden = False
         self.source_health.last_success = now
         self.source_health.last_refresh_duration = time.monotonic() - started
@@ -236,12 +261,14 @@ class Reflector:
             # A server (or proxy) that ends watches at once would otherwise be hammered.
             raise KubeError("bad_response", "watch ended at once without any event")
         now = self.clock()
+        self._expirations = 0
         self.health.up = True
         self.source_health.last_success = now
 
     def _watch_opened(self) -> None:
-        # An idle resource may send nothing but a bookmark a minute: an accepted watch is a healthy one.
-        self.health.up = True
+        # An idle resource may send nothing but a bookmark a minute: an accepted watch is a healthy one, unless
+        # watches keep expiring at once.
+        self.health.up = not self._relists_failing
         self.source_health.last_success = self.clock()
 
     def _handle(self, event: dict[str, Any]) -> None:
@@ -278,6 +305,7 @@ class Reflector:
             return
         if resource_version:
             self.resource_version = str(resource_version)
+        self._expirations = 0
         self.health.up = True
         self.source_health.last_success = now
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from velero_exporter.config.settings import DEFAULT_LIMITS
 from velero_exporter.sources.kube.client import KubeClient
 from velero_exporter.sources.kube.reflector import Reflector
 from velero_exporter.sources.parsing import (
@@ -72,10 +73,12 @@ class RecordList:
 class RecordSink:
     """Receives a reflector's objects and keeps their records (or their problems) in the store."""
 
-    def __init__(self, collection: Collection[Any], parse: Parse) -> None:
+    def __init__(
+        self, collection: Collection[Any], parse: Parse, *, max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes
+    ) -> None:
         self._collection = collection
         # One table of shared values per resource, for as long as the exporter runs.
-        shared = SharedValues()
+        shared = SharedValues(max_value_bytes=max_value_bytes)
         self._parse: Callable[[object], Parsed[Any]] = lambda obj: parse(obj, shared)
 
     def new_list(self) -> RecordList:
@@ -114,12 +117,14 @@ class KubeSource:
         *,
         reflector_options: dict[str, Any] | None = None,
         health_interval: float = 0.5,
+        max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes,
     ) -> None:
         self._client = client
         self._namespace = namespace
         self._store = store
         self._options = reflector_options or {}
         self._health_interval = health_interval
+        self._max_value_bytes = max_value_bytes
 
     def _update_up(self) -> None:
         health = self._store.health
@@ -140,7 +145,11 @@ class KubeSource:
                     self._client,
                     resource.plural,
                     self._namespace,
-                    RecordSink(self._store.collections()[resource.plural], resource.parse),
+                    RecordSink(
+                        self._store.collections()[resource.plural],
+                        resource.parse,
+                        max_value_bytes=self._max_value_bytes,
+                    ),
                     health.resource(resource.plural),
                     source_health,
                     **self._options,
