@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import ssl
+import statistics
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from velero_exporter.config.file import ConfigError
-from velero_exporter.exposition.http import build_app, serve
+from velero_exporter.exposition.http import build_app, build_health_app, serve
 from velero_exporter.exposition.payload import Exposition, Payload
 from velero_exporter.exposition.web_config import WebConfig, load_web_config
 from velero_exporter.metrics.collector import Families
@@ -125,7 +128,7 @@ def test_tls_is_at_least_1_2(tmp_path: Path) -> None:
         ("tls_server_confg: {}\n", "tls_server_confg: unknown key"),
         ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users.alice: must map a user name to a bcrypt hash"),
         ("basic_auth_users: [alice]\n", "basic_auth_users: must be a mapping, got list"),
-        ("http_server_config:\n  headers: [a]\n", "http_server_config.headers: must map header names to strings"),
+        ("http_server_config:\n  headers: [a]\n", "http_server_config.headers: must be a mapping, got list"),
         ("tls_server_config: {cert_file: tls.crt, key_file: tls.key, min_version: SSL3}\n", "min_version: 'SSL3'"),
         (
             "tls_server_config: {cert_file: tls.crt, key_file: tls.key,"
@@ -144,3 +147,159 @@ def test_bad_web_configs_are_one_line_errors(tmp_path: Path, text: str, message:
     assert str(raised.value).startswith(f"{path}: ")
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+# --- hostile clients of basic auth, and files that must not load ------------------------------------------
+
+
+def encrypted_key(directory: Path) -> Path:
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = directory / "encrypted.key"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "tls_server_config: {cert_file: tls.crt, key_file: tls.key, min_version: TLS13, max_version: TLS12}\n",
+            "tls_server_config.min_version: is above max_version",
+        ),
+        ("tls_server_config: {}\n", "tls_server_config: is empty"),
+        ("tls_server_config:\n", "tls_server_config: is empty"),
+        (
+            "tls_server_config: {cert_file: tls.crt, key_file: tls.key, client_auth_type: RequireAnyClientCert}\n",
+            "tls_server_config.client_auth_type: RequireAnyClientCert (a client certificate, never verified) cannot",
+        ),
+        (
+            "tls_server_config: {cert_file: tls.crt, key_file: tls.key, client_ca_file: tls.crt}\n",
+            "tls_server_config.client_ca_file: is given but client_auth_type NoClientCert verifies nothing",
+        ),
+        (
+            "tls_server_config: {cert_file: tls.crt, key_file: encrypted.key}\n",
+            "tls_server_config.key_file: the key is encrypted",
+        ),
+        ("basic_auth_users:\n  alice: $2y$10$abc\n", "basic_auth_users.alice: must map a user name to a bcrypt hash"),
+        (
+            "basic_auth_users:\n  alice: $2y$03$" + "a" * 53 + "\n",  # cost 3: bcrypt's minimum is 4
+            "basic_auth_users.alice: must map a user name to a bcrypt hash",
+        ),
+        (
+            'http_server_config:\n  headers: {X-Content-Type-Options: "nosniff\\r\\nSet-Cookie: a=b"}\n',
+            "http_server_config.headers.X-Content-Type-Options: must be one line of printable text",
+        ),
+        (
+            "http_server_config:\n  headers: {X-Frame-Options: allow}\n",
+            "http_server_config.headers.X-Frame-Options: 'allow' is not one of deny, sameorigin",
+        ),
+        (
+            "http_server_config:\n  headers: {Content-Length: '0'}\n",
+            "http_server_config.headers: 'Content-Length' cannot be set (allowed: Strict-Transport-Security",
+        ),
+        ("[" * 100_000 + "]" * 100_000 + "\n", "invalid YAML: nested too deeply"),
+    ],
+)
+def test_web_configs_that_would_break_later_are_refused_at_start_up(tmp_path: Path, text: str, message: str) -> None:
+    make_cert(tmp_path)
+    encrypted_key(tmp_path)
+    path = tmp_path / "web.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_web_config(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_request_client_cert_accepts_any_client(tmp_path: Path) -> None:
+    """exporter-toolkit's RequestClientCert asks for a certificate and ignores it: a client with or without one
+    gets through (Python's TLS: it is not asked, which is the same for a server that uses no certificate)."""
+    make_cert(tmp_path)
+    path = tmp_path / "web.yml"
+    path.write_text("tls_server_config: {cert_file: tls.crt, key_file: tls.key, client_auth_type: RequestClientCert}\n")
+    context = load_web_config(path).ssl_context
+    assert context is not None and context.verify_mode == ssl.CERT_NONE
+
+
+def hashed(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=rounds)).decode()
+
+
+@pytest.fixture
+async def authenticated(tmp_path: Path) -> AsyncIterator[str]:
+    path = tmp_path / "web.yml"
+    path.write_text(f"basic_auth_users:\n  prometheus: '{hashed(PASSWORD, 8)}'\n")
+    config = load_web_config(path)
+    async for url in serving(config):
+        yield url
+    assert config.basic_auth is not None
+    config.basic_auth.close()
+
+
+async def test_any_password_gets_401_even_past_bcrypts_72_bytes(authenticated: str) -> None:
+    """A password over 72 bytes once got a 500 and a log line per request."""
+    async with aiohttp.ClientSession() as http:
+        for password in ("x" * 73, "é" * 100, PASSWORD + "x" * 80, "", ":"):
+            async with http.get(f"{authenticated}/metrics", headers=basic("prometheus", password)) as resp:
+                assert resp.status == 401, password
+        async with http.get(f"{authenticated}/metrics", headers=basic("prometheus", PASSWORD)) as resp:
+            assert resp.status == 200
+
+
+async def test_an_unknown_user_takes_as_long_as_a_known_one(authenticated: str) -> None:
+    """An unknown user once answered in 1.3 ms and a known one in 72 ms: a list of users for the asking."""
+
+    async def median_seconds(user: str) -> float:
+        times = []
+        async with aiohttp.ClientSession() as http:
+            for attempt in range(9):  # each password new: no cached answer
+                started = time.perf_counter()
+                async with http.get(f"{authenticated}/metrics", headers=basic(user, f"guess-{attempt}")) as resp:
+                    assert resp.status == 401
+                times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    known, unknown = await median_seconds("prometheus"), await median_seconds("nobody")
+    assert 0.5 <= unknown / known <= 2.0, (known, unknown)
+
+
+async def test_bcrypt_runs_off_the_event_loop(authenticated: str) -> None:
+    """While wrong passwords are being checked, a scrape whose credentials are cached is answered at once."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{authenticated}/metrics", headers=basic("prometheus", PASSWORD)) as resp:
+            assert resp.status == 200  # now cached
+
+        async def guess(n: int) -> int:
+            async with http.get(f"{authenticated}/metrics", headers=basic("prometheus", f"wrong-{n}")) as resp:
+                return resp.status
+
+        guesses = [asyncio.create_task(guess(n)) for n in range(40)]  # some 0.6 s of bcrypt at cost 8
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        async with http.get(f"{authenticated}/metrics", headers=basic("prometheus", PASSWORD)) as resp:
+            assert resp.status == 200
+        cached = time.perf_counter() - started
+        assert set(await asyncio.gather(*guesses)) == {401}
+    assert cached < 0.3  # not behind the 40 guesses' bcrypt
+
+
+async def test_the_health_port_answers_probes_without_credentials_and_nothing_else(tmp_path: Path) -> None:
+    """The kubelet cannot send a password from a Secret: with basic auth on, probes on the main port get 401."""
+    exposition = Exposition()
+    exposition.publish(Payload(Families([]), 0.0, "<p>status</p>"))
+    runner = await serve(build_health_app(exposition, ready=lambda: True), "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for path, status in (("/healthz", 200), ("/readyz", 200), ("/metrics", 404), ("/", 404)):
+                async with http.get(url + path) as resp:
+                    assert (path, resp.status) == (path, status)
+    finally:
+        await runner.cleanup()

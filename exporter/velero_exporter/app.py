@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
+import resource
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,14 +15,14 @@ from typing import Any
 from aiohttp import web
 
 from velero_exporter import __version__
-from velero_exporter.config.settings import Config
-from velero_exporter.exposition.http import build_app, serve
+from velero_exporter.config.settings import Config, Limits
+from velero_exporter.exposition.http import AcceptErrors, build_app, build_health_app, serve
 from velero_exporter.exposition.payload import Exposition
 from velero_exporter.exposition.renderer import Renderer
 from velero_exporter.exposition.web_config import WebConfig
 from velero_exporter.model.objectives import live_objective_inputs, objective_warnings
 from velero_exporter.sources.aws.sources import aws_sources
-from velero_exporter.sources.kube.client import KubeClient
+from velero_exporter.sources.kube.client import KubeClient, KubeError
 from velero_exporter.sources.kube.source import KubeSource, is_ready
 from velero_exporter.state.records import Backup, Schedule
 from velero_exporter.state.store import Store
@@ -27,6 +30,10 @@ from velero_exporter.state.store import Store
 log = logging.getLogger("velero_exporter")
 
 DEFAULT_PORT = 9898  # not 8085, which is Velero's own metrics port
+
+
+class StartupError(Exception):
+    """The exporter cannot start (the address is taken, say); str() is one line."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -43,15 +50,32 @@ class Options:
     aws_options: dict[str, float] = field(default_factory=dict)
     render_debounce: float = 0.05
     web_config: WebConfig = field(default_factory=WebConfig)
+    # --web.health-address: /healthz and /readyz also served there, plain and without auth (for probes).
+    health_address: tuple[str, int] | None = None
 
 
-def parse_listen_address(text: str) -> tuple[str, int]:
+def parse_listen_address(text: str, flag: str = "--web.listen-address") -> tuple[str, int]:
     """Prometheus' ':9898' or 'host:port' or '[::1]:9898'."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"--web.listen-address: {text!r} is not host:port")
+        raise ValueError(f"{flag}: {text!r} is not host:port")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)
+
+
+# Descriptors the exporter needs besides its HTTP clients: watches, AWS calls, log, Python's own files.
+RESERVED_FILES = 64
+
+
+def connections_within_open_files(limits: Limits) -> Limits:
+    """The limits with the connection cap lowered below the process's open-file limit, so that the cap, not
+    EMFILE, is what a flood of connections meets."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or limits.connections <= soft - RESERVED_FILES:
+        return limits
+    cap = max(1, soft - RESERVED_FILES)
+    log.warning("event=connection_limit_lowered limit=%d open_files=%d", cap, soft)
+    return dataclasses.replace(limits, connections=cap)
 
 
 class Exporter:
@@ -71,8 +95,10 @@ class Exporter:
             telemetry_path=options.telemetry_path,
         )
         self._runner: web.AppRunner | None = None
+        self._health_runner: web.AppRunner | None = None
         self._client: KubeClient | None = None
         self._tasks: asyncio.Task[None] | None = None
+        self._previous_handler: Any = None
         self.port: int | None = None
 
     @property
@@ -118,35 +144,62 @@ class Exporter:
     async def start(self) -> None:
         for warning in objective_warnings(self.config, now=time.time()):
             log.warning("%s", warning)
-        limits = self.config.limits
-        self._client = await KubeClient.from_config(
-            self.options.kubeconfig,
-            self.options.context,
-            max_list_bytes=limits.list_page_bytes,
-            max_event_bytes=limits.watch_event_bytes,
-        )
+        limits = connections_within_open_files(self.config.limits)
+        try:
+            self._client = await KubeClient.from_config(
+                self.options.kubeconfig,
+                self.options.context,
+                max_list_bytes=limits.list_page_bytes,
+                max_event_bytes=limits.watch_event_bytes,
+            )
+        except KubeError as exc:
+            raise StartupError(f"cannot load the Kubernetes configuration: {exc.reason}") from None
         app = build_app(
             self.exposition,
             ready=lambda: is_ready(self.store),
             telemetry_path=self.options.telemetry_path,
             web_config=self.options.web_config,
         )
-        self._runner = await serve(
-            app, self.options.listen_host, self.options.listen_port, self.options.web_config.ssl_context
-        )
+        loop = asyncio.get_running_loop()
+        self._previous_handler = loop.get_exception_handler()
+        loop.set_exception_handler(AcceptErrors())
+        self._runner = await self._serve(app, self.options.listen_host, self.options.listen_port, limits)
         addresses = self._runner.addresses
         self.port = int(addresses[0][1]) if addresses else self.options.listen_port
+        if self.options.health_address is not None:
+            health = build_health_app(self.exposition, ready=lambda: is_ready(self.store))
+            self._health_runner = await self._serve(health, *self.options.health_address, limits, tls=False)
         self._tasks = asyncio.create_task(self._run_tasks(self._client), name="exporter")
         log.info("listening address=%s namespace=%s", self.url, self.options.namespace)
+
+    async def _serve(
+        self, app: web.Application, host: str, port: int, limits: Limits, *, tls: bool = True
+    ) -> web.AppRunner:
+        ssl_context = self.options.web_config.ssl_context if tls else None
+        try:
+            return await serve(app, host, port, ssl_context, limits=limits)
+        except OSError as exc:
+            await self.stop()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
+
+    @property
+    def health_port(self) -> int | None:
+        addresses = self._health_runner.addresses if self._health_runner is not None else []
+        return int(addresses[0][1]) if addresses else None
 
     async def stop(self) -> None:
         if self._tasks is not None:
             self._tasks.cancel()
             await asyncio.gather(self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._health_runner):
+            if runner is not None:
+                await runner.cleanup()
         if self._client is not None:
             await self._client.close()
+        if self.options.web_config.basic_auth is not None:
+            self.options.web_config.basic_auth.close()
+        asyncio.get_running_loop().set_exception_handler(self._previous_handler)
 
     async def wait(self) -> None:
         """Until the sources stop (they run forever unless one fails for good or the task is cancelled)."""

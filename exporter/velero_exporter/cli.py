@@ -12,9 +12,10 @@ import time
 from collections.abc import Sequence
 
 from velero_exporter import __version__
-from velero_exporter.app import DEFAULT_PORT, Exporter, Options, parse_listen_address
+from velero_exporter.app import DEFAULT_PORT, Exporter, Options, StartupError, parse_listen_address
 from velero_exporter.config.file import ConfigError, load_config
 from velero_exporter.config.settings import Config
+from velero_exporter.exposition.http import check_telemetry_path
 from velero_exporter.exposition.web_config import WebConfig, load_web_config
 from velero_exporter.logs import FORMATS, LEVELS, setup_logging
 from velero_exporter.model.objectives import objective_warnings
@@ -42,6 +43,11 @@ def _add_exporter_flags(parser: argparse.ArgumentParser) -> None:
         "--web.config.file",
         dest="web_config_file",
         help="TLS and basic auth, in the Prometheus exporter-toolkit's web configuration format",
+    )
+    parser.add_argument(
+        "--web.health-address",
+        dest="health_address",
+        help="also serve /healthz and /readyz here, plain HTTP without auth (for the kubelet's probes)",
     )
     _add_logging_flags(parser)
 
@@ -115,27 +121,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _load(args.config)
         host, port = parse_listen_address(args.listen_address)
+        telemetry_path = check_telemetry_path(args.telemetry_path)
+        health_address = (
+            parse_listen_address(args.health_address, "--web.health-address") if args.health_address else None
+        )
         web_config = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
     except (ConfigError, ValueError) as exc:
         print(f"velero-exporter: {exc}", file=sys.stderr)
         return 1
-    if args.command == "demo":
-        from velero_exporter.sandbox.demo import run_demo  # noqa: PLC0415 (a production run never loads the sandbox)
-
+    try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_demo(config if args.config else None, host, port, args.telemetry_path))
-        return 0
-    options = Options(
-        listen_host=host,
-        listen_port=port,
-        telemetry_path=args.telemetry_path,
-        kubeconfig=args.kubeconfig,
-        context=args.context,
-        namespace=args.namespace,
-        web_config=web_config,
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_until_stopped(Exporter(config, options)))
+            if args.command == "demo":
+                from velero_exporter.sandbox.demo import run_demo  # noqa: PLC0415 (production never loads the sandbox)
+
+                asyncio.run(run_demo(config if args.config else None, host, port, telemetry_path, web_config))
+                return 0
+            options = Options(
+                listen_host=host,
+                listen_port=port,
+                telemetry_path=telemetry_path,
+                kubeconfig=args.kubeconfig,
+                context=args.context,
+                namespace=args.namespace,
+                web_config=web_config,
+                health_address=health_address,
+            )
+            asyncio.run(_serve_until_stopped(Exporter(config, options)))
+    except StartupError as exc:
+        print(f"velero-exporter: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

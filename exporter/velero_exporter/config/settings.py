@@ -113,7 +113,7 @@ class Limits:
     # counted as a problem of the object.
     label_value_bytes: int = 1 * KIB
     # Open HTTP connections to the exporter; further ones are closed at once.
-    connections: int = 256
+    connections: int = 512
     # A client must send a complete request within this long of connecting (or of its previous response).
     request_timeout_seconds: float = 30.0
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
+from velero_exporter.exposition.web_config import WebConfig
 from velero_exporter.sandbox.aws_story import lay_out_story
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
@@ -98,10 +99,13 @@ def report_command(prometheus_url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def monitoring(exporter_url: str) -> AsyncIterator[list[str]]:
+async def monitoring(exporter_url: str, *, secured: bool = False) -> AsyncIterator[list[str]]:
     """Prometheus (with the bundle's rules) and Alertmanager (with its inhibitions) where they are installed and
     the rules are at hand (a source checkout); the lines to print about them."""
     rule_file, inhibit = RULES_DIR / "velero-exporter.rules.yml", RULES_DIR / "alertmanager-inhibit.yml"
+    if secured:
+        yield ["  prometheus:       not started (--web.config.file: it could not scrape without the credentials)"]
+        return
     if shutil.which(PROMETHEUS) is None or not rule_file.exists():
         yield ["  prometheus:       not started (apt-get install prometheus prometheus-alertmanager)"]
         return
@@ -120,7 +124,13 @@ async def monitoring(exporter_url: str) -> AsyncIterator[list[str]]:
         yield lines
 
 
-async def run_demo(config: Config | None, host: str, port: int, telemetry_path: str) -> None:
+async def run_demo(
+    config: Config | None, host: str, port: int, telemetry_path: str, web_config: WebConfig | None = None
+) -> None:
+    """The exporter on the sandbox; with a web config (TLS, basic auth) the demo's Prometheus is left out: it
+    has neither the certificate's CA nor the passwords (only their hashes are in the file)."""
+    web_config = web_config or WebConfig()
+    secured = web_config.ssl_context is not None or web_config.basic_auth is not None
     config = config or load_config(DEMO_CONFIG)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,10 +143,11 @@ async def run_demo(config: Config | None, host: str, port: int, telemetry_path: 
             telemetry_path=telemetry_path,
             kubeconfig=str(sandbox.kubeconfig),
             namespace="velero",
+            web_config=web_config,
         )
         async with (
             Exporter(config, options) as exporter,
-            monitoring(exporter.url) as monitoring_lines,
+            monitoring(exporter.url, secured=secured) as monitoring_lines,
             asyncio.TaskGroup() as group,
         ):
             simulator = group.create_task(VeleroSimulator(sandbox.api).run())

@@ -185,8 +185,12 @@ class KubeClient:
 
     @classmethod
     async def from_config(cls, kubeconfig: str | None = None, context: str | None = None, **caps: int) -> KubeClient:
-        """`caps`: max_list_bytes, max_event_bytes."""
-        loaded = await asyncio.to_thread(_load, kubeconfig, context)
+        """`caps`: max_list_bytes, max_event_bytes. A configuration that cannot be loaded is a KubeError of kind
+        no_credentials, its reason one line."""
+        try:
+            loaded = await asyncio.to_thread(_load, kubeconfig, context)
+        except (kube_config.ConfigException, OSError, ValueError) as exc:
+            raise KubeError("no_credentials", " ".join(str(exc).split())) from None
 
         def reload() -> Any:
             return _load(kubeconfig, context).cfg
