@@ -19,11 +19,13 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import contextlib
 import hashlib
 import hmac
 import os
 import re
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +85,9 @@ class BasicAuth:
     # (at most one per open connection, limits.connections) instead of taking the CPU from the event loop,
     # renders and scrapes whose credentials are cached.
     _worker: concurrent.futures.ThreadPoolExecutor = field(
-        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bcrypt")
+        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="bcrypt", initializer=_yield_the_cpu
+        )
     )
 
     def _digest(self, user: str, password: bytes) -> bytes:
@@ -134,6 +138,13 @@ def _credentials(header: str | None) -> tuple[str, bytes] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     return (user, password.encode()) if sep else None
+
+
+def _yield_the_cpu() -> None:
+    """The bcrypt thread at the lowest priority (Linux schedules threads one by one): where it competes with the
+    event loop for a core, a flood of guesses slows down, not the scrapes."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def _checkpw(password: bytes, hashed: bytes) -> bool:
