@@ -18,14 +18,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import cloudcoil.models.prometheus_operator.v1 as prometheus_operator
 import helm_python as helm
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from tests.test_web_config import make_cert
 from velero_exporter.config.file import parse_config
 from velero_exporter.config.settings import Config
+from velero_exporter.exposition.web_config import load_web_config
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.outputs import CHART as CHART_IN_REPOSITORY
 from velero_exporter.mixin.outputs import outputs
@@ -198,12 +201,17 @@ def test_deployment_runs_the_exporter_with_probes_resources_and_config() -> None
         "--namespace=velero",
         "--web.listen-address=:9898",
         "--web.telemetry-path=/metrics",
+        "--web.health-address=:9899",
         "--log.level=info",
         "--log.format=logfmt",
     ]
-    assert c["ports"] == [{"name": "http", "containerPort": 9898, "protocol": "TCP"}]
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["ports"] == [
+        {"name": "http", "containerPort": 9898, "protocol": "TCP"},
+        {"name": "health", "containerPort": 9899, "protocol": "TCP"},
+    ]
+    # The probes on the health port: plain HTTP without auth, whatever the web config asks of scrapers.
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     assert c["resources"] == {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "384Mi"}}
     assert {"name": "config", "mountPath": "/etc/velero-exporter", "readOnly": True} in c["volumeMounts"]
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]  # readOnlyRootFilesystem: scratch space
@@ -395,15 +403,77 @@ def test_dashboards_toggle_off_removes_every_dashboard() -> None:
     assert dashboards({"dashboards": {"enabled": False}}) == []
 
 
-def test_network_policy_is_optional() -> None:
-    assert of_kind(render(), "NetworkPolicy") == []
-    policy = one(render({"networkPolicy": {"enabled": True}}), "NetworkPolicy")
+def test_network_policy_is_on_and_lets_only_prometheus_scrape() -> None:
+    """Off by default once: backup, schedule and bucket names were readable from any pod."""
+    policy = one(render(), "NetworkPolicy")
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
-    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [monitoring]},
+        {"ports": [{"port": "health", "protocol": "TCP"}]},
+    ]
     egress_ports = [p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]]
     assert egress_ports == [53, 53, 443, 6443]
-    ingress_only = one(render({"networkPolicy": {"enabled": True, "egress": {"enabled": False}}}), "NetworkPolicy")
+    peers = [{"podSelector": {"matchLabels": {"app": "prometheus"}}}]
+    custom = one(render({"networkPolicy": {"ingressFrom": peers}}), "NetworkPolicy")
+    assert custom["spec"]["ingress"][0]["from"] == peers
+    ingress_only = one(render({"networkPolicy": {"egress": {"enabled": False}}}), "NetworkPolicy")
     assert ingress_only["spec"]["policyTypes"] == ["Ingress"] and "egress" not in ingress_only["spec"]
+    assert of_kind(render({"networkPolicy": {"enabled": False}}), "NetworkPolicy") == []
+
+
+def test_tls_and_basic_auth_deploy_as_a_whole() -> None:
+    """The chart once could not mount a web config or certificates, hard-coded `scheme: http` in the
+    ServiceMonitor, and its probes would have got 401 under basic auth."""
+    values = CASES["tls-basic-auth-values"]
+    objects = render(values)
+    c = container(objects)
+    assert "--web.config.file=/etc/velero-exporter/web/web-config.yml" in c["args"]
+    assert "--web.health-address=:9899" in c["args"]
+    assert {"name": "web-config", "mountPath": "/etc/velero-exporter/web", "readOnly": True} in c["volumeMounts"]
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "web-config", "secret": {"secretName": "velero-exporter-web", "defaultMode": 0o440}} in pod[
+        "volumes"
+    ]
+    assert c["readinessProbe"]["httpGet"]["port"] == c["livenessProbe"]["httpGet"]["port"] == "health"
+    (endpoint,) = one(objects, "ServiceMonitor")["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == values["serviceMonitor"]["tlsConfig"]
+    assert endpoint["basicAuth"] == values["serviceMonitor"]["basicAuth"]
+    prometheus_operator.ServiceMonitor.model_validate(one(objects, "ServiceMonitor"), extra="forbid")
+    policy = one(objects, "NetworkPolicy")
+    assert policy["spec"]["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}
+    ]
+    # the service exposes the metrics port only
+    assert [p["name"] for p in one(objects, "Service")["spec"]["ports"]] == ["http"]
+
+
+def test_the_chart_web_config_mount_is_what_the_exporter_loads(tmp_path: Path) -> None:
+    """The Secret's files as the chart mounts them (web-config.yml beside tls.crt and tls.key) load as a whole:
+    TLS and basic auth, relative paths resolved from the file's folder."""
+    make_cert(tmp_path)
+    hashed = bcrypt.hashpw(b"scrape", bcrypt.gensalt(rounds=4)).decode()
+    (tmp_path / "web-config.yml").write_text(
+        f"tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\nbasic_auth_users:\n  prometheus: '{hashed}'\n"
+    )
+    args = container(render(CASES["tls-basic-auth-values"]))["args"]
+    (flag,) = [a for a in args if a.startswith("--web.config.file=")]
+    assert flag.rsplit("/", 1)[1] == "web-config.yml"
+    config = load_web_config(tmp_path / "web-config.yml")
+    assert config.ssl_context is not None and config.basic_auth is not None
+    config.basic_auth.close()
+
+
+def test_servicemonitor_scheme_follows_the_web_config() -> None:
+    def scheme(values: dict[str, Any]) -> str:
+        (endpoint,) = one(render(values), "ServiceMonitor")["spec"]["endpoints"]
+        assert "tlsConfig" not in endpoint and "basicAuth" not in endpoint
+        return str(endpoint["scheme"])
+
+    assert scheme({}) == "http"
+    assert scheme({"webConfig": {"secretName": "w", "tls": True}}) == "https"
+    assert scheme({"webConfig": {"secretName": "w", "tls": True}, "serviceMonitor": {"scheme": "http"}}) == "http"
 
 
 @pytest.mark.parametrize("where", ["service", "pod"])

@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.generators import ROOT
 from velero_exporter.config.file import ConfigError
 from velero_exporter.exposition.http import build_app, build_health_app, serve
 from velero_exporter.exposition.payload import Exposition, Payload
@@ -29,6 +28,7 @@ from velero_exporter.exposition.web_config import WebConfig, load_web_config
 from velero_exporter.metrics.collector import Families
 
 PASSWORD = "s3cret-scrape"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_cert(directory: Path) -> tuple[Path, Path]:
