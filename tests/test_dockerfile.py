@@ -21,12 +21,16 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 CHART = ROOT / "chart" / "velero-exporter"
-BASE_IMAGE = re.compile(r"python:3\.11\.\d+-slim-bookworm")
+BASE_IMAGE = re.compile(r"(python:3\.11\.\d+-slim-bookworm)@(sha256:[0-9a-f]{64})")
+LOCK = ROOT / "requirements.lock"
 OCI_LABELS = ("title", "description", "version", "revision", "created", "source", "licenses")
 
 
@@ -111,18 +115,54 @@ def test_every_ignored_rule_is_explained() -> None:
     assert not list(ROOT.glob(".hadolint.y*ml")), "rules ignored in a config file are not explained next to the code"
 
 
-def test_multi_stage_with_one_pinned_slim_base() -> None:
+def test_multi_stage_with_one_slim_base_pinned_by_tag_and_digest() -> None:
     builder_from, final_from = BUILDER[0].arguments.split(), FINAL[0].arguments.split()
-    assert BASE_IMAGE.fullmatch(builder_from[0]) and builder_from[1:] == ["AS", "builder"]
+    base = BASE_IMAGE.fullmatch(builder_from[0])
+    assert base is not None and builder_from[1:] == ["AS", "builder"]
     assert final_from == [builder_from[0]]  # the venv's interpreter path must exist in the final image
-    assert f'org.opencontainers.image.base.name="docker.io/library/{builder_from[0]}"' in " ".join(final("LABEL"))
+    labels = " ".join(final("LABEL"))
+    assert f'org.opencontainers.image.base.name="docker.io/library/{base.group(1)}"' in labels
+    assert f'org.opencontainers.image.base.digest="{base.group(2)}"' in labels
 
 
-def test_builder_makes_a_wheel_and_installs_it_into_a_venv() -> None:
+def test_builder_installs_the_locked_dependencies_with_hashes_then_the_wheel() -> None:
+    """The image once lacked the auth extra (basic_auth_users failed in it) and resolved its dependencies at
+    build time; prometheus-pve-exporter's image, like this one now, installs from a lock file with hashes."""
     run = " ".join(i.arguments for i in BUILDER if i.keyword == "RUN")
-    assert "pip wheel --no-deps" in run
     assert "python -m venv --without-pip /opt/venv" in run
-    assert "--no-cache-dir /wheels/*.whl" in run
+    assert "--require-hashes --only-binary=:all: -r requirements.lock" in run
+    assert "pip wheel --no-deps" in run
+    assert "--no-cache-dir --no-deps /wheels/*.whl" in run  # the package alone: nothing unlocked comes in
+    assert 'python -c "import bcrypt"' in run  # basic auth works in the image
+
+
+def _locked() -> dict[str, tuple[str, list[str]]]:
+    """The lock's pins: name -> (version, hashes)."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    text = LOCK.read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        requirement, *hashes = line.split("--hash=")
+        name, _, version = requirement.split(";")[0].strip().partition("==")
+        pins[canonicalize_name(name)] = (version.strip(), [h.strip() for h in hashes])
+    return pins
+
+
+def test_the_lock_satisfies_pyproject_and_pins_every_file_by_hash() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in [*project["dependencies"], *project["optional-dependencies"]["auth"]]]
+    pins = _locked()
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in requirements.lock: regenerate it (command in the Dockerfile)"
+        version, _ = pins[name]
+        assert requirement.specifier.contains(version), f"{name}=={version} does not satisfy {requirement}"
+    assert Version(pins["aiohttp"][0]) >= Version("3.14.4")  # past the published request-smuggling fixes
+    for name, (version, hashes) in pins.items():
+        assert version and hashes and all(h.startswith("sha256:") for h in hashes), name
+    command = "uv pip compile pyproject.toml --extra auth --generate-hashes --universal --python-version 3.11"
+    assert command in LOCK.read_text() and command in DOCKERFILE.read_text()
 
 
 def test_final_stage_has_the_venv_and_no_build_tools_or_caches() -> None:
@@ -137,7 +177,7 @@ def test_final_stage_has_the_venv_and_no_build_tools_or_caches() -> None:
 def test_numeric_non_root_user_exec_entrypoint_and_port() -> None:
     assert final("USER") == ["65532:65532"]
     assert json.loads(final("ENTRYPOINT")[0]) == ["velero-exporter"]
-    assert final("EXPOSE") == ["9898"]
+    assert final("EXPOSE") == ["9898 9899"]
     assert not final("CMD")
 
 
@@ -159,7 +199,7 @@ def test_dockerignore_keeps_only_what_the_build_copies() -> None:
         if i.keyword == "COPY" and not i.arguments.startswith("--from")
         for word in i.arguments.split()[:-1]
     ]
-    assert sources == ["pyproject.toml", "README.md", "exporter"]
+    assert sources == ["requirements.lock", "pyproject.toml", "README.md", "exporter"]
     for source in sources:
         assert (ROOT / source).exists()
         assert f"!{source}" in patterns or f"!{source}/" in patterns
@@ -180,6 +220,7 @@ def test_image_matches_the_chart_and_the_package() -> None:
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"] == version
     assert f"VERSION={version}" in final("ARG")
-    port = int(final("EXPOSE")[0])
-    assert container["ports"][0]["containerPort"] == port
+    port, health = (int(p) for p in final("EXPOSE")[0].split())
+    assert [p["containerPort"] for p in container["ports"]] == [port, health]
     assert f"--web.listen-address=:{port}" in container["args"]
+    assert f"--web.health-address=:{health}" in container["args"]
