@@ -19,10 +19,10 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
 echo "test.sh: ruff"
-ruff check exporter tests benchmarks
-ruff format --check exporter tests benchmarks
+ruff check exporter tests benchmarks scripts
+ruff format --check exporter tests benchmarks scripts
 echo "test.sh: mypy --strict"
 mypy
-mypy --strict benchmarks
+mypy --strict benchmarks scripts/derive-crd-schemas.py
 echo "test.sh: pytest"
 python3 -m pytest -q -p no:cacheprovider "$@"
