@@ -1161,6 +1161,8 @@ def _storage_row(rid: int) -> Row:
 
 
 def _snapshot_row(rid: int) -> Row:
+    # Encrypted and unencrypted snapshots add up; replicas of the exporter do not.
+    by_state = f"sum by (cluster, region, state) (\n  {per('region, state, encrypted', 'velero_snapshots')}\n)"
     # Regions as columns: the primary's age beside the DR region's for each tier.
     freshness = table(
         rid + 1,
@@ -1188,7 +1190,7 @@ def _snapshot_row(rid: int) -> Row:
                 "Snapshots by state per region",
                 "EBS snapshots matching the exporter's tag filter, by region and state (pending, completed, error).",
                 "short",
-                [Query(per("region, state", "velero_snapshots"), legend="{{region}} {{state}}")],
+                [Query(by_state, legend="{{region}} {{state}}")],
                 stacked=True,
             ),
         ],
