@@ -63,10 +63,24 @@ class Fault:
         )
 
 
+# A bucket's configurations, read with GET on the bucket and a sub-resource in the query string.
+_S3_BUCKET_READS = {
+    "versioning": "GetBucketVersioning",
+    "object-lock": "GetObjectLockConfiguration",
+    "encryption": "GetBucketEncryption",
+    "publicAccessBlock": "GetPublicAccessBlock",
+    "replication": "GetBucketReplication",
+    "lifecycle": "GetBucketLifecycleConfiguration",
+}
+
+
 def _s3_operation(method: str, bucket: str, key: str, query: dict[str, str]) -> str:
     if method == "GET" and not key:
         if not bucket:
             return "ListBuckets"
+        for resource, operation in _S3_BUCKET_READS.items():
+            if resource in query:
+                return operation
         if "versions" in query:
             return "ListObjectVersions"
         return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"

@@ -22,7 +22,7 @@ import pytest
 from tests.fault_proxy import Fault, FaultProxy
 from tests.metrics_text import Samples, parse_samples, series, value
 from velero_exporter.app import Exporter, Options
-from velero_exporter.config.settings import AwsConfig, BucketSettings, Config, ExtraBucket
+from velero_exporter.config.settings import AwsConfig, BucketSettings, Config, ExtraBucket, RegionSettings
 from velero_exporter.exposition.payload import TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
 from velero_exporter.sandbox import aws_story
@@ -99,6 +99,7 @@ def config(**aws: Any) -> Config:
         buckets_interval=0.0,  # every tick refreshes: the tests decide when
         repositories_interval=0.0,
         snapshots_interval=0.0,
+        posture_interval=0.0,
         max_attempts=3,
         extra_buckets=(
             ExtraBucket("dr", DR, "us-west-2"),
@@ -143,7 +144,7 @@ def lay_out(moto: MotoServer) -> dict[str, dict[str, list[str]]]:
     aws_story.put_objects(dr_s3, DR, newest_dr)
     aws_story.upload(s3, SHARED, {**SECONDARY_KEYS, **TERTIARY_KEYS}, region="us-east-1")
     east, west = moto.client("ec2", "us-east-1"), moto.client("ec2", "us-west-2")
-    taken = aws_story.take_snapshots(east, [CRIT_1], per_backup=2)
+    taken = aws_story.take_snapshots(east, [CRIT_1], per_backup=2, encrypted=True)
     taken |= aws_story.take_snapshots(east, [FULL_1])
     # A snapshot of a backup the cluster no longer holds: its point in time is its own StartTime.
     gone = backup("gone-backup", None, "hot", NOW - 10 * D)
@@ -206,6 +207,12 @@ class Rig:
 
 def where(location: str, bucket: str, region: str = "us-east-1") -> dict[str, str]:
     return {"location": location, "bucket": bucket, "region": region}
+
+
+def snapshot_counts(samples: Samples, region: str, state: str) -> tuple[float | None, float | None]:
+    """(encrypted, not encrypted) snapshots of the region in the state."""
+    encrypted = value(samples, "velero_snapshots", region=region, state=state, encrypted="true")
+    return encrypted, value(samples, "velero_snapshots", region=region, state=state, encrypted="false")
 
 
 async def test_bucket_sizes_follow_velero_layout_exactly(peers: Peers) -> None:
@@ -332,9 +339,9 @@ async def test_snapshot_freshness_joins_the_backup_start_per_region_and_tier(pee
         # the DR copy was made just now; the data it holds is full-1's
         frozenset({("region", "us-west-2"), ("tier", "full")}): NOW - 5 * D,
     }
-    assert value(samples, "velero_snapshots", region="us-east-1", state="completed") == 4
-    assert value(samples, "velero_snapshots", region="us-east-1", state="pending") == 0
-    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 1  # the untagged copy: not
+    assert snapshot_counts(samples, "us-east-1", "completed") == (2, 2)  # crit-1's encrypted, full-1's and gone's not
+    assert snapshot_counts(samples, "us-east-1", "pending") == (0, 0)
+    assert snapshot_counts(samples, "us-west-2", "completed") == (0, 1)  # the untagged copy: not
     assert value(samples, "velero_snapshot_oldest_pending_timestamp_seconds", region="us-east-1") is None
     # moto ignores MaxResults and OwnerIds: what the exporter asks is shown instead of a page count.
     describes = peers.proxy.recorded()
@@ -357,8 +364,8 @@ async def test_a_tag_value_filter_matches_csi_driver_snapshots(peers: Peers) -> 
     east.create_snapshot(VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": csi_tags}])
     rig = Rig(config(snapshot_tag_key="ebs.csi.aws.com/cluster", snapshot_tag_value="true"), kube_objects())
     samples = await rig.refresh("snapshots")
-    assert value(samples, "velero_snapshots", region="us-east-1", state="completed") == 1
-    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 0
+    assert snapshot_counts(samples, "us-east-1", "completed") == (0, 1)
+    assert snapshot_counts(samples, "us-west-2", "completed") == (0, 0)
     asked = [c.params for c in peers.proxy.recorded() if c.operation == "DescribeSnapshots"]
     assert {(p["Filter.1.Name"], p["Filter.1.Value.1"]) for p in asked} == {("tag:ebs.csi.aws.com/cluster", "true")}
 
@@ -409,14 +416,23 @@ async def test_steady_state_lists_in_proportion_to_new_backups_not_objects(peers
 
 
 IAM_POLICY = Path(__file__).resolve().parent.parent / "docs" / "iam-policy.json"
-# The IAM action each operation needs (the S3 operations' actions are not named after them).
-ACTIONS = {
+# The IAM action each operation needs (the S3 operations' actions are not named after them); None: none at all.
+ACTIONS: dict[str, str | None] = {
     "ListObjectsV2": "s3:ListBucket",
     "ListObjectVersions": "s3:ListBucketVersions",
     "GetObject": "s3:GetObject",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "GetBucketReplication": "s3:GetReplicationConfiguration",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
     "GetMetricStatistics": "cloudwatch:GetMetricStatistics",
     "DescribeSnapshots": "ec2:DescribeSnapshots",
+    "DescribeLockedSnapshots": "ec2:DescribeLockedSnapshots",
     "AssumeRole": "sts:AssumeRole",
+    # STS answers GetCallerIdentity to any identity, whatever its policies say.
+    "GetCallerIdentity": None,
 }
 
 
@@ -427,6 +443,7 @@ async def test_the_documented_iam_policy_is_exactly_what_the_sources_call(peers:
         ExtraBucket("dr", DR, "us-west-2", settings=BucketSettings(role_arn=role)),
         ExtraBucket("archive", ARCHIVE, "us-east-1", settings=BucketSettings(mode="cloudwatch")),
     )
+    create_archive(peers.moto)
     rig = Rig(config(locations=settings, extra_buckets=extras), kube_objects())
     samples = await rig.refresh()
     assert all(v == 1 for v in series(samples, "velero_exporter_target_up").values())
@@ -437,10 +454,12 @@ async def test_the_documented_iam_policy_is_exactly_what_the_sources_call(peers:
     policy = json.loads(IAM_POLICY.read_text())
     granted = {action for statement in policy["Statement"] for action in statement["Action"]}
     # kms:Decrypt is not a call of the exporter's: S3 makes it when GetObject reads an SSE-KMS object.
-    assert granted == {*ACTIONS.values(), "kms:Decrypt"}
+    assert granted == {action for action in ACTIONS.values() if action} | {"kms:Decrypt"}
     assume = next(s for s in policy["Statement"] if "sts:AssumeRole" in s["Action"])
-    # Once by each source that reads the DR bucket (buckets, repositories): each keeps its own credentials.
-    assert [c.params["RoleArn"] for c in peers.proxy.recorded() if c.operation == "AssumeRole"] == [role, role]
+    # Once by each source that reads with the DR bucket's role (buckets, repositories, posture, accounts): each
+    # keeps its own credentials.
+    assumed = [c.params["RoleArn"] for c in peers.proxy.recorded() if c.operation == "AssumeRole"]
+    assert assumed == [role] * 4
     assert assume["Resource"] != "*"  # only the roles named in the config
 
 
@@ -492,7 +511,7 @@ async def test_access_denied_on_one_bucket_leaves_the_others_and_recovers(peers:
 async def test_an_unreachable_region_is_reported_and_recovers(peers: Peers) -> None:
     rig = Rig(config(), kube_objects())
     samples = await rig.refresh("snapshots")
-    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 1
+    assert snapshot_counts(samples, "us-west-2", "completed") == (0, 1)
     peers.proxy.add(Fault(None, region="us-west-2"))  # every call signed for us-west-2: connection dropped
     samples = await rig.refresh("snapshots", "buckets")
     assert up(samples, "snapshots", "us-west-2") == 0
@@ -500,7 +519,7 @@ async def test_an_unreachable_region_is_reported_and_recovers(peers: Peers) -> N
     assert up(samples, "buckets", "dr") == 0
     assert up(samples, "snapshots", "us-east-1") == 1
     # The last values stay, with the time they were measured.
-    assert value(samples, "velero_snapshots", region="us-west-2", state="completed") == 1
+    assert snapshot_counts(samples, "us-west-2", "completed") == (0, 1)
     assert value(samples, "velero_snapshot_last_completed_timestamp_seconds", region="us-west-2", tier="full") == (
         NOW - 5 * D
     )
@@ -512,13 +531,20 @@ async def test_an_unreachable_region_is_reported_and_recovers(peers: Peers) -> N
 async def test_missing_credentials_report_no_credentials_then_recover(
     peers: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    create_archive(peers.moto)
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     rig = Rig(config(), kube_objects())
     samples = await rig.refresh()
-    for source, target in [("buckets", "default"), ("repositories", "dr"), ("snapshots", "us-west-2")]:
+    for source, target, calls in [
+        ("buckets", "default", 1),
+        ("repositories", "dr", 1),
+        ("snapshots", "us-west-2", 1),
+        ("posture", "dr", 6),  # each check is asked
+        ("accounts", "default", 1),
+    ]:
         assert up(samples, source, target) == 0
-        assert errors(samples, source, target, "no_credentials") == 1
+        assert errors(samples, source, target, "no_credentials") == calls
     assert peers.proxy.count() == 0  # nothing was sent
     assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) is None
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -632,3 +658,271 @@ async def test_a_response_not_shaped_as_documented_is_a_bad_response(
     peers.proxy.clear()
     samples = await rig.refresh(source)
     assert up(samples, source, target) == 1
+
+
+# --- posture: how the buckets keep the backups, the replicas, snapshot encryption and locks, accounts ----------
+
+VAULT = "kailash-velero-vault"  # a declared replica of the primary, with Object Lock
+POSTURE_OPERATIONS = (
+    "GetBucketVersioning",
+    "GetObjectLockConfiguration",
+    "GetBucketEncryption",
+    "GetPublicAccessBlock",
+    "GetBucketReplication",
+    "GetBucketLifecycleConfiguration",
+)
+DAY_S = int(D)
+
+
+def set_up_posture(moto: MotoServer) -> None:
+    """The primary: versioned, SSE-KMS, private, lifecycle rules of which one reaches backups/ soonest, replicating
+    to the DR bucket. The DR bucket: none of it (never versioned, no encryption, no block, no rules). The shared
+    bucket: versioning suspended, a rule on cluster-b's backups only. The vault: Object Lock in governance mode."""
+    s3 = moto.client("s3")
+    aws_story.set_up_bucket(
+        s3, PRIMARY, aws_story.BucketSetup(encryption="aws:kms", replicate_to=DR, expire_backups_after_days=None)
+    )
+    rules = [
+        {"ID": "all", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 60}},
+        {"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 1}},
+        {"ID": "backups", "Filter": {"Prefix": "backups/"}, "Status": "Enabled", "Expiration": {"Days": 30}},
+        {"ID": "off", "Filter": {"Prefix": "backups/"}, "Status": "Disabled", "Expiration": {"Days": 2}},
+        {"ID": "old", "Filter": {}, "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=PRIMARY, LifecycleConfiguration={"Rules": rules})
+    s3.put_bucket_versioning(Bucket=SHARED, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_versioning(Bucket=SHARED, VersioningConfiguration={"Status": "Suspended"})
+    only_b = {"ID": "b", "Filter": {"Prefix": "cluster-b/backups/"}, "Status": "Enabled", "Expiration": {"Days": 10}}
+    s3.put_bucket_lifecycle_configuration(Bucket=SHARED, LifecycleConfiguration={"Rules": [only_b]})
+    s3.create_bucket(Bucket=VAULT)
+    aws_story.set_up_bucket(s3, VAULT, aws_story.SEED_SETUP)
+    create_archive(moto)
+    lock = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 1}}}
+    s3.put_object_lock_configuration(Bucket=VAULT, ObjectLockConfiguration=lock)
+
+
+def create_archive(moto: MotoServer) -> None:
+    """The cloudwatch-mode bucket, empty, for its posture (moto then makes up storage metrics of its own for it:
+    not for the tests of the sizes)."""
+    moto.client("s3").create_bucket(Bucket=ARCHIVE)
+
+
+def posture_config(**aws: Any) -> Config:
+    vault = ExtraBucket("vault", VAULT, "us-east-1", replica_of="default")
+    base = config().aws
+    return config(extra_buckets=(*base.extra_buckets, vault), **aws)
+
+
+async def test_bucket_posture_is_what_moto_holds_one_call_of_each_kind_per_bucket(peers: Peers) -> None:
+    set_up_posture(peers.moto)
+    rig = Rig(posture_config(), kube_objects())
+    before = time.time()
+    samples = await rig.refresh("posture")
+    after = time.time()
+    default, dr, vault = where("default", PRIMARY), where("dr", DR, "us-west-2"), where("vault", VAULT)
+    secondary, tertiary, archive = where("secondary", SHARED), where("tertiary", SHARED), where("archive", ARCHIVE)
+    assert {dict(k)["location"]: v for k, v in series(samples, "velero_bucket_versioning_enabled").items()} == {
+        "default": 1,
+        "dr": 0,  # never enabled
+        "secondary": 0,  # suspended
+        "tertiary": 0,
+        "vault": 1,
+        "archive": 0,
+    }
+    assert series(samples, "velero_bucket_encryption") == {
+        frozenset({*default.items(), ("algorithm", "aws:kms")}): 1,
+        frozenset({*dr.items(), ("algorithm", "none")}): 1,
+        frozenset({*secondary.items(), ("algorithm", "none")}): 1,
+        frozenset({*tertiary.items(), ("algorithm", "none")}): 1,
+        frozenset({*vault.items(), ("algorithm", "AES256")}): 1,
+        frozenset({*archive.items(), ("algorithm", "none")}): 1,
+    }
+    blocked = {dict(k)["location"]: v for k, v in series(samples, "velero_bucket_public_access_blocked").items()}
+    assert blocked == {"default": 1, "dr": 0, "secondary": 0, "tertiary": 0, "vault": 1, "archive": 0}
+    assert series(samples, "velero_bucket_object_lock_retention_seconds") == {
+        frozenset({*vault.items(), ("mode", "GOVERNANCE")}): 365 * DAY_S
+    }
+    # The rule on backups/ (30d) is the shortest of those that reach backups/: logs/ does not, the disabled one
+    # does not count, nor the one on noncurrent versions. cluster-b's rule reaches only its own location.
+    assert series(samples, "velero_bucket_lifecycle_expiration_seconds") == {
+        frozenset({*default.items(), ("prefix", "backups/")}): 30 * DAY_S,
+        frozenset({*secondary.items(), ("prefix", "cluster-b/backups/")}): 10 * DAY_S,
+    }
+    replication = series(samples, "velero_bucket_replication_enabled")
+    assert replication[frozenset({*default.items(), ("destination_bucket", DR)})] == 1
+    assert replication[frozenset({*dr.items(), ("destination_bucket", "")})] == 0
+    assert len(replication) == 6  # one per bucket: the others replicate nowhere
+    measured = series(samples, "velero_bucket_posture_measured_timestamp_seconds")
+    assert len(measured) == 6 * 6
+    assert all(before <= t <= after for t in measured.values())
+    # Exactly one call of each kind per bucket and refresh; the shared bucket is asked once per location.
+    calls = peers.proxy.recorded()
+    for bucket, locations in ((PRIMARY, 1), (DR, 1), (SHARED, 2), (VAULT, 1), (ARCHIVE, 1)):
+        asked = sorted(c.operation for c in calls if c.bucket == bucket)
+        assert asked == sorted(POSTURE_OPERATIONS * locations), bucket
+    assert all(v == 1 for k, v in series(samples, "velero_exporter_target_up").items() if ("source", "posture") in k)
+    # None of the answers that say "there is none" is an error.
+    posture_errors = value(samples, "velero_exporter_source_errors_total", source="posture", kind="not_found")
+    assert posture_errors == 0
+
+
+async def test_a_bucket_that_denies_the_posture_calls_reports_forbidden_and_keeps_its_sizes(peers: Peers) -> None:
+    set_up_posture(peers.moto)
+    rig = Rig(posture_config(), kube_objects())
+    for operation in POSTURE_OPERATIONS:
+        peers.proxy.add(Fault(403, "AccessDenied", bucket=DR, operation=operation))
+    samples = await rig.refresh()
+    dr = where("dr", DR, "us-west-2")
+    assert up(samples, "posture", "dr") == 0
+    assert errors(samples, "posture", "dr", "forbidden") == 6  # every call asked once, none retried
+    assert value(samples, "velero_exporter_source_up", source="posture") == 0
+    assert not [k for k in series(samples, "velero_bucket_posture_measured_timestamp_seconds") if dr.items() <= k]
+    # The sizes of the same bucket, and the other buckets' posture, are there.
+    assert up(samples, "buckets", "dr") == 1
+    assert value(samples, "velero_bucket_size_bytes", **dr) == size(DR_KEYS)[0]
+    assert value(samples, "velero_bucket_versioning_enabled", **where("default", PRIMARY)) == 1
+    assert up(samples, "posture", "default") == 1
+
+    # Allowed again, then only encryption denied: it keeps its value and time, the other checks move on.
+    peers.proxy.clear()
+    samples = await rig.refresh("posture")
+    assert up(samples, "posture", "dr") == 1
+    first = value(samples, "velero_bucket_posture_measured_timestamp_seconds", **dr, check="encryption")
+    peers.proxy.add(Fault(403, "AccessDenied", bucket=DR, operation="GetBucketEncryption"))
+    samples = await rig.refresh("posture")
+    assert up(samples, "posture", "dr") == 0
+    assert errors(samples, "posture", "dr", "forbidden") == 6 + 1
+    assert value(samples, "velero_bucket_encryption", **dr, algorithm="none") == 1
+    assert value(samples, "velero_bucket_posture_measured_timestamp_seconds", **dr, check="encryption") == first
+    versioning_read = value(samples, "velero_bucket_posture_measured_timestamp_seconds", **dr, check="versioning")
+    assert first is not None and versioning_read is not None and versioning_read > first
+
+
+async def test_replicas_declared_or_found_miss_the_folders_absent_from_them_at_no_extra_call(peers: Peers) -> None:
+    set_up_posture(peers.moto)
+    aws_story.put_objects(peers.moto.client("s3"), VAULT, {k: v for k, v in PRIMARY_KEYS.items() if "hot-1/" in k})
+    grace0 = posture_config(replica_grace=0.0)
+    rig = Rig(grace0, kube_objects())
+    samples = await rig.refresh("buckets", "posture")  # posture finds the replication; listings are then kept
+    samples = await rig.refresh("buckets")
+    # Completed in the primary: hot-1, hot-2, crit-1 (crit-2 failed). The DR bucket (found through the primary's
+    # replication) holds crit-1; the vault (declared replica_of: default) holds hot-1.
+    assert series(samples, "velero_bucket_replica_missing_backups") == {
+        frozenset({("bucket", PRIMARY), ("replica_bucket", DR)}): 2,
+        frozenset({("bucket", PRIMARY), ("replica_bucket", VAULT)}): 2,
+    }
+    # With the default grace (1h), hot-2 (completed 50 minutes ago) may still be replicating.
+    rig = Rig(posture_config(), kube_objects())
+    await rig.refresh("buckets", "posture")
+    samples = await rig.refresh("buckets")
+    missing = series(samples, "velero_bucket_replica_missing_backups")
+    assert missing[frozenset({("bucket", PRIMARY), ("replica_bucket", DR)})] == 1
+    # Computed from the listings the buckets source keeps anyway: the same calls with or without replicas.
+    made = []
+    for cfg in (grace0, config(extra_buckets=(*config().aws.extra_buckets, ExtraBucket("vault", VAULT, "us-east-1")))):
+        peers.proxy.reset_calls()
+        await Rig(cfg, kube_objects()).refresh("buckets")
+        made.append(sorted((c.operation, c.bucket, c.params.get("prefix", "")) for c in peers.proxy.recorded()))
+    assert made[0] == made[1]
+
+
+async def test_snapshot_encryption_is_counted_per_state_and_tier(peers: Peers) -> None:
+    rig = Rig(config(snapshot_lock=False), kube_objects())
+    samples = await rig.refresh("snapshots")
+    assert series(samples, "velero_snapshot_unencrypted") == {
+        frozenset({("region", "us-east-1"), ("tier", "critical")}): 0,  # crit-1's two are encrypted
+        frozenset({("region", "us-east-1"), ("tier", "full")}): 1,
+        frozenset({("region", "us-east-1"), ("tier", "hot")}): 1,
+        frozenset({("region", "us-west-2"), ("tier", "full")}): 1,  # a copy of an unencrypted snapshot
+    }
+    assert snapshot_counts(samples, "us-east-1", "completed") == (2, 2)
+    assert not series(samples, "velero_snapshot_locked")  # not asked
+    assert not peers.proxy.count(lambda c: c.operation == "DescribeLockedSnapshots")
+
+
+def locked_snapshots(*snapshot_ids: str) -> bytes:
+    """DescribeLockedSnapshots' answer as EC2 spells it (moto does not implement the operation)."""
+    items = "".join(
+        f"<item><ownerId>123456789012</ownerId><snapshotId>{i}</snapshotId><lockState>compliance</lockState></item>"
+        for i in snapshot_ids
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><DescribeLockedSnapshotsResponse '
+        'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>'
+        f"<snapshotSet>{items}</snapshotSet></DescribeLockedSnapshotsResponse>"
+    ).encode()
+
+
+async def test_snapshot_locks_are_joined_where_the_api_answers_and_absent_where_it_does_not(peers: Peers) -> None:
+    # moto answers DescribeLockedSnapshots with an HTML page of status 500 that botocore cannot read: counted, and
+    # the locks are unknown; the region's snapshots are there all the same.
+    rig = Rig(config(), kube_objects())
+    samples = await rig.refresh("snapshots")
+    assert up(samples, "snapshots", "us-east-1") == 1
+    assert errors(samples, "snapshots", "us-east-1", "bad_response") == 1
+    assert not series(samples, "velero_snapshot_locked")
+    assert snapshot_counts(samples, "us-east-1", "completed") == (2, 2)
+
+    # Where it answers (an answer shaped as EC2's): one of crit-1's two snapshots and a stranger's are locked.
+    crit = peers.snapshots["us-east-1"]["crit-1"]
+    body = locked_snapshots(crit[0], "snap-0000000000000000f")
+    peers.proxy.add(Fault(200, body=body, service="ec2", region="us-east-1", operation="DescribeLockedSnapshots"))
+    samples = await rig.refresh("snapshots")
+    assert {k: v for k, v in series(samples, "velero_snapshot_locked").items() if ("region", "us-east-1") in k} == {
+        frozenset({("region", "us-east-1"), ("tier", "critical")}): 1,
+        frozenset({("region", "us-east-1"), ("tier", "full")}): 0,
+        frozenset({("region", "us-east-1"), ("tier", "hot")}): 0,
+    }
+    asked = [c.params for c in peers.proxy.recorded() if c.operation == "DescribeLockedSnapshots"]
+    assert asked[-1]["Filter.1.Name"] == "lock-state"
+
+    # A region that does not know the operation says so once and is not asked again.
+    peers.proxy.clear()
+    peers.proxy.add(Fault(400, "InvalidAction", service="ec2", region="us-west-2", operation="DescribeLockedSnapshots"))
+    for _ in range(2):
+        samples = await rig.refresh("snapshots")
+    assert errors(samples, "snapshots", "us-west-2", "client_error") == 1
+    assert up(samples, "snapshots", "us-west-2") == 1
+    assert not [k for k in series(samples, "velero_snapshot_locked") if ("region", "us-west-2") in k]
+
+
+async def test_each_role_is_asked_its_account_once_and_dr_copies_are_compared_with_the_primary(
+    peers: Peers,
+) -> None:
+    set_up_posture(peers.moto)
+    dr_role = "arn:aws:iam::210987654321:role/velero-exporter-dr-reader"
+    extras = (ExtraBucket("dr", DR, "us-west-2", settings=BucketSettings(role_arn=dr_role)),)
+    # Snapshots: us-east-1 (the VolumeSnapshotLocation) and us-west-2 (an extra region: the DR region).
+    rig = Rig(config(extra_buckets=extras, require_separate_dr_account=True, snapshot_lock=False), kube_objects())
+    for _ in range(2):
+        samples = await rig.refresh("accounts")
+    identities = [c for c in peers.proxy.recorded() if c.operation == "GetCallerIdentity"]
+    assert len(identities) == 2  # the exporter's own identity and the DR role, once each
+    assert up(samples, "accounts", "default") == 1 and up(samples, "accounts", dr_role) == 1
+    assert series(samples, "velero_aws_target_info") == {
+        frozenset({("source", "buckets"), ("target", t), ("account_id", a)}): 1
+        for t, a in (("default", "123456789012"), ("secondary", "123456789012"), ("tertiary", "123456789012"))
+    } | {
+        frozenset({("source", "buckets"), ("target", "dr"), ("account_id", "210987654321")}): 1,
+        frozenset({("source", "snapshots"), ("target", "us-east-1"), ("account_id", "123456789012")}): 1,
+        frozenset({("source", "snapshots"), ("target", "us-west-2"), ("account_id", "123456789012")}): 1,
+    }
+    # The DR bucket is the primary's replica (its replication says so) and lives apart; the DR region is read with
+    # the primary's account, so its copies are the primary account's own.
+    await rig.refresh("posture")
+    samples = await rig.refresh("accounts")
+    assert series(samples, "velero_aws_dr_target_in_primary_account") == {
+        frozenset({("source", "buckets"), ("target", "dr")}): 0,
+        frozenset({("source", "snapshots"), ("target", "us-west-2")}): 1,
+    }
+    # Given the DR region's role, it is apart too.
+    regions = (("us-west-2", RegionSettings(dr_role)),)
+    rig = Rig(config(extra_buckets=extras, require_separate_dr_account=True, regions=regions), kube_objects())
+    await rig.refresh("posture")
+    samples = await rig.refresh("accounts", "snapshots")
+    assert series(samples, "velero_aws_dr_target_in_primary_account") == {
+        frozenset({("source", "buckets"), ("target", "dr")}): 0,
+        frozenset({("source", "snapshots"), ("target", "us-west-2")}): 0,
+    }
+    # The region is read through the role: the DR account holds no snapshot of the primary account's.
+    assert snapshot_counts(samples, "us-west-2", "completed") == (0, 0)

@@ -21,6 +21,7 @@ from velero_exporter.config.settings import (
     Config,
     ExtraBucket,
     Limits,
+    RegionSettings,
     Tier,
     TierSchedule,
 )
@@ -545,12 +546,16 @@ def test_any_yaml_text_gives_a_config_or_a_config_error(
 AWS_FULL = """\
 aws:
   enabled: false
-  intervals: {buckets: 5m, repositories: 12h, snapshots: 2m}
+  intervals: {buckets: 5m, repositories: 12h, snapshots: 2m, posture: 2h}
   jitter: 0.25
   timeouts: {connect: 2s, read: 1m}
   max_attempts: 5
   manifest_reads: 20
   snapshot_tag: ebs.csi.aws.com/cluster=true
+  snapshot_lock: false
+  replica_grace: 30m
+  require_separate_dr_account: true
+  require_dr_object_lock: true
   locations:
     default: {mode: cloudwatch}
     secondary: {include_noncurrent: true, role_arn: "arn:aws:iam::123456789012:role/reader"}
@@ -561,7 +566,10 @@ aws:
       prefix: /cluster-a/
       s3_url: https://s3.us-west-2.amazonaws.com
       role_arn: arn:aws:iam::210987654321:role/velero-exporter-dr-reader
+      replica_of: default
   extra_regions: [us-west-2, eu-central-1]
+  regions:
+    us-west-2: {role_arn: "arn:aws:iam::210987654321:role/velero-exporter-dr-reader"}
 """
 
 
@@ -571,6 +579,7 @@ def test_the_aws_section_gives_exactly_what_it_says() -> None:
         buckets_interval=5 * MINUTE,
         repositories_interval=12 * HOUR,
         snapshots_interval=2 * MINUTE,
+        posture_interval=2 * HOUR,
         jitter=0.25,
         connect_timeout=2.0,
         read_timeout=60.0,
@@ -578,6 +587,10 @@ def test_the_aws_section_gives_exactly_what_it_says() -> None:
         manifest_reads=20,
         snapshot_tag_key="ebs.csi.aws.com/cluster",
         snapshot_tag_value="true",
+        snapshot_lock=False,
+        replica_grace=30 * MINUTE,
+        require_separate_dr_account=True,
+        require_dr_object_lock=True,
         locations=(
             ("default", BucketSettings(mode="cloudwatch")),
             ("secondary", BucketSettings(role_arn="arn:aws:iam::123456789012:role/reader", include_noncurrent=True)),
@@ -590,9 +603,11 @@ def test_the_aws_section_gives_exactly_what_it_says() -> None:
                 prefix="cluster-a",
                 s3_url="https://s3.us-west-2.amazonaws.com",
                 settings=BucketSettings(role_arn="arn:aws:iam::210987654321:role/velero-exporter-dr-reader"),
+                replica_of="default",
             ),
         ),
         extra_regions=("us-west-2", "eu-central-1"),
+        regions=(("us-west-2", RegionSettings("arn:aws:iam::210987654321:role/velero-exporter-dr-reader")),),
     )
 
 
@@ -607,7 +622,8 @@ BAD_AWS = [
     (
         "aws: true",
         "aws: expected a mapping of settings (enabled, intervals, jitter, timeouts, max_attempts, "
-        "manifest_reads, snapshot_tag, locations, extra_buckets, extra_regions), got boolean True",
+        "manifest_reads, snapshot_tag, snapshot_lock, replica_grace, require_separate_dr_account, "
+        "require_dr_object_lock, locations, extra_buckets, extra_regions, regions), got boolean True",
     ),
     ("aws: {enable: false}", "aws.enable: unknown key (did you mean enabled?)"),
     ("aws: {enabled: 'no'}", "aws.enabled: expected true or false, got string 'no'"),
@@ -654,7 +670,32 @@ BAD_AWS = [
     (
         "aws: {extra_buckets: {dr: {bucket: bbb, region: us-west-2, size: 1}}}",
         "aws.extra_buckets.dr.size: unknown key "
-        "(known keys: bucket, region, prefix, s3_url, mode, role_arn, include_noncurrent)",
+        "(known keys: bucket, region, prefix, s3_url, replica_of, mode, role_arn, include_noncurrent)",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: bbb, region: us-west-2, replica_of: dr}}}",
+        "aws.extra_buckets.dr.replica_of: a bucket cannot be a replica of itself",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: bbb, region: us-west-2, replica_of: Primary}}}",
+        "aws.extra_buckets.dr.replica_of: 'Primary' is not a location's name",
+    ),
+    (
+        "aws: {extra_buckets: {dr: {bucket: bbb, region: us-west-2, replica_of: default, mode: cloudwatch}}}",
+        "aws.extra_buckets.dr.replica_of: a replica is compared by its listing: list mode only",
+    ),
+    ("aws: {replica_grace: an hour}", "aws.replica_grace: 'an hour' is not a duration"),
+    ("aws: {require_dr_object_lock: 1}", "aws.require_dr_object_lock: expected true or false, got integer 1"),
+    ("aws: {snapshot_locks: true}", "aws.snapshot_locks: unknown key (did you mean snapshot_lock?)"),
+    ("aws: {regions: [us-west-2]}", "aws.regions: expected a mapping of region to its settings, got a list"),
+    ("aws: {regions: {west: {}}}", "aws.regions.west: 'west' is not an AWS region (such as us-west-2)"),
+    (
+        "aws: {regions: {us-west-2: {role: x}}}",
+        "aws.regions.us-west-2.role: unknown key (did you mean role_arn?)",
+    ),
+    (
+        "aws: {regions: {us-west-2: {role_arn: x}}}",
+        "aws.regions.us-west-2.role_arn: 'x' is not an IAM role ARN",
     ),
     ("aws: {extra_regions: us-west-2}", "aws.extra_regions: expected a list, got string 'us-west-2'"),
     ("aws: {extra_regions: [us-west-2, 7]}", "aws.extra_regions.[1]: expected a string, got integer 7"),

@@ -234,8 +234,13 @@ AWS_PANELS = (
     "Snapshot freshness per region",
     "Snapshots by state per region",
     "Tier storage per bucket",
+    "Bucket posture",
+    "Lifecycle expiration against retention",
+    "DR replicas",
+    "Snapshot encryption and locks",
+    "AWS accounts",
 )
-SOURCES = ("kube", "buckets", "repositories", "snapshots")
+SOURCES = ("kube", "buckets", "repositories", "snapshots", "posture", "accounts")
 TIER_UNDER_TEST = "critical"  # has schedules, a failed backup, snapshots and restores: every tier panel has data
 
 
@@ -269,7 +274,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
                 up = re.findall(r"^velero_exporter_source_up\{[^}]*\} 1(?:\.0)?$", metrics, re.M)
                 return resp.status == 200 and len(up) == len(SOURCES)
 
-            await _until(rendered, "every source's first refresh (kube, buckets, repositories, snapshots)")
+            await _until(rendered, f"every source's first refresh ({', '.join(SOURCES)})")
             target = exporter.url.removeprefix("http://")
             async with running_prometheus(
                 [target], [RULE_FILE], scrape_interval="1s", evaluation_interval="1s"
@@ -337,8 +342,8 @@ def test_expected_empty_names_real_panels() -> None:
     assert set(AWS_PANELS) <= titles
 
 
-async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str) -> dict[str, float]:
-    """One column of a table panel (the query whose override names it), as {tier: value}."""
+async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str, key: str = "tier") -> dict[str, float]:
+    """One column of a table panel (the query whose override names it), as {the `key` label: value}."""
     field = next(
         o["matcher"]["options"]
         for o in panel["fieldConfig"]["overrides"]
@@ -347,7 +352,7 @@ async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str) -> dict[st
     ref = "A" if field == "Value" else field.removeprefix("Value #")
     (target,) = [t for t in panel["targets"] if t["refId"] == ref]
     answer = await query(sandbox.prometheus, substitute(target["expr"]))
-    return {series["metric"]["tier"]: float(series["value"][1]) for series in answer}
+    return {series["metric"][key]: float(series["value"][1]) for series in answer}
 
 
 TIERS = ("hot", "critical", "full", "config", "dr")
@@ -427,6 +432,69 @@ async def test_the_key_panels_show_the_sandboxs_trouble(sandbox: Sandbox) -> Non
         s["metric"]["schedule"]: float(s["value"][1]) for s in await values(detail, "Newest restore per schedule")
     }
     assert restores == {"daily-critical": 3}  # Failed
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_posture_row_shows_the_sandboxs_posture(sandbox: Sandbox) -> None:
+    """What moto holds (sandbox/aws_story.py) and the demo's config, panel by panel."""
+    overview = "velero-overview.json"
+    buckets = _panel(overview, "Bucket posture")
+
+    async def bucket(name: str) -> dict[str, float]:
+        return await _column(sandbox, buckets, name, key="location")
+
+    assert await bucket("Versioned") == {"default": 1, "dr": 1}
+    assert await bucket("Encrypted") == {"default": 1, "dr": 1}
+    assert await bucket("Public access blocked") == {"default": 1, "dr": 1}
+    assert await bucket("Object Lock retention") == {}  # neither carries it
+    assert await bucket("Object Lock required") == {"dr": 1}  # the demo requires it of the DR replica
+    assert await bucket("Replicated") == {"default": 1, "dr": 0}
+
+    lifecycle = _panel(overview, "Lifecycle expiration against retention")
+    assert await _column(sandbox, lifecycle, "Expires after", key="location") == {"default": 30 * DAY}
+    # The dr tier (1y) is stored in the primary: the longest retention there.
+    assert await _column(sandbox, lifecycle, "Longest retention stored", key="location") == {"default": 365 * DAY}
+    assert await _column(sandbox, lifecycle, "Keeps the retention", key="location") == {"default": 0}
+
+    replicas = _panel(overview, "DR replicas")
+    missing = await _column(sandbox, replicas, "Missing backups", key="replica_bucket")
+    assert missing == {"kailash-velero-dr-backups": 1}
+
+    snapshots = _panel(overview, "Snapshot encryption and locks")
+    unencrypted = await query(sandbox.prometheus, substitute(snapshots["targets"][0]["expr"]))
+    assert {(s["metric"]["region"], s["metric"]["tier"]): float(s["value"][1]) for s in unencrypted} == {
+        (region, tier): 0 for region in ("us-east-1", "us-west-2") for tier in ("critical", "full", "dr")
+    }
+    assert await query(sandbox.prometheus, substitute(snapshots["targets"][1]["expr"])) == []  # locks not asked
+    states = _panel(overview, "Snapshots by state per region")
+    answer = await query(sandbox.prometheus, substitute(states["targets"][0]["expr"]))
+    completed = {s["metric"]["region"]: float(s["value"][1]) for s in answer if s["metric"]["state"] == "completed"}
+    # One snapshot per backup that snapshots volumes (7 daily, 13 weekly, 12 monthly), all encrypted; the DR
+    # region has copies of all but the daily runs of the last two and a half days (2 or 3 by the time of day).
+    assert completed["us-east-1"] == 32 and completed["us-west-2"] in (29, 30)
+
+    accounts = _panel(overview, "AWS accounts")
+    info = await query(sandbox.prometheus, substitute(accounts["targets"][0]["expr"]))
+    assert {(s["metric"]["source"], s["metric"]["target"], s["metric"]["account_id"]) for s in info} == {
+        ("buckets", "default", "123456789012"),
+        ("buckets", "dr", "123456789012"),
+        ("snapshots", "us-east-1", "123456789012"),
+        ("snapshots", "us-west-2", "123456789012"),
+    }
+    assert await query(sandbox.prometheus, substitute(accounts["targets"][1]["expr"])) == []  # not required
+
+    expiring = _panel(overview, "Newest recovery point expires in")
+    answer = await query(sandbox.prometheus, substitute(expiring["targets"][0]["expr"]))
+    left = {s["metric"]["tier"]: float(s["value"][1]) for s in answer}
+    slack = 300.0
+    # Each tier's newest good backup expires at its start plus its TTL (sandbox/story.py).
+    assert 7 * DAY - HOUR - 2 * 60 - slack <= left["hot"] <= 7 * DAY
+    assert 3 * DAY - 30 * 60 - 60 - slack <= left["config"] <= 3 * DAY
+    assert abs(left["critical"] - (30 * DAY - 3 * HOUR)) <= slack  # the ad-hoc backup after the failed daily run
+    assert 90 * DAY - 21 * DAY - 4 * HOUR - slack <= left["full"] <= 90 * DAY - 14 * DAY
+    assert 365 * DAY - 31 * DAY - 4 * HOUR - slack <= left["dr"] <= 365 * DAY
+    assert set(left) == set(TIERS)
 
 
 def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:

@@ -82,6 +82,30 @@ EXPECTED: set[Alert] = {
     alert(
         alertname="VeleroSnapshotCopyStale", severity="warning", tier="critical", region="us-west-2", reason="lagging"
     ),
+    # the primary bucket's lifecycle rule expires backups/ after 30 days; the full (90d) and dr (1y) tiers live there
+    alert(
+        alertname="VeleroBucketLifecycleBelowRetention",
+        severity="warning",
+        location="default",
+        bucket="kailash-velero-backups",
+        region="us-east-1",
+        prefix="backups/",
+    ),
+    # the DR replica misses the newest Completed daily-critical folder ...
+    alert(
+        alertname="VeleroReplicaIncomplete",
+        severity="warning",
+        bucket="kailash-velero-backups",
+        replica_bucket="kailash-velero-dr-backups",
+    ),
+    # ... and has no Object Lock, which the demo's config expects of DR replicas
+    alert(
+        alertname="VeleroDRBucketNotImmutable",
+        severity="warning",
+        location="dr",
+        bucket="kailash-velero-dr-backups",
+        region="us-west-2",
+    ),
 }
 # The four alerts the DR plan names must reach the receiver with these labels.
 NAMED = {

@@ -543,3 +543,20 @@ def test_the_drill_label_is_configurable() -> None:
     assert value(render(load(objs), config), "velero_tier_last_verified_restore_timestamp_seconds", tier="hot") == (
         NOW - H
     )
+
+
+def test_the_newest_recovery_points_expiration_is_velero_s_even_while_newer_backups_fail() -> None:
+    backups = [
+        o.backup(
+            "full-old", schedule="weekly-full", started=NOW - 14 * D, completed=NOW - 14 * D + H, expiration=NOW + H
+        ),
+        o.backup(
+            "full-good", schedule="weekly-full", started=NOW - 7 * D, completed=NOW - 7 * D + H, expiration=NOW + 5 * H
+        ),
+        o.backup("full-failed", schedule="weekly-full", phase="Failed", started=NOW - H, expiration=NOW + 30 * D),
+        o.backup("hot-no-expiration", schedule="hourly-hot", started=NOW - H, completed=NOW - H + 60),
+    ]
+    samples = render(load({"backups": backups}))
+    assert series(samples, "velero_tier_recovery_point_expiration_timestamp_seconds") == {
+        frozenset({("tier", "full")}): NOW + 5 * H  # full-good's: the failed run is no recovery point
+    }

@@ -30,6 +30,7 @@ from velero_exporter.config.settings import (
     Config,
     ExtraBucket,
     Limits,
+    RegionSettings,
     Tier,
     TierSchedule,
 )
@@ -195,25 +196,36 @@ _AWS_KEYS = (
     "max_attempts",
     "manifest_reads",
     "snapshot_tag",
+    "snapshot_lock",
+    "replica_grace",
+    "require_separate_dr_account",
+    "require_dr_object_lock",
     "locations",
     "extra_buckets",
     "extra_regions",
+    "regions",
 )
 _INTERVAL_KEYS = {
     "buckets": "buckets_interval",
     "repositories": "repositories_interval",
     "snapshots": "snapshots_interval",
+    "posture": "posture_interval",
 }
+_FLAG_KEYS = ("enabled", "snapshot_lock", "require_separate_dr_account", "require_dr_object_lock")
 _TIMEOUT_KEYS = {"connect": "connect_timeout", "read": "read_timeout"}
 _BUCKET_SETTING_KEYS = ("mode", "role_arn", "include_noncurrent")
-_EXTRA_BUCKET_KEYS = ("bucket", "region", "prefix", "s3_url", *_BUCKET_SETTING_KEYS)
+_EXTRA_BUCKET_KEYS = ("bucket", "region", "prefix", "s3_url", "replica_of", *_BUCKET_SETTING_KEYS)
+_REGION_SETTING_KEYS = ("role_arn",)
 
 
 def _aws(node: _Node, config: Config) -> dict[str, Any]:
     fields = node.fields(_AWS_KEYS)
     values: dict[str, Any] = {}
-    if "enabled" in fields:
-        values["enabled"] = fields["enabled"].boolean()
+    for key in _FLAG_KEYS:
+        if key in fields:
+            values[key] = fields[key].boolean()
+    if "replica_grace" in fields:
+        values["replica_grace"] = fields["replica_grace"].duration(positive=False)
     for group, names in (("intervals", _INTERVAL_KEYS), ("timeouts", _TIMEOUT_KEYS)):
         if group in fields:
             for key, child in fields[group].fields(names).items():
@@ -245,22 +257,36 @@ def _aws(node: _Node, config: Config) -> dict[str, Any]:
         )
     if "extra_regions" in fields:
         values["extra_regions"] = tuple(_region(child) for child in fields["extra_regions"].items())
+    if "regions" in fields:
+        values["regions"] = tuple(
+            (_region(_Node(name, child.source, child.path)), _region_settings(child))
+            for name, child in fields["regions"].mapping("a mapping of region to its settings").items()
+        )
     return {"aws": AwsConfig(**values)}
+
+
+def _region_settings(node: _Node) -> RegionSettings:
+    return RegionSettings(role_arn=_role_arn(node.fields(_REGION_SETTING_KEYS)))
 
 
 def _bucket_settings(fields: dict[str, _Node]) -> BucketSettings:
     mode = fields["mode"].string() if "mode" in fields else "list"
     if mode not in BUCKET_MODES:
         raise fields["mode"].error(f"{mode!r} is not a bucket mode ({' or '.join(BUCKET_MODES)})")
-    role_arn = None
-    if "role_arn" in fields:
-        role_arn = fields["role_arn"].string()
-        if _ROLE_ARN.fullmatch(role_arn) is None:
-            raise fields["role_arn"].error(f"{role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    role_arn = _role_arn(fields)
     noncurrent = fields["include_noncurrent"].boolean() if "include_noncurrent" in fields else False
     if noncurrent and mode != "list":
         raise fields["include_noncurrent"].error("applies to list mode only (cloudwatch mode counts every version)")
     return BucketSettings(mode=mode, role_arn=role_arn, include_noncurrent=noncurrent)
+
+
+def _role_arn(fields: dict[str, _Node]) -> str | None:
+    if "role_arn" not in fields:
+        return None
+    role_arn = fields["role_arn"].string()
+    if _ROLE_ARN.fullmatch(role_arn) is None:
+        raise fields["role_arn"].error(f"{role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    return role_arn
 
 
 def _extra_bucket(name: str, node: _Node) -> ExtraBucket:
@@ -277,8 +303,19 @@ def _extra_bucket(name: str, node: _Node) -> ExtraBucket:
     s3_url = fields["s3_url"].string() if "s3_url" in fields else ""
     if s3_url and _URL.fullmatch(s3_url) is None:
         raise fields["s3_url"].error(f"{s3_url!r} is not an http:// or https:// URL")
+    replica_of = ""
+    if "replica_of" in fields:
+        replica_of = fields["replica_of"].string()
+        if replica_of == name:
+            raise fields["replica_of"].error("a bucket cannot be a replica of itself")
+        if len(replica_of) > 253 or _DNS_SUBDOMAIN.fullmatch(replica_of) is None:
+            raise fields["replica_of"].error(
+                f"{replica_of!r} is not a location's name (a BackupStorageLocation or another extra bucket)"
+            )
     settings = _bucket_settings({k: v for k, v in fields.items() if k in _BUCKET_SETTING_KEYS})
-    return ExtraBucket(name, bucket, _region(fields["region"]), prefix, s3_url, settings)
+    if replica_of and settings.mode != "list":
+        raise fields["replica_of"].error("a replica is compared by its listing: list mode only")
+    return ExtraBucket(name, bucket, _region(fields["region"]), prefix, s3_url, settings, replica_of)
 
 
 def _region(node: _Node) -> str:

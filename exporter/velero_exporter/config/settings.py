@@ -67,6 +67,16 @@ class ExtraBucket:
     prefix: str = ""
     s3_url: str = ""
     settings: BucketSettings = field(default_factory=BucketSettings)
+    # The location (or extra bucket) this bucket is a replica of: its backup folders should all be here.
+    replica_of: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class RegionSettings:
+    """How one region's snapshots are read: per region (a VolumeSnapshotLocation's or an extra region)."""
+
+    # A role to assume for the region's calls (the DR region's copies kept in another account).
+    role_arn: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,6 +86,9 @@ class AwsConfig:
     # kopia/ and restic/ hold most of the objects and change with every file-system backup: listed less often.
     repositories_interval: float = 6 * HOUR
     snapshots_interval: float = 10 * MINUTE
+    # Bucket posture (versioning, Object Lock, encryption, ...) and the accounts targets are read with: settings
+    # that change seldom, read once an hour.
+    posture_interval: float = 1 * HOUR
     # Each wait is the interval times a random factor in [1 - jitter, 1 + jitter], so exporters started
     # together do not call AWS in step.
     jitter: float = 0.1
@@ -88,16 +101,32 @@ class AwsConfig:
     # Which EBS snapshots are Velero's: a tag key, and optionally the value it must have.
     snapshot_tag_key: str = "velero.io/backup"
     snapshot_tag_value: str | None = None
+    # Ask DescribeLockedSnapshots for the EBS snapshot locks of each region (off where the API is not offered).
+    snapshot_lock: bool = True
+    # A replica's Completed backup folders may lag the source's by this long before they count as missing.
+    replica_grace: float = 1 * HOUR
+    # Expectations: the DR copies (replica buckets, DR regions) live in another account than the primary's; the
+    # DR replicas carry Object Lock.
+    require_separate_dr_account: bool = False
+    require_dr_object_lock: bool = False
     # Settings of discovered BackupStorageLocations, by location name.
     locations: tuple[tuple[str, BucketSettings], ...] = ()
     extra_buckets: tuple[ExtraBucket, ...] = ()
     extra_regions: tuple[str, ...] = ()
+    # Settings of regions (discovered or extra), by region.
+    regions: tuple[tuple[str, RegionSettings], ...] = ()
 
     def location_settings(self, name: str) -> BucketSettings:
         for location, settings in self.locations:
             if location == name:
                 return settings
         return BucketSettings()
+
+    def region_settings(self, region: str) -> RegionSettings:
+        for name, settings in self.regions:
+            if name == region:
+                return settings
+        return RegionSettings()
 
 
 @dataclass(slots=True, frozen=True)

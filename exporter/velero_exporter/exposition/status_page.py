@@ -6,15 +6,17 @@ Rendered with the metrics (same model, same moment) in the render thread; no Jav
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from velero_exporter.config.durations import format_duration
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.config import seconds as duration_seconds
-from velero_exporter.model.aws import AwsModel
+from velero_exporter.model.aws import BUCKET_TARGETS, AwsModel, PostureState
 from velero_exporter.model.velero import Model, ScheduleState, TierState
+from velero_exporter.state.aws_records import NO_ENCRYPTION, BucketKey, Checked, LifecycleExpiration, ObjectLock
 from velero_exporter.state.records import Restore
 from velero_exporter.state.store import Health
 
@@ -54,6 +56,18 @@ SECTION_FAMILIES: dict[str, tuple[str, ...]] = {
         "velero_bucket_measured_timestamp_seconds",
         "velero_bucket_recovery_point_timestamp_seconds",
     ),
+    "Bucket posture": (
+        "velero_bucket_versioning_enabled",
+        "velero_bucket_encryption",
+        "velero_bucket_public_access_blocked",
+        "velero_bucket_object_lock_retention_seconds",
+        "velero_bucket_object_lock_required",
+        "velero_bucket_lifecycle_expiration_seconds",
+        "velero_bucket_replication_enabled",
+        "velero_bucket_posture_measured_timestamp_seconds",
+        "velero_aws_target_info",
+    ),
+    "DR replicas": ("velero_bucket_replica_missing_backups",),
     "Snapshot freshness per region": ("velero_snapshot_last_completed_timestamp_seconds",),
     "Exporter sources": (
         "velero_exporter_source_up",
@@ -200,6 +214,112 @@ def bucket_table(aws: AwsModel, now: float) -> str:
                 "" if b.recovery_point is not None else "bad",
             )
             for b in aws.buckets
+        ),
+    )
+
+
+def posture_problems(state: PostureState, longest_retention: float | None) -> list[str]:
+    """What the posture alerts say of the bucket, in their words (VeleroBucketNotVersioned ...)."""
+    p = state.posture
+    problems = []
+    if p.versioning is not None and not p.versioning.value:
+        problems.append("not versioned")
+    if p.encryption is not None and p.encryption.value == NO_ENCRYPTION:
+        problems.append("unencrypted")
+    if p.public_access_block is not None and not p.public_access_block.value:
+        problems.append("public access not blocked")
+    expiration = p.lifecycle.value if p.lifecycle is not None else None
+    if expiration is not None and longest_retention is not None and expiration.seconds < longest_retention:
+        problems.append("lifecycle below retention")
+    lock = p.object_lock.value if p.object_lock is not None else None
+    if state.object_lock_required and p.object_lock is not None and (lock is None or lock.retention_seconds <= 0):
+        problems.append("not immutable")
+    return problems
+
+
+def longest_retention(model: Model, aws: AwsModel) -> dict[BucketKey, float]:
+    """Per bucket, the longest retention of a tier whose backups are stored there (as the lifecycle alert reads)."""
+    retention = {t.name: t.objectives.retention_seconds for t in model.tiers if t.objectives is not None}
+    return {
+        b.target.key: max(stored)
+        for b in aws.buckets
+        if (stored := [retention[tier] for tier, size in b.tier_bytes.items() if size > 0 and tier in retention])
+    }
+
+
+def posture_table(model: Model, aws: AwsModel, now: float) -> str:
+    accounts = {t.name: t.account for t in aws.targets if t.source == BUCKET_TARGETS}
+    retention = longest_retention(model, aws)
+
+    def cell(checked: Checked[Any] | None, shown: Callable[[Any], str]) -> str:
+        return _e(shown(checked.value)) if checked is not None else "—"
+
+    def measured(state: PostureState) -> float | None:
+        times = [c.measured for c in state.posture.checked().values() if c is not None]
+        return min(times) if times else None
+
+    rows = []
+    for state in aws.posture:
+        p, target = state.posture, state.posture.target
+        problems = posture_problems(state, retention.get(target.key))
+        rows.append(
+            (
+                (
+                    _e(target.location),
+                    _e(target.bucket),
+                    cell(p.versioning, _yes),
+                    cell(p.encryption, str),
+                    cell(p.public_access_block, _yes),
+                    cell(p.object_lock, _lock) + (" (required)" if state.object_lock_required else ""),
+                    cell(p.lifecycle, _expiration),
+                    cell(p.replication, lambda v: ", ".join(d for d, on in v.destinations.items() if on) or "—"),
+                    _e(accounts.get(target.location) or "—"),
+                    _e(", ".join(problems) or "ok"),
+                    _e(_when(measured(state), now)),
+                ),
+                "bad" if problems else "good",
+            )
+        )
+    return _table(
+        "Bucket posture",
+        (
+            "location",
+            "bucket",
+            "versioned",
+            "encryption",
+            "public access blocked",
+            "Object Lock",
+            "lifecycle expires backups after",
+            "replicates to",
+            "account",
+            "problems",
+            "read",
+        ),
+        rows,
+    )
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "NO"
+
+
+def _lock(lock: ObjectLock | None) -> str:
+    return f"{lock.mode} {format_duration(lock.retention_seconds)}" if lock is not None else "none"
+
+
+def _expiration(expiration: LifecycleExpiration | None) -> str:
+    if expiration is None:
+        return "never"
+    return f"{format_duration(expiration.seconds)} ({expiration.prefix or 'whole bucket'})"
+
+
+def replica_table(aws: AwsModel) -> str:
+    return _table(
+        "DR replicas",
+        ("bucket", "replica", "Completed backups missing from the replica"),
+        (
+            ((_e(r.bucket), _e(r.replica_bucket), _e(r.missing_backups)), "bad" if r.missing_backups else "good")
+            for r in aws.replicas
         ),
     )
 
@@ -361,7 +481,8 @@ def render_status_page(
         f"<h1>Velero backup status</h1><p class='meta'>velero-exporter {_e(version)} · as of {stamp} · "
         f"<a href='{path}'>metrics</a> · <a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
         f"{tiers}{schedules}{unfinished}{restores}{locations}"
-        f"{bucket_table(aws, now)}{snapshot_table(aws, [t.name for t in model.tiers], now)}"
+        f"{bucket_table(aws, now)}{posture_table(model, aws, now)}{replica_table(aws)}"
+        f"{snapshot_table(aws, [t.name for t in model.tiers], now)}"
         f"{sources}{target_table(health, now)}</body></html>"
     )
 

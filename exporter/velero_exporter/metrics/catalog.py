@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from velero_exporter.metrics.account import AWS_TARGETS
 from velero_exporter.metrics.backup import UNFINISHED
 from velero_exporter.metrics.bucket import BUCKETS
 from velero_exporter.metrics.family import Family, Subject
 from velero_exporter.metrics.health import BUILD, RENDERS, RESOURCES, SOURCES, TARGETS
 from velero_exporter.metrics.location import SNAPSHOT_LOCATIONS, STORAGE_LOCATIONS
+from velero_exporter.metrics.posture import BUCKET_POSTURE, REPLICAS
 from velero_exporter.metrics.restore import RESTORE_COUNTS, RESTORE_GROUPS
 from velero_exporter.metrics.schedule import LAST_BACKUPS, SCHEDULES
 from velero_exporter.metrics.snapshot import REGIONS
@@ -24,7 +26,10 @@ SUBJECTS: tuple[Subject[Any], ...] = (
     STORAGE_LOCATIONS,
     SNAPSHOT_LOCATIONS,
     BUCKETS,
+    BUCKET_POSTURE,
+    REPLICAS,
     REGIONS,
+    AWS_TARGETS,
     BUILD,
     SOURCES,
     TARGETS,

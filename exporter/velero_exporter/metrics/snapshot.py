@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from velero_exporter.metrics.family import Labels, Sample, Subject, counts, gauge, known
+from collections.abc import Iterator
+
+from velero_exporter.metrics.family import Labels, Sample, Subject, gauge, known
 from velero_exporter.model.aws import RegionState
 from velero_exporter.state.aws_records import SNAPSHOT_STATES
 
@@ -15,6 +17,16 @@ def _region(region: RegionState) -> Labels:
 
 def _by_tier(region: RegionState) -> list[Sample]:
     return [((region.region, tier), point) for tier, point in region.last_completed.items()]
+
+
+def _by_state(region: RegionState) -> Iterator[Sample]:
+    """Every known state, encrypted or not, so that a count that is 0 is there (and a state this exporter does not
+    know still counts)."""
+    extra = sorted(region.by_state.keys() - set(SNAPSHOT_STATES))
+    for state in (*SNAPSHOT_STATES, *extra):
+        clear = region.unencrypted_by_state.get(state, 0)
+        yield (region.region, state, "true"), float(region.by_state.get(state, 0) - clear)
+        yield (region.region, state, "false"), float(clear)
 
 
 REGIONS: Subject[RegionState] = Subject(
@@ -31,9 +43,23 @@ REGIONS: Subject[RegionState] = Subject(
         ),
         gauge(
             "velero_snapshots",
-            "EBS snapshots matching the tag filter, by state (pending, completed, error, recoverable, recovering).",
-            ("region", "state"),
-            counts(_region, lambda r: r.by_state, SNAPSHOT_STATES),
+            "EBS snapshots matching the tag filter, by state (pending, completed, error, recoverable, recovering) "
+            "and whether they are encrypted (true, false).",
+            ("region", "state", "encrypted"),
+            _by_state,
+        ),
+        gauge(
+            "velero_snapshot_unencrypted",
+            "Completed Velero EBS snapshots of the tier in the region that are not encrypted.",
+            ("region", "tier"),
+            lambda r: [((r.region, tier), float(count)) for tier, count in r.unencrypted.items()],
+        ),
+        gauge(
+            "velero_snapshot_locked",
+            "Completed Velero EBS snapshots of the tier in the region under an EBS snapshot lock (governance, "
+            "compliance or its cooling-off period); absent where DescribeLockedSnapshots does not answer.",
+            ("region", "tier"),
+            lambda r: [((r.region, tier), float(count)) for tier, count in r.locked.items()],
         ),
         gauge(
             "velero_snapshot_oldest_pending_timestamp_seconds",

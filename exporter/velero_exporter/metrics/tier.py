@@ -60,6 +60,13 @@ TIERS: Subject[TierState] = Subject(
             known(_tier, lambda t: t.recovery_point),
         ),
         gauge(
+            "velero_tier_recovery_point_expiration_timestamp_seconds",
+            "When Velero deletes the tier's newest recovery point (its status.expiration): while every later "
+            "backup fails, Velero still deletes it at its TTL.",
+            TIER,
+            known(_tier, lambda t: t.recovery_point_expiration),
+        ),
+        gauge(
             "velero_tier_oldest_recovery_point_timestamp_seconds",
             "Start time of the oldest successful backup of the tier still held: retention evidence.",
             TIER,

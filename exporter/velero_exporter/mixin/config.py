@@ -73,6 +73,9 @@ class MixinConfig:
     # VeleroBucketGrowth: the bucket grew by more than this fraction over the window.
     bucket_growth_fraction: float = 0.5
     bucket_growth_window: str = "1d"
+    # VeleroLastRecoveryPointExpiring: the tier's newest recovery point expires within this window (Velero deletes
+    # it at its TTL whether or not a newer backup succeeded).
+    recovery_point_expiring_window: str = "24h"
     # VeleroRestoreTestOverdue: no Completed restore of a tier for this long (the seed drills monthly).
     restore_test_max_age: str = "35d"
     # Tiers (anchored regex) for which no restore at all counts as overdue. All configured tiers by default:
@@ -107,6 +110,16 @@ class MixinConfig:
             "VeleroSnapshotCopyStale": "warning",
             "VeleroBucketRecoveryPointStale": "warning",
             "VeleroBucketGrowth": "warning",
+            "VeleroBucketNotVersioned": "warning",
+            "VeleroBucketUnencrypted": "warning",
+            "VeleroBucketPublicAccessNotBlocked": "warning",
+            "VeleroBucketLifecycleBelowRetention": "warning",
+            "VeleroReplicaIncomplete": "warning",
+            "VeleroDRBucketNotImmutable": "warning",
+            "VeleroSnapshotUnencrypted": "warning",
+            "VeleroDRCopySameAccount": "warning",
+            # Once it is deleted the tier has no recovery point at all.
+            "VeleroLastRecoveryPointExpiring": "critical",
             "VeleroRestoreTestOverdue": "warning",
             "VeleroRestoreSlowerThanRTO": "warning",
             "VeleroRetentionBelowObjective": "warning",
@@ -140,6 +153,17 @@ class MixinConfig:
             "VeleroSnapshotCopyStale": "30m",
             "VeleroBucketRecoveryPointStale": "30m",
             "VeleroBucketGrowth": "30m",
+            # A bucket's settings change by hand, not by themselves: a short wait is enough.
+            "VeleroBucketNotVersioned": "15m",
+            "VeleroBucketUnencrypted": "15m",
+            "VeleroBucketPublicAccessNotBlocked": "15m",
+            "VeleroBucketLifecycleBelowRetention": "15m",
+            # The replica grace already absorbs replication lag; this absorbs listings taken at different times.
+            "VeleroReplicaIncomplete": "30m",
+            "VeleroDRBucketNotImmutable": "15m",
+            "VeleroSnapshotUnencrypted": "15m",
+            "VeleroDRCopySameAccount": "15m",
+            "VeleroLastRecoveryPointExpiring": "15m",
             "VeleroRestoreTestOverdue": "1h",
             "VeleroRestoreSlowerThanRTO": "0m",
             "VeleroRetentionBelowObjective": "15m",

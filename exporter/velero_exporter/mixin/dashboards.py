@@ -1030,7 +1030,16 @@ def overview() -> Dashboard:
         "Velero / Overview",
         "Are the backups good enough to restore from? One row per tier against its RPO and RTO, failing schedules,"
         " storage locations, restores, bucket storage, snapshots per region and the exporter's health.",
-        [objectives, schedules, locations, restores, _storage_row(60), _snapshot_row(70), _exporter_row(80)],
+        [
+            objectives,
+            schedules,
+            locations,
+            restores,
+            _storage_row(60),
+            _snapshot_row(70),
+            _posture_row(90),
+            _exporter_row(80),
+        ],
         [datasource_variable(), cluster_variable()],
         [
             dashboard_link("Tier detail", TIER_UID, "One tier: schedules, newest backups, restores and storage"),
@@ -1152,6 +1161,8 @@ def _storage_row(rid: int) -> Row:
 
 
 def _snapshot_row(rid: int) -> Row:
+    # Encrypted and unencrypted snapshots add up; replicas of the exporter do not.
+    by_state = f"sum by (cluster, region, state) (\n  {per('region, state, encrypted', 'velero_snapshots')}\n)"
     # Regions as columns: the primary's age beside the DR region's for each tier.
     freshness = table(
         rid + 1,
@@ -1179,8 +1190,182 @@ def _snapshot_row(rid: int) -> Row:
                 "Snapshots by state per region",
                 "EBS snapshots matching the exporter's tag filter, by region and state (pending, completed, error).",
                 "short",
-                [Query(per("region, state", "velero_snapshots"), legend="{{region}} {{state}}")],
+                [Query(by_state, legend="{{region}} {{state}}")],
                 stacked=True,
+            ),
+        ],
+    )
+
+
+def _posture_row(rid: int) -> Row:
+    """Would the copies survive ransomware, a mistaken lifecycle rule or a lost account?"""
+    bucket = "location, bucket, region"
+    posture = f"group by (cluster, {bucket}) ({sel('velero_bucket_posture_measured_timestamp_seconds')})"
+
+    def of_bucket(expr: str) -> str:
+        """A column for every bucket the posture source has read, so that each row has all its cells."""
+        return f"({expr})\nand on (cluster, {bucket})\n{posture}"
+
+    retention = (
+        f"max by (cluster, {bucket}) (\n  group by (cluster, {bucket}, tier) ({sel('velero_bucket_tier_size_bytes')}"
+        f" > 0)\n  * on (cluster, tier) group_left ()\n  {per('tier', 'velero_tier_retention_seconds')}\n)"
+    )
+    expiration = per(bucket, "velero_bucket_lifecycle_expiration_seconds")
+    encrypted = per(bucket, "velero_bucket_encryption", 'algorithm!="none"')
+    unencrypted = per(bucket, "velero_bucket_encryption", 'algorithm="none"')
+    expiring = per("tier", "velero_tier_recovery_point_expiration_timestamp_seconds")
+    return Row(
+        rid,
+        "DR posture",
+        [
+            table(
+                rid + 1,
+                "Bucket posture",
+                "How each bucket keeps its backups, as the posture source last read it: versioning, default"
+                " encryption, the public access block (all four flags), Object Lock's default retention and whether"
+                " the config expects Object Lock there (a DR replica), and whether a replication rule covers its"
+                " backups/. A value the bucket's policy denied keeps its last reading.",
+                [
+                    Query(
+                        of_bucket(per(bucket, "velero_bucket_versioning_enabled")),
+                        name="Versioned",
+                        unit="none",
+                        mappings=OK_BAD,
+                    ),
+                    Query(
+                        of_bucket(f"{encrypted}\nor\n0 * {unencrypted}"),
+                        name="Encrypted",
+                        unit="none",
+                        mappings=OK_BAD,
+                    ),
+                    Query(
+                        of_bucket(per(bucket, "velero_bucket_public_access_blocked")),
+                        name="Public access blocked",
+                        unit="none",
+                        mappings=OK_BAD,
+                    ),
+                    Query(
+                        of_bucket(per(bucket, "velero_bucket_object_lock_retention_seconds")),
+                        name="Object Lock retention",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        of_bucket(per(bucket, "velero_bucket_object_lock_required")),
+                        name="Object Lock required",
+                        unit="none",
+                        mappings=value_map({1: ("required", "blue")}),
+                    ),
+                    Query(
+                        of_bucket(per(bucket, "velero_bucket_replication_enabled")),
+                        name="Replicated",
+                        unit="none",
+                        mappings=OK_BAD,
+                    ),
+                ],
+                explains=(
+                    "VeleroBucketNotVersioned",
+                    "VeleroBucketUnencrypted",
+                    "VeleroBucketPublicAccessNotBlocked",
+                    "VeleroDRBucketNotImmutable",
+                ),
+                width=24,
+                height=7,
+            ),
+            table(
+                rid + 2,
+                "Lifecycle expiration against retention",
+                "Per bucket: after how long the shortest lifecycle rule that reaches backups/ expires them, the"
+                " longest retention of a tier stored there (velero_bucket_tier_size_bytes), and whether the rule"
+                " keeps them that long. VeleroBucketLifecycleBelowRetention fires when it does not.",
+                [
+                    Query(expiration, name="Expires after", unit="dtdurations"),
+                    Query(
+                        f"{retention}\nand on (cluster, {bucket})\n{expiration}",
+                        name="Longest retention stored",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        f"{expiration}\n>= bool on (cluster, {bucket}) group_left ()\n{retention}",
+                        name="Keeps the retention",
+                        unit="none",
+                        mappings=OK_BAD,
+                    ),
+                ],
+                explains=("VeleroBucketLifecycleBelowRetention",),
+                width=12,
+                height=6,
+            ),
+            table(
+                rid + 3,
+                "DR replicas",
+                "Each source bucket and its replica: the Completed backup folders of the source, of backups completed"
+                " longer than the replica grace before the replica was listed, that the replica does not hold."
+                " VeleroReplicaIncomplete fires above 0.",
+                [
+                    Query(
+                        per("bucket, replica_bucket", "velero_bucket_replica_missing_backups"),
+                        name="Missing backups",
+                        unit="short",
+                        thresholds=GOOD_IF_ZERO,
+                        colour=True,
+                    )
+                ],
+                explains=("VeleroReplicaIncomplete",),
+                width=12,
+                height=6,
+            ),
+            table(
+                rid + 4,
+                "Snapshot encryption and locks",
+                "Per region and tier: completed Velero EBS snapshots that are not encrypted, and those under an EBS"
+                " snapshot lock (empty where the region's DescribeLockedSnapshots does not answer).",
+                [
+                    Query(
+                        per("region, tier", "velero_snapshot_unencrypted"),
+                        name="Unencrypted",
+                        unit="short",
+                        thresholds=GOOD_IF_ZERO,
+                        colour=True,
+                    ),
+                    Query(per("region, tier", "velero_snapshot_locked"), name="Locked", unit="short"),
+                ],
+                explains=("VeleroSnapshotUnencrypted",),
+                width=8,
+                height=6,
+            ),
+            table(
+                rid + 5,
+                "AWS accounts",
+                "The account each bucket (source buckets) and region (source snapshots) is read with, and for the"
+                " DR copies, when aws.require_separate_dr_account is set, whether that is the primary's account.",
+                [
+                    Query(per("source, target, account_id", "velero_aws_target_info"), name="info", unit="none"),
+                    Query(
+                        f"{per('source, target', 'velero_aws_dr_target_in_primary_account')}\n"
+                        f"* on (cluster, source, target) group_left (account_id)\n"
+                        f"{per('source, target, account_id', 'velero_aws_target_info')}",
+                        name="DR copy in the primary's account",
+                        unit="none",
+                        mappings=value_map({1: ("YES", "red"), 0: ("no", "green")}),
+                    ),
+                ],
+                hide=("Value #A",),
+                explains=("VeleroDRCopySameAccount",),
+                width=8,
+                height=6,
+            ),
+            bargauge(
+                rid + 6,
+                "Newest recovery point expires in",
+                "Per tier, how long until Velero deletes the tier's newest recovery point (its expiration): while"
+                " every later backup fails, Velero still deletes it at its TTL. VeleroLastRecoveryPointExpiring"
+                f" fires within {MIXIN.recovery_point_expiring_window}.",
+                "dtdurations",
+                [Query(f"{expiring} - time()\nand on (cluster, tier)\n{configured_tiers()}", legend="{{tier}}")],
+                thresholds=steps(("red", None), ("green", seconds(MIXIN.recovery_point_expiring_window))),
+                explains=("VeleroLastRecoveryPointExpiring",),
+                width=8,
+                height=6,
             ),
         ],
     )
@@ -1846,6 +2031,15 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroSnapshotCopyStale": (OVERVIEW_UID, 71),
     "VeleroBucketRecoveryPointStale": (OVERVIEW_UID, 65),
     "VeleroBucketGrowth": (OVERVIEW_UID, 62),
+    "VeleroBucketNotVersioned": (OVERVIEW_UID, 91),
+    "VeleroBucketUnencrypted": (OVERVIEW_UID, 91),
+    "VeleroBucketPublicAccessNotBlocked": (OVERVIEW_UID, 91),
+    "VeleroDRBucketNotImmutable": (OVERVIEW_UID, 91),
+    "VeleroBucketLifecycleBelowRetention": (OVERVIEW_UID, 92),
+    "VeleroReplicaIncomplete": (OVERVIEW_UID, 93),
+    "VeleroSnapshotUnencrypted": (OVERVIEW_UID, 94),
+    "VeleroDRCopySameAccount": (OVERVIEW_UID, 95),
+    "VeleroLastRecoveryPointExpiring": (OVERVIEW_UID, 96),
     "VeleroExporterDown": (HEALTH_UID, 2),
     "VeleroExporterSourceDown": (HEALTH_UID, 11),
     "VeleroExporterResourceForbidden": (HEALTH_UID, 21),

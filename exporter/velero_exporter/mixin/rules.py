@@ -592,6 +592,103 @@ count by ({c}) (group by {b.by("region")} ({b.s("velero_snapshots")}))
     ]
 
 
+def posture_alerts(b: Builder) -> list[Rule]:
+    """How the copies are kept: versioned, encrypted, private, not expired early, complete, immutable, apart."""
+    ic = b.in_cluster()
+    loc = ("location", "bucket", "region")
+    on_loc = f"on {b.by(*loc)}"
+    bucket = "Bucket {{ $labels.bucket }} ({{ $labels.region }}, location {{ $labels.location }})" + ic
+    window = b.cfg.recovery_point_expiring_window
+    unencrypted = 'algorithm="none"'
+    object_lock_read = b.agg(
+        "max", "velero_bucket_posture_measured_timestamp_seconds", *loc, matchers=('check="object_lock"',)
+    )
+    longest_retention = f"""
+max by {b.by(*loc)} (
+  group by {b.by(*loc, "tier")} ({b.s("velero_bucket_tier_size_bytes")} > 0)
+  * on {b.by("tier")} group_left ()
+  {b.agg("max", "velero_tier_retention_seconds", "tier")}
+)"""
+    return [
+        b.alert(
+            "VeleroBucketNotVersioned",
+            f"{b.agg('max', 'velero_bucket_versioning_enabled', *loc)} == 0",
+            "A Velero bucket is not versioned.",
+            bucket + " does not have versioning enabled: a backup object overwritten or deleted (by mistake, "
+            "a lifecycle rule or an attacker) cannot be recovered.",
+        ),
+        b.alert(
+            "VeleroBucketUnencrypted",
+            f"{b.agg('max', 'velero_bucket_encryption', *loc, matchers=(unencrypted,))} == 1",
+            "A Velero bucket has no default encryption.",
+            bucket + " has no default encryption: backups (Secrets included) are stored as Velero wrote them.",
+        ),
+        b.alert(
+            "VeleroBucketPublicAccessNotBlocked",
+            f"{b.agg('max', 'velero_bucket_public_access_blocked', *loc)} == 0",
+            "A Velero bucket does not block public access.",
+            bucket + " does not set all four public access block flags: a policy or ACL could expose the backups.",
+        ),
+        b.alert(
+            "VeleroBucketLifecycleBelowRetention",
+            f"""
+{b.agg("max", "velero_bucket_lifecycle_expiration_seconds", *loc, "prefix")}
+< {on_loc} group_left ()
+{longest_retention}
+""",
+            "A lifecycle rule deletes Velero backups before their retention.",
+            "A lifecycle rule of bucket {{ $labels.bucket }} ({{ $labels.region }}, location {{ $labels.location }})"
+            + ic
+            + ' on prefix "{{ $labels.prefix }}" expires backup objects after {{ $value | humanizeDuration }}, '
+            "sooner than the retention of a tier stored there.",
+        ),
+        b.alert(
+            "VeleroReplicaIncomplete",
+            f"{b.agg('max', 'velero_bucket_replica_missing_backups', 'bucket', 'replica_bucket')} > 0",
+            "A DR replica misses Velero backups.",
+            "{{ $value }} Completed backup folder(s) of bucket {{ $labels.bucket }}" + ic + " are missing from "
+            "its replica {{ $labels.replica_bucket }}.",
+        ),
+        b.alert(
+            "VeleroDRBucketNotImmutable",
+            f"""
+{b.agg("max", "velero_bucket_object_lock_required", *loc)} == 1
+unless {on_loc} ({b.agg("max", "velero_bucket_object_lock_retention_seconds", *loc)} > 0)
+and {on_loc} {object_lock_read}
+""",
+            "A DR bucket is not immutable.",
+            "DR replica " + bucket[len("Bucket ") :] + " has no Object Lock default retention: whoever can delete "
+            "the primary's backups can delete these too.",
+        ),
+        b.alert(
+            "VeleroSnapshotUnencrypted",
+            f"{b.agg('max', 'velero_snapshot_unencrypted', 'region', 'tier')} > 0",
+            "Velero volume snapshots are not encrypted.",
+            "{{ $value }} completed snapshot(s) of tier {{ $labels.tier }} in region {{ $labels.region }}"
+            + ic
+            + " are not encrypted.",
+        ),
+        b.alert(
+            "VeleroDRCopySameAccount",
+            f"{b.agg('max', 'velero_aws_dr_target_in_primary_account', 'source', 'target')} == 1",
+            "A DR copy lives in the primary's AWS account.",
+            "The DR copies of {{ $labels.source }} target {{ $labels.target }}" + ic + " are read with the "
+            "primary's account: an account compromise or closure takes them with the primary.",
+        ),
+        b.alert(
+            "VeleroLastRecoveryPointExpiring",
+            f"""
+{b.agg("max", "velero_tier_recovery_point_expiration_timestamp_seconds", "tier")}
+< time() + {seconds(window)}
+and on {b.by("tier")} velero:tier_rpo_seconds
+""",
+            "The newest recovery point of a tier is about to expire.",
+            "The newest recovery point of tier {{ $labels.tier }}" + ic + " expires at {{ $value | "
+            "humanizeTimestamp }} and no newer backup succeeded: Velero then deletes it and the tier has none.",
+        ),
+    ]
+
+
 def exporter_alerts(b: Builder) -> list[Rule]:
     c = b.c
     ic = b.in_cluster()
@@ -655,6 +752,7 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
         {"name": "velero-schedules", "rules": schedule_alerts(b)},
         {"name": "velero-objectives", "rules": objective_alerts(b)},
         {"name": "velero-storage", "rules": storage_alerts(b)},
+        {"name": "velero-posture", "rules": posture_alerts(b)},
         {"name": "velero-exporter", "rules": exporter_alerts(b)},
     ]
 

@@ -5,18 +5,38 @@
 - a backup folder's tier is its Backup's tier (the store's record), else the tier its velero-backup.json names
   (a DR copy of a backup this cluster does not hold), else unassigned;
 - a snapshot's point in time is its backup's start (joined by the velero.io/backup tag) where the cluster holds
-  the backup, else its own StartTime; its tier is the backup's, else the one its copied tags name.
+  the backup, else its own StartTime; its tier is the backup's, else the one its copied tags name;
+- a bucket is a DR replica when the config declares it one (`replica_of`) or when a measured bucket's replication
+  names it as the destination of its backups/ (same prefix); a replica misses the source's Completed backup
+  folders, present in the source, of backups that completed longer than the grace before the replica was listed;
+- the DR targets are the replicas Velero does not write to, and the regions that hold DR replicas or that the
+  config adds (extra regions), unless a primary bucket is there; everything else is primary. The primary's
+  accounts are those the primary targets are read with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import UNASSIGNED, Plausibility, TierResolver, plausibility
-from velero_exporter.state.aws_records import BucketTarget, BucketUsage, RepositoryUsage, SnapshotGroup, Usage
+from velero_exporter.sources.aws.discovery import bucket_targets, snapshot_regions
+from velero_exporter.state.aws_records import (
+    DEFAULT_IDENTITY,
+    BucketPosture,
+    BucketTarget,
+    BucketUsage,
+    RepositoryUsage,
+    SnapshotGroup,
+    Usage,
+)
 from velero_exporter.state.store import StoreView
+
+# The `source` of a target's account: the sources that read buckets do so with the bucket's identity, the
+# snapshots source with the region's.
+BUCKET_TARGETS = "buckets"
+REGION_TARGETS = "snapshots"
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,24 +57,140 @@ class RegionState:
     by_state: Mapping[str, int]
     oldest_pending: float | None
     last_completed: Mapping[str, float]  # by tier: the newest point in time a completed snapshot holds
+    unencrypted: Mapping[str, int]  # by tier: completed snapshots that are not encrypted
+    locked: Mapping[str, int]  # by tier: completed snapshots under a lock, for the tiers whose locks are known
+    unencrypted_by_state: Mapping[str, int]  # of by_state
+
+
+@dataclass(slots=True, frozen=True)
+class PostureState:
+    posture: BucketPosture
+    object_lock_required: bool  # a DR replica, and the config expects DR replicas to carry Object Lock
+
+
+@dataclass(slots=True, frozen=True)
+class ReplicaState:
+    bucket: str
+    replica_bucket: str
+    missing_backups: int
+
+
+@dataclass(slots=True, frozen=True)
+class AwsTarget:
+    """A bucket or region the exporter reads, the account it reads it with, and whether it holds DR copies."""
+
+    source: str  # BUCKET_TARGETS or REGION_TARGETS
+    name: str  # the location of a bucket, a region's name
+    account: str | None  # unknown until the accounts source has asked
+    dr: bool
+    # Only for a DR target whose account is known, when the config requires a separate DR account.
+    in_primary_account: bool | None
 
 
 @dataclass(slots=True, frozen=True)
 class AwsModel:
     buckets: tuple[BucketState, ...]
     regions: tuple[RegionState, ...]
+    posture: tuple[PostureState, ...] = ()
+    replicas: tuple[ReplicaState, ...] = ()
+    targets: tuple[AwsTarget, ...] = ()
 
 
 def build_aws_model(view: StoreView, config: Config, now: float) -> AwsModel:
     resolver = TierResolver(config, view.schedules)
     times = plausibility(config, now)
     keys = sorted({*view.buckets, *view.repositories})
+    targets = bucket_targets(view.storage_locations, config.aws)
+    pairs = list(_replica_pairs(targets, view))
+    dr_buckets = {replica.location for _, replica in pairs if not replica.written_by_velero}
+    lock_expected = dr_buckets if config.aws.require_dr_object_lock else set()
     return AwsModel(
         buckets=tuple(
             _bucket(view.buckets.get(key), view.repositories.get(key), view, config, resolver, times=times)
             for key in keys
         ),
         regions=tuple(_region(region, view, resolver, times) for region in sorted(view.snapshots)),
+        posture=tuple(
+            PostureState(view.posture[key], view.posture[key].target.location in lock_expected)
+            for key in sorted(view.posture)
+        ),
+        replicas=_replicas(pairs, view, config.aws.replica_grace),
+        targets=_targets(targets, dr_buckets, view, config),
+    )
+
+
+def _replica_pairs(targets: Mapping[str, BucketTarget], view: StoreView) -> Iterator[tuple[BucketTarget, BucketTarget]]:
+    """(source, replica): declared by the config, or found in a source's replication (first declared, then found;
+    each pair once)."""
+    seen: set[tuple[str, str]] = set()
+    for replica in targets.values():
+        source = targets.get(replica.replica_of)
+        if source is not None and source != replica:
+            seen.add((source.location, replica.location))
+            yield source, replica
+    for source in targets.values():
+        posture = view.posture.get(source.key)
+        if posture is None or posture.replication is None:
+            continue
+        for destination, covers in posture.replication.value.destinations.items():
+            for replica in targets.values():
+                same = (replica.bucket, replica.prefix) == (destination, source.prefix)
+                if covers and same and replica != source and (source.location, replica.location) not in seen:
+                    seen.add((source.location, replica.location))
+                    yield source, replica
+
+
+def _replicas(
+    pairs: list[tuple[BucketTarget, BucketTarget]], view: StoreView, grace: float
+) -> tuple[ReplicaState, ...]:
+    """Per (bucket, replica bucket): the source's Completed backup folders missing from the replica, from the two
+    listings the buckets source keeps (two locations sharing a bucket under their prefixes add up)."""
+    missing: dict[tuple[str, str], int] = {}
+    for source, replica in pairs:
+        held, copy = view.buckets.get(source.key), view.buckets.get(replica.key)
+        if held is None or copy is None or copy.folders_listed is None or held.folders_listed is None:
+            continue  # not listed yet (or cloudwatch mode): unknown
+        due = copy.folders_listed - grace
+        count = 0
+        for name, folder in held.folders.items():
+            record = view.backups.get(name) or folder.manifest
+            if not folder.present or record is None or record.phase != "Completed":
+                continue
+            if (record.completed or folder.last_modified) > due:
+                continue  # replication may still be copying it
+            copied = copy.folders.get(name)
+            count += copied is None or not copied.present
+        key = (source.bucket, replica.bucket)
+        missing[key] = missing.get(key, 0) + count
+    return tuple(ReplicaState(bucket, replica, count) for (bucket, replica), count in sorted(missing.items()))
+
+
+def _targets(
+    targets: Mapping[str, BucketTarget], dr_buckets: set[str], view: StoreView, config: Config
+) -> tuple[AwsTarget, ...]:
+    aws = config.aws
+    primary_buckets = {name for name, t in targets.items() if t.written_by_velero and name not in dr_buckets}
+    primary_regions = {targets[name].region for name in primary_buckets}
+    dr_regions = ({targets[name].region for name in dr_buckets} | set(aws.extra_regions)) - primary_regions
+    # (source, name, role, DR, primary)
+    found = [
+        (BUCKET_TARGETS, name, t.settings.role_arn, name in dr_buckets, name in primary_buckets)
+        for name, t in targets.items()
+    ] + [
+        (REGION_TARGETS, region, aws.region_settings(region).role_arn, region in dr_regions, region not in dr_regions)
+        for region in snapshot_regions(view.snapshot_locations, aws)
+    ]
+    accounts = [view.accounts.get(role or DEFAULT_IDENTITY) for _, _, role, _, _ in found]
+    primary_accounts = {a for a, (*_, primary) in zip(accounts, found, strict=True) if primary and a is not None}
+
+    def in_primary_account(account: str | None, dr: bool) -> bool | None:
+        if not (dr and aws.require_separate_dr_account and account is not None and primary_accounts):
+            return None
+        return account in primary_accounts
+
+    return tuple(
+        AwsTarget(source, name, account, dr, in_primary_account(account, dr))
+        for (source, name, _, dr, _), account in zip(found, accounts, strict=True)
     )
 
 
@@ -122,10 +258,24 @@ def _missing(view: StoreView, target: BucketTarget, measured: BucketUsage) -> in
 def _region(region: str, view: StoreView, resolver: TierResolver, times: Plausibility) -> RegionState:
     summary = view.snapshots[region]
     last: dict[str, float] = {}
+    unencrypted: dict[str, int] = {}
+    locked: dict[str, int | None] = {}
     for group in summary.completed:
         tier, point = _snapshot_point(group, view, resolver, times)
         last[tier] = max(last.get(tier, point), point)
-    return RegionState(region, summary.measured, summary.by_state, summary.oldest_pending, dict(sorted(last.items())))
+        unencrypted[tier] = unencrypted.get(tier, 0) + group.unencrypted
+        known = locked.get(tier, 0)
+        locked[tier] = None if known is None or group.locked is None else known + group.locked
+    return RegionState(
+        region,
+        summary.measured,
+        summary.by_state,
+        summary.oldest_pending,
+        dict(sorted(last.items())),
+        dict(sorted(unencrypted.items())),
+        {tier: count for tier, count in sorted(locked.items()) if count is not None},
+        summary.unencrypted_by_state,
+    )
 
 
 def _snapshot_point(

@@ -49,6 +49,9 @@ class TierState:
     objectives: Tier | None  # None for the unassigned tier
     last_success: float | None
     recovery_point: float | None
+    # When Velero deletes that newest recovery point (its status.expiration): it does so at its TTL even while
+    # every later backup fails.
+    recovery_point_expiration: float | None
     oldest_recovery_point: float | None
     backups_by_phase: Mapping[str, int]
     ttl_below_retention: int
@@ -344,6 +347,7 @@ def _tier_state(name: str, acc: _TierAccumulator) -> TierState:
         objectives=acc.objectives,
         last_success=newest.completed if newest is not None else None,
         recovery_point=(newest.started or newest.created) if newest is not None else None,
+        recovery_point_expiration=newest.expiration if newest is not None else None,
         oldest_recovery_point=(
             (acc.oldest_success.started or acc.oldest_success.created) if acc.oldest_success is not None else None
         ),

@@ -6,10 +6,14 @@ Velero's layout under a location's prefix (pkg/persistence/object_store_layout.g
   kopia/<namespace>/ (a file-system backup repository), metadata/revision
 File sizes follow from the backup (items, volume snapshots), so a test can say exactly what a bucket holds.
 
-Trouble on purpose, so that the demo shows it:
-- the DR bucket and the DR region hold copies only of backups older than two days: the DR copy is stale;
-- the oldest Completed weekly-full backup's folder is gone from the primary bucket (a lifecycle rule shorter
-  than the 90-day TTL).
+The buckets are set up as the seed DR plan sets them up (versioned, encrypted with AES256, public access blocked),
+the primary replicating to the DR bucket, and the snapshots are encrypted. Trouble on purpose, so that the demo
+shows it:
+- the primary's lifecycle rule expires backups/ after 30 days, shorter than the full tier's 90 days (moto does
+  not run lifecycle rules: the oldest Completed weekly-full folder, gone from the primary, stands for what the
+  rule deletes; the DR replica, which has no such rule, still holds it);
+- the DR replica has no Object Lock, and misses one backup folder (the newest Completed daily-critical run's);
+- the DR region holds snapshot copies only of critical backups older than two and a half days: the copy is stale.
 """
 
 from __future__ import annotations
@@ -18,20 +22,24 @@ import gzip
 import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.moto_server import MotoServer
 from velero_exporter.sandbox.story import DR_BUCKET, PRIMARY_BUCKET, story
+from velero_exporter.sources.aws.posture import PUBLIC_ACCESS_FLAGS
 
 PRIMARY_REGION = "us-east-1"
 DR_REGION = "us-west-2"
 DAY = 86400.0
-# The sandbox's stale DR copy: the critical tier's copies to the DR bucket and region stopped this long ago
-# (the other tiers' copies are current). Two and a half days, so that whatever the time of day the DR region's
-# newest critical snapshot is more than two daily intervals old and more than a day behind the primary's.
+# The sandbox's stale DR copy: the critical tier's snapshot copies to the DR region stopped this long ago (the
+# other tiers' copies are current). Two and a half days, so that whatever the time of day the DR region's newest
+# critical snapshot is more than two daily intervals old and more than a day behind the primary's.
 DR_COPY_LAG = 2.5 * DAY
+# The primary's lifecycle rule on backups/.
+PRIMARY_EXPIRATION_DAYS = 30
 STALE_COPY_SCHEDULE = "daily-critical"
 TARBALL_BYTES_PER_ITEM = 100
 LOG_BYTES = 1000
@@ -97,6 +105,69 @@ def layout(
     return keys
 
 
+@dataclass(slots=True, frozen=True)
+class BucketSetup:
+    """How a bucket is set up, as an operator sets it up with the s3api. What it leaves out is removed when it is
+    applied, so that applying a better setup fixes a bucket (but versioning, once enabled, can only be suspended,
+    and Object Lock, once on, stays on)."""
+
+    versioning: str = "Enabled"  # "Enabled", "Suspended", or "" for never enabled
+    encryption: str = "AES256"  # the default SSE algorithm, or "" for none
+    public_access_blocked: bool = True  # all four flags
+    expire_backups_after_days: int | None = None  # a lifecycle rule on backups/
+    replicate_to: str = ""  # the destination bucket of a replication rule on everything
+    object_lock_days: int | None = None  # COMPLIANCE default retention
+
+
+SEED_SETUP = BucketSetup()  # versioned and encrypted, as the seed DR plan says, and private
+
+
+def set_up_bucket(s3: Any, bucket: str, setup: BucketSetup) -> None:
+    if setup.versioning:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": setup.versioning})
+    if setup.encryption:
+        default = {"SSEAlgorithm": setup.encryption}
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": default}]},
+        )
+    else:
+        s3.delete_bucket_encryption(Bucket=bucket)
+    if setup.public_access_blocked:
+        flags = dict.fromkeys(PUBLIC_ACCESS_FLAGS, True)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=flags)
+    else:
+        s3.delete_public_access_block(Bucket=bucket)
+    if setup.expire_backups_after_days is not None:
+        rule: dict[str, Any] = {
+            "ID": "expire-backups",
+            "Filter": {"Prefix": "backups/"},
+            "Status": "Enabled",
+            "Expiration": {"Days": setup.expire_backups_after_days},
+        }
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [rule]})
+    else:
+        s3.delete_bucket_lifecycle(Bucket=bucket)
+    if setup.replicate_to:
+        replication: dict[str, Any] = {
+            "ID": "to-dr",
+            "Priority": 1,
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "DeleteMarkerReplication": {"Status": "Disabled"},
+            "Destination": {"Bucket": f"arn:aws:s3:::{setup.replicate_to}"},
+        }
+        role = "arn:aws:iam::123456789012:role/s3-replication"
+        s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={"Role": role, "Rules": [replication]})
+    else:
+        s3.delete_bucket_replication(Bucket=bucket)
+    if setup.object_lock_days is not None:
+        retention = {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": setup.object_lock_days}}
+        s3.put_object_lock_configuration(
+            Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": retention}
+        )
+
+
 def upload(s3: Any, bucket: str, keys: Mapping[str, bytes], *, region: str, versioned: bool = False) -> None:
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
@@ -119,9 +190,12 @@ def snapshot_tags(backup: objects.Obj, pv: str) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(labels.items())]
 
 
-def take_snapshots(ec2: Any, backups: Iterable[objects.Obj], *, per_backup: int = 1) -> dict[str, list[str]]:
-    """Snapshots of each backup's volumes, tagged as Velero tags them; snapshot ids by backup name."""
-    volume = ec2.create_volume(AvailabilityZone=f"{ec2.meta.region_name}a", Size=10)["VolumeId"]
+def take_snapshots(
+    ec2: Any, backups: Iterable[objects.Obj], *, per_backup: int = 1, encrypted: bool = False
+) -> dict[str, list[str]]:
+    """Snapshots of each backup's volumes, tagged as Velero tags them; snapshot ids by backup name. A snapshot
+    of an encrypted volume is encrypted, and so are its copies."""
+    volume = ec2.create_volume(AvailabilityZone=f"{ec2.meta.region_name}a", Size=10, Encrypted=encrypted)["VolumeId"]
     taken: dict[str, list[str]] = {}
     for backup in backups:
         for i in range(per_backup):
@@ -162,28 +236,26 @@ def lay_out_story(moto: MotoServer, now: float) -> None:
     # Uploaded in the order the backups ended, as Velero uploads them: LastModified then orders the folders.
     backups = sorted((o for o in everything if _finished(o)), key=lambda b: b["status"]["completionTimestamp"])
     restores = [o for o in everything if o["kind"] == "Restore"]
-    weekly = sorted(
-        (b for b in backups if b["status"]["phase"] == "Completed" and "weekly-full" in name_of(b)), key=_started
-    )
+    completed = [b for b in backups if b["status"]["phase"] == "Completed"]
+    weekly = sorted((b for b in completed if "weekly-full" in name_of(b)), key=_started)
+    daily = sorted((b for b in completed if STALE_COPY_SCHEDULE in name_of(b)), key=_started)
     lost = {name_of(weekly[0])} if weekly else set()
-    primary = [b for b in backups if name_of(b) not in lost]
-    upload(
-        moto.client("s3", PRIMARY_REGION),
-        PRIMARY_BUCKET,
-        layout(primary, restores, {"kopia/kailash-app": kopia_repository(blobs=40, blob_bytes=20_000)}),
-        region=PRIMARY_REGION,
-        versioned=True,
-    )
-    # The DR copies: backups of the tiers that snapshot volumes; the critical tier's only up to the copy lag.
-    replicated = [
-        b
-        for b in backups
-        if b["status"].get("volumeSnapshotsCompleted", 0) > 0
-        and (STALE_COPY_SCHEDULE not in name_of(b) or _started(b) < now - DR_COPY_LAG)
-    ]
-    upload(moto.client("s3", DR_REGION), DR_BUCKET, layout(replicated), region=DR_REGION, versioned=True)
+    not_replicated = {name_of(daily[-1])} if daily else set()
+    keys = layout(backups, restores, {"kopia/kailash-app": kopia_repository(blobs=40, blob_bytes=20_000)})
 
+    def without(names: set[str]) -> dict[str, bytes]:
+        return {k: v for k, v in keys.items() if not any(k.startswith(f"backups/{n}/") for n in names)}
+
+    primary_s3, dr_s3 = moto.client("s3", PRIMARY_REGION), moto.client("s3", DR_REGION)
+    upload(dr_s3, DR_BUCKET, without(not_replicated), region=DR_REGION)
+    set_up_bucket(dr_s3, DR_BUCKET, SEED_SETUP)
+    upload(primary_s3, PRIMARY_BUCKET, without(lost), region=PRIMARY_REGION)
+    primary = BucketSetup(expire_backups_after_days=PRIMARY_EXPIRATION_DAYS, replicate_to=DR_BUCKET)
+    set_up_bucket(primary_s3, PRIMARY_BUCKET, primary)
+
+    # The DR region's copies: backups of the tiers that snapshot volumes; the critical tier's only up to the lag.
     with_snapshots = [b for b in backups if b["status"].get("volumeSnapshotsCompleted", 0) > 0]
+    copied = [b for b in with_snapshots if STALE_COPY_SCHEDULE not in name_of(b) or _started(b) < now - DR_COPY_LAG]
     primary_ec2, dr_ec2 = moto.client("ec2", PRIMARY_REGION), moto.client("ec2", DR_REGION)
-    taken = take_snapshots(primary_ec2, with_snapshots)
-    copy_snapshots(primary_ec2, dr_ec2, [i for b in replicated for i in taken[name_of(b)]])
+    taken = take_snapshots(primary_ec2, with_snapshots, encrypted=True)
+    copy_snapshots(primary_ec2, dr_ec2, [i for b in copied for i in taken[name_of(b)]])

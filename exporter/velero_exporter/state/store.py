@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from velero_exporter.state.aws_records import BucketKey, BucketUsage, RegionSnapshots, RepositoryUsage
+from velero_exporter.state.aws_records import BucketKey, BucketPosture, BucketUsage, RegionSnapshots, RepositoryUsage
 from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
 
 R = TypeVar("R")
@@ -184,6 +184,8 @@ class StoreView:
     buckets: Mapping[BucketKey, BucketUsage] = field(default_factory=dict)
     repositories: Mapping[BucketKey, RepositoryUsage] = field(default_factory=dict)
     snapshots: Mapping[str, RegionSnapshots] = field(default_factory=dict)  # by region
+    posture: Mapping[BucketKey, BucketPosture] = field(default_factory=dict)
+    accounts: Mapping[str, str] = field(default_factory=dict)  # by identity (role ARN or DEFAULT_IDENTITY)
 
 
 class Store:
@@ -197,6 +199,8 @@ class Store:
         self.buckets: Measurements[BucketKey, BucketUsage] = Measurements(self.changed)
         self.repositories: Measurements[BucketKey, RepositoryUsage] = Measurements(self.changed)
         self.snapshots: Measurements[str, RegionSnapshots] = Measurements(self.changed)
+        self.posture: Measurements[BucketKey, BucketPosture] = Measurements(self.changed)
+        self.accounts: Measurements[str, str] = Measurements(self.changed)
         self.health = Health()
 
     def collections(self) -> dict[str, Collection[Any]]:
@@ -219,4 +223,6 @@ class Store:
             buckets=self.buckets.frozen(),
             repositories=self.repositories.frozen(),
             snapshots=self.snapshots.frozen(),
+            posture=self.posture.frozen(),
+            accounts=self.accounts.frozen(),
         )

@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ _CODE_KINDS: dict[str, str] = {
         ),
         "throttled",
     ),
+    # A call the identity's policy or the bucket's policy denies: one kind for AWS and Kubernetes (a 403).
     **dict.fromkeys(
         ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AllAccessDisabled", "AccountProblem"),
         "forbidden",
@@ -81,6 +82,13 @@ class AwsError(Exception):
         super().__init__(f"{operation}: {kind}: {detail}")
         self.kind = kind
         self.operation = operation
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ClientError (such as NoSuchLifecycleConfiguration); None for anything else."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or None
+    return None
 
 
 def error_kind(exc: BaseException) -> str | None:
@@ -203,6 +211,20 @@ class AwsApi:
 
     async def call(self, where: Where, operation: str, target: TargetHealth, **params: Any) -> dict[str, Any]:
         """One API operation (its AWS name, such as ListObjectsV2), retried on transient failures."""
+        result = await self._attempts(where, operation, target, (), params)
+        assert result is not None  # nothing is an absent answer here
+        return result
+
+    async def call_unless(
+        self, where: Where, operation: str, target: TargetHealth, absent: Collection[str], **params: Any
+    ) -> dict[str, Any] | None:
+        """Like call, but an error whose code is in `absent` is an answer, None: S3 answers a question about a
+        configuration the bucket does not have (no lifecycle rules, no encryption ...) with such an error."""
+        return await self._attempts(where, operation, target, absent, params)
+
+    async def _attempts(
+        self, where: Where, operation: str, target: TargetHealth, absent: Collection[str], params: dict[str, Any]
+    ) -> dict[str, Any] | None:
         attempt = 0
         while True:
             attempt += 1
@@ -210,6 +232,9 @@ class AwsApi:
             try:
                 result = await asyncio.to_thread(self._invoke, where, credentials, operation, params)
             except Exception as exc:
+                if error_code(exc) in absent:
+                    self._health.api_calls[operation] += 1
+                    return None
                 kind = error_kind(exc)
                 if kind is None:
                     raise

@@ -27,6 +27,7 @@ def bucket_targets(locations: Mapping[str, StorageLocation], config: AwsConfig) 
                 s3_url=loc.s3_url,
                 settings=config.location_settings(name),
                 discovered=True,
+                written_by_velero=loc.access_mode != "ReadOnly",
             )
     for extra in config.extra_buckets:
         targets.setdefault(
@@ -39,6 +40,7 @@ def bucket_targets(locations: Mapping[str, StorageLocation], config: AwsConfig) 
                 s3_url=extra.s3_url,
                 settings=extra.settings,
                 discovered=False,
+                replica_of=extra.replica_of,
             ),
         )
     return targets

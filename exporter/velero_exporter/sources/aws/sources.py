@@ -1,17 +1,20 @@
-"""The three AWS sources, each a Poller with its own AwsApi (so calls and errors are counted per source), all
-sharing one boto3 session and its clients."""
+"""The AWS sources, each a Poller with its own AwsApi (so calls and errors are counted per source), all sharing
+one boto3 session and its clients."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from velero_exporter.config.settings import Config
-from velero_exporter.sources.aws import buckets, repositories, snapshots
-from velero_exporter.sources.aws.api import AwsApi, AwsClients
+from velero_exporter.sources.aws import accounts, buckets, posture, repositories, snapshots
+from velero_exporter.sources.aws.api import AwsApi, AwsClients, Where
 from velero_exporter.sources.aws.discovery import bucket_targets, snapshot_regions
-from velero_exporter.sources.aws.polling import Poller
+from velero_exporter.sources.aws.polling import Poller, Refresher
 from velero_exporter.state.aws_records import BucketTarget
 from velero_exporter.state.store import Store
+
+T = TypeVar("T")
 
 
 def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base: float = 0.5) -> list[Poller[Any]]:
@@ -20,6 +23,14 @@ def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base
 
     def api(source: str) -> AwsApi:
         return AwsApi(aws, store.health.source(source), clients=clients, backoff_base=backoff_base)
+
+    def poller(
+        source: str,
+        discover: Callable[[Store], Mapping[str, T]],
+        refresher: Callable[[AwsApi], Refresher[T]],
+        interval: float,
+    ) -> Poller[T]:
+        return Poller(source, store, discover, refresher(api(source)), interval=interval, jitter=aws.jitter, tick=tick)
 
     def discover_buckets(store: Store) -> dict[str, BucketTarget]:
         return bucket_targets(store.storage_locations.frozen(), aws)
@@ -30,31 +41,27 @@ def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base
     def discover_regions(store: Store) -> dict[str, str]:
         return {region: region for region in snapshot_regions(store.snapshot_locations.frozen(), aws)}
 
-    bucket_poller: Poller[BucketTarget] = Poller(
-        buckets.SOURCE,
-        store,
-        discover_buckets,
-        buckets.BucketRefresher(store, api(buckets.SOURCE), aws),
-        interval=aws.buckets_interval,
-        jitter=aws.jitter,
-        tick=tick,
-    )
-    repository_poller: Poller[BucketTarget] = Poller(
-        repositories.SOURCE,
-        store,
-        discover_repositories,
-        repositories.RepositoryRefresher(store, api(repositories.SOURCE)),
-        interval=aws.repositories_interval,
-        jitter=aws.jitter,
-        tick=tick,
-    )
-    snapshot_poller: Poller[str] = Poller(
-        snapshots.SOURCE,
-        store,
-        discover_regions,
-        snapshots.SnapshotRefresher(store, api(snapshots.SOURCE), config),
-        interval=aws.snapshots_interval,
-        jitter=aws.jitter,
-        tick=tick,
-    )
-    return [bucket_poller, repository_poller, snapshot_poller]
+    def discover_identities(store: Store) -> dict[str, Where]:
+        return accounts.identities(discover_buckets(store), list(discover_regions(store)), aws)
+
+    return [
+        poller(
+            buckets.SOURCE, discover_buckets, lambda a: buckets.BucketRefresher(store, a, aws), aws.buckets_interval
+        ),
+        poller(
+            repositories.SOURCE,
+            discover_repositories,
+            lambda a: repositories.RepositoryRefresher(store, a),
+            aws.repositories_interval,
+        ),
+        poller(
+            snapshots.SOURCE,
+            discover_regions,
+            lambda a: snapshots.SnapshotRefresher(store, a, config),
+            aws.snapshots_interval,
+        ),
+        poller(posture.SOURCE, discover_buckets, lambda a: posture.PostureRefresher(store, a), aws.posture_interval),
+        poller(
+            accounts.SOURCE, discover_identities, lambda a: accounts.AccountRefresher(store, a), aws.posture_interval
+        ),
+    ]
