@@ -1,0 +1,162 @@
+"""Every object the sandbox builds is one Velero's own CRD schemas accept (tests/schemas/velero/).
+
+The sandbox stands in for Velero in the demo and in every test that reads objects through the fake API: an
+object Velero could not have written would prove nothing. The validator is shown to reject what Velero's schema
+rejects, so that a pass means something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from tests.velero_schemas import violations
+from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.simulator import VeleroSimulator
+from velero_exporter.sandbox.story import story
+
+NOW = 1_790_000_000.0
+
+
+def test_every_object_of_the_story_validates() -> None:
+    objects = story(NOW)
+    assert {obj["kind"] for obj in objects} == {
+        "Backup",
+        "Restore",
+        "Schedule",
+        "BackupStorageLocation",
+        "VolumeSnapshotLocation",
+    }
+    assert [v for obj in objects for v in violations(obj)] == []
+
+
+def every_builder_option() -> list[o.Obj]:
+    """Each builder with every optional field set, so that no field the sandbox can write escapes the check."""
+    return [
+        o.backup(
+            "full",
+            phase="PartiallyFailed",
+            schedule="daily",
+            labels={"backup-tier": "critical"},
+            started=NOW - 600,
+            completed=NOW,
+            created=NOW - 601,
+            expiration=NOW + 86400,
+            items_backed_up=10,
+            items_total=12,
+            errors=1,
+            warnings=2,
+            hooks_attempted=3,
+            hooks_failed=1,
+            volume_snapshots_attempted=4,
+            volume_snapshots_completed=3,
+            csi_snapshots_attempted=2,
+            csi_snapshots_completed=2,
+        ),
+        o.backup("new", phase=None),
+        o.restore(
+            "restore",
+            backup_name="full",
+            phase="Failed",
+            schedule_name="daily",
+            started=NOW - 60,
+            completed=NOW,
+            created=NOW - 61,
+            errors=1,
+            warnings=1,
+        ),
+        o.restore("restore-new", backup_name="full", phase=None),
+        o.schedule(
+            "daily",
+            cron="0 2 * * *",
+            tier_label=("backup-tier", "critical"),
+            paused=True,
+            created=NOW - 86400,
+            last_backup=NOW - 3600,
+            last_skipped=NOW - 60,
+            included_namespaces=["app"],
+        ),
+        o.schedule("schedule-new", cron="@daily", phase=None),
+        o.storage_location(
+            "s3",
+            bucket="bucket",
+            prefix="cluster-a",
+            s3_url="http://127.0.0.1:9",
+            phase="Unavailable",
+            last_validated=NOW,
+            last_synced=NOW,
+            default=True,
+            access_mode="ReadOnly",
+            created=NOW - 86400,
+        ),
+        o.storage_location("bsl-new", bucket="bucket", phase=None),
+        o.snapshot_location("vsl", region="us-west-2", created=NOW),
+    ]
+
+
+@pytest.mark.parametrize("obj", every_builder_option(), ids=lambda obj: f"{obj['kind']}-{obj['metadata']['name']}")
+def test_every_builder_option_validates(obj: o.Obj) -> None:
+    assert violations(obj) == []
+
+
+def test_objects_as_the_fake_api_serves_them_validate() -> None:
+    """With what the API server adds: uid, resourceVersion, generation, creationTimestamp."""
+    api = FakeKubeAPI()
+    for obj in story(NOW):
+        api.create(obj)
+    served = [obj for plural in ("backups", "restores", "schedules", "bsl", "vsl") for obj in api.list(plural)]
+    assert served and all("uid" in obj["metadata"] and "resourceVersion" in obj["metadata"] for obj in served)
+    assert [v for obj in served for v in violations(obj)] == []
+
+
+async def test_the_simulators_backups_validate() -> None:
+    api = FakeKubeAPI()
+    api.create(o.schedule("hourly", cron="0 * * * *", tier_label=("backup-tier", "hot"), created=NOW - 7200))
+    schedule = api.get("schedules", "hourly")
+    assert schedule is not None
+    simulator = VeleroSimulator(api, run_duration=0.0)
+    await asyncio.wait_for(simulator.backup_run(schedule, time.time()), 10)
+    backups = api.list("backups")
+    assert [b["status"]["phase"] for b in backups] == ["Completed"]
+    assert [v for obj in [*backups, *api.list("schedules")] for v in violations(obj)] == []
+
+
+def _with(obj: o.Obj, path: str, value: Any) -> o.Obj:
+    *parents, last = path.split(".")
+    node = obj
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "problem"),
+    [
+        # a field Velero does not have (the API server would prune it: no Velero writes it)
+        ("status.volumeSnapshotsTaken", 3, "Additional properties are not allowed ('volumeSnapshotsTaken'"),
+        # a phase outside Velero's enum
+        ("status.phase", "Done", "'Done' is not one of"),
+        # a count as a string
+        ("status.errors", "1", "'1' is not of type 'integer'"),
+        # a timestamp that is not RFC 3339
+        ("status.completionTimestamp", "yesterday", "'yesterday' is not a 'date-time'"),
+        # metadata beyond ObjectMeta
+        ("metadata.owner", "me", "Additional properties are not allowed ('owner'"),
+        ("metadata.labels", {"a": 1}, "1 is not of type 'string'"),
+    ],
+)
+def test_the_validator_rejects_what_velero_rejects(path: str, value: Any, problem: str) -> None:
+    obj = _with(o.backup("b", started=NOW - 60, completed=NOW), path, value)
+    found = violations(obj)
+    assert len(found) == 1 and problem in found[0], found
+
+
+def test_an_unknown_kind_has_no_schema() -> None:
+    assert violations({"apiVersion": "velero.io/v1", "kind": "Backups", "metadata": {"name": "x"}}) == [
+        "no Velero schema for apiVersion 'velero.io/v1' kind 'Backups'"
+    ]
