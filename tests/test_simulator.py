@@ -62,3 +62,47 @@ async def test_a_due_schedule_runs_and_completes_and_locations_are_revalidated()
     assert location is not None
     validated = parse_timestamp(location["status"]["lastValidationTime"])
     assert validated is not None and validated >= now - 1
+
+
+def test_the_simulator_decides_due_runs_as_velero_does() -> None:
+    api = FakeKubeAPI()
+    now = time.time()
+    simulator = VeleroSimulator(api)
+    hourly = o.schedule("hourly", cron="0 * * * *", last_backup=now - 7200, created=now - 86400)
+    api.create(hourly)
+    assert simulator.is_due(hourly, now)
+    # a backup of it still InProgress defers the run; a Queued or Finalizing one does not
+    api.create(o.backup("hourly-1", schedule="hourly", phase="Finalizing", started=now - 60))
+    assert simulator.is_due(hourly, now)
+    api.create(o.backup("hourly-2", schedule="hourly", phase="InProgress", started=now - 60))
+    assert not simulator.is_due(hourly, now)
+    # a skip later than the last backup moves the next run
+    skipped = o.schedule("skipped", cron="0 * * * *", last_backup=now - 7200, last_skipped=now - 1, created=now - 9e4)
+    assert not simulator.is_due(skipped, now)
+
+
+async def test_skip_immediately_is_consumed_and_recorded() -> None:
+    api = FakeKubeAPI()
+    now = time.time()
+    api.create(
+        o.schedule("daily", cron="0 2 * * *", last_backup=now - 5 * 86400, created=now - 9e5, skip_immediately=True)
+    )
+    simulator = VeleroSimulator(api, demo_every=3600, tick=0.05)
+    task = asyncio.create_task(simulator.run())
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            schedule = api.get("schedules", "daily")
+            if schedule is not None and "lastSkipped" in schedule["status"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert schedule is not None
+    assert schedule["spec"]["skipImmediately"] is False
+    skipped = parse_timestamp(schedule["status"]["lastSkipped"])
+    assert skipped is not None and skipped >= now - 1
+    # the overdue run was skipped, not taken
+    assert api.list("backups") == []

@@ -72,16 +72,25 @@ SCHEDULES: Subject[ScheduleState] = Subject(
         ),
         gauge(
             "velero_schedule_next_run_timestamp_seconds",
-            "The cron's next time after the schedule's last backup (else its creation), as Velero computes it; "
-            "absent when the cron is invalid.",
+            "The cron's next time after the later of the schedule's last backup (else its creation) and its last "
+            "skip, as Velero computes it; absent when the cron is invalid.",
             SCHEDULE,
             known(_schedule, lambda s: s.next_run),
         ),
         gauge(
+            "velero_schedule_run_blocked",
+            "1 while a backup of the schedule is New or InProgress: Velero defers a due run until none is (it "
+            "does not drop it), 0 otherwise.",
+            SCHEDULE,
+            known(_schedule, lambda s: float(s.run_blocked) if s.record else None),
+        ),
+        gauge(
             "velero_schedule_last_skipped_timestamp_seconds",
-            "When Velero last skipped a due run because the previous backup was still running (status.lastSkipped).",
+            "When Velero last skipped the run that was due at once as the schedule was created or unpaused "
+            "(spec.skipImmediately or the server's --schedule-skip-immediately; status.lastSkipped, Velero 1.13+).",
             SCHEDULE,
             known(_schedule, lambda s: s.record.last_skipped if s.record else None),
+            ad_hoc="why the next run is counted from a skip rather than the last backup",
         ),
         gauge(
             "velero_schedule_backups",

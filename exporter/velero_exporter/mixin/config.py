@@ -43,10 +43,8 @@ class MixinConfig:
     backup_missing_intervals: int = 2
     # VeleroRestoreFailure: how long a failed restore keeps the alert firing.
     restore_failure_window: str = "24h"
-    # VeleroScheduleMissedRun: the schedule's next run is this far in the past ...
+    # VeleroScheduleMissedRun: the schedule's next run is this far in the past while nothing defers it.
     schedule_missed_after: str = "15m"
-    # ... or Velero skipped a run (previous backup still running) within this window.
-    schedule_skipped_window: str = "6h"
     # VeleroBackupStuck thresholds, per phase. The clock is the backup's creation while it is queued and its
     # start afterwards (velero_backup_unfinished_since_timestamp_seconds).
     backup_queued_phases: str = "New|Queued|ReadyToStart"

@@ -362,6 +362,8 @@ def schedule_alerts(b: Builder) -> list[Rule]:
     paused = f"{b.agg('max', 'velero_schedule_paused', 'schedule')} == 1"
     failed_validation = 'phase="FailedValidation"'
     invalid = f"{b.agg('max', 'velero_schedule_phase', 'schedule', matchers=(failed_validation,))} == 1"
+    # A backup still New or InProgress defers the due run (VeleroBackupStuck covers one that never ends).
+    blocked = f"{b.agg('max', 'velero_schedule_run_blocked', 'schedule')} == 1"
     return [
         b.alert(
             "VeleroScheduleFailedValidation",
@@ -378,23 +380,13 @@ time() - {b.agg("max", "velero_schedule_next_run_timestamp_seconds", "schedule")
 > {seconds(b.cfg.schedule_missed_after)}
 unless on {b.by("schedule")} ({paused})
 unless on {b.by("schedule")} ({invalid})
+unless on {b.by("schedule")} ({blocked})
 """
             ),
             "A Velero schedule missed a run.",
             "Schedule {{ $labels.schedule }}" + ic + " was due {{ $value | humanizeDuration }} ago and Velero "
-            "has not started it.",
+            "has not started it, although no backup of it is New or InProgress.",
             reason="overdue",
-        ),
-        b.alert(
-            "VeleroScheduleMissedRun",
-            b.with_schedule_tier(
-                f"time() - {b.agg('max', 'velero_schedule_last_skipped_timestamp_seconds', 'schedule')}\n"
-                f"< {seconds(b.cfg.schedule_skipped_window)}"
-            ),
-            "A Velero schedule missed a run.",
-            "Velero skipped a due run of schedule {{ $labels.schedule }}" + ic + " {{ $value | "
-            "humanizeDuration }} ago because its previous backup was still running.",
-            reason="skipped",
         ),
         b.alert(
             "VeleroSchedulePaused",

@@ -89,7 +89,7 @@ def live_objective_inputs(
     config: Config, schedules: Mapping[str, Schedule], backups: Iterable[Backup]
 ) -> tuple[Config, dict[str, str], dict[str, float]]:
     """What the cluster itself says about the objectives: every live schedule of a configured tier (those that
-    join a tier only through their template's label too), its live cron, and its longest Completed backup."""
+    join a tier only through their tier label too), its live cron, and its longest Completed backup."""
     resolver = TierResolver(config, schedules)
     listed = {s.name for t in config.tiers for s in t.schedules}
     joined: dict[str, list[TierSchedule]] = {}

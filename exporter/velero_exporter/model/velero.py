@@ -23,6 +23,7 @@ from velero_exporter.state.vocabulary import (
     FINISHED_BACKUP_PHASES,
     FINISHED_RESTORE_PHASES,
     QUEUED_BACKUP_PHASES,
+    SCHEDULE_BLOCKING_PHASES,
     SCHEDULE_NAME_LABEL,
     UNFINISHED_BACKUP_PHASES,
     DrillResult,
@@ -69,6 +70,8 @@ class ScheduleState:
     record: Schedule | None  # None: listed in the config but absent from the cluster
     interval: float | None
     next_run: float | None
+    # A backup of the schedule is New or InProgress: Velero defers a due run until none is.
+    run_blocked: bool
     backups_by_phase: Mapping[str, int]
     last_finished: Backup | None
     last_success: float | None
@@ -147,7 +150,8 @@ def finish_time(backup: Backup | Restore) -> float:
 
 
 class TierResolver:
-    """Tier membership (DESIGN.md): a scheduled backup belongs to its schedule's tier, else its own label."""
+    """Tier membership (DESIGN.md): a scheduled backup belongs to its schedule's tier (the config's, else the
+    tier label Velero puts on the schedule's backups), else its own label."""
 
     def __init__(self, config: Config, schedules: Mapping[str, Schedule]) -> None:
         self._tier_names = frozenset(config.tier_names)
@@ -163,7 +167,7 @@ class TierResolver:
         if configured is not None:
             return configured
         record = self._schedules.get(schedule)
-        return self._known(record.template_label(self._label)) if record is not None else None
+        return self._known(record.backup_label(self._label)) if record is not None else None
 
     def labels_tier(self, labels: tuple[tuple[str, str], ...]) -> str:
         """The tier that a backup's labels place it in (also the labels Velero copies onto its snapshots)."""
@@ -177,7 +181,7 @@ class TierResolver:
             tier = self.schedule_tier(schedule)
             if tier is not None:
                 return tier
-        # Velero copies the template's labels onto scheduled backups, so this also covers deleted schedules.
+        # Velero copies the schedule's labels onto its backups, so this also covers deleted schedules.
         return self._known(tier_label) or UNASSIGNED
 
     def backup_tier(self, backup: Backup) -> str:
@@ -210,6 +214,7 @@ class _ScheduleAccumulator:
     last_finished: Backup | None = None
     last_success: float | None = None
     last_failure: float | None = None
+    blocking: bool = False
 
 
 Run = TypeVar("Run", Backup, Restore)
@@ -272,6 +277,7 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
                 tier.last_adhoc = backup
         elif (schedule := schedules.get(schedule_name)) is not None:
             schedule.by_phase[backup.phase] += 1
+            schedule.blocking = schedule.blocking or backup.phase in SCHEDULE_BLOCKING_PHASES
             if finished:
                 if _newer(backup, schedule.last_finished, run_time):
                     schedule.last_finished = backup
@@ -372,6 +378,17 @@ def drill_result(restore: Restore) -> DrillResult:
     return restore.validation or "unvalidated"
 
 
+def next_run_base(schedule: Schedule) -> float | None:
+    """Where Velero counts the schedule's next run from: its last backup, else its creation, or its last skip
+    when that is later (getNextRunTime in pkg/controller/schedule_controller.go). Velero sets status.lastSkipped
+    only when spec.skipImmediately (or the server's --schedule-skip-immediately) skips the run that would be due
+    at once when the schedule is created or unpaused; it never records a run deferred by a running backup."""
+    base = schedule.last_backup or schedule.created
+    if schedule.last_skipped is not None and (base is None or schedule.last_skipped > base):
+        return schedule.last_skipped
+    return base
+
+
 def _schedule_state(
     name: str,
     acc: _ScheduleAccumulator,
@@ -383,7 +400,7 @@ def _schedule_state(
     next_run: float | None = None
     if record is not None:
         cron = crons(record.cron)
-        after = record.last_backup or record.created
+        after = next_run_base(record)
         if isinstance(cron, Cron) and after is not None:
             try:
                 next_run = cron.next_after(after)
@@ -396,6 +413,7 @@ def _schedule_state(
         record=record,
         interval=interval,
         next_run=next_run,
+        run_blocked=acc.blocking,
         backups_by_phase=acc.by_phase,
         last_finished=acc.last_finished,
         last_success=acc.last_success,

@@ -147,8 +147,12 @@ def schedule(
     ttl: str = "720h0m0s",
     included_namespaces: list[str] | None = None,
     storage_location: str = "default",
+    labels: dict[str, str] | None = None,
+    skip_immediately: bool | None = None,
     namespace: str = "velero",
 ) -> Obj:
+    """A Schedule; `tier_label` goes on its template, `labels` on its own metadata (as Velero's Helm chart
+    puts `schedules.<name>.labels`)."""
     template: Obj = {"ttl": ttl, "storageLocation": storage_location}
     if included_namespaces:
         template["includedNamespaces"] = list(included_namespaces)
@@ -157,10 +161,12 @@ def schedule(
     spec: Obj = {"schedule": cron, "template": template}
     if paused:
         spec["paused"] = True
+    if skip_immediately is not None:
+        spec["skipImmediately"] = skip_immediately
     obj: Obj = {
         "apiVersion": API_VERSION,
         "kind": "Schedule",
-        "metadata": _metadata(name, namespace, created, None),
+        "metadata": _metadata(name, namespace, created, labels),
         "spec": spec,
     }
     if phase is not None:

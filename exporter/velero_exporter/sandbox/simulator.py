@@ -3,8 +3,8 @@
 - Velero validates every storage location each minute: lastValidationTime moves (an unavailable one stays
   unavailable).
 - A schedule whose cron is due gets a backup, InProgress then Completed, and its lastBackup moves to the run's
-  time, as Velero's schedule controller does; so a long-running demo shows no missed run the story did not
-  intend.
+  time, as Velero's schedule controller does (skipImmediately and a backup still New or InProgress included);
+  so a long-running demo shows no missed run the story did not intend.
 - For the watch path to be visible within a minute, the demo also runs hourly-hot every `demo_every` seconds.
 """
 
@@ -16,10 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from velero_exporter.model.velero import next_run_base
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.story import run_name
-from velero_exporter.sources.parsing import parse_go_duration, parse_timestamp
+from velero_exporter.sources.parsing import parse_go_duration, parse_schedule
+from velero_exporter.state.vocabulary import SCHEDULE_BLOCKING_PHASES, SCHEDULE_NAME_LABEL
 from velero_exporter.velero.cron import CronError, parse_cron
 
 log = logging.getLogger("velero_exporter.sandbox")
@@ -58,21 +60,37 @@ class VeleroSimulator:
         while True:
             now = self._clock()
             for schedule in self._api.list("schedules"):
-                status = schedule.get("status", {})
-                last = parse_timestamp(status.get("lastBackup")) or parse_timestamp(
-                    schedule["metadata"].get("creationTimestamp")
-                )
-                if schedule["spec"].get("paused") or last is None:
+                if schedule["spec"].get("paused"):
                     continue
-                try:
-                    due = parse_cron(schedule["spec"]["schedule"]).next_after(last)
-                except CronError:
-                    continue
-                # Velero stamps the run with the time it notices it is due and never catches up on runs it
-                # missed: one run, now, whatever the gap.
-                if due <= now:
+                if schedule["spec"].get("skipImmediately"):
+                    # Velero skips the run due at once on creation or unpause, and records it.
+                    schedule["spec"]["skipImmediately"] = False
+                    schedule.setdefault("status", {})["lastSkipped"] = objects.rfc3339(now)
+                    self._api.replace(schedule)
+                if self.is_due(schedule, now):
                     group.create_task(self.backup_run(schedule, now))
             await asyncio.sleep(self._tick)
+
+    def is_due(self, schedule: dict[str, Any], now: float) -> bool:
+        """As Velero's schedule controller decides (pkg/controller/schedule_controller.go): the cron's next time
+        after the last backup or skip has passed, and no backup of the schedule is New or InProgress (a run due
+        meanwhile waits; Velero never catches up on runs it missed: one run, now, whatever the gap)."""
+        record = parse_schedule(schedule).record
+        base = next_run_base(record) if record is not None else None
+        if record is None or base is None:
+            return False
+        try:
+            due = parse_cron(record.cron).next_after(base)
+        except CronError:
+            return False
+        if due > now:
+            return False
+        backups = self._api.list("backups")
+        return not any(
+            b["metadata"].get("labels", {}).get(SCHEDULE_NAME_LABEL) == record.name
+            and (b.get("status", {}).get("phase") or "New") in SCHEDULE_BLOCKING_PHASES
+            for b in backups
+        )
 
     async def _demo_runs(self, group: asyncio.TaskGroup) -> None:
         while True:
@@ -85,7 +103,8 @@ class VeleroSimulator:
         """One run of the schedule: InProgress now, Completed `run_duration` later."""
         name = schedule["metadata"]["name"]
         template = schedule["spec"].get("template", {})
-        labels = dict(template.get("metadata", {}).get("labels", {}))
+        record = parse_schedule(schedule).record
+        labels = dict(record.backup_labels) if record is not None else {}
         ttl = template.get("ttl", "720h0m0s")
         backup_name = run_name(name, start)
         if self._api.get("backups", backup_name) is not None:

@@ -325,6 +325,11 @@ def _build_schedule(obj: Mapping[str, Any], name: str, r: _Reader) -> Schedule:
     spec = r.mapping(obj, "spec")
     status = r.mapping(obj, "status")
     template = r.mapping(spec, "template")
+    template_meta = r.mapping(template, "metadata")
+    # Velero takes the template's labels when the field is set, even to {} (a non-nil map in Go), and the
+    # Schedule's own labels otherwise (FromSchedule in pkg/builder/backup_builder.go; Velero's Helm chart puts
+    # `schedules.<name>.labels` on the Schedule's metadata).
+    labels_from = template_meta if isinstance(template_meta.get("labels"), Mapping) else meta
     return Schedule(
         name=name,
         phase=r.phase(status, SCHEDULE_PHASES, empty="New") or "New",
@@ -333,7 +338,7 @@ def _build_schedule(obj: Mapping[str, Any], name: str, r: _Reader) -> Schedule:
         created=r.timestamp(meta, "creationTimestamp"),
         last_backup=r.timestamp(status, "lastBackup"),
         last_skipped=r.timestamp(status, "lastSkipped"),
-        template_labels=r.labels(r.mapping(template, "metadata")),
+        backup_labels=r.labels(labels_from),
         ttl_seconds=r.go_duration(template, "ttl"),
         storage_location=r.string(template, "storageLocation"),
     )

@@ -74,12 +74,14 @@ class Schedule:
     created: float | None
     last_backup: float | None
     last_skipped: float | None
-    template_labels: tuple[tuple[str, str], ...]
+    # The labels Velero puts on the backups it creates from the schedule: the template's when it has labels,
+    # else the Schedule's own (FromSchedule in pkg/builder/backup_builder.go).
+    backup_labels: tuple[tuple[str, str], ...]
     ttl_seconds: float | None
     storage_location: str
 
-    def template_label(self, key: str) -> str | None:
-        return label_value(self.template_labels, key)
+    def backup_label(self, key: str) -> str | None:
+        return label_value(self.backup_labels, key)
 
 
 @dataclass(slots=True, frozen=True)

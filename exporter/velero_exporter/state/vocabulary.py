@@ -65,6 +65,11 @@ UNFINISHED_BACKUP_PHASES: frozenset[str] = frozenset(
     }
 )
 FAILED_RESTORE_PHASES: frozenset[str] = frozenset({"Failed", "PartiallyFailed"})
+# While a backup of a schedule is in one of these phases, Velero's schedule controller creates no new backup from
+# it: a due run waits for the next reconcile after the backup moved on (checkIfBackupInNewOrProgress in
+# pkg/controller/schedule_controller.go; an empty phase, which the records hold as New, blocks from 1.16 on).
+# Queued, ReadyToStart, WaitingForPluginOperations and Finalizing do not block.
+SCHEDULE_BLOCKING_PHASES: frozenset[str] = frozenset({"New", "InProgress"})
 
 # Labels Velero puts on the Backups a Schedule creates, and on Restores.
 SCHEDULE_NAME_LABEL = "velero.io/schedule-name"

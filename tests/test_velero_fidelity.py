@@ -1,0 +1,138 @@
+"""What Velero's controllers do, held by the exporter's model (issue 12): one section per behaviour, each citing
+the upstream file it follows. Objects in, exact metric values out, through the same path as the exporter's.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.metrics_text import value
+from tests.test_metric_values import load, render
+from velero_exporter.sandbox import objects as o
+
+NOW = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC).timestamp()
+H = 3600.0
+D = 86400.0
+TIER = "backup-tier"
+
+
+def t(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+# --- the next run: lastSkipped (pkg/controller/schedule_controller.go, getNextRunTime) -----------------------
+
+
+def test_a_schedule_unpaused_with_skip_immediately_counts_its_next_run_from_the_skip() -> None:
+    """Paused for three days, unpaused two hours ago with --skip-immediately: Velero skipped the run that was due
+    at once and waits for the cron's next time after the skip, not after the last backup."""
+    schedule = o.schedule(
+        "daily-critical",
+        cron="0 2 * * *",
+        created=NOW - 90 * D,
+        last_backup=t("2026-11-23T02:00:00+00:00"),
+        last_skipped=NOW - 2 * H,
+    )
+    samples = render(load({"schedules": [schedule]}))
+    assert value(samples, "velero_schedule_next_run_timestamp_seconds", schedule="daily-critical") == t(
+        "2026-11-27T02:00:00+00:00"
+    )
+    assert value(samples, "velero_schedule_last_skipped_timestamp_seconds", schedule="daily-critical") == NOW - 2 * H
+
+
+def test_a_skip_older_than_the_last_backup_changes_nothing() -> None:
+    schedule = o.schedule(
+        "hourly-hot",
+        cron="0 * * * *",
+        created=NOW - 90 * D,
+        last_backup=t("2026-11-26T12:00:00+00:00"),
+        last_skipped=NOW - 5 * D,
+    )
+    samples = render(load({"schedules": [schedule]}))
+    assert value(samples, "velero_schedule_next_run_timestamp_seconds", schedule="hourly-hot") == t(
+        "2026-11-26T13:00:00+00:00"
+    )
+
+
+def test_a_new_schedule_skipped_at_creation_counts_from_the_skip() -> None:
+    """The server's --schedule-skip-immediately sets lastSkipped on a schedule that has no backup yet."""
+    schedule = o.schedule("weekly-full", cron="0 3 * * 0", created=NOW - 10 * D, last_skipped=NOW - 10 * D + 5)
+    samples = render(load({"schedules": [schedule]}))
+    # created Monday 16 Nov 12:00:30, skipped 5 s later: the next Sunday 03:00 after that
+    assert value(samples, "velero_schedule_next_run_timestamp_seconds", schedule="weekly-full") == t(
+        "2026-11-22T03:00:00+00:00"
+    )
+
+
+# --- a due run is deferred while a backup is New or InProgress (checkIfBackupInNewOrProgress) ---------------
+
+
+def test_only_new_and_in_progress_backups_defer_a_due_run() -> None:
+    phases = {
+        "a-new": "New",
+        "b-in-progress": "InProgress",
+        "c-queued": "Queued",
+        "d-ready": "ReadyToStart",
+        "e-plugin-ops": "WaitingForPluginOperations",
+        "f-finalizing": "Finalizing",
+        "g-completed": "Completed",
+    }
+    objs = {
+        "schedules": [o.schedule(name, cron="0 * * * *", created=NOW - D) for name in phases],
+        "backups": [
+            o.backup(f"{name}-1", schedule=name, phase=phase, started=NOW - 600, completed=None)
+            for name, phase in phases.items()
+        ],
+    }
+    samples = render(load(objs))
+    blocked = {name: value(samples, "velero_schedule_run_blocked", schedule=name) for name in phases}
+    assert blocked == {
+        "a-new": 1,
+        "b-in-progress": 1,
+        "c-queued": 0,
+        "d-ready": 0,
+        "e-plugin-ops": 0,
+        "f-finalizing": 0,
+        "g-completed": 0,
+    }
+
+
+def test_a_backup_without_a_phase_defers_too() -> None:
+    """An object Velero has not processed yet has no status: the exporter holds it as New (Velero 1.16+ checks
+    the empty phase explicitly)."""
+    objs = {
+        "schedules": [o.schedule("hourly-hot", cron="0 * * * *", created=NOW - D)],
+        "backups": [o.backup("hourly-hot-1", schedule="hourly-hot", phase=None, created=NOW - 5)],
+    }
+    assert value(render(load(objs)), "velero_schedule_run_blocked", schedule="hourly-hot") == 1
+
+
+# --- schedule labels: the template's, else the Schedule's own (FromSchedule, pkg/builder/backup_builder.go) ----
+
+
+def test_a_schedule_labelled_only_on_its_metadata_joins_that_tier() -> None:
+    """Velero's Helm chart puts `schedules.<name>.labels` on the Schedule's metadata; Velero copies them onto the
+    backups when the template has no labels."""
+    schedule = o.schedule("nightly", cron="0 2 * * *", labels={TIER: "critical"}, created=NOW - 10 * D)
+    backup = o.backup("nightly-1", schedule="nightly", labels={TIER: "critical"}, started=NOW - H, completed=NOW)
+    samples = render(load({"schedules": [schedule], "backups": [backup]}))
+    assert value(samples, "velero_schedule_info", schedule="nightly", tier="critical", cron="0 2 * * *") == 1
+    assert value(samples, "velero_schedule_exists", schedule="nightly", tier="critical") == 1
+    phase = value(samples, "velero_schedule_last_backup_phase", schedule="nightly", tier="critical", phase="Completed")
+    assert phase == 1
+
+
+def test_template_labels_win_over_the_schedules_own_even_when_empty() -> None:
+    """A template with labels (even `{}`, a non-nil map in Go) is what Velero copies; the Schedule's own labels
+    are then ignored."""
+    with_template = o.schedule(
+        "a", cron="0 2 * * *", tier_label=(TIER, "hot"), labels={TIER: "critical"}, created=NOW - D
+    )
+    empty_template = o.schedule("b", cron="0 2 * * *", labels={TIER: "critical"}, created=NOW - D)
+    empty_template["spec"]["template"]["metadata"] = {"labels": {}}
+    null_template = o.schedule("c", cron="0 2 * * *", labels={TIER: "critical"}, created=NOW - D)
+    null_template["spec"]["template"]["metadata"] = {"labels": None}
+    samples = render(load({"schedules": [with_template, empty_template, null_template]}))
+    assert value(samples, "velero_schedule_exists", schedule="a", tier="hot") == 1
+    assert value(samples, "velero_schedule_exists", schedule="b", tier="unassigned") == 1
+    assert value(samples, "velero_schedule_exists", schedule="c", tier="critical") == 1
