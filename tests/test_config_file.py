@@ -33,6 +33,7 @@ tier_label: example.com/backup-tier
 drill_label: example.com/restore-drill
 velero_timezone: Europe/Berlin
 gc_grace: 90m
+velero_store_validation_frequency: 5m
 tiers:
   gold:
     rpo: 1h30m
@@ -92,6 +93,7 @@ def test_a_full_file_gives_exactly_what_it_says(tmp_path: Path) -> None:
         drill_label="example.com/restore-drill",
         velero_timezone="Europe/Berlin",
         gc_grace_seconds=90 * MINUTE,
+        store_validation_frequency_seconds=5 * MINUTE,
         source=str(path),
     )
 
@@ -157,6 +159,10 @@ tiers:
 
 
 TIER = "rpo: 1h\n    rto: 15m\n    retention: 7d"
+TOP_KEYS = (
+    "tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, velero_store_validation_frequency, "
+    "tiers, aws"
+)
 
 BAD_FILES = [
     # unknown keys, with the nearest known one
@@ -164,11 +170,7 @@ BAD_FILES = [
     ("tier-label: x\n", "tier-label: unknown key (did you mean tier_label?)"),
     ("Tiers: {}\n", "Tiers: unknown key (did you mean tiers?)"),
     ("timezone: UTC\n", "timezone: unknown key (did you mean velero_timezone?)"),
-    (
-        "colour: blue\n",
-        "colour: unknown key (known keys: tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, "
-        "tiers, aws)",
-    ),
+    ("colour: blue\n", f"colour: unknown key (known keys: {TOP_KEYS})"),
     (
         "tiers:\n  hot:\n    rop: 1h\n    rto: 15m\n    retention: 7d\n",
         "tiers.hot.rop: unknown key (did you mean rpo?)",
@@ -313,13 +315,11 @@ BAD_FILES = [
     # the file as a whole
     (
         "- tiers\n",
-        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, clock_skew, "
-        "limits, tiers, aws), got a list",
+        f"the file must be a mapping of settings ({TOP_KEYS}), got a list",
     ),
     (
         "hello\n",
-        "the file must be a mapping of settings (tier_label, drill_label, velero_timezone, gc_grace, clock_skew, "
-        "limits, tiers, aws), got string 'hello'",
+        f"the file must be a mapping of settings ({TOP_KEYS}), got string 'hello'",
     ),
     (
         "tiers:\n  hot: [\n",

@@ -106,3 +106,16 @@ async def test_skip_immediately_is_consumed_and_recorded() -> None:
     assert skipped is not None and skipped >= now - 1
     # the overdue run was skipped, not taken
     assert api.list("backups") == []
+
+
+def test_the_simulator_validates_locations_as_velero_does() -> None:
+    now = time.time()
+    ready = VeleroSimulator.is_ready_to_validate
+    assert ready(o.storage_location("fresh", bucket="b", last_validated=None), now)
+    assert ready(o.storage_location("stale", bucket="b", last_validated=now - 61), now)
+    assert not ready(o.storage_location("recent", bucket="b", last_validated=now - 30), now)
+    disabled = o.storage_location("disabled", bucket="b", last_validated=now - 30 * 86400)
+    disabled["spec"]["validationFrequency"] = "0s"
+    assert not ready(disabled, now)
+    disabled["status"].pop("lastValidationTime")
+    assert ready(disabled, now)  # validated once, whatever the frequency

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from tests.metrics_text import value
 from tests.test_metric_values import load, render
+from velero_exporter.config.settings import Config
 from velero_exporter.sandbox import objects as o
 
 NOW = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC).timestamp()
@@ -136,3 +137,27 @@ def test_template_labels_win_over_the_schedules_own_even_when_empty() -> None:
     assert value(samples, "velero_schedule_exists", schedule="a", tier="hot") == 1
     assert value(samples, "velero_schedule_exists", schedule="b", tier="unassigned") == 1
     assert value(samples, "velero_schedule_exists", schedule="c", tier="critical") == 1
+
+
+# --- validation frequency (IsReadyToValidate, internal/storage/storagelocation.go) ---------------------------
+
+
+def test_each_location_is_validated_at_its_own_frequency_else_the_servers() -> None:
+    own = o.storage_location("hourly", bucket="b", last_validated=NOW - 1800)
+    own["spec"]["validationFrequency"] = "1h0m0s"
+    disabled = o.storage_location("disabled", bucket="b", prefix="d", last_validated=NOW - 30 * D)
+    disabled["spec"]["validationFrequency"] = "0s"
+    negative = o.storage_location("negative", bucket="b", prefix="n", last_validated=NOW - 30)
+    negative["spec"]["validationFrequency"] = "-5m"
+    default = o.storage_location("default", bucket="b", prefix="x", last_validated=NOW - 30)
+    objs = {"backupstoragelocations": [own, disabled, negative, default]}
+    samples = render(load(objs))
+    frequency = {
+        loc: value(samples, "velero_storage_location_validation_frequency_seconds", location=loc)
+        for loc in ("hourly", "disabled", "negative", "default")
+    }
+    # a negative frequency is replaced by the server's, as Velero does
+    assert frequency == {"hourly": H, "disabled": 0, "negative": 60, "default": 60}
+    server_every_5m = render(load(objs), Config(store_validation_frequency_seconds=300))
+    assert value(server_every_5m, "velero_storage_location_validation_frequency_seconds", location="default") == 300
+    assert value(server_every_5m, "velero_storage_location_validation_frequency_seconds", location="hourly") == H

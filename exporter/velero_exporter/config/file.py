@@ -168,6 +168,10 @@ def _limits(node: _Node, config: Config) -> dict[str, Any]:
     return {"limits": Limits(**values)}
 
 
+def _store_validation_frequency(node: _Node, config: Config) -> dict[str, Any]:
+    return {"store_validation_frequency_seconds": node.duration(positive=False)}
+
+
 def _tiers(node: _Node, config: Config) -> dict[str, Any]:
     tiers = []
     owner: dict[str, str] = {}  # schedule name -> the tier that lists it
@@ -332,6 +336,7 @@ _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "gc_grace": _gc_grace,
     "clock_skew": _clock_skew,
     "limits": _limits,
+    "velero_store_validation_frequency": _store_validation_frequency,
     "tiers": _tiers,
     "aws": _aws,
 }

@@ -177,6 +177,9 @@ class Config:
     # a later one is an implausible timestamp and never a recovery point.
     clock_skew_seconds: float = 10 * MINUTE
     limits: Limits = field(default_factory=Limits)
+    # Velero's --store-validation-frequency: how often it validates a location without spec.validationFrequency
+    # (0 disables validation).
+    store_validation_frequency_seconds: float = MINUTE
     aws: AwsConfig = field(default_factory=AwsConfig)
     # Where the file came from, for messages; None for built-in defaults.
     source: str | None = None

@@ -453,7 +453,7 @@ def render_status_page(
                 ),
                 "good" if loc.phase == "Available" else "bad",
             )
-            for loc in model.storage_locations
+            for loc in (state.record for state in model.storage_locations)
         ),
     )
     sources = _table(

@@ -82,8 +82,9 @@ class MixinConfig:
     # How long Prometheus keeps the last successful restore after Velero deleted the Restore object with its
     # backup (the latch in velero:tier_last_restore_success_timestamp_seconds survives outages this long).
     restore_evidence_latch: str = "1d"
-    # VeleroStorageLocationNotValidated: Velero validates every location each minute by default.
-    location_validation_max_age: str = "15m"
+    # VeleroStorageLocationNotValidated: Velero validates a location every validation frequency (its own, else the
+    # server's, 1m by default); stale when the last validation is older than the frequency plus this grace.
+    location_validation_grace: str = "15m"
     # VeleroExporterDown: a cluster whose exporter reported within this window and no longer does.
     exporter_absent_lookback: str = "1d"
     # Where the runbooks live; each alert links to base + "#" + its anchor.

@@ -126,6 +126,7 @@ def steps(*pairs: tuple[str, float | None]) -> Json:
 OK_BAD = value_map({1: ("yes", "green"), 0: ("NO", "red")})
 AVAILABLE = value_map({1: ("Available", "green"), 0: ("Unavailable", "red")})
 UP = value_map({1: ("up", "green"), 0: ("DOWN", "red")})
+VALIDATION_DISABLED = value_map({0: ("disabled", "text")})
 PHASES = value_map(
     {
         0: ("none yet", "text"),
@@ -934,8 +935,9 @@ def overview() -> Dashboard:
                 31,
                 "Backup storage locations",
                 "Each BackupStorageLocation with its bucket and region, whether it is Available, and how long ago"
-                " Velero validated it and synced backups from it. Velero validates every minute by default: a stale"
-                " validation means Velero itself is not running.",
+                " Velero validated it and synced backups from it, and how often it validates it (its own"
+                " validationFrequency, else the server's, every minute by default; 0: disabled). A validation"
+                " older than that means Velero itself is not running.",
                 [
                     Query(
                         location_column(per("location", "velero_storage_location_available")),
@@ -949,7 +951,13 @@ def overview() -> Dashboard:
                         ),
                         name="Validated",
                         unit="dtdurations",
-                        thresholds=steps(("green", None), ("red", seconds(MIXIN.location_validation_max_age))),
+                        thresholds=steps(("green", None), ("red", seconds(MIXIN.location_validation_grace))),
+                    ),
+                    Query(
+                        location_column(per("location", "velero_storage_location_validation_frequency_seconds")),
+                        name="Validated every",
+                        unit="dtdurations",
+                        mappings=VALIDATION_DISABLED,
                     ),
                     Query(
                         location_column(age(per("location", "velero_storage_location_last_sync_timestamp_seconds"))),

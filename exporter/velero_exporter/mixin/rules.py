@@ -495,11 +495,17 @@ def storage_alerts(b: Builder) -> list[Rule]:
         ),
         b.alert(
             "VeleroStorageLocationNotValidated",
-            f"time() - {b.agg('max', 'velero_storage_location_last_validation_timestamp_seconds', 'location')}\n"
-            f"> {seconds(b.cfg.location_validation_max_age)}",
+            # A location whose validation is disabled (frequency 0) is never stale (IsReadyToValidate in
+            # internal/storage/storagelocation.go).
+            f"""
+time() - {b.agg("max", "velero_storage_location_last_validation_timestamp_seconds", "location")}
+> on {b.by("location")}
+({b.agg("max", "velero_storage_location_validation_frequency_seconds", "location")} > 0)
++ {seconds(b.cfg.location_validation_grace)}
+""",
             "Velero has not validated a backup storage location lately: Velero may be down.",
             "Velero last validated BackupStorageLocation {{ $labels.location }}" + ic + " {{ $value | "
-            "humanizeDuration }} ago.",
+            f"humanizeDuration }}}} ago, more than its validation frequency plus {b.cfg.location_validation_grace}.",
             reason="stale",
         ),
         b.alert(

@@ -98,13 +98,20 @@ class RestoreGroup:
 
 
 @dataclass(slots=True, frozen=True)
+class LocationState:
+    record: StorageLocation
+    # How often Velero validates the location, in seconds; 0: only once, when Velero first sees it.
+    validation_frequency: float
+
+
+@dataclass(slots=True, frozen=True)
 class Model:
     tiers: tuple[TierState, ...]
     schedules: tuple[ScheduleState, ...]
     unfinished: tuple[UnfinishedBackup, ...]
     restores_by_tier_phase: Mapping[tuple[str, str], int]
     restore_groups: tuple[RestoreGroup, ...]
-    storage_locations: tuple[StorageLocation, ...]
+    storage_locations: tuple[LocationState, ...]
     snapshot_locations: tuple[SnapshotLocation, ...]
     # Objects with an implausible timestamp, by resource: counted, and never a recovery point.
     implausible: Mapping[str, int] = field(default_factory=dict)
@@ -308,7 +315,9 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
         unfinished=tuple(sorted(unfinished, key=lambda u: u.name)),
         restores_by_tier_phase=restores_by_tier_phase,
         restore_groups=restore_groups,
-        storage_locations=tuple(locations[k] for k in sorted(locations)),
+        storage_locations=tuple(
+            LocationState(loc, validation_frequency(loc, config)) for loc in (locations[k] for k in sorted(locations))
+        ),
         snapshot_locations=tuple(view.snapshot_locations[k] for k in sorted(view.snapshot_locations)),
         implausible=dict(implausible),
         valid_until=min(valid_until, restore_pending, schedules_pending, locations_pending),
@@ -376,6 +385,13 @@ def drill_result(restore: Restore) -> DrillResult:
     if restore.phase != "Completed":
         return "failed"
     return restore.validation or "unvalidated"
+
+
+def validation_frequency(location: StorageLocation, config: Config) -> float:
+    """The location's own validationFrequency, else the server's default; a negative one is replaced by the
+    default, and 0 disables validation after the first (IsReadyToValidate in internal/storage/storagelocation.go)."""
+    own = location.validation_frequency
+    return own if own is not None and own >= 0 else config.store_validation_frequency_seconds
 
 
 def next_run_base(schedule: Schedule) -> float | None:

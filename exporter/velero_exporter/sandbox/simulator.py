@@ -1,7 +1,7 @@
 """Plays Velero's part in the sandbox, so that the demo keeps moving and stays consistent as time passes.
 
-- Velero validates every storage location each minute: lastValidationTime moves (an unavailable one stays
-  unavailable).
+- Velero validates every storage location at its validation frequency (each minute by default; once only when
+  it is 0): lastValidationTime moves (an unavailable one stays unavailable).
 - A schedule whose cron is due gets a backup, InProgress then Completed, and its lastBackup moves to the run's
   time, as Velero's schedule controller does (skipImmediately and a backup still New or InProgress included);
   so a long-running demo shows no missed run the story did not intend.
@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from velero_exporter.model.velero import next_run_base
+from velero_exporter.config.settings import Config
+from velero_exporter.model.velero import next_run_base, validation_frequency
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.story import run_name
-from velero_exporter.sources.parsing import parse_go_duration, parse_schedule
+from velero_exporter.sources.parsing import parse_go_duration, parse_schedule, parse_storage_location
 from velero_exporter.state.vocabulary import SCHEDULE_BLOCKING_PHASES, SCHEDULE_NAME_LABEL
 from velero_exporter.velero.cron import CronError, parse_cron
 
@@ -51,10 +52,25 @@ class VeleroSimulator:
 
     async def _validate_locations(self) -> None:
         while True:
+            now = self._clock()
             for location in self._api.list("backupstoragelocations"):
-                location.setdefault("status", {})["lastValidationTime"] = objects.rfc3339(self._clock())
-                self._api.replace(location)
-            await asyncio.sleep(min(60.0, self._tick * 6))
+                if self.is_ready_to_validate(location, now):
+                    location.setdefault("status", {})["lastValidationTime"] = objects.rfc3339(now)
+                    self._api.replace(location)
+            await asyncio.sleep(min(10.0, self._tick))
+
+    @staticmethod
+    def is_ready_to_validate(location: dict[str, Any], now: float) -> bool:
+        """As Velero decides (IsReadyToValidate in internal/storage/storagelocation.go): once in any case, then
+        every validation frequency (the location's own, else the server's default of a minute); never again
+        when it is 0."""
+        record = parse_storage_location(location).record
+        if record is None:
+            return False
+        if record.last_validated is None:
+            return True
+        frequency = validation_frequency(record, Config())
+        return frequency > 0 and now >= record.last_validated + frequency
 
     async def _run_due_schedules(self, group: asyncio.TaskGroup) -> None:
         while True:

@@ -361,6 +361,7 @@ def _build_storage_location(obj: Mapping[str, Any], name: str, r: _Reader) -> St
         access_mode=r.string(spec, "accessMode", "ReadWrite"),
         last_validated=r.timestamp(status, "lastValidationTime"),
         last_synced=r.timestamp(status, "lastSyncedTime"),
+        validation_frequency=r.go_duration(spec, "validationFrequency"),
     )
 
 

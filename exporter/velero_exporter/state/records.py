@@ -99,6 +99,8 @@ class StorageLocation:
     access_mode: str
     last_validated: float | None
     last_synced: float | None
+    # spec.validationFrequency; None when unset (Velero then uses its server's --store-validation-frequency)
+    validation_frequency: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
