@@ -161,3 +161,52 @@ def test_each_location_is_validated_at_its_own_frequency_else_the_servers() -> N
     server_every_5m = render(load(objs), Config(store_validation_frequency_seconds=300))
     assert value(server_every_5m, "velero_storage_location_validation_frequency_seconds", location="default") == 300
     assert value(server_every_5m, "velero_storage_location_validation_frequency_seconds", location="hourly") == H
+
+
+# --- data mover and item operations (backup_controller.go, backup_operations_controller.go) -----------------
+
+
+def test_a_data_mover_backups_progress_is_its_item_operations() -> None:
+    """With snapshotMoveData the CSI snapshot counts stay 0; the uploads are asynchronous item operations."""
+    backup = o.backup(
+        "weekly-full-1",
+        schedule="weekly-full",
+        phase="PartiallyFailed",
+        started=NOW - 5 * H,
+        completed=NOW - H,
+        csi_snapshots_attempted=0,
+        csi_snapshots_completed=0,
+    )
+    backup["spec"]["snapshotMoveData"] = True
+    backup["status"].update(
+        {"backupItemOperationsAttempted": 4, "backupItemOperationsCompleted": 3, "backupItemOperationsFailed": 1}
+    )
+    objs = {"schedules": [o.schedule("weekly-full", cron="0 3 * * 0", created=NOW - 90 * D)], "backups": [backup]}
+    samples = render(load(objs))
+    s = "weekly-full"
+    assert value(samples, "velero_schedule_last_backup_item_operations_attempted", schedule=s) == 4
+    assert value(samples, "velero_schedule_last_backup_item_operations_completed", schedule=s) == 3
+    assert value(samples, "velero_schedule_last_backup_item_operations_failed", schedule=s) == 1
+    assert value(samples, "velero_schedule_last_backup_volume_snapshots_attempted", schedule=s, method="csi") == 0
+
+
+def test_absent_item_operation_counts_are_zero() -> None:
+    """The three counts are `omitempty` ints (since Velero 1.11): absent means none."""
+    objs = {
+        "schedules": [o.schedule("hourly-hot", cron="0 * * * *", created=NOW - D)],
+        "backups": [o.backup("hourly-hot-1", schedule="hourly-hot", started=NOW - H, completed=NOW - H + 60)],
+    }
+    samples = render(load(objs))
+    assert value(samples, "velero_schedule_last_backup_item_operations_attempted", schedule="hourly-hot") == 0
+    assert value(samples, "velero_schedule_last_backup_item_operations_completed", schedule="hourly-hot") == 0
+
+
+def test_each_unfinished_backup_carries_its_own_item_operation_timeout() -> None:
+    waiting = o.backup("b-waiting", schedule="daily", phase="WaitingForPluginOperations", started=NOW - 2 * H)
+    waiting["spec"]["itemOperationTimeout"] = "1h0m0s"
+    unset = o.backup("b-unset", schedule="daily", phase="InProgress", started=NOW - 60)
+    objs = {"schedules": [o.schedule("daily", cron="0 2 * * *", created=NOW - D)], "backups": [waiting, unset]}
+    samples = render(load(objs))
+    assert value(samples, "velero_backup_item_operation_timeout_seconds", backup="b-waiting") == H
+    # unset: Velero's --default-item-operation-timeout, which its backup controller writes into the spec
+    assert value(samples, "velero_backup_item_operation_timeout_seconds", backup="b-unset") == 4 * H

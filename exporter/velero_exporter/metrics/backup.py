@@ -16,5 +16,12 @@ UNFINISHED: Subject[UnfinishedBackup] = Subject(
             ("backup", "schedule", "tier", "phase"),
             known(lambda b: (b.name, b.schedule, b.tier, b.phase), lambda b: b.since),
         ),
+        gauge(
+            "velero_backup_item_operation_timeout_seconds",
+            "For each backup that has not finished: how long each of its asynchronous plugin operations may run "
+            "before Velero fails it (spec.itemOperationTimeout, 4h when unset), counted from the operation's start.",
+            ("backup",),
+            known(lambda b: (b.name,), lambda b: b.item_operation_timeout),
+        ),
     ),
 )

@@ -202,6 +202,26 @@ LAST_BACKUPS: Subject[ScheduleState] = Subject(
             known(_schedule, _newest(lambda b: b.hooks_failed)),
         ),
         gauge(
+            "velero_schedule_last_backup_item_operations_attempted",
+            "Asynchronous plugin operations the schedule's newest finished backup started (a data mover's "
+            "uploads among them: with snapshotMoveData its CSI snapshot counts stay 0).",
+            SCHEDULE,
+            known(_schedule, _newest(lambda b: b.item_operations_attempted)),
+        ),
+        gauge(
+            "velero_schedule_last_backup_item_operations_completed",
+            "Asynchronous plugin operations of the schedule's newest finished backup that completed.",
+            SCHEDULE,
+            known(_schedule, _newest(lambda b: b.item_operations_completed)),
+        ),
+        gauge(
+            "velero_schedule_last_backup_item_operations_failed",
+            "Asynchronous plugin operations of the schedule's newest finished backup that failed (timed out included).",
+            SCHEDULE,
+            known(_schedule, _newest(lambda b: b.item_operations_failed)),
+            ad_hoc="which part of the incomplete operations failed rather than never finished",
+        ),
+        gauge(
             "velero_schedule_last_backup_volume_snapshots_attempted",
             "Volume snapshots the schedule's newest finished backup attempted (method native or csi).",
             ("schedule", "method"),

@@ -52,9 +52,10 @@ class MixinConfig:
     backup_in_progress_phases: str = "InProgress|Finalizing|FinalizingPartiallyFailed"
     backup_in_progress_threshold: str = "4h"
     backup_plugin_operations_phases: str = "WaitingForPluginOperations|WaitingForPluginOperationsPartiallyFailed"
-    # Velero's --item-operation-timeout (4h by default) plus 1h for the InProgress part that precedes the
-    # plugin operations, since the clock is the backup's start.
-    backup_plugin_operations_threshold: str = "5h"
+    # The threshold is each backup's own item operation timeout (velero_backup_item_operation_timeout_seconds)
+    # plus this grace for the InProgress part that precedes the plugin operations, since the clock is the
+    # backup's start.
+    backup_plugin_operations_grace: str = "1h"
     # VeleroBackupWarnings fires when the newest finished backup of a schedule has more warnings than this.
     backup_warnings_max: int = 0
     # VeleroSnapshotCopyStale: a region's newest snapshot of a tier is older than this many of the tier's

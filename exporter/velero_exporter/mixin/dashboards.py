@@ -1657,8 +1657,9 @@ def tier_detail() -> Dashboard:
                 31,
                 "Newest finished backup",
                 "For each of the tier's schedules, its newest finished backup: when it started, its duration, items"
-                " backed up against expected, errors, warnings, hooks, and volume snapshots (native and CSI)"
-                " completed against attempted. A Completed backup with 0 items is empty.",
+                " backed up against expected, errors, warnings, hooks, volume snapshots (native and CSI) and"
+                " asynchronous item operations (a data mover's uploads: with snapshotMoveData the CSI counts stay"
+                " 0) completed against attempted. A Completed backup with 0 items is empty.",
                 [
                     Query(
                         of_tier(age(per("schedule", "velero_schedule_last_backup_start_timestamp_seconds"))),
@@ -1705,6 +1706,16 @@ def tier_detail() -> Dashboard:
                     ),
                     Query(of_tier(snapshots("attempted")), name="Snapshots attempted", unit="short"),
                     Query(of_tier(snapshots("completed")), name="Snapshots completed", unit="short"),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_item_operations_attempted")),
+                        name="Item operations",
+                        unit="short",
+                    ),
+                    Query(
+                        of_tier(per("schedule", "velero_schedule_last_backup_item_operations_completed")),
+                        name="Item operations completed",
+                        unit="short",
+                    ),
                 ],
                 explains=(
                     "VeleroBackupEmpty",
@@ -1759,7 +1770,8 @@ def tier_detail() -> Dashboard:
                 "Each backup of the tier that has not finished, its phase and for how long: since its start, or"
                 " since its creation while it has not started. VeleroBackupStuck fires past"
                 f" {MIXIN.backup_queued_threshold} queued, {MIXIN.backup_in_progress_threshold}"
-                f" in progress, {MIXIN.backup_plugin_operations_threshold} waiting for plugin operations.",
+                f" in progress, and waiting for plugin operations past the backup's own item operation timeout"
+                f" plus {MIXIN.backup_plugin_operations_grace}.",
                 [Query(age(since), name="For", unit="dtdurations")],
                 explains=("VeleroBackupStuck",),
                 height=7,

@@ -197,6 +197,8 @@ def backup_alerts(b: Builder) -> list[Rule]:
     created = b.agg("max", "velero_schedule_created_timestamp_seconds", "schedule")
     exists = b.agg("max", "velero_schedule_exists", "schedule", "tier")
     unfinished = "velero_backup_unfinished_since_timestamp_seconds"
+    plugin_phases = b.cfg.backup_plugin_operations_phases
+    plugin_grace = seconds(b.cfg.backup_plugin_operations_grace)
     failure_desc = (
         "The newest finished {{ with $labels.schedule }}backup of schedule {{ . }}{{ else }}ad-hoc backup"
         "{{ end }} of tier {{ $labels.tier }}" + ic + " ended {{ $labels.phase }}. It stays so until a newer "
@@ -302,11 +304,20 @@ unless on {b.by("schedule")}
         ),
         stuck(b.cfg.backup_queued_phases, b.cfg.backup_queued_threshold, "before it starts", "queued"),
         stuck(b.cfg.backup_in_progress_phases, b.cfg.backup_in_progress_threshold, "in progress", "in_progress"),
-        stuck(
-            b.cfg.backup_plugin_operations_phases,
-            b.cfg.backup_plugin_operations_threshold,
-            "waiting for plugin operations",
-            "plugin_operations",
+        b.alert(
+            "VeleroBackupStuck",
+            # Each operation may run for the backup's own spec.itemOperationTimeout from its start; the operations
+            # start after some InProgress time, hence the grace (pkg/controller/backup_operations_controller.go).
+            f"""
+time() - max by {b.by("backup", "schedule", "tier", "phase")} ({b.s(unfinished, f'phase=~"{plugin_phases}"')})
+> on {b.by("backup")} group_left ()
+{b.agg("max", "velero_backup_item_operation_timeout_seconds", "backup")} + {plugin_grace}
+""",
+            "A Velero backup is stuck waiting for plugin operations.",
+            "Backup {{ $labels.backup }} (schedule {{ $labels.schedule }}, tier {{ $labels.tier }})" + ic + " has "
+            "been {{ $labels.phase }} for {{ $value | humanizeDuration }} since its start, longer than its item "
+            f"operation timeout plus {b.cfg.backup_plugin_operations_grace}.",
+            reason="plugin_operations",
         ),
         last_backup(
             "VeleroBackupEmpty",
@@ -317,14 +328,26 @@ unless on {b.by("schedule")}
         ),
         last_backup(
             "VeleroBackupVolumeSnapshotsIncomplete",
+            # With snapshotMoveData the CSI counts stay 0 and a data mover's uploads are item operations: they
+            # count as method="item_operations".
             f"""
-{b.agg("max", "velero_schedule_last_backup_volume_snapshots_attempted", "schedule", "method")}
-- {b.agg("max", "velero_schedule_last_backup_volume_snapshots_completed", "schedule", "method")}
-> 0
+(
+  {b.agg("max", "velero_schedule_last_backup_volume_snapshots_attempted", "schedule", "method")}
+  - {b.agg("max", "velero_schedule_last_backup_volume_snapshots_completed", "schedule", "method")}
+  > 0
+or
+  label_replace(
+    {b.agg("max", "velero_schedule_last_backup_item_operations_attempted", "schedule")}
+    - {b.agg("max", "velero_schedule_last_backup_item_operations_completed", "schedule")}
+    > 0,
+    "method", "item_operations", "", ""
+  )
+)
 """,
             "A Velero backup did not complete all its volume snapshots.",
             "The newest finished backup of schedule {{ $labels.schedule }}" + ic + " left {{ $value }} "
-            "{{ $labels.method }} volume snapshot(s) incomplete.",
+            '{{ if eq $labels.method "item_operations" }}asynchronous item operation(s) (data mover uploads '
+            "among them){{ else }}{{ $labels.method }} volume snapshot(s){{ end }} incomplete.",
         ),
         last_backup(
             "VeleroBackupHooksFailed",

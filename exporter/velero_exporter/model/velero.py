@@ -78,6 +78,11 @@ class ScheduleState:
     last_failure: float | None
 
 
+# Velero's --default-item-operation-timeout, which its backup controller writes into a backup's
+# spec.itemOperationTimeout when the backup has none (pkg/controller/backup_controller.go).
+DEFAULT_ITEM_OPERATION_TIMEOUT_SECONDS = 4 * 3600.0
+
+
 @dataclass(slots=True, frozen=True)
 class UnfinishedBackup:
     name: str
@@ -85,6 +90,8 @@ class UnfinishedBackup:
     tier: str
     phase: str
     since: float
+    # How long each of its asynchronous plugin operations may run before Velero fails it.
+    item_operation_timeout: float
 
 
 @dataclass(slots=True, frozen=True)
@@ -296,7 +303,10 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
             queued = backup.phase in QUEUED_BACKUP_PHASES or backup.started is None
             since = backup.created if queued else backup.started
             if since is not None:
-                unfinished.append(UnfinishedBackup(backup.name, schedule_name or "", tier_name, backup.phase, since))
+                timeout = backup.item_operation_timeout or DEFAULT_ITEM_OPERATION_TIMEOUT_SECONDS
+                unfinished.append(
+                    UnfinishedBackup(backup.name, schedule_name or "", tier_name, backup.phase, since, timeout)
+                )
 
     restores_by_tier_phase, restore_groups, restore_pending = _restores(
         view, resolver, tiers, config.drill_label, times=times, implausible=implausible

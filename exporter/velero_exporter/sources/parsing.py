@@ -285,6 +285,10 @@ def _build_backup(obj: Mapping[str, Any], name: str, r: _Reader) -> Backup:
         volume_snapshots_completed=r.count(status, "volumeSnapshotsCompleted") or 0,
         csi_snapshots_attempted=r.count(status, "csiVolumeSnapshotsAttempted") or 0,
         csi_snapshots_completed=r.count(status, "csiVolumeSnapshotsCompleted") or 0,
+        item_operations_attempted=r.count(status, "backupItemOperationsAttempted") or 0,
+        item_operations_completed=r.count(status, "backupItemOperationsCompleted") or 0,
+        item_operations_failed=r.count(status, "backupItemOperationsFailed") or 0,
+        item_operation_timeout=r.go_duration(spec, "itemOperationTimeout"),
     )
 
 

@@ -38,6 +38,13 @@ class Backup:
     volume_snapshots_completed: int
     csi_snapshots_attempted: int
     csi_snapshots_completed: int
+    # Asynchronous plugin operations (a data mover's DataUploads among them: with snapshotMoveData the CSI
+    # snapshot counts stay 0 and the progress is here).
+    item_operations_attempted: int
+    item_operations_completed: int
+    item_operations_failed: int
+    # spec.itemOperationTimeout: how long each operation may run, from its own start; None when unset
+    item_operation_timeout: float | None
 
     def label(self, key: str) -> str | None:
         return label_value(self.labels, key)
