@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.metrics_text import value
+from tests.metrics_text import series, value
 from tests.test_metric_values import load, render
 from velero_exporter.config.settings import Config
 from velero_exporter.sandbox import objects as o
@@ -210,3 +210,60 @@ def test_each_unfinished_backup_carries_its_own_item_operation_timeout() -> None
     assert value(samples, "velero_backup_item_operation_timeout_seconds", backup="b-waiting") == H
     # unset: Velero's --default-item-operation-timeout, which its backup controller writes into the spec
     assert value(samples, "velero_backup_item_operation_timeout_seconds", backup="b-unset") == 4 * H
+
+
+# --- deletions and hook counts (backup_deletion_controller.go, pkg/backup/backup.go) -------------------------
+
+
+def test_a_backup_being_deleted_is_dated_by_its_managed_fields() -> None:
+    """Velero marks a backup Deleting before it deletes anything, and deletes the object last: a failed deletion
+    leaves it Deleting. The API server dates each writer's last change in metadata.managedFields."""
+    deleting = o.backup(
+        "daily-critical-old",
+        schedule="daily-critical",
+        labels={TIER: "critical"},
+        phase="Deleting",
+        started=NOW - 20 * D,
+        completed=NOW - 20 * D + 600,
+        changed=NOW - 3 * H,
+    )
+    no_managed_fields = o.backup("adhoc-old", labels={TIER: "critical"}, phase="Deleting", started=NOW - 9 * D)
+    objs = {
+        "schedules": [o.schedule("daily-critical", cron="0 2 * * *", created=NOW - 90 * D)],
+        "backups": [deleting, no_managed_fields],
+    }
+    samples = render(load(objs))
+    assert series(samples, "velero_backup_deleting_since_timestamp_seconds") == {
+        frozenset({("backup", "daily-critical-old"), ("schedule", "daily-critical"), ("tier", "critical")}): NOW - 3 * H
+    }
+    assert value(samples, "velero_tier_backups", tier="critical", phase="Deleting") == 2
+
+
+def test_the_newest_managed_fields_entry_dates_the_change() -> None:
+    backup = o.backup("b", phase="Deleting", started=NOW - D)
+    backup["metadata"]["managedFields"] = [
+        *o.managed_fields(NOW - 5 * H, "spec"),
+        *o.managed_fields(NOW - 2 * H, "status"),
+        {"manager": "kubectl-label", "operation": "Update", "time": o.rfc3339(NOW - 4 * H)},
+    ]
+    samples = render(load({"backups": [backup]}))
+    assert value(
+        samples, "velero_backup_deleting_since_timestamp_seconds", backup="b", schedule="", tier="unassigned"
+    ) == (NOW - 2 * H)
+
+
+def test_hook_counts_are_absent_where_velero_wrote_no_hook_status() -> None:
+    """Velero 1.13+ writes status.hookStatus on every backup it ran ({} without hooks: its counts are
+    omitempty); 1.12 has no such field, so the counts are unknown there, not 0."""
+    v113 = o.backup("new-1", schedule="new", started=NOW - H, completed=NOW - H + 60)
+    v112 = o.backup("old-1", schedule="old", started=NOW - H, completed=NOW - H + 60, hook_status=False)
+    assert v113["status"]["hookStatus"] == {} and "hookStatus" not in v112["status"]
+    objs = {
+        "schedules": [o.schedule(n, cron="0 * * * *", created=NOW - D) for n in ("new", "old")],
+        "backups": [v113, v112],
+    }
+    samples = render(load(objs))
+    assert value(samples, "velero_schedule_last_backup_hooks_attempted", schedule="new") == 0
+    assert value(samples, "velero_schedule_last_backup_hooks_failed", schedule="new") == 0
+    assert value(samples, "velero_schedule_last_backup_hooks_attempted", schedule="old") is None
+    assert value(samples, "velero_schedule_last_backup_hooks_failed", schedule="old") is None

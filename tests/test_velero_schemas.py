@@ -56,8 +56,10 @@ def every_builder_option() -> list[o.Obj]:
             volume_snapshots_completed=3,
             csi_snapshots_attempted=2,
             csi_snapshots_completed=2,
+            changed=NOW,
         ),
         o.backup("new", phase=None),
+        o.backup("deleting", phase="Deleting", started=NOW - 86400, hook_status=False, changed=NOW),
         o.restore(
             "restore",
             backup_name="full",
@@ -79,6 +81,8 @@ def every_builder_option() -> list[o.Obj]:
             last_backup=NOW - 3600,
             last_skipped=NOW - 60,
             included_namespaces=["app"],
+            labels={"app.kubernetes.io/name": "velero"},
+            skip_immediately=True,
         ),
         o.schedule("schedule-new", cron="@daily", phase=None),
         o.storage_location(

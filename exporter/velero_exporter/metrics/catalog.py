@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from velero_exporter.metrics.account import AWS_TARGETS
-from velero_exporter.metrics.backup import UNFINISHED
+from velero_exporter.metrics.backup import DELETING, UNFINISHED
 from velero_exporter.metrics.bucket import BUCKETS
 from velero_exporter.metrics.family import Family, Subject
 from velero_exporter.metrics.health import BUILD, RENDERS, RESOURCES, SOURCES, TARGETS
@@ -21,6 +21,7 @@ SUBJECTS: tuple[Subject[Any], ...] = (
     SCHEDULES,
     LAST_BACKUPS,
     UNFINISHED,
+    DELETING,
     RESTORE_COUNTS,
     RESTORE_GROUPS,
     STORAGE_LOCATIONS,

@@ -56,6 +56,9 @@ class MixinConfig:
     # plus this grace for the InProgress part that precedes the plugin operations, since the clock is the
     # backup's start.
     backup_plugin_operations_grace: str = "1h"
+    # VeleroBackupDeletionStuck: a backup has been Deleting for longer than this (a deletion takes minutes; a
+    # failed one leaves the backup Deleting until someone, or the hourly garbage collection, tries again).
+    backup_deleting_threshold: str = "1h"
     # VeleroBackupWarnings fires when the newest finished backup of a schedule has more warnings than this.
     backup_warnings_max: int = 0
     # VeleroSnapshotCopyStale: a region's newest snapshot of a tier is older than this many of the tier's
@@ -103,6 +106,7 @@ class MixinConfig:
             "VeleroScheduleMissedRun": "warning",
             "VeleroSchedulePaused": "warning",
             "VeleroBackupStuck": "warning",
+            "VeleroBackupDeletionStuck": "warning",
             "VeleroBackupEmpty": "warning",
             "VeleroBackupVolumeSnapshotsIncomplete": "warning",
             "VeleroBackupHooksFailed": "warning",
@@ -146,6 +150,7 @@ class MixinConfig:
             "VeleroScheduleMissedRun": "5m",
             "VeleroSchedulePaused": "24h",
             "VeleroBackupStuck": "5m",
+            "VeleroBackupDeletionStuck": "15m",
             "VeleroBackupEmpty": "5m",
             "VeleroBackupVolumeSnapshotsIncomplete": "5m",
             "VeleroBackupHooksFailed": "5m",

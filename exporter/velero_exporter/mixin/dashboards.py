@@ -1785,6 +1785,24 @@ def tier_detail() -> Dashboard:
                 stacked=True,
                 height=7,
             ),
+            table(
+                43,
+                "Backups being deleted",
+                "Each backup of the tier in phase Deleting and for how long (since Velero marked it so)."
+                f" VeleroBackupDeletionStuck fires past {MIXIN.backup_deleting_threshold}: a failed deletion leaves"
+                " the backup Deleting, its data possibly half deleted.",
+                [
+                    Query(
+                        age(per("backup, schedule, tier", "velero_backup_deleting_since_timestamp_seconds", t)),
+                        name="For",
+                        unit="dtdurations",
+                        thresholds=steps(("green", None), ("red", seconds(MIXIN.backup_deleting_threshold))),
+                    )
+                ],
+                explains=("VeleroBackupDeletionStuck",),
+                width=24,
+                height=6,
+            ),
         ],
     )
     restores = Row(
@@ -2042,6 +2060,7 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroScheduleMissedRun": (TIER_UID, 21),
     "VeleroSchedulePaused": (TIER_UID, 21),
     "VeleroBackupStuck": (TIER_UID, 41),
+    "VeleroBackupDeletionStuck": (TIER_UID, 43),
     "VeleroBackupEmpty": (TIER_UID, 32),
     "VeleroBackupVolumeSnapshotsIncomplete": (TIER_UID, 33),
     "VeleroBackupHooksFailed": (TIER_UID, 31),

@@ -319,6 +319,18 @@ time() - max by {b.by("backup", "schedule", "tier", "phase")} ({b.s(unfinished, 
             f"operation timeout plus {b.cfg.backup_plugin_operations_grace}.",
             reason="plugin_operations",
         ),
+        b.alert(
+            "VeleroBackupDeletionStuck",
+            f"""
+time() - {b.agg("max", "velero_backup_deleting_since_timestamp_seconds", "backup", "schedule", "tier")}
+> {seconds(b.cfg.backup_deleting_threshold)}
+""",
+            "A Velero backup is stuck being deleted.",
+            "Backup {{ $labels.backup }} (schedule {{ $labels.schedule }}, tier {{ $labels.tier }})" + ic + " has "
+            "been Deleting for {{ $value | humanizeDuration }} (threshold "
+            f"{b.cfg.backup_deleting_threshold}): Velero's deletion of it failed or hangs, and its data may be "
+            "half deleted.",
+        ),
         last_backup(
             "VeleroBackupEmpty",
             f"{b.agg('max', 'velero_schedule_last_backup_items_backed_up', 'schedule')} == 0",
@@ -785,14 +797,14 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
 # Alerts the exporter's object-state view produces; a stale or missing view can cause them.
 _OBJECT_STATE_ALERTS = (
     "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun|VeleroBackupStuck"
-    "|VeleroStorageLocationNotValidated|VeleroRestoreTestOverdue|VeleroSnapshotCopyStale"
+    "|VeleroBackupDeletionStuck|VeleroStorageLocationNotValidated|VeleroRestoreTestOverdue|VeleroSnapshotCopyStale"
     "|VeleroBucketRecoveryPointStale"
 )
 
 
 _LOCATION_CAUSED_ALERTS = (
     "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun"
-    "|VeleroBackupStuck|VeleroBucketRecoveryPointStale|VeleroSnapshotCopyStale"
+    "|VeleroBackupStuck|VeleroBackupDeletionStuck|VeleroBucketRecoveryPointStale|VeleroSnapshotCopyStale"
 )
 
 

@@ -95,6 +95,17 @@ class UnfinishedBackup:
 
 
 @dataclass(slots=True, frozen=True)
+class DeletingBackup:
+    """A backup in phase Deleting: Velero's deletion of it has begun and not ended (a failed deletion leaves it
+    there: pkg/controller/backup_deletion_controller.go)."""
+
+    name: str
+    schedule: str
+    tier: str
+    since: float | None  # when Velero marked it Deleting (its newest managedFields time), if known
+
+
+@dataclass(slots=True, frozen=True)
 class RestoreGroup:
     """The restores of one source tier and schedule (schedule "" for ad-hoc backups)."""
 
@@ -116,6 +127,7 @@ class Model:
     tiers: tuple[TierState, ...]
     schedules: tuple[ScheduleState, ...]
     unfinished: tuple[UnfinishedBackup, ...]
+    deleting: tuple[DeletingBackup, ...]
     restores_by_tier_phase: Mapping[tuple[str, str], int]
     restore_groups: tuple[RestoreGroup, ...]
     storage_locations: tuple[LocationState, ...]
@@ -251,6 +263,7 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
     unfinished: list[UnfinishedBackup] = []
     times = plausibility(config, now)
     implausible: Counter[str] = Counter()
+    deleting: list[DeletingBackup] = []
     valid_until = math.inf
 
     for backup in view.backups.values():
@@ -299,6 +312,8 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
                     schedule.last_success = _max(schedule.last_success, finish_time(backup))
                 else:
                     schedule.last_failure = _max(schedule.last_failure, finish_time(backup))
+        if backup.phase == "Deleting":
+            deleting.append(DeletingBackup(backup.name, schedule_name or "", tier_name, backup.last_changed))
         if backup.phase in UNFINISHED_BACKUP_PHASES:
             queued = backup.phase in QUEUED_BACKUP_PHASES or backup.started is None
             since = backup.created if queued else backup.started
@@ -323,6 +338,7 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
             for name in schedule_names
         ),
         unfinished=tuple(sorted(unfinished, key=lambda u: u.name)),
+        deleting=tuple(sorted(deleting, key=lambda d: d.name)),
         restores_by_tier_phase=restores_by_tier_phase,
         restore_groups=restore_groups,
         storage_locations=tuple(

@@ -32,6 +32,36 @@ def _drop_none(d: Obj) -> Obj:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def managed_fields(changed: float, *fields: str) -> list[Obj]:
+    """metadata.managedFields as the API server keeps them for Velero's writes (manager: its binary's name):
+    `time` is when it last changed a value it owns."""
+    return [
+        {
+            "manager": "velero",
+            "operation": "Update",
+            "apiVersion": API_VERSION,
+            "time": rfc3339(changed),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {f"f:{field}": {} for field in fields},
+        }
+    ]
+
+
+# The phases of a backup that Velero has run (pkg/backup/backup.go sets status.hookStatus at the end of a run).
+_RAN_PHASES = frozenset(
+    {
+        "WaitingForPluginOperations",
+        "WaitingForPluginOperationsPartiallyFailed",
+        "Finalizing",
+        "FinalizingPartiallyFailed",
+        "Completed",
+        "PartiallyFailed",
+        "Failed",
+        "Deleting",
+    }
+)
+
+
 def backup(
     name: str,
     *,
@@ -54,8 +84,12 @@ def backup(
     volume_snapshots_completed: int | None = None,
     csi_snapshots_attempted: int | None = None,
     csi_snapshots_completed: int | None = None,
+    hook_status: bool = True,
+    changed: float | None = None,
     namespace: str = "velero",
 ) -> Obj:
+    """A Backup. Once it has run, status.hookStatus is there as Velero 1.13+ writes it ({} without hooks);
+    `hook_status=False` leaves it out, as Velero 1.12 does. `changed`: metadata.managedFields' time."""
     all_labels = dict(labels or {})
     if schedule is not None:
         all_labels["velero.io/schedule-name"] = schedule
@@ -80,7 +114,7 @@ def backup(
         )
         if items_total is not None or items_backed_up is not None:
             status["progress"] = _drop_none({"itemsBackedUp": items_backed_up, "totalItems": items_total})
-        if hooks_attempted is not None or hooks_failed is not None:
+        if hook_status and (phase in _RAN_PHASES or hooks_attempted is not None or hooks_failed is not None):
             status["hookStatus"] = _drop_none({"hooksAttempted": hooks_attempted, "hooksFailed": hooks_failed})
     obj: Obj = {
         "apiVersion": API_VERSION,
@@ -88,6 +122,8 @@ def backup(
         "metadata": _metadata(name, namespace, created if created is not None else started, all_labels),
         "spec": {"ttl": ttl, "storageLocation": storage_location, "snapshotVolumes": True},
     }
+    if changed is not None:
+        obj["metadata"]["managedFields"] = managed_fields(changed, "status")
     if status:
         obj["status"] = status
     return obj

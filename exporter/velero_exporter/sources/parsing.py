@@ -129,6 +129,25 @@ class _Reader:
             self.note(BAD_DURATION)
         return parsed
 
+    def last_changed(self, meta: Mapping[str, Any]) -> float | None:
+        """The newest metadata.managedFields[].time: the API server moves a writer's entry's time whenever that
+        writer changes a value it owns."""
+        entries = meta.get("managedFields")
+        if entries is None:
+            return None
+        if not isinstance(entries, list):
+            self.note(BAD_FIELD_TYPE)
+            return None
+        newest: float | None = None
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                self.note(BAD_FIELD_TYPE)
+                continue
+            changed = self.timestamp(entry, "time")
+            if changed is not None and (newest is None or changed > newest):
+                newest = changed
+        return newest
+
     def labels(self, parent: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         raw = self.mapping(parent, "labels")
         out = []
@@ -265,6 +284,9 @@ def _build_backup(obj: Mapping[str, Any], name: str, r: _Reader) -> Backup:
     status = r.mapping(obj, "status")
     progress = r.mapping(status, "progress")
     hooks = r.mapping(status, "hookStatus")
+    # Velero 1.13+ sets hookStatus on every backup it ran, its counts `omitempty` (pkg/backup/backup.go): {} is
+    # no hook; no hookStatus at all is unknown.
+    has_hooks = isinstance(status.get("hookStatus"), Mapping)
     return Backup(
         name=name,
         phase=r.phase(status, BACKUP_PHASES, empty="New") or "New",
@@ -279,8 +301,8 @@ def _build_backup(obj: Mapping[str, Any], name: str, r: _Reader) -> Backup:
         items_total=r.count(progress, "totalItems"),
         errors=r.count(status, "errors") or 0,
         warnings=r.count(status, "warnings") or 0,
-        hooks_attempted=r.count(hooks, "hooksAttempted") or 0,
-        hooks_failed=r.count(hooks, "hooksFailed") or 0,
+        hooks_attempted=(r.count(hooks, "hooksAttempted") or 0) if has_hooks else None,
+        hooks_failed=(r.count(hooks, "hooksFailed") or 0) if has_hooks else None,
         volume_snapshots_attempted=r.count(status, "volumeSnapshotsAttempted") or 0,
         volume_snapshots_completed=r.count(status, "volumeSnapshotsCompleted") or 0,
         csi_snapshots_attempted=r.count(status, "csiVolumeSnapshotsAttempted") or 0,
@@ -289,6 +311,7 @@ def _build_backup(obj: Mapping[str, Any], name: str, r: _Reader) -> Backup:
         item_operations_completed=r.count(status, "backupItemOperationsCompleted") or 0,
         item_operations_failed=r.count(status, "backupItemOperationsFailed") or 0,
         item_operation_timeout=r.go_duration(spec, "itemOperationTimeout"),
+        last_changed=r.last_changed(meta),
     )
 
 

@@ -32,8 +32,9 @@ class Backup:
     items_total: int | None
     errors: int
     warnings: int
-    hooks_attempted: int
-    hooks_failed: int
+    # None where status.hookStatus is absent (Velero before 1.13, or a backup that never ran)
+    hooks_attempted: int | None
+    hooks_failed: int | None
     volume_snapshots_attempted: int
     volume_snapshots_completed: int
     csi_snapshots_attempted: int
@@ -45,6 +46,9 @@ class Backup:
     item_operations_failed: int
     # spec.itemOperationTimeout: how long each operation may run, from its own start; None when unset
     item_operation_timeout: float | None
+    # The newest time in metadata.managedFields: when a writer last changed the object (for a backup in
+    # Deleting, when Velero marked it so); None without managedFields.
+    last_changed: float | None
 
     def label(self, key: str) -> str | None:
         return label_value(self.labels, key)
