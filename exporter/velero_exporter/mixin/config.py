@@ -69,6 +69,10 @@ class MixinConfig:
     # ... or a region holds none of a tier (anchored regex of the tiers whose snapshots every known region
     # must hold).
     snapshot_copy_tiers: str = ".+"
+    # VeleroRecoveryPointHistoryLost: once a tier's oldest schedule is older than its retention, its oldest
+    # recovery point should be as old as the retention less one schedule interval (TTL = retention); it fires when
+    # it is younger than that by more than this margin.
+    recovery_history_margin: str = "6h"
     # VeleroBucketRecoveryPointStale: the newest Completed backup found in a bucket is older than this. The
     # seed's DR bucket receives the monthly dr tier, so a month and a bit.
     bucket_recovery_point_max_age: str = "32d"
@@ -127,6 +131,7 @@ class MixinConfig:
             "VeleroRestoreTestOverdue": "warning",
             "VeleroRestoreSlowerThanRTO": "warning",
             "VeleroRetentionBelowObjective": "warning",
+            "VeleroRecoveryPointHistoryLost": "warning",
             "VeleroBackupGarbageCollectionFailed": "warning",
             "VeleroExporterDown": "critical",
             "VeleroExporterSourceDown": "warning",
@@ -172,6 +177,7 @@ class MixinConfig:
             "VeleroRestoreTestOverdue": "1h",
             "VeleroRestoreSlowerThanRTO": "0m",
             "VeleroRetentionBelowObjective": "15m",
+            "VeleroRecoveryPointHistoryLost": "1h",
             "VeleroBackupGarbageCollectionFailed": "15m",
             "VeleroExporterDown": "10m",
             "VeleroExporterSourceDown": "15m",

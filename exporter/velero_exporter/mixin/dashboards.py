@@ -1522,9 +1522,11 @@ def tier_detail() -> Dashboard:
             8,
             "Oldest recovery point held",
             "Age of the oldest Completed backup of the tier still held: retention evidence (it should approach the"
-            " retention objective).",
+            " retention objective). Far younger once the tier is older than its retention: history was lost (a"
+            " bucket lifecycle rule, or TTLs shorter than the retention).",
             "dtdurations",
             [Query(age(per("tier", "velero_tier_oldest_recovery_point_timestamp_seconds", t)), legend="{{tier}}")],
+            explains=("VeleroRecoveryPointHistoryLost",),
         ),
         stat(
             9,
@@ -2066,6 +2068,7 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroBackupHooksFailed": (TIER_UID, 31),
     "VeleroBackupWarnings": (TIER_UID, 31),
     "VeleroRetentionBelowObjective": (TIER_UID, 9),
+    "VeleroRecoveryPointHistoryLost": (TIER_UID, 8),
     "VeleroBackupGarbageCollectionFailed": (TIER_UID, 10),
     "VeleroSnapshotCopyStale": (OVERVIEW_UID, 71),
     "VeleroBucketRecoveryPointStale": (OVERVIEW_UID, 65),

@@ -127,6 +127,18 @@ max by {b.by("tier")} (
 )
 """,
         ),
+        b.record("velero:tier_retention_seconds", b.agg("max", "velero_tier_retention_seconds", "tier")),
+        # When the tier began: the creation of its oldest schedule.
+        b.record(
+            "velero:tier_schedule_created_timestamp_seconds:min",
+            f"""
+min by {b.by("tier")} (
+  {b.agg("max", "velero_schedule_created_timestamp_seconds", "schedule")}
+  * on {b.by("schedule")} group_left (tier)
+  group by {b.by("schedule", "tier")} ({b.s("velero_schedule_info")})
+)
+""",
+        ),
         # Velero deletes a Restore with its backup, so the newest successful restore of a short-retention tier
         # vanishes long before the next monthly drill. This latch keeps it while the tier stays configured.
         latch(b, "velero:tier_last_restore_success_timestamp_seconds"),
@@ -381,6 +393,25 @@ or
             "Velero backups expire before the tier's promised retention.",
             "{{ $value }} Completed backup(s) of tier {{ $labels.tier }}" + ic + " have a TTL shorter than "
             "the tier's retention.",
+        ),
+        b.alert(
+            "VeleroRecoveryPointHistoryLost",
+            # Velero's backup sync deletes the Backups whose folder left the bucket
+            # (deleteOrphanedBackups in pkg/controller/backup_sync_controller.go): a lifecycle rule shortens the
+            # history without a trace in the objects, only in how old the oldest recovery point is.
+            f"""
+time() - {b.agg("max", "velero_tier_oldest_recovery_point_timestamp_seconds", "tier")}
+< on {b.by("tier")}
+velero:tier_retention_seconds - on {b.by("tier")} velero:tier_schedule_interval_seconds:max
+- {seconds(b.cfg.recovery_history_margin)}
+and on {b.by("tier")}
+time() - velero:tier_schedule_created_timestamp_seconds:min > on {b.by("tier")} velero:tier_retention_seconds
+""",
+            "A backup tier holds less history than its promised retention.",
+            "The oldest recovery point of tier {{ $labels.tier }}" + ic + " is {{ $value | humanizeDuration }} "
+            "old, younger than the tier's retention less one schedule interval and "
+            f"{b.cfg.recovery_history_margin}, although the tier's schedules are older than the retention: older "
+            "recovery points were lost.",
         ),
         b.alert(
             "VeleroBackupGarbageCollectionFailed",

@@ -10,6 +10,7 @@ Trouble on purpose, so that the demo shows every alert path:
 - the DR storage location is Unavailable;
 - hourly-hot, config-backup and monthly-dr are healthy; a restore drill from the hot tier Completed and
   passed its validation (a verified drill).
+Every tier holds as much history as its retention promises (no VeleroRecoveryPointHistoryLost).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def story(now: float) -> list[objects.Obj]:
         "critical",
         last_run=last_daily,
         step=DAY,
-        count=7,
+        count=30,  # the whole 30-day retention
         duration=1800,
         ttl="720h0m0s",
         items=3120,
@@ -159,7 +160,7 @@ def story(now: float) -> list[objects.Obj]:
         "dr",
         last_run=last_monthly,
         step=28 * DAY,
-        count=12,
+        count=13,  # 336 days and more: the year's retention less one (at most 31-day) interval
         duration=4 * HOUR,
         ttl="8760h0m0s",
         items=18390,
