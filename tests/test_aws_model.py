@@ -197,27 +197,40 @@ def test_missing_folders_count_completed_backups_listed_before_and_not_present()
     assert [b.total for b in model.buckets] == [None, None]
 
 
-def test_snapshot_points_join_the_backup_start_else_their_own_time() -> None:
+def test_snapshot_points_join_a_known_backups_start_and_nothing_else() -> None:
+    """velero-plugin-for-aws copies a snapshot's tags onto the volume restored from it, so a snapshot of that
+    volume (DLM, AWS Backup) names an old backup: only a backup the exporter knows makes it a recovery point."""
     store = Store()
     store.backups.put(
         "b1",
         record(o.backup("b1", schedule="weekly-full", started=T - 7 * 86400, completed=T - 6 * 86400)),
     )
+    # a DR cluster's bucket holds the primary's backup, which this cluster does not
+    manifest = record(o.backup("b2", labels={"backup-tier": "dr"}, started=T - 2 * 86400, completed=T - 86000))
+    dr = target("dr", discovered=False)
+    folders = MappingProxyType({"b2": folder(30, manifest=manifest)})
+    store.buckets.put(dr.key, BucketUsage(dr, None, {"backups": Usage(30, 4, T)}, folders, T, None))
     store.snapshots.put(
         "us-west-2",
         summarize(
             "us-west-2",
             [
                 snapshot("completed", T - 60, **{"velero.io/backup": "b1"}),  # a copy made a minute ago
-                snapshot("completed", T - 3600, **{"velero.io/backup": "gone", "backup-tier": "dr"}),
-                snapshot("completed", T - 7200, **{"velero.io/backup": "gone2", "backup-tier": "gold"}),
+                snapshot("completed", T - 120, **{"velero.io/backup": "b2"}),
+                # a snapshot of a volume restored from backup "gone", taken an hour ago by DLM
+                snapshot("completed", T - 3600, **{"velero.io/backup": "gone", "backup-tier": "critical"}),
+                # made by the EBS CSI driver (tag filter ebs.csi.aws.com/cluster): no backup to join
+                snapshot("completed", T - 7200, **{"ebs.csi.aws.com/cluster": "true", "backup-tier": "hot"}),
             ],
             "backup-tier",
             T,
         ),
     )
     (region,) = build_aws_model(store.view(), Config(), T).regions
-    assert region.last_completed == {"full": T - 7 * 86400, "dr": T - 3600, "unassigned": T - 7200}
+    assert region.last_completed == {"full": T - 7 * 86400, "dr": T - 2 * 86400, "hot": T - 7200}
+    # still counted by state, and by tier for encryption: only not as a recovery point
+    assert region.by_state["completed"] == 4
+    assert region.unencrypted["critical"] == 1
     assert region.oldest_pending is None
 
 

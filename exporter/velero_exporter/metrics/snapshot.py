@@ -35,9 +35,10 @@ REGIONS: Subject[RegionState] = Subject(
     (
         gauge(
             "velero_snapshot_last_completed_timestamp_seconds",
-            "The newest point in time a completed Velero EBS snapshot in the region holds: the start of its "
-            "backup (joined by the velero.io/backup tag) where known, else the snapshot's own StartTime (a "
-            "cross-region copy's StartTime is the copy time, not the data's).",
+            "The newest point in time a completed Velero EBS snapshot in the region holds: the start of the "
+            "backup its velero.io/backup tag names, which the exporter must know (the cluster's Backup or a "
+            "bucket's velero-backup.json; a cross-region copy's own StartTime is the copy time, not the data's); "
+            "a snapshot without that tag (EBS CSI driver) by its own StartTime.",
             ("region", "tier"),
             _by_tier,
         ),

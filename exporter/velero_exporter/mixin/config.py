@@ -116,6 +116,7 @@ class MixinConfig:
             "VeleroBackupHooksFailed": "warning",
             "VeleroBackupWarnings": "warning",
             "VeleroSnapshotCopyStale": "warning",
+            "VeleroSnapshotsFailed": "warning",
             "VeleroBucketRecoveryPointStale": "warning",
             "VeleroBucketGrowth": "warning",
             "VeleroBucketNotVersioned": "warning",
@@ -161,6 +162,7 @@ class MixinConfig:
             "VeleroBackupHooksFailed": "5m",
             "VeleroBackupWarnings": "5m",
             "VeleroSnapshotCopyStale": "30m",
+            "VeleroSnapshotsFailed": "15m",
             "VeleroBucketRecoveryPointStale": "30m",
             "VeleroBucketGrowth": "30m",
             # A bucket's settings change by hand, not by themselves: a short wait is enough.

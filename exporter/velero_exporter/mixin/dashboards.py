@@ -1176,8 +1176,9 @@ def _snapshot_row(rid: int) -> Row:
         rid + 1,
         "Snapshot freshness per region",
         "Per tier (rows) and region (columns, the primary beside the DR region): how old the data in the newest"
-        " completed Velero EBS snapshot is (the backup's start where the snapshot is tagged with its backup, else"
-        " the snapshot's own start). VeleroSnapshotCopyStale fires when a region falls behind or holds none.",
+        " completed Velero EBS snapshot is (the start of its backup, which the exporter must know; a snapshot"
+        " without a backup tag, from the EBS CSI driver, by its own start). VeleroSnapshotCopyStale fires when a"
+        " region falls behind or holds none.",
         [
             Query(
                 age(per("region, tier", "velero_snapshot_last_completed_timestamp_seconds")),
@@ -1196,10 +1197,13 @@ def _snapshot_row(rid: int) -> Row:
             timeseries(
                 rid + 2,
                 "Snapshots by state per region",
-                "EBS snapshots matching the exporter's tag filter, by region and state (pending, completed, error).",
+                "EBS snapshots matching the exporter's tag filter, by region and state (pending, completed, error)."
+                " Velero reports an EBS snapshot completed as soon as AWS accepted it: one that AWS later puts in"
+                " state error is a volume its backup cannot restore (VeleroSnapshotsFailed).",
                 "short",
                 [Query(by_state, legend="{{region}} {{state}}")],
                 stacked=True,
+                explains=("VeleroSnapshotsFailed",),
             ),
         ],
     )
@@ -2071,6 +2075,7 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroRecoveryPointHistoryLost": (TIER_UID, 8),
     "VeleroBackupGarbageCollectionFailed": (TIER_UID, 10),
     "VeleroSnapshotCopyStale": (OVERVIEW_UID, 71),
+    "VeleroSnapshotsFailed": (OVERVIEW_UID, 72),
     "VeleroBucketRecoveryPointStale": (OVERVIEW_UID, 65),
     "VeleroBucketGrowth": (OVERVIEW_UID, 62),
     "VeleroBucketNotVersioned": (OVERVIEW_UID, 91),

@@ -536,6 +536,7 @@ def storage_alerts(b: Builder) -> list[Rule]:
     ic = b.in_cluster()
     loc = ("location", "bucket", "region")
     snapshot_ts = "velero_snapshot_last_completed_timestamp_seconds"
+    snapshot_error = 'state="error"'
     copy_tiers = f'tier=~"{b.cfg.snapshot_copy_tiers}"'
     growth = b.cfg.bucket_growth_fraction
     window = b.cfg.bucket_growth_window
@@ -622,6 +623,16 @@ count by ({c}) (group by {b.by("region")} ({b.s("velero_snapshots")}))
             "Only {{ $value }} of the known regions" + ic + " hold a completed snapshot of tier "
             "{{ $labels.tier }}: no copy reached the others.",
             reason="missing_region",
+        ),
+        b.alert(
+            "VeleroSnapshotsFailed",
+            # velero-plugin-for-aws reports a snapshot completed as soon as EC2 accepted it, so a backup is
+            # Completed with every volume snapshot counted although AWS may later fail the snapshot.
+            f"{b.agg('max', 'velero_snapshots', 'region', matchers=(snapshot_error,))} > 0",
+            "Velero EBS snapshots failed after their backup finished.",
+            "{{ $value }} EBS snapshot(s) matching Velero's tag in region {{ $labels.region }}" + ic + " are in "
+            "state error: the volumes of their backups cannot be restored from them, although the backups "
+            "count them as completed.",
         ),
         b.alert(
             "VeleroBucketRecoveryPointStale",
@@ -871,7 +882,7 @@ def inhibit_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
                 'alertname="VeleroExporterSourceDown"',
                 f'source=~"{cfg.snapshot_source}"',
             ],
-            "target_matchers": ['alertname="VeleroSnapshotCopyStale"'],
+            "target_matchers": ['alertname=~"VeleroSnapshotCopyStale|VeleroSnapshotsFailed"'],
             "equal": equal(),
         },
         {

@@ -4,8 +4,14 @@
   the two sources measured it; in cloudwatch mode it is S3's own daily figure;
 - a backup folder's tier is its Backup's tier (the store's record), else the tier its velero-backup.json names
   (a DR copy of a backup this cluster does not hold), else unassigned;
-- a snapshot's point in time is its backup's start (joined by the velero.io/backup tag) where the cluster holds
-  the backup, else its own StartTime; its tier is the backup's, else the one its copied tags name;
+- a snapshot tagged with its backup (velero.io/backup) is a recovery point only through a backup the exporter
+  knows: the cluster's Backup, else the velero-backup.json read from a bucket; its point in time is that
+  backup's start and its tier the backup's. velero-plugin-for-aws copies a volume's tags onto its snapshot and a
+  snapshot's onto the volume restored from it, so a snapshot of a restored volume (DLM, AWS Backup) carries the
+  name of a backup it does not belong to: one whose backup is unknown proves nothing and is no recovery point
+  (its tier is then the one its copied tags name, for the encryption and lock counts);
+- a snapshot without that tag (made by the EBS CSI driver, matched by another tag filter) cannot be joined: its
+  point in time is its own StartTime and its tier the one its tags name;
 - a bucket is a DR replica when the config declares it one (`replica_of`) or when a measured bucket's replication
   names it as the destination of its backups/ (same prefix); a replica misses the source's Completed backup
   folders, present in the source, of backups that completed longer than the grace before the replica was listed;
@@ -31,6 +37,7 @@ from velero_exporter.state.aws_records import (
     SnapshotGroup,
     Usage,
 )
+from velero_exporter.state.records import Backup
 from velero_exporter.state.store import StoreView
 
 # The `source` of a target's account: the sources that read buckets do so with the bucket's identity, the
@@ -100,6 +107,7 @@ def build_aws_model(view: StoreView, config: Config, now: float) -> AwsModel:
     resolver = TierResolver(config, view.schedules)
     times = plausibility(config, now)
     keys = sorted({*view.buckets, *view.repositories})
+    backups = _known_backups(view) if view.snapshots else {}
     targets = bucket_targets(view.storage_locations, config.aws)
     pairs = list(_replica_pairs(targets, view))
     dr_buckets = {replica.location for _, replica in pairs if not replica.written_by_velero}
@@ -109,7 +117,7 @@ def build_aws_model(view: StoreView, config: Config, now: float) -> AwsModel:
             _bucket(view.buckets.get(key), view.repositories.get(key), view, config, resolver, times=times)
             for key in keys
         ),
-        regions=tuple(_region(region, view, resolver, times) for region in sorted(view.snapshots)),
+        regions=tuple(_region(region, view, backups, resolver, times) for region in sorted(view.snapshots)),
         posture=tuple(
             PostureState(view.posture[key], view.posture[key].target.location in lock_expected)
             for key in sorted(view.posture)
@@ -255,14 +263,30 @@ def _missing(view: StoreView, target: BucketTarget, measured: BucketUsage) -> in
     return count
 
 
-def _region(region: str, view: StoreView, resolver: TierResolver, times: Plausibility) -> RegionState:
+def _known_backups(view: StoreView) -> dict[str, Backup]:
+    """Every backup the exporter knows by name: the velero-backup.json files read from the buckets, overridden by
+    the cluster's own Backups."""
+    known = {
+        name: folder.manifest
+        for usage in view.buckets.values()
+        for name, folder in usage.folders.items()
+        if folder.manifest is not None
+    }
+    known.update(view.backups)
+    return known
+
+
+def _region(
+    region: str, view: StoreView, backups: Mapping[str, Backup], resolver: TierResolver, times: Plausibility
+) -> RegionState:
     summary = view.snapshots[region]
     last: dict[str, float] = {}
     unencrypted: dict[str, int] = {}
     locked: dict[str, int | None] = {}
     for group in summary.completed:
-        tier, point = _snapshot_point(group, view, resolver, times)
-        last[tier] = max(last.get(tier, point), point)
+        tier, point = _snapshot_point(group, backups, resolver, times)
+        if point is not None:
+            last[tier] = max(last.get(tier, point), point)
         unencrypted[tier] = unencrypted.get(tier, 0) + group.unencrypted
         known = locked.get(tier, 0)
         locked[tier] = None if known is None or group.locked is None else known + group.locked
@@ -279,10 +303,14 @@ def _region(region: str, view: StoreView, resolver: TierResolver, times: Plausib
 
 
 def _snapshot_point(
-    group: SnapshotGroup, view: StoreView, resolver: TierResolver, times: Plausibility
-) -> tuple[str, float]:
-    record = view.backups.get(group.backup) if group.backup is not None else None
-    if record is not None and times.believable(record.created, record.started, record.completed):
-        # A DR copy's StartTime is when it was copied; the data is as old as the backup's start.
-        return resolver.backup_tier(record), record.started or record.created or group.newest_start
-    return resolver.labels_tier(group.labels), group.newest_start
+    group: SnapshotGroup, backups: Mapping[str, Backup], resolver: TierResolver, times: Plausibility
+) -> tuple[str, float | None]:
+    """The tier of a group of completed snapshots, and the point in time they hold as a recovery point (None:
+    they are none)."""
+    if group.backup is None:
+        return resolver.labels_tier(group.labels), group.newest_start
+    record = backups.get(group.backup)
+    if record is None or not times.believable(record.created, record.started, record.completed):
+        return resolver.labels_tier(group.labels), None
+    # A DR copy's StartTime is when it was copied; the data is as old as the backup's start.
+    return resolver.backup_tier(record), record.started or record.created
