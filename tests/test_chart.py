@@ -26,6 +26,10 @@ import pytest
 import yaml
 
 from tests.test_web_config import make_cert
+from velero_exporter.config.file import _LIMIT_COUNTS as LIMIT_COUNTS
+from velero_exporter.config.file import _LIMIT_DURATIONS as LIMIT_DURATIONS
+from velero_exporter.config.file import _SECTIONS as CONFIG_SECTIONS
+from velero_exporter.config.file import _TIER_KEYS as TIER_KEYS
 from velero_exporter.config.file import parse_config
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.web_config import load_web_config
@@ -556,6 +560,16 @@ def test_readme_documents_every_value() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     missing = [key for key in _leaf_keys(values) if f"`{key}`" not in readme]
     assert missing == []
+
+
+def test_schema_knows_every_key_of_the_exporters_config() -> None:
+    """The config value is the exporter's file: its schema must accept every top-level key the exporter reads."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    config = schema["properties"]["config"]["properties"]
+    assert list(config) == list(CONFIG_SECTIONS)
+    tier = config["tiers"]["additionalProperties"]["properties"]
+    assert list(tier) == list(TIER_KEYS)
+    assert list(config["limits"]["properties"]) == [*LIMIT_COUNTS, *LIMIT_DURATIONS]
 
 
 def test_schema_covers_every_value() -> None:

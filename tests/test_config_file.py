@@ -160,8 +160,8 @@ tiers:
 
 TIER = "rpo: 1h\n    rto: 15m\n    retention: 7d"
 TOP_KEYS = (
-    "tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, velero_store_validation_frequency, "
-    "tiers, aws"
+    "tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, velero_version, "
+    "velero_store_validation_frequency, tiers, aws"
 )
 
 BAD_FILES = [
@@ -371,8 +371,68 @@ def test_a_cron_velero_would_refuse_is_a_config_error(tmp_path: Path, cron: str)
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     message = str(raised.value)
-    assert message.startswith(f"{path}: tiers.hot.schedules.hourly-hot: '{cron}' is not a cron Velero accepts: ")
+    assert message.startswith(f"{path}: tiers.hot.schedules.hourly-hot: '{cron}' is not a cron Velero 1.18 accepts: ")
     assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [("1.12", False), ("1.14", False), ("v1.14.3", False), ("1.15", True), ("1.18", True), ("v1.18.1", True)],
+)
+def test_a_time_zone_prefix_is_a_cron_only_velero_1_15_and_later_accept(
+    tmp_path: Path, version: str, accepted: bool
+) -> None:
+    """Velero 1.12 to 1.14 parse crons with robfig/cron v1, which has no CRON_TZ=/TZ= prefix."""
+    for cron in ("CRON_TZ=Europe/Berlin 0 3 * * *", "TZ=UTC @daily"):
+        path = write(
+            tmp_path, f"velero_version: '{version}'\ntiers:\n  hot:\n    {TIER}\n    schedules:\n      h: '{cron}'\n"
+        )
+        if accepted:
+            assert load_config(path).tiers[0].schedules[0].cron == cron
+            continue
+        with pytest.raises(ConfigError) as raised:
+            load_config(path)
+        minor = version.lstrip("v").split(".")[1]
+        assert str(raised.value) == (
+            f"{path}: tiers.hot.schedules.h: '{cron}' is not a cron Velero 1.{minor} accepts: a CRON_TZ=/TZ= "
+            "prefix needs robfig/cron v3 (Velero 1.15 or later); robfig/cron v1 (Velero 1.12 to 1.14) reads it as "
+            f"a field and rejects '{cron}'"
+        )
+
+
+def test_the_velero_version_decides_the_cron_library() -> None:
+    assert Config().velero_version == (1, 18)
+    assert Config().cron_library == "v3"
+    assert parse_config({"velero_version": "1.14"}, "c").cron_library == "v1"
+    assert parse_config({"velero_version": "v1.15.0"}, "c").cron_library == "v3"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (1.15, "expected the version as a quoted string such as '1.18', got number 1.15"),
+        ("1.11", "'1.11' is not a Velero version this exporter models (1.12 to 1.18, such as '1.18' or 'v1.18.0')"),
+        ("1.19", "'1.19' is not a Velero version this exporter models (1.12 to 1.18, such as '1.18' or 'v1.18.0')"),
+        ("2.0", "'2.0' is not a Velero version this exporter models (1.12 to 1.18, such as '1.18' or 'v1.18.0')"),
+        ("latest", "'latest' is not a Velero version this exporter models (1.12 to 1.18, such as '1.18' or 'v1.18.0')"),
+    ],
+)
+def test_a_velero_version_outside_the_modelled_ones_is_a_config_error(value: object, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"velero_version": value}, "c.yaml")
+    assert str(raised.value) == f"c.yaml: velero_version: {problem}"
+
+
+@pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 , * *"])
+def test_a_cron_that_matches_no_time_is_a_config_error(tmp_path: Path, cron: str) -> None:
+    """robfig's Next returns the zero time for it, and Velero then finds the schedule due at every reconcile."""
+    path = write(tmp_path, f"tiers:\n  hot:\n    {TIER}\n    schedules:\n      h: '{cron}'\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value) == (
+        f"{path}: tiers.hot.schedules.h: '{cron}' matches no time within five years: Velero 1.18 would take a "
+        "backup at every reconcile, one after another, instead of never"
+    )
 
 
 def test_crons_are_read_in_the_configured_zone(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""Velero's cron grammar (robfig/cron v3 ParseStandard): parsing, next run, longest gap."""
+"""Velero's cron grammar (robfig/cron ParseStandard, v3 for Velero 1.15+ and v1 for 1.12 to 1.14): parsing, next
+run, longest gap."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from velero_exporter.velero.cron import Cron, CronError, parse_cron
+from velero_exporter.velero.cron import Cron, CronError, CronNeverMatchesError, RobfigVersion, parse_cron
 
 MINUTE = 60
 HOUR = 3600
@@ -232,11 +234,12 @@ def test_grammar(spec: str, after: float, expected: float) -> None:
 
 
 @pytest.mark.parametrize("spec", ["0 0 30 2 *", "0 0 31 4,6,9,11 *", ", * * * *", "0 0 , * *"])
-def test_never_fires(spec: str) -> None:
-    cron = parse_cron(spec)  # robfig accepts these
-    with pytest.raises(CronError, match="never fires"):
+def test_a_cron_that_matches_no_time(spec: str) -> None:
+    """robfig accepts these, and its Next returns the zero time: the port raises instead."""
+    cron = parse_cron(spec)
+    with pytest.raises(CronNeverMatchesError, match="matches no time"):
         cron.next_after(T0)
-    with pytest.raises(CronError, match="never fires"):
+    with pytest.raises(CronNeverMatchesError, match="matches no time"):
         cron.max_interval(T0)
 
 
@@ -387,8 +390,7 @@ def test_next_after_matches_and_skips_nothing(spec_zone: tuple[str, str], t: flo
     zone = _zone(zone_name)
     try:
         nxt = cron.next_after(t)
-    except CronError as exc:
-        assert "never fires" in str(exc)
+    except CronNeverMatchesError:
         return
     assert nxt > t
     assert nxt % 60 == 0
@@ -420,7 +422,7 @@ def test_max_interval_agrees_with_chained_runs(fields: tuple[str, ...], zone: st
     try:
         prev = cron.next_after(start)
     except CronError:
-        with pytest.raises(CronError, match="never fires"):
+        with pytest.raises(CronNeverMatchesError):
             cron.max_interval(start)
         return
     expected = 0.0
@@ -452,7 +454,94 @@ def test_arbitrary_text_parses_or_raises_cron_error(text: str) -> None:
         return
     assert isinstance(cron, Cron)
     assert cron.spec == text
-    try:
+    with contextlib.suppress(CronNeverMatchesError):
         assert cron.next_after(T0) > T0
-    except CronError as exc:
-        assert "never fires" in str(exc)
+
+
+# --- robfig/cron v1.1.0 (Velero 1.12 to 1.14) and v3.0.1 (1.15+) -----------------------------------
+# The cases of the two libraries' own test tables (spec_test.go TestActivation and TestNext, parser_test.go
+# TestRange and TestParseSchedule) written as the five-field specs Velero's ParseStandard reads, in UTC. Where a
+# case is in one table only, the other library's outcome is the one its code gives, as noted.
+
+SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+
+def _at_offset(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+
+
+@pytest.mark.parametrize(
+    ("spec", "after", "v1", "v3"),
+    [
+        # TestNext in both tables: a day-of-month with a step is a star in v1 (both must match), not in v3.
+        ("0 0 */5 Apr,Aug,Oct Mon", at(2012, 7, 9, 23, 35), at(2012, 8, 6), at(2012, 8, 1)),
+        # TestActivation: v1 lists "*/10 ... Sun" on Sunday 15 July 2012 as not active, v3 as active (its #70);
+        # v1's next match is then a Sunday that is the 1st, 11th, 21st or 31st.
+        ("* * */10 * Sun", at(2012, 7, 15) - 1, at(2012, 10, 21), at(2012, 7, 15)),
+    ],
+)
+def test_the_libraries_differ_where_their_tables_do(spec: str, after: float, v1: float, v3: float) -> None:
+    assert parse_cron(spec, library="v1").next_after(after) == v1
+    assert parse_cron(spec, library="v3").next_after(after) == v3
+
+
+def test_only_v3_corrects_for_a_missing_midnight() -> None:
+    """TestNext in v3's table only (robfig/cron #157): in Sao Paulo, midnight of 4 November 2018 does not exist.
+    v3 corrects for it; v1's Next has no such correction, carries 23:00 on from day to day and lands a month late.
+    Velero 1.12 to 1.14 see that zone as the server's own (velero_timezone), not through a prefix."""
+    after = _at_offset("2018-10-17T05:00:00-0400")
+    v3 = parse_cron("CRON_TZ=America/Sao_Paulo 0 9 10 * *", library="v3")
+    assert v3.next_after(after) == _at_offset("2018-11-10T06:00:00-0500")
+    v1 = parse_cron("0 9 10 * *", "America/Sao_Paulo", library="v1")
+    assert v1.next_after(after) == at(2018, 12, 10, 9, tz=SAO_PAULO)
+
+
+@pytest.mark.parametrize("library", ["v1", "v3"])
+@pytest.mark.parametrize(
+    ("spec", "after", "expected"),
+    [
+        # TestActivation of both: active at the given minute in both libraries
+        ("* * */2 * Sun", at(2012, 7, 15) - 1, at(2012, 7, 15)),
+        ("* * 1,15 * Sun", at(2012, 7, 15) - 1, at(2012, 7, 15)),
+        ("* * 1,15 * Sun", at(2012, 6, 15) - 1, at(2012, 6, 15)),
+        ("* * 1,15 * Sun", at(2012, 8, 1) - 1, at(2012, 8, 1)),
+        ("30 08 ? Jul Sun", at(2012, 7, 15, 8, 30) - 1, at(2012, 7, 15, 8, 30)),
+        ("30 08 15 Jul ?", at(2012, 7, 15, 8, 30) - 1, at(2012, 7, 15, 8, 30)),
+        # TestNext of both
+        ("0 0 */5 Oct Mon", at(2012, 7, 9, 23, 35), at(2012, 10, 1)),
+        ("0 0 9 Apr-Oct ?", at(2012, 7, 9, 23, 35), at(2012, 8, 9)),
+        ("0 0 29 Feb ?", at(2012, 7, 9, 23, 35), at(2016, 2, 29)),
+        ("@monthly", at(2012, 7, 9, 23, 35), at(2012, 8, 1)),
+    ],
+)
+def test_the_libraries_agree_where_their_tables_do(
+    library: RobfigVersion, spec: str, after: float, expected: float
+) -> None:
+    assert parse_cron(spec, library=library).next_after(after) == expected
+
+
+@pytest.mark.parametrize(("library", "star"), [("v1", True), ("v3", False)])
+def test_a_star_with_a_step_keeps_its_star_bit_in_v1_only(library: RobfigVersion, star: bool) -> None:
+    """TestRange: "*/2" over 1-3 is 1<<1 | 1<<3 | starBit in v1, without starBit in v3."""
+    cron = parse_cron("0 0 */2 * *", library=library)
+    assert cron.dom == sum(1 << day for day in range(1, 32, 2))
+    assert cron.dom_star is star
+    assert parse_cron("0 0 * * *", library=library).dom_star is True  # a plain star is one in both
+
+
+@pytest.mark.parametrize(
+    ("spec", "zone", "first"),
+    [
+        # TestParseSchedule of v3 (the prefix, then any spaces)
+        ("CRON_TZ=UTC  5 * * * *", "UTC", at(2024, 1, 15, 11, 5)),
+        ("TZ=UTC  @midnight", "UTC", at(2024, 1, 16)),
+        ("TZ=Asia/Tokyo @midnight", "Asia/Tokyo", at(2024, 1, 15, 15)),
+    ],
+)
+def test_time_zone_prefixes_are_v3_only(spec: str, zone: str, first: float) -> None:
+    cron = parse_cron(spec, library="v3")
+    assert cron.timezone == zone
+    assert cron.next_after(T0) == first
+    # v1 has no prefix: it reads "CRON_TZ=UTC" as a field and rejects the spec
+    with pytest.raises(CronError, match=r"prefix needs robfig/cron v3 \(Velero 1\.15 or later\)"):
+        parse_cron(spec, library="v1")

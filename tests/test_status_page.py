@@ -106,6 +106,17 @@ def test_tier_states_for_the_fixture_set() -> None:
     assert "<script" not in page and "http://" not in page and "https://" not in page
 
 
+def test_a_schedule_whose_cron_matches_no_time_shows_back_to_back_runs() -> None:
+    objs = {"schedules": [o.schedule("feb-30", cron="0 0 30 2 *", created=NOW - 86400)]}
+    page = render_status_page(model_of(objs), NO_AWS, Health(), NOW, version="t", telemetry_path="/metrics")
+    (row,) = [r for r in parse_tables(page)["Schedules"] if r[0] == "feb-30"]
+    assert row[5:] == [
+        "every reconcile",
+        "back to back: its cron matches no time, so Velero backs up at every reconcile",
+    ]
+    assert "<tr class='bad'><td>feb-30</td>" in page
+
+
 def test_html_is_escaped() -> None:
     objs = fixture_objects()
     objs["schedules"][0]["spec"]["schedule"] = "<script>alert(1)</script>"

@@ -267,3 +267,45 @@ def test_hook_counts_are_absent_where_velero_wrote_no_hook_status() -> None:
     assert value(samples, "velero_schedule_last_backup_hooks_failed", schedule="new") == 0
     assert value(samples, "velero_schedule_last_backup_hooks_attempted", schedule="old") is None
     assert value(samples, "velero_schedule_last_backup_hooks_failed", schedule="old") is None
+
+
+# --- the cron grammar by Velero version, and crons that match nothing (schedule_controller.go) ---------------
+
+
+def test_the_configured_velero_version_decides_how_crons_read() -> None:
+    """Velero 1.12 to 1.14 parse with robfig/cron v1 (no CRON_TZ=, a stepped star is a star), 1.15+ with v3."""
+    objs = {
+        "schedules": [
+            o.schedule("berlin", cron="CRON_TZ=Europe/Berlin 0 3 * * *", created=NOW - D),
+            o.schedule("odd-mondays", cron="0 0 */2 * 1", created=NOW - D),
+        ]
+    }
+    v118 = render(load(objs))
+    v114 = render(load(objs), Config(velero_version=(1, 14)))
+    assert value(v118, "velero_schedule_next_run_timestamp_seconds", schedule="berlin") == t(
+        "2026-11-26T02:00:00+00:00"
+    )
+    assert value(v114, "velero_schedule_next_run_timestamp_seconds", schedule="berlin") is None
+    # created Wednesday 25 Nov 12:00:30: v3 takes the next odd day or Monday, v1 the next odd Monday
+    assert value(v118, "velero_schedule_next_run_timestamp_seconds", schedule="odd-mondays") == t(
+        "2026-11-27T00:00:00+00:00"
+    )
+    assert value(v114, "velero_schedule_next_run_timestamp_seconds", schedule="odd-mondays") == t(
+        "2026-12-07T00:00:00+00:00"
+    )
+
+
+def test_a_cron_that_matches_no_time_runs_back_to_back() -> None:
+    """robfig's Next returns the zero time; getNextRunTime then finds the schedule due at every reconcile."""
+    objs = {
+        "schedules": [
+            o.schedule("feb-30", cron="0 0 30 2 *", created=NOW - D),
+            o.schedule("hourly", cron="0 * * * *", created=NOW - D),
+            o.schedule("broken", cron="61 * * * *", phase="FailedValidation", created=NOW - D),
+        ]
+    }
+    samples = render(load(objs))
+    assert value(samples, "velero_schedule_runs_back_to_back", schedule="feb-30") == 1
+    assert value(samples, "velero_schedule_next_run_timestamp_seconds", schedule="feb-30") is None
+    assert value(samples, "velero_schedule_runs_back_to_back", schedule="hourly") == 0
+    assert value(samples, "velero_schedule_runs_back_to_back", schedule="broken") is None

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import difflib
 import re
+import time
 import zoneinfo
 from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import yaml
 from velero_exporter.config.durations import DurationError, parse_duration
 from velero_exporter.config.settings import (
     BUCKET_MODES,
+    VELERO_VERSIONS,
     AwsConfig,
     BucketSettings,
     Config,
@@ -34,7 +36,7 @@ from velero_exporter.config.settings import (
     Tier,
     TierSchedule,
 )
-from velero_exporter.velero.cron import CronError, parse_cron
+from velero_exporter.velero.cron import CronError, CronNeverMatchesError, parse_cron
 
 # A tier name is a metric label value and may be a Kubernetes label value (at most 63 characters).
 TIER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -107,7 +109,8 @@ def parse_config(data: object, source: str) -> Config:
         raise root.error(f"the file must be a mapping of settings ({', '.join(_SECTIONS)}), got {_kind(data)}")
     config = Config(source=source)
     fields = root.fields(_SECTIONS)
-    # Crons are read in the configured time zone: sections go in table order (velero_timezone before tiers).
+    # Crons are read in the configured time zone and grammar: sections go in table order (velero_timezone and
+    # velero_version before tiers).
     for key, section in _SECTIONS.items():
         if key in fields:
             config = dataclasses.replace(config, **section(fields[key], config))
@@ -145,6 +148,24 @@ def _velero_timezone(node: _Node, config: Config) -> dict[str, Any]:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise node.error(f"{name!r} is not an IANA time zone (such as UTC or Europe/Berlin)") from None
     return {"velero_timezone": name}
+
+
+_VELERO_VERSION = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
+
+
+def _velero_version(node: _Node, config: Config) -> dict[str, Any]:
+    first, last = VELERO_VERSIONS[0], VELERO_VERSIONS[-1]
+    if not isinstance(node.value, str):
+        # unquoted, YAML reads 1.10 as the number 1.1
+        raise node.error(f"expected the version as a quoted string such as '1.{last[1]}', got {_kind(node.value)}")
+    match = _VELERO_VERSION.fullmatch(node.value)
+    version = (int(match.group(1)), int(match.group(2))) if match else None
+    if version not in VELERO_VERSIONS:
+        raise node.error(
+            f"{node.value!r} is not a Velero version this exporter models (1.{first[1]} to 1.{last[1]}, such as "
+            f"'1.{last[1]}' or 'v1.{last[1]}.0')"
+        )
+    return {"velero_version": version}
 
 
 def _gc_grace(node: _Node, config: Config) -> dict[str, Any]:
@@ -336,6 +357,7 @@ _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "gc_grace": _gc_grace,
     "clock_skew": _clock_skew,
     "limits": _limits,
+    "velero_version": _velero_version,
     "velero_store_validation_frequency": _store_validation_frequency,
     "tiers": _tiers,
     "aws": _aws,
@@ -361,11 +383,11 @@ def _tier(name: str, node: _Node, config: Config) -> Tier:
     accept, validation = (
         fields[key].boolean() if key in fields else False for key in ("accept_partially_failed", "require_validation")
     )
-    schedules = _schedules(fields["schedules"], config.velero_timezone) if "schedules" in fields else ()
+    schedules = _schedules(fields["schedules"], config) if "schedules" in fields else ()
     return Tier(name, rpo, rto, retention, schedules, accept_partially_failed=accept, require_validation=validation)
 
 
-def _schedules(node: _Node, timezone: str) -> tuple[TierSchedule, ...]:
+def _schedules(node: _Node, config: Config) -> tuple[TierSchedule, ...]:
     schedules = []
     for name, cron_node in node.mapping("a mapping of schedule name to its cron ({} for none)").items():
         if len(name) > 253 or _DNS_SUBDOMAIN.fullmatch(name) is None:
@@ -379,10 +401,20 @@ def _schedules(node: _Node, timezone: str) -> tuple[TierSchedule, ...]:
                 raise cron_node.error(
                     f"expected the schedule's cron as a string such as '0 * * * *' (or null), got {_kind(cron)}"
                 )
+            velero = f"Velero {'.'.join(map(str, config.velero_version))}"
             try:
-                parse_cron(cron, timezone)
+                parsed = parse_cron(cron, config.velero_timezone, config.cron_library)
             except CronError as e:
-                raise cron_node.error(f"{cron!r} is not a cron Velero accepts: {e}") from None
+                raise cron_node.error(f"{cron!r} is not a cron {velero} accepts: {e}") from None
+            try:
+                parsed.next_after(time.time())
+            except CronNeverMatchesError:
+                # robfig's Next returns the zero time; Velero's getNextRunTime then finds the schedule due at
+                # every reconcile (pkg/controller/schedule_controller.go).
+                raise cron_node.error(
+                    f"{cron!r} matches no time within five years: {velero} would take a backup at every "
+                    "reconcile, one after another, instead of never"
+                ) from None
         schedules.append(TierSchedule(name, cron))
     return tuple(schedules)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from velero_exporter.velero.cron import RobfigVersion
+
 MINUTE = 60.0
 HOUR = 3600.0
 DAY = 86400.0
@@ -161,6 +163,10 @@ def _seed_tiers() -> tuple[Tier, ...]:
     )
 
 
+# The Velero releases whose controllers the exporter models (1.12 to 1.18); the newest is the default.
+VELERO_VERSIONS: tuple[tuple[int, int], ...] = tuple((1, minor) for minor in range(12, 19))
+
+
 @dataclass(slots=True, frozen=True)
 class Config:
     tiers: tuple[Tier, ...] = field(default_factory=_seed_tiers)
@@ -170,6 +176,8 @@ class Config:
     drill_label: str = DEFAULT_DRILL_LABEL
     # Velero's time zone for crons without a CRON_TZ=/TZ= prefix (Velero's pod runs in UTC).
     velero_timezone: str = "UTC"
+    # The Velero release the cluster runs (major, minor): it decides the cron grammar.
+    velero_version: tuple[int, int] = VELERO_VERSIONS[-1]
     # Velero deletes expired backups from its garbage-collection loop (hourly by default); a backup still
     # present this long after its expiration is one Velero failed to delete.
     gc_grace_seconds: float = 2 * HOUR
@@ -193,3 +201,8 @@ class Config:
     @property
     def tier_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tiers)
+
+    @property
+    def cron_library(self) -> RobfigVersion:
+        """Velero 1.15 moved from robfig/cron v1.1.0 to v3 (its go.mod; changelog 1.15, #7793)."""
+        return "v3" if self.velero_version >= (1, 15) else "v1"

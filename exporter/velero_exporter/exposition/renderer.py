@@ -86,7 +86,7 @@ class Renderer:
         parsed = self._crons.get(spec)
         if parsed is None:
             try:
-                parsed = parse_cron(spec, self._config.velero_timezone)
+                parsed = parse_cron(spec, self._config.velero_timezone, self._config.cron_library)
             except CronError as exc:
                 parsed = exc
             self._crons[spec] = parsed

@@ -37,6 +37,7 @@ SECTION_FAMILIES: dict[str, tuple[str, ...]] = {
         "velero_schedule_last_backup_phase",
         "velero_schedule_last_success_timestamp_seconds",
         "velero_schedule_next_run_timestamp_seconds",
+        "velero_schedule_runs_back_to_back",
     ),
     "Backups in progress": ("velero_backup_unfinished_since_timestamp_seconds",),
     "Restores": (
@@ -406,10 +407,12 @@ def render_status_page(
                     _e(s.record.cron) if s.record else "—",
                     _e(s.last_finished.phase) if s.last_finished else "—",
                     _e(_when(s.last_success, now)),
-                    _e(_when(s.next_run, now)),
+                    _e("every reconcile" if s.back_to_back else _when(s.next_run, now)),
                     _e(_schedule_state(s)),
                 ),
-                "bad" if schedule_failing(s, accepting) else ("warn" if s.record and s.record.paused else "good"),
+                "bad"
+                if schedule_failing(s, accepting) or s.back_to_back
+                else ("warn" if s.record and s.record.paused else "good"),
             )
             for s in model.schedules
         ),
@@ -491,6 +494,8 @@ def _schedule_state(schedule: ScheduleState) -> str:
     record = schedule.record
     if record is None:
         return "missing from the cluster"
+    if schedule.back_to_back:
+        return "back to back: its cron matches no time, so Velero backs up at every reconcile"
     if record.phase == "FailedValidation" or schedule.next_run is None:
         return "invalid"
     if record.paused:

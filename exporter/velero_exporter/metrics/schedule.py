@@ -78,6 +78,14 @@ SCHEDULES: Subject[ScheduleState] = Subject(
             known(_schedule, lambda s: s.next_run),
         ),
         gauge(
+            "velero_schedule_runs_back_to_back",
+            "1 when the schedule's cron matches no time within five years: robfig/cron's Next returns the zero "
+            "time and Velero then takes a backup at every reconcile, one after another (0 otherwise; absent "
+            "when the cron is invalid).",
+            SCHEDULE,
+            known(_schedule, lambda s: float(s.back_to_back) if s.record and (s.next_run or s.back_to_back) else None),
+        ),
+        gauge(
             "velero_schedule_run_blocked",
             "1 while a backup of the schedule is New or InProgress: Velero defers a due run until none is (it "
             "does not drop it), 0 otherwise.",

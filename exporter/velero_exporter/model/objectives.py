@@ -16,7 +16,7 @@ from velero_exporter.config.durations import format_duration
 from velero_exporter.config.settings import Config, TierSchedule
 from velero_exporter.model.velero import TierResolver
 from velero_exporter.state.records import Backup, Schedule
-from velero_exporter.velero.cron import CronError, parse_cron
+from velero_exporter.velero.cron import CronError, CronNeverMatchesError, parse_cron
 
 # Velero's schedule controller requeues every minute, so a due backup is created up to a minute late.
 SCHEDULING_DELAY_SECONDS = 60.0
@@ -51,14 +51,16 @@ def objective_warnings(
             where = f"tier {tier.name}: schedule {schedule.name} ({shown})"
             unchecked = f"so its RPO {format_duration(rpo)} cannot be checked"
             try:
-                cron = parse_cron(spec, config.velero_timezone)
+                cron = parse_cron(spec, config.velero_timezone, config.cron_library)
             except CronError as e:
                 warnings.append(f"{where}: the cron does not parse ({e}), {unchecked}")
                 continue
             try:
                 interval = cron.max_interval(now)
-            except CronError as e:  # a cron that never fires, such as "0 0 30 2 *"
-                warnings.append(f"{where}: {e}, {unchecked}")
+            except CronNeverMatchesError as e:  # such as "0 0 30 2 *"
+                warnings.append(
+                    f"{where}: {e}: Velero takes a backup at every reconcile, one after another, {unchecked}"
+                )
                 continue
             observed = durations.get(schedule.name)
             known = observed is not None and math.isfinite(observed) and observed >= 0

@@ -29,7 +29,7 @@ from velero_exporter.state.vocabulary import (
     DrillResult,
     Problem,
 )
-from velero_exporter.velero.cron import Cron, CronError
+from velero_exporter.velero.cron import Cron, CronError, CronNeverMatchesError
 
 UNASSIGNED = "unassigned"
 
@@ -70,6 +70,8 @@ class ScheduleState:
     record: Schedule | None  # None: listed in the config but absent from the cluster
     interval: float | None
     next_run: float | None
+    # The cron matches no time within five years: Velero starts a backup at every reconcile, back to back.
+    back_to_back: bool
     # A backup of the schedule is New or InProgress: Velero defers a due run until none is.
     run_blocked: bool
     backups_by_phase: Mapping[str, int]
@@ -440,6 +442,7 @@ def _schedule_state(
 ) -> ScheduleState:
     interval: float | None = None
     next_run: float | None = None
+    back_to_back = False
     if record is not None:
         cron = crons(record.cron)
         after = next_run_base(record)
@@ -447,14 +450,20 @@ def _schedule_state(
             try:
                 next_run = cron.next_after(after)
                 interval = cron.max_interval(after)
+            except CronNeverMatchesError:
+                # robfig's Next returns the zero time, which getNextRunTime finds past at every reconcile
+                # (pkg/controller/schedule_controller.go): Velero backs up one run after another.
+                next_run = interval = None
+                back_to_back = True
             except CronError:
-                next_run = interval = None  # a cron that never fires
+                next_run = interval = None
     return ScheduleState(
         name=name,
         tier=resolver.schedule_tier(name) or UNASSIGNED,
         record=record,
         interval=interval,
         next_run=next_run,
+        back_to_back=back_to_back,
         run_blocked=acc.blocking,
         backups_by_phase=acc.by_phase,
         last_finished=acc.last_finished,

@@ -1,8 +1,10 @@
-"""Velero's cron grammar: a pure-Python port of robfig/cron v3 ``cron.ParseStandard``.
+"""Velero's cron grammar: a pure-Python port of robfig/cron ``cron.ParseStandard``, v3 and v1.
 
 Velero validates and evaluates ``Schedule.spec.schedule`` with ``cron.ParseStandard`` and
-``Schedule.Next``. This module accepts exactly what that parser accepts and computes the same next
-run times, so the exporter can tell when a backup is due without running Go:
+``Schedule.Next``: Velero 1.12 to 1.14 with robfig/cron v1.1.0, 1.15 and later with v3.0.1 (Velero's
+go.mod; changelog 1.15, #7793). This module accepts exactly what the chosen library accepts and
+computes the same next run times, so the exporter can tell when a backup is due without running Go.
+robfig/cron v3 (the default):
 
 * five fields ``minute hour day-of-month month day-of-week``; each a comma list of ``*``/``?``,
   ``N``, ``N-M``, with an optional ``/step`` (``N/step`` means ``N-max/step``); month names
@@ -20,7 +22,7 @@ emulation of Go's ``time.Date``/``AddDate``/``Add``/``Truncate`` in an IANA zone
 behaviour is robfig's: a wall time skipped by a spring-forward transition does not run that day, a
 wall time repeated by a fall-back transition runs twice. Like robfig, it gives up when no run is
 found before the end of the fifth year after ``t``; robfig then returns Go's zero time, this port
-raises :class:`CronError` (``"never fires"``) instead.
+raises :class:`CronNeverMatchesError` instead.
 
 Deviations from robfig, all on inputs robfig cannot handle either:
 
@@ -31,6 +33,14 @@ Deviations from robfig, all on inputs robfig cannot handle either:
 * times outside years 2..9990 raise :class:`CronError` (Python's ``datetime`` range);
 * a field with no values at all (``","`` is one: robfig skips empty list items) is reported as
   never firing at once instead of after robfig's five-year scan; the outcome is the same.
+
+robfig/cron v1.1.0 (``library="v1"``) differs in three ways, all kept here:
+
+* no ``CRON_TZ=``/``TZ=`` prefix: v1 reads it as a field, so the spec has the wrong number of
+  fields or an invalid minute, and Velero marks the Schedule FailedValidation;
+* a star keeps its star bit with a step (``*/2`` is a star in v1, not in v3), so a day-of-month of
+  ``*/2`` with a day-of-week of ``1`` requires both in v1 and either in v3;
+* ``Next`` has no correction for a day that does not start at midnight (DST at midnight).
 
 ``Cron.max_interval`` is computed from the structure of the schedule rather than by chaining
 ``next_after``; see its docstring for the one place where it may differ from robfig.
@@ -45,12 +55,20 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
+from typing import Literal
 
-__all__ = ["Cron", "CronError", "parse_cron"]
+__all__ = ["Cron", "CronError", "CronNeverMatchesError", "RobfigVersion", "parse_cron"]
+
+# The robfig/cron major version a Velero release parses crons with.
+RobfigVersion = Literal["v1", "v3"]
 
 
 class CronError(ValueError):
-    """A cron spec that robfig/cron v3 would reject, or a schedule that never fires."""
+    """A cron spec that robfig/cron would reject, or a time it cannot compute."""
+
+
+class CronNeverMatchesError(CronError):
+    """A valid spec that matches no time within five years: robfig's Next returns the zero time."""
 
 
 # --- Go-compatible lexical helpers -------------------------------------------------------------
@@ -211,7 +229,7 @@ def _parse_number(text: str, b: _Bounds, expr: str) -> int:
     return value
 
 
-def _parse_range(expr: str, b: _Bounds) -> tuple[int, bool]:
+def _parse_range(expr: str, b: _Bounds, library: RobfigVersion) -> tuple[int, bool]:
     """getRange: the bits of one list element and whether it counts as a star."""
     range_and_step = expr.split("/")
     low_and_high = range_and_step[0].split("-")
@@ -239,7 +257,7 @@ def _parse_range(expr: str, b: _Bounds) -> tuple[int, bool]:
         step = parsed
         if single:  # "N/step" means "N-max/step"
             end = b.high
-        if step > 1:
+        if step > 1 and library == "v3":  # v1 keeps the star bit of "*/2"
             star = False
     else:
         raise CronError(f"field {b.name!r}: too many slashes in {expr!r}")
@@ -257,13 +275,13 @@ def _parse_range(expr: str, b: _Bounds) -> tuple[int, bool]:
     return bits, star
 
 
-def _parse_field(text: str, b: _Bounds) -> tuple[int, bool]:
+def _parse_field(text: str, b: _Bounds, library: RobfigVersion) -> tuple[int, bool]:
     """getField: a comma list (empty elements are skipped, as strings.FieldsFunc does)."""
     bits = 0
     star = False
     for expr in text.split(","):
         if expr:
-            more, is_star = _parse_range(expr, b)
+            more, is_star = _parse_range(expr, b, library)
             bits |= more
             star = star or is_star
     return bits, star
@@ -345,6 +363,7 @@ class Cron:
 
     spec: str
     timezone: str = "UTC"
+    library: RobfigVersion = "v3"
     every: int = 0  # @every delay in whole seconds; 0 for a field schedule
     minutes: int = field(default=0, repr=False)
     hours: int = field(default=0, repr=False)
@@ -363,7 +382,7 @@ class Cron:
     def next_after(self, t: float) -> float:
         """The first run strictly after ``t`` (POSIX seconds), as robfig's ``Next`` computes it.
 
-        Raises CronError("... never fires ...") where robfig returns the zero time: no run
+        Raises CronNeverMatchesError where robfig returns the zero time: no run
         before the end of the fifth year after ``t``.
         """
         if not math.isfinite(t) or not _MIN_T <= t <= _MAX_T:
@@ -391,14 +410,14 @@ class Cron:
     def _spec_next(self, ts: int) -> int:
         zone = self.zone
         if not self._can_fire():
-            raise CronError(f"schedule {self.spec!r} never fires")
+            raise CronNeverMatchesError(f"schedule {self.spec!r} matches no time at all")
         f = _fields(ts, zone)
         added = False
         year_limit = f[0] + 5
         while True:  # WRAP
             f = _fields(ts, zone)
             if f[0] > year_limit:
-                raise CronError(f"schedule {self.spec!r} never fires (no run within 5 years)")
+                raise CronNeverMatchesError(f"schedule {self.spec!r} matches no time within five years")
             wrapped = False
             while not self.months >> f[1] & 1:
                 if not added:
@@ -419,8 +438,8 @@ class Cron:
                     f = _fields(ts, zone)
                 ts = _go_date(zone, f[0], f[1], f[2] + 1, f[3], f[4], f[5])  # AddDate(0, 0, 1)
                 f = _fields(ts, zone)
-                # robfig: notice if the hour is no longer midnight due to DST.
-                if f[3] != 0:
+                # robfig v3: notice if the hour is no longer midnight due to DST (v1 does not).
+                if f[3] != 0 and self.library == "v3":
                     ts += (24 - f[3]) * 3600 if f[3] > 12 else -f[3] * 3600
                     f = _fields(ts, zone)
                 if f[2] == 1:
@@ -483,7 +502,7 @@ class Cron:
         DST transition, and the first and last day of the window, have their runs listed
         exactly. Deviation: zones whose DST transition skips midnight itself (robfig has an
         ad-hoc correction there) may differ by up to an hour on those days.
-        Raises CronError when the schedule never fires (as next_after does).
+        Raises CronNeverMatchesError when the schedule matches no time (as next_after does).
         """
         if self.every:
             return float(self.every)
@@ -569,8 +588,9 @@ _DESCRIPTORS: dict[str, tuple[str, str, str, str, str]] = {
 _EVERY = "@every "
 
 
-def parse_cron(spec: str, default_timezone: str = "UTC") -> Cron:
-    """Parse a Velero schedule like robfig/cron v3 ``ParseStandard``; raise CronError if invalid.
+def parse_cron(spec: str, default_timezone: str = "UTC", library: RobfigVersion = "v3") -> Cron:
+    """Parse a Velero schedule like robfig/cron's ``ParseStandard`` (``library`` v3 or v1); raise
+    CronError if invalid.
 
     ``default_timezone`` is the zone of specs without a ``CRON_TZ=``/``TZ=`` prefix (Velero's
     ``time.Local``); it is validated even when the spec carries its own zone.
@@ -580,6 +600,12 @@ def parse_cron(spec: str, default_timezone: str = "UTC") -> Cron:
         raise CronError("empty spec")
     zone, zone_name = default_zone, default_timezone
     rest = spec
+    if rest.startswith(("TZ=", "CRON_TZ=")) and library == "v1":
+        # v1 has no prefix: it reads "CRON_TZ=..." as a field and rejects the spec, whatever follows.
+        raise CronError(
+            f"a CRON_TZ=/TZ= prefix needs robfig/cron v3 (Velero 1.15 or later); robfig/cron v1 (Velero "
+            f"1.12 to 1.14) reads it as a field and rejects {spec!r}"
+        )
     if rest.startswith(("TZ=", "CRON_TZ=")):
         space = rest.find(" ")
         if space < 0:
@@ -600,7 +626,7 @@ def parse_cron(spec: str, default_timezone: str = "UTC") -> Cron:
             nanos = _go_parse_duration(rest[len(_EVERY) :])
             # Every(): below one second becomes one second; sub-second parts are truncated.
             nanos = max(nanos, 1_000_000_000)
-            return Cron(spec=spec, timezone=zone_name, every=nanos // 1_000_000_000, zone=zone)
+            return Cron(spec=spec, timezone=zone_name, library=library, every=nanos // 1_000_000_000, zone=zone)
         else:
             raise CronError(f"unrecognized descriptor {rest!r}")
     else:
@@ -608,15 +634,16 @@ def parse_cron(spec: str, default_timezone: str = "UTC") -> Cron:
         if len(fields) != 5:
             raise CronError(f"expected exactly 5 fields, found {len(fields)} in {spec!r}")
 
-    minutes, _ = _parse_field(fields[0], _MINUTES)
-    hours, _ = _parse_field(fields[1], _HOURS)
-    dom, dom_star = _parse_field(fields[2], _DOM)
-    months, _ = _parse_field(fields[3], _MONTHS)
-    dow, dow_star = _parse_field(fields[4], _DOW)
+    minutes, _ = _parse_field(fields[0], _MINUTES, library)
+    hours, _ = _parse_field(fields[1], _HOURS, library)
+    dom, dom_star = _parse_field(fields[2], _DOM, library)
+    months, _ = _parse_field(fields[3], _MONTHS, library)
+    dow, dow_star = _parse_field(fields[4], _DOW, library)
     times = tuple(h * 3600 + m * 60 for h in range(24) if hours >> h & 1 for m in range(60) if minutes >> m & 1)
     return Cron(
         spec=spec,
         timezone=zone_name,
+        library=library,
         minutes=minutes,
         hours=hours,
         dom=dom,
