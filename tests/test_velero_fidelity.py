@@ -309,3 +309,60 @@ def test_a_cron_that_matches_no_time_runs_back_to_back() -> None:
     assert value(samples, "velero_schedule_next_run_timestamp_seconds", schedule="feb-30") is None
     assert value(samples, "velero_schedule_runs_back_to_back", schedule="hourly") == 0
     assert value(samples, "velero_schedule_runs_back_to_back", schedule="broken") is None
+
+
+# --- model edges (each pins one comparison or rule that a mutation of the model would change) ----------------
+
+
+def test_a_ttl_equal_to_the_retention_keeps_the_promise_and_a_second_less_does_not() -> None:
+    retention = 30 * D  # the critical tier's
+    equal = o.backup("equal", labels={TIER: "critical"}, started=NOW - H, completed=NOW, ttl="720h0m0s")
+    short = o.backup("short", labels={TIER: "critical"}, started=NOW - H, completed=NOW, ttl="719h59m59s")
+    critical = Config().tier("critical")
+    assert critical is not None and critical.retention_seconds == retention
+    assert value(render(load({"backups": [equal]})), "velero_tier_backups_ttl_below_retention", tier="critical") == 0
+    both = render(load({"backups": [equal, short]}))
+    assert value(both, "velero_tier_backups_ttl_below_retention", tier="critical") == 1
+
+
+def test_the_gc_grace_is_exclusive() -> None:
+    """A backup counts as past its expiration only once more than the grace (2h) has passed since."""
+    grace = Config().gc_grace_seconds
+    on_the_edge = o.backup("edge", started=NOW - 40 * D, completed=NOW - 40 * D + 60, expiration=NOW - grace)
+    past = o.backup("past", started=NOW - 40 * D, completed=NOW - 40 * D + 60, expiration=NOW - grace - 1)
+    assert (
+        value(render(load({"backups": [on_the_edge]})), "velero_tier_backups_past_expiration", tier="unassigned") == 0
+    )
+    assert value(render(load({"backups": [past]})), "velero_tier_backups_past_expiration", tier="unassigned") == 1
+
+
+def test_a_partially_failed_restore_is_a_failure_and_no_restore_test() -> None:
+    objs = {
+        "schedules": [o.schedule("hourly-hot", cron="0 * * * *", created=NOW - D)],
+        "backups": [o.backup("hot-1", schedule="hourly-hot", started=NOW - 2 * H, completed=NOW - 2 * H + 60)],
+        "restores": [
+            o.restore("drill", backup_name="hot-1", phase="PartiallyFailed", started=NOW - H, completed=NOW - H + 300)
+        ],
+    }
+    samples = render(load(objs))
+    group = {"tier": "hot", "schedule": "hourly-hot"}
+    assert value(samples, "velero_restore_last_failure_timestamp_seconds", **group) == NOW - H + 300
+    assert value(samples, "velero_restore_last_phase", phase="PartiallyFailed", **group) == 1
+    assert value(samples, "velero_tier_last_restore_success_timestamp_seconds", tier="hot") is None
+
+
+def test_a_configured_schedule_keeps_its_tier_whatever_its_backups_labels_say() -> None:
+    """daily-critical is listed under the critical tier: its backups are critical even labelled hot, and so is
+    the schedule, even with a hot label on its template."""
+    objs = {
+        "schedules": [o.schedule("daily-critical", cron="0 2 * * *", tier_label=(TIER, "hot"), created=NOW - D)],
+        "backups": [
+            o.backup("dc-1", schedule="daily-critical", labels={TIER: "hot"}, started=NOW - 3 * H, completed=NOW - H)
+        ],
+    }
+    samples = render(load(objs))
+    assert value(samples, "velero_tier_backups", tier="critical", phase="Completed") == 1
+    assert value(samples, "velero_tier_backups", tier="hot", phase="Completed") == 0
+    assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="critical") == NOW - 3 * H
+    assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="hot") is None
+    assert value(samples, "velero_schedule_exists", schedule="daily-critical", tier="critical") == 1
