@@ -5,9 +5,14 @@ the upstream file it follows. Objects in, exact metric values out, through the s
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
-from tests.metrics_text import series, value
+import pytest
+import yaml
+
+from tests.metrics_text import Samples, series, value
 from tests.test_metric_values import load, render
+from tests.velero_schemas import violations
 from velero_exporter.config.settings import Config
 from velero_exporter.sandbox import objects as o
 
@@ -366,3 +371,166 @@ def test_a_configured_schedule_keeps_its_tier_whatever_its_backups_labels_say() 
     assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="critical") == NOW - 3 * H
     assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="hot") is None
     assert value(samples, "velero_schedule_exists", schedule="daily-critical", tier="critical") == 1
+
+
+# --- objects as Velero 1.18 writes them (tests/fixtures/velero-1.18-objects.yaml) ------------------------------
+
+FIXTURE = Path(__file__).with_name("fixtures") / "velero-1.18-objects.yaml"
+PLURAL = {
+    "Backup": "backups",
+    "Restore": "restores",
+    "Schedule": "schedules",
+    "BackupStorageLocation": "backupstoragelocations",
+    "VolumeSnapshotLocation": "volumesnapshotlocations",
+}
+
+
+def velero_118_objects() -> dict[str, list[o.Obj]]:
+    by_plural: dict[str, list[o.Obj]] = {}
+    for obj in yaml.safe_load_all(FIXTURE.read_text()):
+        by_plural.setdefault(PLURAL[obj["kind"]], []).append(obj)
+    return by_plural
+
+
+@pytest.fixture(scope="module")
+def v118() -> Samples:
+    return render(load(velero_118_objects()))
+
+
+def test_the_118_fixtures_are_what_velero_accepts() -> None:
+    objs = [obj for objects in velero_118_objects().values() for obj in objects]
+    assert len(objs) == 11
+    assert [v for obj in objs for v in violations(obj)] == []
+
+
+def test_every_118_object_is_read_without_a_problem(v118: Samples) -> None:
+    problems = series(v118, "velero_exporter_invalid_objects")
+    assert problems and set(problems.values()) == {0}
+    assert series(v118, "velero_exporter_resource_objects") == {
+        frozenset({("resource", "backups")}): 5,
+        frozenset({("resource", "restores")}): 1,
+        frozenset({("resource", "schedules")}): 2,
+        frozenset({("resource", "backupstoragelocations")}): 2,
+        frozenset({("resource", "volumesnapshotlocations")}): 1,
+    }
+
+
+def test_118_schedules(v118: Samples) -> None:
+    # daily-critical by its template's label, hourly-hot by its own metadata label
+    assert value(v118, "velero_schedule_info", schedule="daily-critical", tier="critical", cron="0 2 * * *") == 1
+    assert value(v118, "velero_schedule_info", schedule="hourly-hot", tier="hot", cron="0 * * * *") == 1
+    # the last backup (26 Nov 02:00:05) is later than the skip on unpause (20 Nov)
+    assert value(v118, "velero_schedule_next_run_timestamp_seconds", schedule="daily-critical") == t(
+        "2026-11-27T02:00:00+00:00"
+    )
+    assert value(v118, "velero_schedule_last_skipped_timestamp_seconds", schedule="daily-critical") == t(
+        "2026-11-20T09:14:00+00:00"
+    )
+    assert value(v118, "velero_schedule_next_run_timestamp_seconds", schedule="hourly-hot") == t(
+        "2026-11-26T13:00:00+00:00"
+    )
+    # a backup waiting for plugin operations does not defer the next run
+    assert value(v118, "velero_schedule_run_blocked", schedule="hourly-hot") == 0
+    assert value(v118, "velero_schedule_runs_back_to_back", schedule="hourly-hot") == 0
+    assert value(v118, "velero_schedule_phase", schedule="daily-critical", phase="Enabled") == 1
+    assert value(v118, "velero_schedule_paused", schedule="daily-critical") == 0
+    assert value(v118, "velero_schedule_exists", schedule="hourly-hot", tier="hot") == 1
+    assert value(v118, "velero_schedule_created_timestamp_seconds", schedule="hourly-hot") == t(
+        "2026-06-01T08:00:00+00:00"
+    )
+    assert value(v118, "velero_schedule_interval_seconds", schedule="daily-critical") == D
+    assert value(v118, "velero_schedule_backups", schedule="daily-critical", phase="Deleting") == 1
+
+
+def test_118_newest_finished_backups(v118: Samples) -> None:
+    dc, hh = {"schedule": "daily-critical"}, {"schedule": "hourly-hot"}
+    assert value(v118, "velero_schedule_last_backup_phase", tier="critical", phase="PartiallyFailed", **dc) == 1
+    assert value(v118, "velero_schedule_last_backup_start_timestamp_seconds", **dc) == t("2026-11-26T02:00:05+00:00")
+    assert value(v118, "velero_schedule_last_backup_duration_seconds", **dc) == 52 * 60 + 35
+    assert value(v118, "velero_schedule_last_backup_items_backed_up", **dc) == 3120
+    assert value(v118, "velero_schedule_last_backup_items_expected", **dc) == 3120
+    assert value(v118, "velero_schedule_last_backup_errors", **dc) == 2
+    assert value(v118, "velero_schedule_last_backup_warnings", **dc) == 3
+    assert value(v118, "velero_schedule_last_backup_hooks_attempted", **dc) == 2
+    assert value(v118, "velero_schedule_last_backup_hooks_failed", **dc) == 1
+    assert value(v118, "velero_schedule_last_backup_item_operations_attempted", **dc) == 6
+    assert value(v118, "velero_schedule_last_backup_item_operations_completed", **dc) == 5
+    assert value(v118, "velero_schedule_last_backup_item_operations_failed", **dc) == 1
+    assert value(v118, "velero_schedule_last_backup_volume_snapshots_attempted", method="csi", **dc) == 0
+    assert value(v118, "velero_schedule_last_backup_volume_snapshots_attempted", method="native", **dc) == 0
+    assert value(v118, "velero_schedule_last_success_timestamp_seconds", **dc) == t("2026-11-25T02:47:31+00:00")
+    assert value(v118, "velero_schedule_last_failure_timestamp_seconds", **dc) == t("2026-11-26T02:52:40+00:00")
+    # hourly-hot: its newest finished backup is the Completed one of 11:00 (12:00 still waits)
+    assert value(v118, "velero_schedule_last_backup_phase", tier="hot", phase="Completed", **hh) == 1
+    assert value(v118, "velero_schedule_last_backup_items_backed_up", **hh) == 410
+    assert value(v118, "velero_schedule_last_backup_items_expected", **hh) == 412
+    assert value(v118, "velero_schedule_last_backup_hooks_attempted", **hh) == 0  # hookStatus: {}
+    assert value(v118, "velero_schedule_last_backup_volume_snapshots_attempted", method="native", **hh) == 2
+    assert value(v118, "velero_schedule_last_backup_volume_snapshots_completed", method="native", **hh) == 2
+    assert value(v118, "velero_schedule_last_backup_volume_snapshots_attempted", method="csi", **hh) == 1
+    assert value(v118, "velero_schedule_last_backup_volume_snapshots_completed", method="csi", **hh) == 1
+    assert value(v118, "velero_schedule_last_backup_item_operations_attempted", **hh) == 1
+    assert value(v118, "velero_schedule_last_backup_warnings", **hh) == 1
+
+
+def test_118_backups_in_flight_and_being_deleted(v118: Samples) -> None:
+    assert series(v118, "velero_backup_unfinished_since_timestamp_seconds") == {
+        frozenset(
+            {
+                ("backup", "hourly-hot-20261126120001"),
+                ("schedule", "hourly-hot"),
+                ("tier", "hot"),
+                ("phase", "WaitingForPluginOperations"),
+            }
+        ): t("2026-11-26T12:00:01+00:00")
+    }
+    assert series(v118, "velero_backup_item_operation_timeout_seconds") == {
+        frozenset({("backup", "hourly-hot-20261126120001")}): H
+    }
+    assert series(v118, "velero_backup_deleting_since_timestamp_seconds") == {
+        frozenset(
+            {("backup", "daily-critical-20261020020001"), ("schedule", "daily-critical"), ("tier", "critical")}
+        ): t("2026-11-26T09:30:00+00:00")
+    }
+
+
+def test_118_tiers(v118: Samples) -> None:
+    assert value(v118, "velero_tier_recovery_point_timestamp_seconds", tier="critical") == t(
+        "2026-11-25T02:00:04+00:00"
+    )
+    assert value(v118, "velero_tier_last_success_timestamp_seconds", tier="critical") == t("2026-11-25T02:47:31+00:00")
+    assert value(v118, "velero_tier_oldest_recovery_point_timestamp_seconds", tier="critical") == t(
+        "2026-11-25T02:00:04+00:00"
+    )
+    assert value(v118, "velero_tier_recovery_point_timestamp_seconds", tier="hot") == t("2026-11-26T11:00:02+00:00")
+    assert {
+        phase: value(v118, "velero_tier_backups", tier="critical", phase=phase)
+        for phase in ("Completed", "PartiallyFailed", "Deleting")
+    } == {"Completed": 1, "PartiallyFailed": 1, "Deleting": 1}
+    assert value(v118, "velero_tier_backups", tier="hot", phase="WaitingForPluginOperations") == 1
+    assert value(v118, "velero_tier_backups_ttl_below_retention", tier="critical") == 0
+    # the Deleting backup expired a week ago: Velero has not deleted it
+    assert value(v118, "velero_tier_backups_past_expiration", tier="critical") == 1
+
+
+def test_118_restores_and_locations(v118: Samples) -> None:
+    group = {"tier": "hot", "schedule": "hourly-hot"}
+    assert value(v118, "velero_restore_last_phase", phase="Completed", **group) == 1
+    assert value(v118, "velero_restore_last_duration_seconds", **group) == 9 * 60
+    assert value(v118, "velero_restore_last_completion_timestamp_seconds", **group) == t("2026-11-26T11:19:00+00:00")
+    assert value(v118, "velero_restores", tier="hot", phase="Completed") == 1
+    assert value(v118, "velero_tier_last_restore_success_timestamp_seconds", tier="hot") == t(
+        "2026-11-26T11:19:00+00:00"
+    )
+    assert value(v118, "velero_storage_location_validation_frequency_seconds", location="default") == 60
+    assert value(v118, "velero_storage_location_validation_frequency_seconds", location="archive") == 0
+    assert value(v118, "velero_storage_location_available", location="archive") == 1
+    assert value(v118, "velero_storage_location_last_sync_timestamp_seconds", location="default") == t(
+        "2026-11-26T12:00:10+00:00"
+    )
+    info = {"provider": "aws", "bucket": "kailash-velero-backups", "prefix": "cluster-a", "region": "us-east-1"}
+    assert (
+        value(v118, "velero_storage_location_info", location="default", default="true", access_mode="ReadWrite", **info)
+        == 1
+    )
+    assert value(v118, "velero_snapshot_location_info", location="default", provider="aws", region="us-east-1") == 1
