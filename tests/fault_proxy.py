@@ -38,11 +38,13 @@ class Call:
 @dataclass(slots=True)
 class Fault:
     """Answer matching requests with an AWS error (status and code), or with `body` as it is (a response AWS
-    would never send), or drop them (status None)."""
+    would never send), or drop them (status None); or, with `rewrite`, forward them and pass moto's answer
+    through it (a state AWS reaches and moto never does, such as a snapshot that failed after it was taken)."""
 
     status: int | None
     code: str = ""
     body: bytes | None = None
+    rewrite: Callable[[bytes], bytes] | None = None
     message: str = "injected by the fault proxy"
     service: str | None = None
     region: str | None = None
@@ -213,7 +215,7 @@ class FaultProxy:
             fault = next((f for f in self._faults if f.matches(call)), None)
             if fault is not None:
                 fault.hits += 1
-        if fault is not None:
+        if fault is not None and fault.rewrite is None:
             if fault.status is None:
                 # An endpoint that cannot be reached: the connection ends without an answer.
                 assert request.transport is not None
@@ -231,4 +233,6 @@ class FaultProxy:
         ) as upstream:
             payload = await upstream.read()
             reply = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
+            if fault is not None and fault.rewrite is not None:
+                payload = fault.rewrite(payload)
             return web.Response(status=upstream.status, body=payload, headers=reply)
