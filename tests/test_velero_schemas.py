@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.test_e2e_fidelity import scene
 from tests.velero_schemas import violations
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
@@ -31,6 +32,13 @@ def test_every_object_of_the_story_validates() -> None:
         "BackupStorageLocation",
         "VolumeSnapshotLocation",
     }
+    assert [v for obj in objects for v in violations(obj)] == []
+
+
+def test_the_fidelity_scene_validates() -> None:
+    """The objects tests/test_e2e_fidelity.py serves (a Deleting backup with managedFields, a skip-unpaused
+    Schedule, a location with validation off)."""
+    objects = scene(NOW).objects
     assert [v for obj in objects for v in violations(obj)] == []
 
 
