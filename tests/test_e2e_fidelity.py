@@ -37,8 +37,7 @@ from velero_exporter.sandbox.demo import environment
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import query, running_prometheus
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
-from velero_exporter.sandbox.story import last_fire, run_name
-from velero_exporter.sources.parsing import parse_go_duration
+from velero_exporter.sandbox.story import last_fire, run_name, scheduled_runs
 
 TIER = "backup-tier"
 PRIMARY, ARCHIVE = "kailash-velero-backups", "kailash-velero-archive"
@@ -75,22 +74,6 @@ class Scene:
     lost_weekly: list[o.Obj]  # the weekly backups a lifecycle rule took (with their folders)
 
 
-def run(schedule: str, tier: str, start: float, *, ttl: str, duration: float = 600, snapshots: int = 0) -> o.Obj:
-    return o.backup(
-        run_name(schedule, start),
-        schedule=schedule,
-        labels={TIER: tier},
-        started=start,
-        completed=start + duration,
-        expiration=start + (parse_go_duration(ttl) or 0.0),
-        ttl=ttl,
-        items_backed_up=200,
-        items_total=200,
-        volume_snapshots_attempted=snapshots,
-        volume_snapshots_completed=snapshots,  # the AWS plugin reports a snapshot completed at once
-    )
-
-
 def drill(name: str, backup: o.Obj, start: float) -> o.Obj:
     return o.restore(name, backup_name=backup["metadata"]["name"], started=start, completed=start + 300)
 
@@ -123,8 +106,13 @@ def scene(now: float) -> Scene:
     # nightly: its last backup 30 hours ago (taken at an earlier unpause), paused since, unpaused five minutes ago
     # with --skip-immediately: Velero consumed the flag and recorded the skip
     last_nightly = now - 30 * HOUR
-    nightly_last = run("nightly", "nightly", last_nightly, ttl="720h0m0s", snapshots=1)
-    nightly_before = run("nightly", "nightly", last_fire("0 2 * * *", last_nightly) - DAY, ttl="720h0m0s")
+    # (the AWS plugin reports its snapshot completed at once)
+    nightly_last, nightly_before = (
+        scheduled_runs(
+            "nightly", "nightly", last_run=t, step=DAY, count=1, duration=600, ttl="720h0m0s", items=200, snapshots=n
+        )[0]
+        for t, n in ((last_nightly, 1), (last_fire("0 2 * * *", last_nightly) - DAY, 0))
+    )
     deleting = o.backup(
         "nightly-deleting",
         schedule="nightly",
@@ -145,14 +133,16 @@ def scene(now: float) -> Scene:
         skip_immediately=False,
     )
     # weekly: 400 days old, 90-day retention, and only its two newest runs left
-    weeks = [last_fire("0 3 * * 0", now - 4 * HOUR) - i * 7 * DAY for i in range(13)]  # 84 days and more
-    weekly_runs = [run("weekly", "weekly", t, ttl="2160h0m0s", duration=3 * HOUR) for t in weeks]
+    last_weekly = last_fire("0 3 * * 0", now - 4 * HOUR)
+    weekly_runs = scheduled_runs(  # 84 days and more: the whole retention less one interval
+        "weekly", "weekly", last_run=last_weekly, step=7 * DAY, count=13, duration=3 * HOUR, ttl="2160h0m0s", items=200
+    )
     weekly_schedule = o.schedule(
         "weekly",
         cron="0 3 * * 0",
         tier_label=(TIER, "weekly"),
         created=now - 400 * DAY,
-        last_backup=weeks[0],
+        last_backup=last_weekly,
         ttl="2160h0m0s",
     )
     # archive: validation disabled, validated once ten days ago; one backup synced from it (no tier)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from velero_exporter.config.settings import DEFAULT_DRILL_LABEL
-from velero_exporter.state.vocabulary import VALIDATION_ANNOTATION
+from velero_exporter.state.vocabulary import BACKUP_PHASES, QUEUED_BACKUP_PHASES, VALIDATION_ANNOTATION
 
 API_VERSION = "velero.io/v1"
 Obj = dict[str, Any]
@@ -48,18 +48,7 @@ def managed_fields(changed: float, *fields: str) -> list[Obj]:
 
 
 # The phases of a backup that Velero has run (pkg/backup/backup.go sets status.hookStatus at the end of a run).
-_RAN_PHASES = frozenset(
-    {
-        "WaitingForPluginOperations",
-        "WaitingForPluginOperationsPartiallyFailed",
-        "Finalizing",
-        "FinalizingPartiallyFailed",
-        "Completed",
-        "PartiallyFailed",
-        "Failed",
-        "Deleting",
-    }
-)
+_RAN_PHASES = frozenset(BACKUP_PHASES) - QUEUED_BACKUP_PHASES - {"FailedValidation", "InProgress"}
 
 
 def backup(
