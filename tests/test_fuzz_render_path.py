@@ -19,7 +19,6 @@ import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,21 +28,13 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from tests.test_metric_values import NOW, load
+from tests.velero_schemas import KINDS, SCHEMA
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import OPENMETRICS, TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
 from velero_exporter.model.velero import EARLIEST_TIMESTAMP
 from velero_exporter.sandbox import objects as o
 
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
-KINDS = {
-    "backups": "Backup",
-    "restores": "Restore",
-    "schedules": "Schedule",
-    "backupstoragelocations": "BackupStorageLocation",
-    "volumesnapshotlocations": "VolumeSnapshotLocation",
-}
-SCHEMA = {plural: json.loads((SCHEMAS / f"{plural}.json").read_text()) for plural in KINDS}
 # Names from small pools, so that backups meet their schedules, restores their backups, tiers their labels.
 NAMES = ("hourly-hot", "daily-critical", "weekly-full", "config-backup", "monthly-dr", "default", "b1", "b2", "x")
 TIERS = ("hot", "critical", "full", "config", "dr", "unknown-tier")

@@ -1,4 +1,4 @@
-"""Every object the sandbox builds is one Velero's own CRD schemas accept (tests/schemas/velero/).
+"""Every object the sandbox builds is one Velero's own CRD schemas accept (tests/schemas/).
 
 The sandbox stands in for Velero in the demo and in every test that reads objects through the fake API: an
 object Velero could not have written would prove nothing. The validator is shown to reject what Velero's schema

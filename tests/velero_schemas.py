@@ -1,9 +1,9 @@
-"""Velero's object schemas (tests/schemas/velero/), and a validator for the objects the sandbox builds.
+"""Velero's object schemas (tests/schemas/<plural>.json, derived by scripts/derive-crd-schemas.py) and a validator for
+the objects the sandbox builds.
 
 The stored files are the openAPIV3Schema of Velero's CustomResourceDefinitions with every description removed:
-field names, types, formats, enums and required lists, the facts of Velero's API (tests/schemas/velero/README.md
-says which release they come from). `python -m tests.velero_schemas CRD_DIR` derives them again from a folder of
-Velero's CRD files.
+field names, types, formats, enums and required lists, the facts of Velero's API (tests/schemas/README.md says
+which release they come from).
 
 Validation is stricter than the API server's in one way: where the schema lists an object's properties, a field it
 does not list is an error (the API server would silently prune it, so a sandbox object carrying it would hold data
@@ -13,17 +13,26 @@ no Velero ever writes). `metadata`, which the CRDs leave open, is checked agains
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "velero"
 Schema = dict[str, Any]
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+API_VERSION = "velero.io/v1"
+# The kinds the exporter reads, by their plural: the files of SCHEMA_DIR.
+KINDS = {
+    "backups": "Backup",
+    "restores": "Restore",
+    "schedules": "Schedule",
+    "backupstoragelocations": "BackupStorageLocation",
+    "volumesnapshotlocations": "VolumeSnapshotLocation",
+}
+# Each kind's schema as stored, by plural.
+SCHEMA: dict[str, Schema] = {plural: json.loads((SCHEMA_DIR / f"{plural}.json").read_text()) for plural in KINDS}
 
 # Kubernetes' ObjectMeta as the API server serves it (k8s.io/apimachinery/pkg/apis/meta/v1), the fields objects
 # carry; the CRDs declare metadata only as `type: object`.
@@ -82,53 +91,6 @@ OBJECT_META: Schema = {
 }
 
 
-# --- derivation from Velero's CRD files ---------------------------------------------------------------------
-
-
-def strip_descriptions(schema: Schema) -> Schema:
-    """The schema without its prose: every `description` keyword goes, a property named description stays."""
-    out: Schema = {}
-    for key, value in schema.items():
-        if key == "description":
-            continue
-        if key == "properties":
-            out[key] = {name: strip_descriptions(sub) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
-            out[key] = strip_descriptions(value)
-        elif key in ("anyOf", "allOf", "oneOf"):
-            out[key] = [strip_descriptions(sub) for sub in value]
-        else:
-            out[key] = value
-    return out
-
-
-def derive(crd: Mapping[str, Any]) -> Iterator[tuple[str, Schema]]:
-    """(file name, stored document) for each served version of one CustomResourceDefinition."""
-    spec = crd["spec"]
-    for version in spec["versions"]:
-        api_version = f"{spec['group']}/{version['name']}"
-        yield (
-            f"{spec['names']['plural']}.{version['name']}.json",
-            {
-                "apiVersion": api_version,
-                "kind": spec["names"]["kind"],
-                "schema": strip_descriptions(version["schema"]["openAPIV3Schema"]),
-            },
-        )
-
-
-def write_derived(crd_dir: Path, out_dir: Path = SCHEMA_DIR) -> list[str]:
-    written = []
-    for path in sorted(crd_dir.glob("*.yaml")):
-        for name, document in derive(yaml.safe_load(path.read_text())):
-            (out_dir / name).write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
-            written.append(name)
-    return written
-
-
-# --- validation ---------------------------------------------------------------------------------------------
-
-
 def _strict(schema: Schema) -> Schema:
     """Kubernetes' structural schema as JSON Schema, closed where it lists properties (see the module's doc)."""
     out: Schema = {}
@@ -159,14 +121,13 @@ def _strict(schema: Schema) -> Schema:
 def schemas() -> dict[tuple[str, str], Schema]:
     """The stored schemas by (apiVersion, kind), made strict and with metadata checked."""
     found: dict[tuple[str, str], Schema] = {}
-    for path in sorted(SCHEMA_DIR.glob("*.json")):
-        document = json.loads(path.read_text())
-        schema = _strict(document["schema"])
+    for plural, kind in KINDS.items():
+        schema = _strict(SCHEMA[plural])
         schema["properties"]["metadata"] = OBJECT_META
         schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind", "metadata"})
-        schema["properties"]["apiVersion"] = {"const": document["apiVersion"]}
-        schema["properties"]["kind"] = {"const": document["kind"]}
-        found[document["apiVersion"], document["kind"]] = schema
+        schema["properties"]["apiVersion"] = {"const": API_VERSION}
+        schema["properties"]["kind"] = {"const": kind}
+        found[API_VERSION, kind] = schema
     return found
 
 
@@ -182,8 +143,3 @@ def violations(obj: Mapping[str, Any]) -> list[str]:
         f"{key[1]} {name}: {'.'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
         for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))
     ]
-
-
-if __name__ == "__main__":
-    for written in write_derived(Path(sys.argv[1])):
-        print(written)
