@@ -471,9 +471,9 @@ async def test_the_posture_row_shows_the_sandboxs_posture(sandbox: Sandbox) -> N
     states = _panel(overview, "Snapshots by state per region")
     answer = await query(sandbox.prometheus, substitute(states["targets"][0]["expr"]))
     completed = {s["metric"]["region"]: float(s["value"][1]) for s in answer if s["metric"]["state"] == "completed"}
-    # One snapshot per backup that snapshots volumes (7 daily, 13 weekly, 12 monthly), all encrypted; the DR
+    # One snapshot per backup that snapshots volumes (30 daily, 13 weekly, 13 monthly), all encrypted; the DR
     # region has copies of all but the daily runs of the last two and a half days (2 or 3 by the time of day).
-    assert completed["us-east-1"] == 32 and completed["us-west-2"] in (29, 30)
+    assert completed["us-east-1"] == 56 and completed["us-west-2"] in (53, 54)
 
     accounts = _panel(overview, "AWS accounts")
     info = await query(sandbox.prometheus, substitute(accounts["targets"][0]["expr"]))

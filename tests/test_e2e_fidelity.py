@@ -32,7 +32,7 @@ from tests.test_e2e import Alert, alert, firing, test_rules, wait_for
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import DAY, HOUR, MINUTE, AwsConfig, Config, Tier, TierSchedule
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.aws_story import layout, take_snapshots, upload
+from velero_exporter.sandbox.aws_story import SEED_SETUP, layout, set_up_bucket, take_snapshots, upload
 from velero_exporter.sandbox.demo import environment
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import query, running_prometheus
@@ -212,10 +212,12 @@ async def peers() -> AsyncIterator[Peers]:
         primary = [b for b in backups if b["spec"]["storageLocation"] == "default"]
         archived = [b for b in backups if b["spec"]["storageLocation"] == "archive"]
         s3 = moto.client("s3", REGION)
-        await asyncio.to_thread(upload, s3, PRIMARY, layout(primary), region=REGION)
-        await asyncio.to_thread(upload, s3, ARCHIVE, layout(archived), region=REGION)
+        for bucket, held in ((PRIMARY, primary), (ARCHIVE, archived)):
+            await asyncio.to_thread(upload, s3, bucket, layout(held), region=REGION)
+            await asyncio.to_thread(set_up_bucket, s3, bucket, SEED_SETUP)  # versioned, encrypted, private
         failed_backup = next(b for b in backups if b["metadata"]["name"] == world.failed_snapshot_backup)
-        taken = await asyncio.to_thread(take_snapshots, moto.client("ec2", REGION), [failed_backup])
+        ec2 = moto.client("ec2", REGION)
+        taken = await asyncio.to_thread(take_snapshots, ec2, [failed_backup], encrypted=True)
         failed = taken[world.failed_snapshot_backup]
         proxy.add(_failed(failed))
         for obj in world.objects:
