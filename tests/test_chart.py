@@ -36,6 +36,7 @@ from velero_exporter.exposition.web_config import load_web_config
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.outputs import CHART as CHART_IN_REPOSITORY
 from velero_exporter.mixin.outputs import outputs
+from velero_exporter.sources.kube.source import RESOURCES
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "chart" / "velero-exporter"
@@ -70,10 +71,11 @@ CONTAINER_SECURITY_CONTEXT = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+# Exactly what the exporter's kube source watches: the Role and the exporter cannot drift apart.
 ROLE_RULES = [
     {
         "apiGroups": ["velero.io"],
-        "resources": ["backups", "restores", "schedules", "backupstoragelocations", "volumesnapshotlocations"],
+        "resources": [resource.plural for resource in RESOURCES],
         "verbs": ["get", "list", "watch"],
     }
 ]

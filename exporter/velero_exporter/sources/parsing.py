@@ -15,15 +15,28 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from velero_exporter.config.settings import DEFAULT_LIMITS
-from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+from velero_exporter.state.records import (
+    Backup,
+    Repository,
+    Restore,
+    Schedule,
+    SnapshotLocation,
+    StorageLocation,
+    VolumeOperation,
+)
 from velero_exporter.state.vocabulary import (
+    BACKUP_NAME_LABEL,
     BACKUP_PHASES,
     LOCATION_PHASES,
+    MAINTENANCE_RESULTS,
+    REPOSITORY_PHASES,
+    RESTORE_NAME_LABEL,
     RESTORE_PHASES,
     SCHEDULE_PHASES,
     UNKNOWN_PHASE,
     VALIDATION_ANNOTATION,
     VALIDATIONS,
+    VOLUME_OPERATION_PHASES,
     Problem,
     Validation,
 )
@@ -132,21 +145,25 @@ class _Reader:
     def last_changed(self, meta: Mapping[str, Any]) -> float | None:
         """The newest metadata.managedFields[].time: the API server moves a writer's entry's time whenever that
         writer changes a value it owns."""
-        entries = meta.get("managedFields")
-        if entries is None:
-            return None
-        if not isinstance(entries, list):
+        times = [self.timestamp(entry, "time") for entry in self.mappings(meta, "managedFields")]
+        return max((t for t in times if t is not None), default=None)
+
+    def mappings(self, parent: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        """A list of objects; an entry that is not one is ignored (and noted)."""
+        value = parent.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
             self.note(BAD_FIELD_TYPE)
-            return None
-        newest: float | None = None
-        for entry in entries:
-            if not isinstance(entry, Mapping):
-                self.note(BAD_FIELD_TYPE)
-                continue
-            changed = self.timestamp(entry, "time")
-            if changed is not None and (newest is None or changed > newest):
-                newest = changed
-        return newest
+            return []
+        out = [entry for entry in value if isinstance(entry, Mapping)]
+        if len(out) != len(value):
+            self.note(BAD_FIELD_TYPE)
+        return out
+
+    def label(self, metadata: Mapping[str, Any], key: str) -> str:
+        """One label's value ("" without it): records that need a single label keep no label set."""
+        return self.string(self.mapping(metadata, "labels"), key)
 
     def labels(self, parent: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         raw = self.mapping(parent, "labels")
@@ -398,6 +415,66 @@ def _build_snapshot_location(obj: Mapping[str, Any], name: str, r: _Reader) -> S
     return SnapshotLocation(name=name, provider=r.string(spec, "provider"), region=r.string(config, "region"))
 
 
+def _volume_operation_builder(
+    kind: str, owner_label: str
+) -> Callable[[Mapping[str, Any], str, _Reader], VolumeOperation]:
+    """The four kinds share one shape (status.progress is pkg/apis/velero/shared's DataMoveOperationProgress);
+    acceptedTimestamp exists from 1.16 on DataUploads and DataDownloads, from 1.17 on the pod volume kinds."""
+
+    def build(obj: Mapping[str, Any], name: str, r: _Reader) -> VolumeOperation:
+        meta = r.mapping(obj, "metadata")
+        status = r.mapping(obj, "status")
+        progress = r.mapping(status, "progress")
+        return VolumeOperation(
+            kind=kind,
+            name=name,
+            phase=r.phase(status, VOLUME_OPERATION_PHASES, empty="New") or "New",
+            owner=r.label(meta, owner_label),
+            created=r.timestamp(meta, "creationTimestamp"),
+            accepted=r.timestamp(status, "acceptedTimestamp"),
+            started=r.timestamp(status, "startTimestamp"),
+            completed=r.timestamp(status, "completionTimestamp"),
+            bytes_done=r.count(progress, "bytesDone"),
+            total_bytes=r.count(progress, "totalBytes"),
+        )
+
+    return build
+
+
+_build_pod_volume_backup = _volume_operation_builder("PodVolumeBackup", BACKUP_NAME_LABEL)
+_build_pod_volume_restore = _volume_operation_builder("PodVolumeRestore", RESTORE_NAME_LABEL)
+_build_data_upload = _volume_operation_builder("DataUpload", BACKUP_NAME_LABEL)
+_build_data_download = _volume_operation_builder("DataDownload", RESTORE_NAME_LABEL)
+
+
+def _build_repository(obj: Mapping[str, Any], name: str, r: _Reader) -> Repository:
+    meta = r.mapping(obj, "metadata")
+    spec = r.mapping(obj, "spec")
+    status = r.mapping(obj, "status")
+    # Velero appends to recentMaintenance and keeps it ordered by start (backup_repository_controller.go):
+    # the newest entry is the one that started last, the list's order breaking ties.
+    history = [(r.timestamp(entry, "startTimestamp"), entry) for entry in r.mappings(status, "recentMaintenance")]
+    result = started = None
+    if history:
+        started, entry = history[max(range(len(history)), key=lambda i: (history[i][0] or 0.0, i))]
+        result = r.string(entry, "result")
+        if result not in MAINTENANCE_RESULTS:
+            r.note(UNKNOWN_PHASE_REASON)
+            result = UNKNOWN_PHASE
+    return Repository(
+        name=name,
+        phase=r.phase(status, REPOSITORY_PHASES, empty="New") or "New",
+        repository_type=r.string(spec, "repositoryType"),
+        location=r.string(spec, "backupStorageLocation"),
+        volume_namespace=r.string(spec, "volumeNamespace"),
+        created=r.timestamp(meta, "creationTimestamp"),
+        maintenance_frequency=r.go_duration(spec, "maintenanceFrequency"),
+        last_maintenance=r.timestamp(status, "lastMaintenanceTime"),
+        last_maintenance_result=result,
+        last_maintenance_started=started,
+    )
+
+
 def parse_backup(obj: object, shared: SharedValues | None = None) -> Parsed[Backup]:
     return _parse(obj, _build_backup, shared)
 
@@ -416,3 +493,23 @@ def parse_storage_location(obj: object, shared: SharedValues | None = None) -> P
 
 def parse_snapshot_location(obj: object, shared: SharedValues | None = None) -> Parsed[SnapshotLocation]:
     return _parse(obj, _build_snapshot_location, shared)
+
+
+def parse_pod_volume_backup(obj: object, shared: SharedValues | None = None) -> Parsed[VolumeOperation]:
+    return _parse(obj, _build_pod_volume_backup, shared)
+
+
+def parse_pod_volume_restore(obj: object, shared: SharedValues | None = None) -> Parsed[VolumeOperation]:
+    return _parse(obj, _build_pod_volume_restore, shared)
+
+
+def parse_data_upload(obj: object, shared: SharedValues | None = None) -> Parsed[VolumeOperation]:
+    return _parse(obj, _build_data_upload, shared)
+
+
+def parse_data_download(obj: object, shared: SharedValues | None = None) -> Parsed[VolumeOperation]:
+    return _parse(obj, _build_data_download, shared)
+
+
+def parse_repository(obj: object, shared: SharedValues | None = None) -> Parsed[Repository]:
+    return _parse(obj, _build_repository, shared)

@@ -121,3 +121,42 @@ class SnapshotLocation:
     name: str
     provider: str
     region: str
+
+
+@dataclass(slots=True, frozen=True)
+class VolumeOperation:
+    """A PodVolumeBackup, PodVolumeRestore, DataUpload or DataDownload: one volume's data on its way.
+
+    `owner` is the value of the label that joins it to its run (velero.io/backup-name for the backups' kinds,
+    velero.io/restore-name for the restores'). `moved` is not Velero's: it is when this exporter first saw the
+    current phase and bytesDone (None when nothing had moved at first sight); see state/progress.py.
+    """
+
+    kind: str
+    name: str
+    phase: str
+    owner: str
+    created: float | None
+    accepted: float | None
+    started: float | None
+    completed: float | None
+    bytes_done: int | None
+    total_bytes: int | None
+    moved: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Repository:
+    """A BackupRepository: the kopia (or restic) repository of one namespace's volumes in one location."""
+
+    name: str
+    phase: str
+    repository_type: str
+    location: str
+    volume_namespace: str
+    created: float | None
+    maintenance_frequency: float | None
+    last_maintenance: float | None
+    # The newest entry of status.recentMaintenance (Velero 1.16+): its result and when it started; None before.
+    last_maintenance_result: str | None
+    last_maintenance_started: float | None

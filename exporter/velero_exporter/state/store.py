@@ -13,7 +13,15 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from velero_exporter.state.aws_records import BucketKey, BucketPosture, BucketUsage, RegionSnapshots, RepositoryUsage
-from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+from velero_exporter.state.records import (
+    Backup,
+    Repository,
+    Restore,
+    Schedule,
+    SnapshotLocation,
+    StorageLocation,
+    VolumeOperation,
+)
 
 R = TypeVar("R")
 K = TypeVar("K")
@@ -135,6 +143,9 @@ class ResourceHealth:
     synced: bool = False  # has completed a list (at least once)
     up: bool = False  # the last list/watch is healthy
     forbidden: bool = False
+    # False once the API answers 404 for the resource: its CRD is not installed (an older Velero), until a list
+    # succeeds again.
+    served: bool = True
     relists: int = 0
     watch_restarts: int = 0
     last_event: float | None = None
@@ -186,6 +197,11 @@ class StoreView:
     snapshots: Mapping[str, RegionSnapshots] = field(default_factory=dict)  # by region
     posture: Mapping[BucketKey, BucketPosture] = field(default_factory=dict)
     accounts: Mapping[str, str] = field(default_factory=dict)  # by identity (role ARN or DEFAULT_IDENTITY)
+    pod_volume_backups: Mapping[str, VolumeOperation] = field(default_factory=dict)
+    pod_volume_restores: Mapping[str, VolumeOperation] = field(default_factory=dict)
+    data_uploads: Mapping[str, VolumeOperation] = field(default_factory=dict)
+    data_downloads: Mapping[str, VolumeOperation] = field(default_factory=dict)
+    backup_repositories: Mapping[str, Repository] = field(default_factory=dict)
 
 
 class Store:
@@ -196,6 +212,11 @@ class Store:
         self.schedules: Collection[Schedule] = Collection(self.changed)
         self.storage_locations: Collection[StorageLocation] = Collection(self.changed)
         self.snapshot_locations: Collection[SnapshotLocation] = Collection(self.changed)
+        self.pod_volume_backups: Collection[VolumeOperation] = Collection(self.changed)
+        self.pod_volume_restores: Collection[VolumeOperation] = Collection(self.changed)
+        self.data_uploads: Collection[VolumeOperation] = Collection(self.changed)
+        self.data_downloads: Collection[VolumeOperation] = Collection(self.changed)
+        self.backup_repositories: Collection[Repository] = Collection(self.changed)
         self.buckets: Measurements[BucketKey, BucketUsage] = Measurements(self.changed)
         self.repositories: Measurements[BucketKey, RepositoryUsage] = Measurements(self.changed)
         self.snapshots: Measurements[str, RegionSnapshots] = Measurements(self.changed)
@@ -211,6 +232,11 @@ class Store:
             "schedules": self.schedules,
             "backupstoragelocations": self.storage_locations,
             "volumesnapshotlocations": self.snapshot_locations,
+            "podvolumebackups": self.pod_volume_backups,
+            "podvolumerestores": self.pod_volume_restores,
+            "datauploads": self.data_uploads,
+            "datadownloads": self.data_downloads,
+            "backuprepositories": self.backup_repositories,
         }
 
     def view(self) -> StoreView:
@@ -225,4 +251,9 @@ class Store:
             snapshots=self.snapshots.frozen(),
             posture=self.posture.frozen(),
             accounts=self.accounts.frozen(),
+            pod_volume_backups=self.pod_volume_backups.frozen(),
+            pod_volume_restores=self.pod_volume_restores.frozen(),
+            data_uploads=self.data_uploads.frozen(),
+            data_downloads=self.data_downloads.frozen(),
+            backup_repositories=self.backup_repositories.frozen(),
         )

@@ -2,7 +2,8 @@
 the problems found in objects. Every family that counts by one of them initialises each value to 0.
 
 Velero's phases are those of pkg/apis/velero/v1 (backup_types.go, restore_types.go, schedule_types.go,
-backupstoragelocation_types.go); an object without a phase is New.
+backupstoragelocation_types.go, pod_volume_backup_types.go, backup_repository_types.go) and v2alpha1
+(data_upload_types.go, data_download_types.go); an object without a phase is New.
 """
 
 from __future__ import annotations
@@ -83,6 +84,40 @@ VALIDATIONS: tuple[Validation, ...] = get_args(Validation)
 # Completed drill has none, and "failed" too when the restore itself did not complete.
 DrillResult = Literal["passed", "failed", "unvalidated"]
 DRILL_RESULTS: tuple[DrillResult, ...] = get_args(DrillResult)
+
+# The phases of the four volume data operations. PodVolumeBackups and PodVolumeRestores had New, InProgress,
+# Completed and Failed until 1.16; 1.17 gave them the data movers' eight (pod_volume_backup_types.go).
+VolumeOperationPhase = Literal[
+    "New", "Accepted", "Prepared", "InProgress", "Canceling", "Canceled", "Completed", "Failed"
+]
+VOLUME_OPERATION_PHASES: tuple[VolumeOperationPhase, ...] = get_args(VolumeOperationPhase)
+ALL_VOLUME_OPERATION_PHASES: tuple[str, ...] = (*VOLUME_OPERATION_PHASES, UNKNOWN_PHASE)
+FINISHED_VOLUME_OPERATION_PHASES: frozenset[str] = frozenset({"Completed", "Failed", "Canceled"})
+# A Canceled operation moved no data for good: it counts as failed (VeleroVolumeOperationFailed).
+FAILED_VOLUME_OPERATION_PHASES: frozenset[str] = frozenset({"Failed", "Canceled"})
+# The four operations by their Kubernetes kind (the `kind` label), and which owner label joins each to its run.
+VolumeOperationKind = Literal["PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"]
+VOLUME_OPERATION_KINDS: tuple[VolumeOperationKind, ...] = get_args(VolumeOperationKind)
+# How a backup saved a volume (the `method` label): file-system backup (PodVolumeBackups, kopia or restic), CSI
+# snapshot data movement (DataUploads), a native snapshot (VolumeSnapshotLocation's plugin), a CSI snapshot.
+VolumeMethod = Literal["fs-backup", "data-mover", "snapshot", "csi-snapshot"]
+VOLUME_METHODS: tuple[VolumeMethod, ...] = get_args(VolumeMethod)
+# The methods whose data an operation object moves (and so has bytes).
+MOVED_METHODS: tuple[VolumeMethod, ...] = ("fs-backup", "data-mover")
+
+RepositoryPhase = Literal["New", "Ready", "NotReady"]
+REPOSITORY_PHASES: tuple[RepositoryPhase, ...] = get_args(RepositoryPhase)
+# status.recentMaintenance[].result, Velero 1.16+ (backup_repository_types.go).
+MaintenanceResult = Literal["Succeeded", "Failed"]
+MAINTENANCE_RESULTS: tuple[MaintenanceResult, ...] = get_args(MaintenanceResult)
+
+# Labels Velero puts on the volume data operations (pkg/apis/velero/v1/labels_annotations.go): the backup's name
+# on PodVolumeBackups (pkg/podvolume/backupper.go) and DataUploads (pkg/backup/actions/csi/pvc_action.go from
+# 1.14; velero-plugin-for-csi's internal/backup/pvc_action.go before), the restore's on PodVolumeRestores
+# (pkg/podvolume/restorer.go) and DataDownloads (pkg/restore/actions/csi/pvc_action.go). The same keys in 1.12
+# through 1.18. The value is the name passed through pkg/label.GetValidName: see velero/labels.py.
+BACKUP_NAME_LABEL = "velero.io/backup-name"
+RESTORE_NAME_LABEL = "velero.io/restore-name"
 
 # What a source's failure can be (velero_exporter_*_errors{kind}). `internal` is a bug of the exporter's own
 # (a reflector or poller that raised), counted and retried rather than fatal.

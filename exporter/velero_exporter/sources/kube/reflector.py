@@ -8,7 +8,8 @@
   a bookmark, for longer than the inactivity timeout) is resumed from the last resourceVersion after a short
   backoff.
 - Failures back off exponentially with full jitter (Retry-After wins when the server sends one); the backoff
-  resets after a quiet period. A 403 marks the resource forbidden and is retried every backoff_max.
+  resets after a quiet period. A 403 marks the resource forbidden and is retried every backoff_max; so is a 404,
+  which marks it not served (its CRD is not installed: an older Velero) until a list succeeds.
 - Relists after 410 back off too: a server whose every watch expires at once would otherwise be listed hundreds
   of times a second. client-go does the same, backing off every ListAndWatch by 0.8 s doubling to 30 s, jittered,
   reset after two quiet minutes (tools/cache/reflector.go, NewReflectorWithOptions' backoffManager). A second
@@ -159,17 +160,25 @@ class Reflector:
         self.health.up = False
         op = "list" if listing else "watch"
         relist = False
+        level = logging.WARNING
         if err.kind == "forbidden":
             self.health.forbidden = True
             delay = self.backoff_max
             relist = True  # permissions were revoked for a while: trust nothing seen before
+        elif err.kind == "not_found":
+            # The resource (its CRD) is not served: installed later if ever (a Velero upgrade), so no hurry; its
+            # history is gone with it. Said once, not every retry.
+            if not self.health.served:
+                level = logging.DEBUG
+            self.health.served = False
+            delay = self.backoff_max
+            relist = True
         elif err.retry_after is not None and err.retry_after > 0:
             delay = min(err.retry_after, MAX_RETRY_AFTER)
         else:
             delay = self._backoff.next()
-        if err.kind == "not_found":
-            relist = True  # the resource (its CRD) went away; its history with it
-        log.warning(
+        log.log(
+            level,
             "event=%s_failed resource=%s reason=%s status=%s retry_in=%.2f detail=%s",
             op,
             self.plural,
@@ -220,6 +229,7 @@ class Reflector:
         self.health.synced = True
         self.health.up = not self._relists_failing  # listing works; whether watching does, the next watch tells
         self.health.forbidden = False
+        self.health.served = True
         self.source_health.last_success = now
         self.source_health.last_refresh_duration = time.monotonic() - started
         log.info(
