@@ -20,6 +20,7 @@ from velero_exporter.sandbox.kube_api import (
     decode_continue,
     encode_continue,
     human_duration,
+    running,
 )
 from velero_exporter.sandbox.monitoring import find_kubectl
 
@@ -185,6 +186,112 @@ async def test_kubectl_delete(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
     assert len(api.list("backups")) == 6
 
 
+# --- the volume data kinds, at their own group versions ---------------------------------------------
+
+V2 = "/apis/velero.io/v2alpha1/namespaces/velero"
+
+
+def _volume_objects() -> list[objects.Obj]:
+    return [
+        objects.pod_volume_backup(
+            "b1-x7k2p", backup="b1", pod="db-0", pod_namespace="app", volume="data", started=T0, completed=T0 + 9
+        ),
+        objects.backup_repository("app", last_maintenance=T0, created=T0 - 100),
+        objects.data_upload(
+            "b1-q9w4z", backup="b1", pvc="data-db-0", pvc_namespace="app", phase="InProgress", started=T0
+        ),
+    ]
+
+
+@needs_kubectl
+async def test_kubectl_reads_the_volume_kinds_at_their_group_versions(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    for obj in _volume_objects():
+        api.create(obj)
+    uploads = json.loads(await kubectl(api, tmp_path, "get", "datauploads", "-n", "velero", "-o", "json"))
+    pvbs = (await kubectl(api, tmp_path, "get", "podvolumebackups.velero.io", "-n", "velero", "-o", "name")).split()
+    repos = (await kubectl(api, tmp_path, "get", "backuprepositories", "-n", "velero")).splitlines()
+    listed = (await kubectl(api, tmp_path, "api-resources", "--api-group=velero.io", "-o", "wide")).splitlines()
+
+    assert [(u["apiVersion"], u["kind"], u["metadata"]["name"]) for u in uploads["items"]] == [
+        ("velero.io/v2alpha1", "DataUpload", "b1-q9w4z")
+    ]
+    assert uploads["items"][0]["metadata"]["labels"] == {"velero.io/backup-name": "b1"}
+    assert pvbs == ["podvolumebackup.velero.io/b1-x7k2p"]
+    assert [line.split()[0] for line in repos] == ["NAME", "app-default-kopia"]
+    versions = {line.split()[0]: line.split()[1] for line in listed[1:]}
+    assert versions["datauploads"] == versions["datadownloads"] == "velero.io/v2alpha1"
+    assert versions["podvolumebackups"] == versions["backuprepositories"] == "velero.io/v1"
+    assert {f"{V2}/datauploads", f"{BASE}/podvolumebackups", "/apis/velero.io/v2alpha1"} <= {
+        r.path for r in api.requests
+    }
+
+
+@needs_kubectl
+async def test_kubectl_creates_and_watches_a_dataupload(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    config = api.write_kubeconfig(tmp_path / "kubeconfig")
+    manifest = tmp_path / "dataupload.json"
+    upload = objects.data_upload("b2-a1b2c", backup="b2", pvc="data-db-0", pvc_namespace="app", phase=None)
+    manifest.write_text(json.dumps(upload))
+    assert KUBECTL is not None
+    proc = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
+        *("get", "datauploads.velero.io", "-n", "velero", "-w", "-o", "name"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            for _ in range(400):
+                if any(r.query.get("watch") == "true" and r.path == f"{V2}/datauploads" for r in api.requests):
+                    break
+                await asyncio.sleep(0.05)
+            # The fake serves no OpenAPI document for kubectl's client-side validation.
+            out = await kubectl(api, tmp_path, "create", "--validate=false", "-f", str(manifest))
+            line = (await proc.stdout.readline()).decode().strip()
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert out.strip() == "dataupload.velero.io/b2-a1b2c created"
+    assert line == "dataupload.velero.io/b2-a1b2c"
+    stored = api.get("datauploads", "b2-a1b2c")
+    assert stored is not None and stored["apiVersion"] == "velero.io/v2alpha1"
+
+
+@needs_kubectl
+async def test_an_older_velero_serves_no_data_movers(tmp_path: pathlib.Path) -> None:
+    async with running(FakeKubeAPI(versions=("v1",))) as older, aiohttp.ClientSession() as http:
+        assert KUBECTL is not None
+        config = older.write_kubeconfig(tmp_path / "kubeconfig")
+        proc = await asyncio.create_subprocess_exec(
+            KUBECTL,
+            *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
+            *("get", "datauploads", "-n", "velero"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        status, body = await get_json(http, f"{older.url}{V2}/datauploads")
+        _, groups = await get_json(http, f"{older.url}/apis")
+        discovery, _ = await get_json(http, f"{older.url}/apis/velero.io/v2alpha1")
+        pvbs, _ = await get_json(http, f"{older.url}{BASE}/podvolumebackups")
+
+    assert proc.returncode == 1
+    assert 'the server doesn\'t have a resource type "datauploads"' in err.decode()
+    assert (status, body["reason"]) == (404, "NotFound")
+    assert [v["version"] for v in groups["groups"][0]["versions"]] == ["v1"]
+    assert (discovery, pvbs) == (404, 200)
+    with pytest.raises(ValueError, match="not a kind this server serves"):
+        older.create(_volume_objects()[2])
+
+
+def test_a_kind_at_the_wrong_version_is_refused() -> None:
+    upload = _volume_objects()[2]
+    with pytest.raises(ValueError, match=r"served as velero\.io/v2alpha1"):
+        FakeKubeAPI().create({**upload, "apiVersion": "velero.io/v1"})
+
+
 # --- lists --------------------------------------------------------------------------------------------
 
 
@@ -305,8 +412,11 @@ async def test_discovery(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
     _, groups = await get_json(http, f"{api.url}/apis")
     _, resources = await get_json(http, f"{api.url}/apis/velero.io/v1")
 
+    _, v2alpha1 = await get_json(http, f"{api.url}/apis/velero.io/v2alpha1")
+
     assert version["gitVersion"] == "v1.30.0"
     assert groups["groups"][0]["preferredVersion"]["groupVersion"] == "velero.io/v1"
+    assert [v["groupVersion"] for v in groups["groups"][0]["versions"]] == ["velero.io/v1", "velero.io/v2alpha1"]
     by_name = {r["name"]: r for r in resources["resources"]}
     assert set(by_name) == {
         "backups",
@@ -314,6 +424,14 @@ async def test_discovery(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
         "schedules",
         "backupstoragelocations",
         "volumesnapshotlocations",
+        "podvolumebackups",
+        "podvolumerestores",
+        "backuprepositories",
+    }
+    assert v2alpha1["groupVersion"] == "velero.io/v2alpha1"
+    assert {r["name"]: r["kind"] for r in v2alpha1["resources"]} == {
+        "datauploads": "DataUpload",
+        "datadownloads": "DataDownload",
     }
     assert by_name["backupstoragelocations"]["shortNames"] == ["bsl"]
     assert by_name["volumesnapshotlocations"]["kind"] == "VolumeSnapshotLocation"

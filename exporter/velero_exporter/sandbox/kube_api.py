@@ -1,4 +1,6 @@
-"""A wire-level fake Kubernetes API server for Velero's velero.io/v1 resources.
+"""A wire-level fake Kubernetes API server for Velero's resources: velero.io/v1, and velero.io/v2alpha1 for the
+data movers' DataUploads and DataDownloads (since Velero 1.12; a server made to play an older Velero serves v1
+only, and answers 404 for the rest as the real one does).
 
 It speaks what client-go (and so kubectl) expects: discovery, paginated lists with continue tokens
 served from a snapshot, watches with history replay, bookmarks and 410 Expired, Table output, and
@@ -30,7 +32,10 @@ from aiohttp import web
 
 GROUP = "velero.io"
 VERSION = "v1"
+V2ALPHA1 = "v2alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+# Velero's group versions, the preferred one first (Velero's CRDs make v1 the storage version of its kinds).
+VERSIONS: tuple[str, ...] = (VERSION, V2ALPHA1)
 Obj = dict[str, Any]
 
 _JSON = "application/json"
@@ -44,6 +49,11 @@ class Resource:
     singular: str
     kind: str
     short_names: tuple[str, ...] = ()
+    version: str = VERSION
+
+    @property
+    def api_version(self) -> str:
+        return f"{GROUP}/{self.version}"
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -52,6 +62,11 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("schedules", "schedule", "Schedule"),
     Resource("backupstoragelocations", "backupstoragelocation", "BackupStorageLocation", ("bsl",)),
     Resource("volumesnapshotlocations", "volumesnapshotlocation", "VolumeSnapshotLocation", ("vsl",)),
+    Resource("podvolumebackups", "podvolumebackup", "PodVolumeBackup"),
+    Resource("podvolumerestores", "podvolumerestore", "PodVolumeRestore"),
+    Resource("backuprepositories", "backuprepository", "BackupRepository"),
+    Resource("datauploads", "dataupload", "DataUpload", version=V2ALPHA1),
+    Resource("datadownloads", "datadownload", "DataDownload", version=V2ALPHA1),
 )
 _BY_PLURAL = {r.plural: r for r in RESOURCES}
 _BY_KIND = {r.kind: r for r in RESOURCES}
@@ -489,7 +504,10 @@ class Faults:
 
 
 class FakeKubeAPI:
-    """In-memory velero.io/v1 apiserver.  Mutate it from the event loop's thread."""
+    """In-memory apiserver of Velero's group.  Mutate it from the event loop's thread.
+
+    `versions` are the group versions it serves: ("v1",) plays a Velero older than 1.12, without the data movers.
+    """
 
     def __init__(
         self,
@@ -498,8 +516,11 @@ class FakeKubeAPI:
         history_size: int = 10000,
         bookmark_interval: float = 5.0,
         continue_ttl: float = 300.0,
+        versions: tuple[str, ...] = VERSIONS,
     ) -> None:
         self.namespace = namespace
+        self.versions = tuple(v for v in VERSIONS if v in versions)
+        self.resources = tuple(r for r in RESOURCES if r.version in self.versions)
         self.history_size = history_size
         self.bookmark_interval = bookmark_interval
         self.continue_ttl = continue_ttl
@@ -642,19 +663,19 @@ class FakeKubeAPI:
     # -- store internals --
 
     def _plural(self, plural: str) -> str:
-        if plural in _BY_PLURAL:
-            return plural
-        for r in RESOURCES:
-            if plural in (r.singular, r.kind.lower(), *r.short_names):
+        for r in self.resources:
+            if plural in (r.plural, r.singular, r.kind.lower(), *r.short_names):
                 return r.plural
         raise KeyError(f"unknown resource {plural!r}")
 
-    @staticmethod
-    def _resource_of(obj: Obj) -> Resource:
+    def _resource_of(self, obj: Obj) -> Resource:
         kind = obj.get("kind")
-        if kind not in _BY_KIND:
-            raise ValueError(f"not a {API_VERSION} kind: {kind!r}")
-        return _BY_KIND[kind]
+        resource = _BY_KIND.get(kind) if isinstance(kind, str) else None
+        if resource is None or resource not in self.resources:
+            raise ValueError(f"not a kind this server serves in {GROUP}: {kind!r}")
+        if obj.get("apiVersion", resource.api_version) != resource.api_version:
+            raise ValueError(f"{kind} is served as {resource.api_version}, not {obj.get('apiVersion')!r}")
+        return resource
 
     @staticmethod
     def _name_of(obj: Obj) -> str:
@@ -668,7 +689,8 @@ class FakeKubeAPI:
         meta["resourceVersion"] = str(self._rv)
         # Only the bytes (and a copy of the labels) are kept, so a shallow copy is enough: changing the
         # argument or the returned dict later cannot reach the store.  Saves a deep copy per object.
-        stored = {**obj, "apiVersion": API_VERSION, "kind": _BY_PLURAL[plural].kind, "metadata": meta}
+        resource = _BY_PLURAL[plural]
+        stored = {**obj, "apiVersion": resource.api_version, "kind": resource.kind, "metadata": meta}
         entry = _Entry(
             name=meta["name"],
             namespace=meta["namespace"],
@@ -762,12 +784,13 @@ class FakeKubeAPI:
             discovery = self._discovery(parts)
             if discovery is not None:
                 return _json_response(discovery)
-        if parts[:3] == ["apis", GROUP, VERSION] and len(parts) > 3:
-            rest = parts[3:]
+        if parts[:2] == ["apis", GROUP] and len(parts) > 3 and parts[2] in self.versions:
+            version, rest = parts[2], parts[3:]
             namespace: str | None = None
             if rest[0] == "namespaces" and len(rest) >= 3:
                 namespace, rest = rest[1], rest[2:]
-            if rest[0] in _BY_PLURAL and len(rest) <= 2:
+            resource = _BY_PLURAL.get(rest[0])
+            if resource is not None and resource.version == version and len(rest) <= 2:
                 name = rest[1] if len(rest) == 2 else None
                 return await self._resource(request, rest[0], namespace, name)
         return _status_response(404, "the server could not find the requested resource", details={})
@@ -811,18 +834,19 @@ class FakeKubeAPI:
             }
         group = {
             "name": GROUP,
-            "versions": [{"groupVersion": API_VERSION, "version": VERSION}],
+            "versions": [{"groupVersion": f"{GROUP}/{v}", "version": v} for v in self.versions],
             "preferredVersion": {"groupVersion": API_VERSION, "version": VERSION},
         }
         if path == "apis":
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}
         if path == f"apis/{GROUP}":
             return {"kind": "APIGroup", "apiVersion": "v1", **group}
-        if path == f"apis/{API_VERSION}":
+        version = path.removeprefix(f"apis/{GROUP}/")
+        if version != path and version in self.versions:
             return {
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
-                "groupVersion": API_VERSION,
+                "groupVersion": f"{GROUP}/{version}",
                 "resources": [
                     {
                         "name": r.plural,
@@ -833,7 +857,8 @@ class FakeKubeAPI:
                         **({"shortNames": list(r.short_names)} if r.short_names else {}),
                         "categories": ["velero"],
                     }
-                    for r in RESOURCES
+                    for r in self.resources
+                    if r.version == version
                 ],
             }
         return None
@@ -985,7 +1010,8 @@ class FakeKubeAPI:
                 "rows": [_table_row(e, include, now) for e in items],
             }
             return _json_response(table)
-        head = _dumps({"apiVersion": API_VERSION, "kind": f"{_BY_PLURAL[plural].kind}List", "metadata": meta})
+        resource = _BY_PLURAL[plural]
+        head = _dumps({"apiVersion": resource.api_version, "kind": f"{resource.kind}List", "metadata": meta})
         # Splice the cached item bytes in rather than re-encoding every object.
         body = b"".join([head[:-1], b',"items":[', b",".join(e.raw for e in items), b"]}"])
         return web.Response(body=body, content_type=_JSON)
@@ -1193,7 +1219,8 @@ class FakeKubeAPI:
         meta: Obj = {"resourceVersion": str(self._rv)}
         if initial_end:
             meta["annotations"] = {_INITIAL_EVENTS_END: "true"}
-        obj = {"kind": _BY_PLURAL[w.plural].kind, "apiVersion": API_VERSION, "metadata": meta}
+        resource = _BY_PLURAL[w.plural]
+        obj = {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": meta}
         return _dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
 

@@ -1,14 +1,25 @@
-"""Builders of Velero objects in Velero's own shape (velero.io/v1), for the sandbox, the demo and tests."""
+"""Builders of Velero objects in Velero's own shape (velero.io/v1 and v2alpha1), for the sandbox, the demo and
+tests. Every object validates against Velero's CRDs (the CRD files' openAPIV3Schema)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 from velero_exporter.config.settings import DEFAULT_DRILL_LABEL
-from velero_exporter.state.vocabulary import BACKUP_PHASES, QUEUED_BACKUP_PHASES, VALIDATION_ANNOTATION
+from velero_exporter.state.vocabulary import (
+    BACKUP_NAME_LABEL,
+    BACKUP_PHASES,
+    QUEUED_BACKUP_PHASES,
+    RESTORE_NAME_LABEL,
+    VALIDATION_ANNOTATION,
+)
+from velero_exporter.velero.labels import label_value
 
 API_VERSION = "velero.io/v1"
+# The data movers' kinds (DataUpload, DataDownload) since Velero 1.12.
+API_V2ALPHA1 = "velero.io/v2alpha1"
 Obj = dict[str, Any]
 
 
@@ -263,3 +274,301 @@ def snapshot_location(
         "spec": {"provider": provider, "config": {"region": region}},
         "status": {"phase": "Available"},
     }
+
+
+def snapshot_id(*parts: str) -> str:
+    """A kopia snapshot ID (32 hex digits), the same for the same volume of the same backup."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]
+
+
+def _operation_status(
+    phase: str | None,
+    *,
+    accepted: float | None,
+    started: float | None,
+    completed: float | None,
+    bytes_done: int | None,
+    total_bytes: int | None,
+    message: str | None,
+    extra: Obj,
+) -> Obj | None:
+    """The status the four volume data operations share (pkg/apis/velero/shared.DataMoveOperationProgress)."""
+    if phase is None:
+        return None
+    status = _drop_none(
+        {
+            "phase": phase,
+            "acceptedTimestamp": rfc3339(accepted),
+            "startTimestamp": rfc3339(started),
+            "completionTimestamp": rfc3339(completed),
+            "message": message,
+            **extra,
+        }
+    )
+    if bytes_done is not None or total_bytes is not None:
+        status["progress"] = _drop_none({"bytesDone": bytes_done, "totalBytes": total_bytes})
+    return status
+
+
+def _with_status(obj: Obj, status: Obj | None) -> Obj:
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
+def pod_volume_backup(
+    name: str,
+    *,
+    backup: str,
+    pod: str,
+    pod_namespace: str,
+    volume: str,
+    phase: str | None = "Completed",
+    created: float | None = None,
+    accepted: float | None = None,
+    started: float | None = None,
+    completed: float | None = None,
+    bytes_done: int | None = None,
+    total_bytes: int | None = None,
+    message: str | None = None,
+    node: str = "node-1",
+    storage_location: str = "default",
+    uploader: str = "kopia",
+    namespace: str = "velero",
+) -> Obj:
+    """A file-system backup of one pod volume, as pkg/podvolume/backupper.go creates it."""
+    extra: Obj = {"path": f"/host_pods/{pod}/volumes/{volume}"}
+    if phase == "Completed":
+        extra["snapshotID"] = snapshot_id(backup, pod_namespace, pod, volume)
+    return _with_status(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "PodVolumeBackup",
+            "metadata": _metadata(name, namespace, created or started, {BACKUP_NAME_LABEL: label_value(backup)}),
+            "spec": {
+                "node": node,
+                "pod": {"kind": "Pod", "namespace": pod_namespace, "name": pod},
+                "volume": volume,
+                "backupStorageLocation": storage_location,
+                "repoIdentifier": "",
+                "uploaderType": uploader,
+                "tags": {"backup": backup, "ns": pod_namespace, "pod": pod, "volume": volume},
+            },
+        },
+        _operation_status(
+            phase,
+            accepted=accepted,
+            started=started,
+            completed=completed,
+            bytes_done=bytes_done,
+            total_bytes=total_bytes,
+            message=message,
+            extra=extra,
+        ),
+    )
+
+
+def pod_volume_restore(
+    name: str,
+    *,
+    restore: str,
+    pod: str,
+    pod_namespace: str,
+    volume: str,
+    snapshot_id: str,
+    phase: str | None = "Completed",
+    created: float | None = None,
+    started: float | None = None,
+    completed: float | None = None,
+    bytes_done: int | None = None,
+    total_bytes: int | None = None,
+    storage_location: str = "default",
+    namespace: str = "velero",
+) -> Obj:
+    """A file-system restore of one pod volume, as pkg/podvolume/restorer.go creates it."""
+    return _with_status(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "PodVolumeRestore",
+            "metadata": _metadata(name, namespace, created or started, {RESTORE_NAME_LABEL: label_value(restore)}),
+            "spec": {
+                "pod": {"kind": "Pod", "namespace": pod_namespace, "name": pod},
+                "volume": volume,
+                "backupStorageLocation": storage_location,
+                "repoIdentifier": "",
+                "uploaderType": "kopia",
+                "snapshotID": snapshot_id,
+                "sourceNamespace": pod_namespace,
+            },
+        },
+        _operation_status(
+            phase,
+            accepted=None,
+            started=started,
+            completed=completed,
+            bytes_done=bytes_done,
+            total_bytes=total_bytes,
+            message=None,
+            extra={},
+        ),
+    )
+
+
+def data_upload(
+    name: str,
+    *,
+    backup: str,
+    pvc: str,
+    pvc_namespace: str,
+    phase: str | None = "Completed",
+    created: float | None = None,
+    accepted: float | None = None,
+    started: float | None = None,
+    completed: float | None = None,
+    bytes_done: int | None = None,
+    total_bytes: int | None = None,
+    message: str | None = None,
+    node: str = "node-1",
+    storage_location: str = "default",
+    storage_class: str = "gp3",
+    namespace: str = "velero",
+) -> Obj:
+    """The CSI data mover's upload of one PVC's snapshot (pkg/backup/actions/csi/pvc_action.go newDataUpload)."""
+    extra: Obj = {"node": node, "acceptedByNode": node} if accepted is not None else {}
+    if phase == "Completed":
+        extra["snapshotID"] = snapshot_id(backup, pvc_namespace, pvc)
+        extra["path"] = f"/{pvc_namespace}/{pvc}"
+    return _with_status(
+        {
+            "apiVersion": API_V2ALPHA1,
+            "kind": "DataUpload",
+            "metadata": _metadata(name, namespace, created or started, {BACKUP_NAME_LABEL: label_value(backup)}),
+            "spec": {
+                "snapshotType": "CSI",
+                "csiSnapshot": {
+                    "volumeSnapshot": f"velero-{pvc}-{name[-5:]}",
+                    "storageClass": storage_class,
+                    "snapshotClass": "ebs-csi",
+                    "driver": "ebs.csi.aws.com",
+                },
+                "sourcePVC": pvc,
+                "datamover": "velero",
+                "backupStorageLocation": storage_location,
+                "sourceNamespace": pvc_namespace,
+                "operationTimeout": "10m0s",
+            },
+        },
+        _operation_status(
+            phase,
+            accepted=accepted,
+            started=started,
+            completed=completed,
+            bytes_done=bytes_done,
+            total_bytes=total_bytes,
+            message=message,
+            extra=extra,
+        ),
+    )
+
+
+def data_download(
+    name: str,
+    *,
+    restore: str,
+    pvc: str,
+    pvc_namespace: str,
+    snapshot_id: str,
+    phase: str | None = "Completed",
+    created: float | None = None,
+    started: float | None = None,
+    completed: float | None = None,
+    bytes_done: int | None = None,
+    total_bytes: int | None = None,
+    storage_location: str = "default",
+    namespace: str = "velero",
+) -> Obj:
+    """The CSI data mover's download of one PVC (pkg/restore/actions/csi/pvc_action.go)."""
+    return _with_status(
+        {
+            "apiVersion": API_V2ALPHA1,
+            "kind": "DataDownload",
+            "metadata": _metadata(name, namespace, created or started, {RESTORE_NAME_LABEL: label_value(restore)}),
+            "spec": {
+                "targetVolume": {"pvc": pvc, "pv": "", "namespace": pvc_namespace},
+                "backupStorageLocation": storage_location,
+                "datamover": "velero",
+                "snapshotID": snapshot_id,
+                "sourceNamespace": pvc_namespace,
+                "operationTimeout": "10m0s",
+            },
+        },
+        _operation_status(
+            phase,
+            accepted=None,
+            started=started,
+            completed=completed,
+            bytes_done=bytes_done,
+            total_bytes=total_bytes,
+            message=None,
+            extra={},
+        ),
+    )
+
+
+def maintenance(result: str, started: float, completed: float, message: str = "") -> Obj:
+    """One entry of a BackupRepository's status.recentMaintenance (Velero 1.16+)."""
+    return _drop_none(
+        {
+            "result": result,
+            "startTimestamp": rfc3339(started),
+            "completeTimestamp": rfc3339(completed),
+            "message": message or None,
+        }
+    )
+
+
+def backup_repository(
+    volume_namespace: str,
+    *,
+    storage_location: str = "default",
+    repository_type: str = "kopia",
+    phase: str | None = "Ready",
+    frequency: str = "1h0m0s",
+    last_maintenance: float | None = None,
+    recent_maintenance: list[Obj] | None = None,
+    message: str | None = None,
+    created: float | None = None,
+    namespace: str = "velero",
+) -> Obj:
+    """A BackupRepository as Velero 1.16+ names it: <volume namespace>-<location>-<type> (pkg/repository)."""
+    labels = {
+        "velero.io/volume-namespace": volume_namespace,
+        "velero.io/storage-location": storage_location,
+        "velero.io/repository-type": repository_type,
+    }
+    status = None
+    if phase is not None:
+        status = _drop_none(
+            {
+                "phase": phase,
+                "message": message,
+                "lastMaintenanceTime": rfc3339(last_maintenance),
+                "recentMaintenance": recent_maintenance or None,
+            }
+        )
+    return _with_status(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "BackupRepository",
+            "metadata": _metadata(
+                f"{volume_namespace}-{storage_location}-{repository_type}", namespace, created, labels
+            ),
+            "spec": {
+                "volumeNamespace": volume_namespace,
+                "backupStorageLocation": storage_location,
+                "repositoryType": repository_type,
+                "maintenanceFrequency": frequency,
+            },
+        },
+        status,
+    )
