@@ -27,6 +27,7 @@ from velero_exporter.metrics.collector import Families, collect
 from velero_exporter.metrics.family import Exported, ResourceStats
 from velero_exporter.model.aws import AwsModel, build_aws_model
 from velero_exporter.model.velero import Model, build_model
+from velero_exporter.model.volumes import VolumeModel, build_volume_model
 from velero_exporter.state.store import Health, Store, StoreView
 from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
@@ -42,11 +43,18 @@ STATUS_PAGE_UNAVAILABLE = (
 
 
 @dataclass(slots=True, frozen=True)
-class _Models:
-    version: int  # the store's change count they were computed at
-    valid_until: float
+class Models:
+    """What one pass over a store snapshot computes: the Velero, AWS and volume data models."""
+
     model: Model
     aws: AwsModel
+    volumes: VolumeModel
+
+
+@dataclass(slots=True, frozen=True)
+class _Cached:
+    version: int  # the store's change count they were computed at
+    models: Models
 
 
 class Renderer:
@@ -75,7 +83,7 @@ class Renderer:
         self._health_poll = health_poll
         self._telemetry_path = telemetry_path
         self._crons: dict[str, Cron | CronError] = {}
-        self._cached: _Models | None = None
+        self._cached: _Cached | None = None
         self._status_page: str | None = None  # the last good one
         self._seen_errors: set[tuple[str, str]] = set()
         self._retry = Backoff(retry_initial, retry_max, random.Random(), reset_after=4 * retry_max)
@@ -98,23 +106,30 @@ class Renderer:
             for name, coll in self._store.collections().items()
         }
 
-    def models(self, view: StoreView, now: float) -> tuple[Model, AwsModel]:
-        return build_model(view, self._config, now, self._cron), build_aws_model(view, self._config, now)
+    def models(self, view: StoreView, now: float) -> Models:
+        model = build_model(view, self._config, now, self._cron)
+        return Models(model, build_aws_model(view, self._config, now), build_volume_model(view, model))
 
-    def families(self, model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats]) -> Families:
-        return collect(Exported(model, aws, health, resources, self._version))
+    def families(self, models: Models, health: Health, resources: Mapping[str, ResourceStats]) -> Families:
+        return collect(Exported(models.model, models.aws, health, resources, self._version, models.volumes))
 
-    def status_page(self, model: Model, aws: AwsModel, health: Health, now: float) -> str:
-        return render_status_page(model, aws, health, now, version=self._version, telemetry_path=self._telemetry_path)
+    def status_page(self, models: Models, health: Health, now: float) -> str:
+        return render_status_page(
+            models.model,
+            models.aws,
+            health,
+            now,
+            volumes=models.volumes,
+            version=self._version,
+            telemetry_path=self._telemetry_path,
+        )
 
-    def payload(
-        self, model: Model, aws: AwsModel, health: Health, resources: Mapping[str, ResourceStats], now: float
-    ) -> Payload:
-        families = self.families(model, aws, health, resources)
-        return Payload(families, now, self.status_page(model, aws, health, now)).prepare()
+    def payload(self, models: Models, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
+        families = self.families(models, health, resources)
+        return Payload(families, now, self.status_page(models, health, now)).prepare()
 
     def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
-        return self.payload(*self.models(view, now), health, resources, now)
+        return self.payload(self.models(view, now), health, resources, now)
 
     async def render_now(self) -> bool:
         """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop; False when a stage
@@ -128,19 +143,19 @@ class Renderer:
         version = self._store.changed.version  # before the snapshot: a change after it means a new version
         cached = self._cached
         ok = True
-        if cached is None or cached.version != version or now >= cached.valid_until:
+        if cached is None or cached.version != version or now >= cached.models.model.valid_until:
             computed = await self._stage("model", self.models, self._store.view(), now)
             if computed is not None:
-                cached = self._cached = _Models(version, computed[0].valid_until, *computed)
+                cached = self._cached = _Cached(version, computed)
             else:
                 ok = False  # the last good models stay, with the current health (and this error counted)
         if cached is None:
             return False
         health = copy.deepcopy(self._store.health)
-        families = await self._stage("metrics", self.families, cached.model, cached.aws, health, self.resource_stats())
+        families = await self._stage("metrics", self.families, cached.models, health, self.resource_stats())
         if families is None:
             return False  # the last payload stays served whole
-        page = await self._stage("status_page", self.status_page, cached.model, cached.aws, health, now)
+        page = await self._stage("status_page", self.status_page, cached.models, health, now)
         if page is not None:
             self._status_page = page
         unencoded = Payload(families, now, self._status_page or STATUS_PAGE_UNAVAILABLE)

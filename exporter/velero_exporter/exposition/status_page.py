@@ -16,9 +16,11 @@ from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.config import seconds as duration_seconds
 from velero_exporter.model.aws import BUCKET_TARGETS, AwsModel, PostureState
 from velero_exporter.model.velero import Model, ScheduleState, TierState
+from velero_exporter.model.volumes import NO_VOLUMES, BackupVolumes, ScheduleVolumes, VolumeModel
 from velero_exporter.state.aws_records import NO_ENCRYPTION, BucketKey, Checked, LifecycleExpiration, ObjectLock
-from velero_exporter.state.records import Restore
+from velero_exporter.state.records import Repository, Restore
 from velero_exporter.state.store import Health
+from velero_exporter.state.vocabulary import FAILED_VOLUME_OPERATION_PHASES, MOVED_METHODS, VOLUME_METHODS
 
 # The families each section presents (the same values, from the same model): the contract test checks that they
 # are declared, and docs/metrics.md lists the sections as their users.
@@ -40,6 +42,21 @@ SECTION_FAMILIES: dict[str, tuple[str, ...]] = {
         "velero_schedule_runs_back_to_back",
     ),
     "Backups in progress": ("velero_backup_unfinished_since_timestamp_seconds",),
+    "Volume data (newest finished backup vs the one before)": (
+        "velero_schedule_last_backup_volumes",
+        "velero_schedule_previous_backup_volumes",
+        "velero_schedule_last_backup_volume_bytes",
+        "velero_schedule_previous_backup_volume_bytes",
+        "velero_schedule_last_backup_size_bytes",
+        "velero_schedule_previous_backup_size_bytes",
+    ),
+    "Volume operations in flight": ("velero_volume_operation_progress_timestamp_seconds",),
+    "Backup repositories": (
+        "velero_repository_ready",
+        "velero_repository_maintenance_frequency_seconds",
+        "velero_repository_last_maintenance_timestamp_seconds",
+        "velero_repository_last_maintenance_result",
+    ),
     "Restores": (
         "velero_restore_last_phase",
         "velero_restore_last_completion_timestamp_seconds",
@@ -373,8 +390,146 @@ def target_table(health: Health, now: float) -> str:
     )
 
 
+def _method_cells(backup: BackupVolumes | None) -> str:
+    """Volumes (and bytes, for the methods that move data) by method, the methods the backup used."""
+    if backup is None:
+        return "—"
+    parts = []
+    for method in VOLUME_METHODS:
+        count = backup.count(method)
+        if not count and not backup.bytes.get(method):
+            continue
+        failed = sum(backup.volumes[method].get(p, 0) for p in FAILED_VOLUME_OPERATION_PHASES)
+        text = f"{method}: {count}" + (f" ({failed} failed)" if failed else "")
+        if method in MOVED_METHODS:
+            text += f", {_size(backup.bytes[method])}"
+        parts.append(text)
+    return _e("; ".join(parts) or "no volumes")
+
+
+def volume_problems(schedule: ScheduleVolumes) -> list[str]:
+    """What VeleroBackupVolumeDataMissing, VeleroBackupShrank and VeleroVolumeOperationFailed would say of the
+    schedule's newest finished backup (they only look at one that finished well)."""
+    last, previous = schedule.last, schedule.previous
+    if last is None or last.backup.phase not in ("Completed", "PartiallyFailed"):
+        return []
+    problems = []
+    fraction = MIXIN.backup_shrink_fraction
+    for method in VOLUME_METHODS:
+        if sum(last.volumes[method].get(p, 0) for p in FAILED_VOLUME_OPERATION_PHASES) and method in MOVED_METHODS:
+            problems.append(f"{method} volumes failed")
+        if previous is None:
+            continue
+        if last.count(method) < previous.count(method):
+            problems.append(f"fewer {method} volumes")
+        elif method in MOVED_METHODS and previous.bytes[method] > 0:
+            if last.bytes[method] == 0 and last.count(method) > 0:
+                problems.append(f"{method} volumes hold 0 bytes")
+            elif 0 < last.bytes[method] < fraction * previous.bytes[method]:
+                problems.append(f"{method} bytes shrank")
+    if (
+        last.size is not None
+        and previous is not None
+        and previous.size is not None
+        and last.size < fraction * previous.size
+    ):
+        problems.append("folder shrank")
+    return problems
+
+
+def volume_table(volumes: VolumeModel) -> str:
+    return _table(
+        "Volume data (newest finished backup vs the one before)",
+        ("schedule", "tier", "newest backup", "volumes", "folder", "previous backup", "volumes", "folder", "problems"),
+        (
+            (
+                (
+                    _e(s.schedule),
+                    _e(s.tier),
+                    _e(s.last.backup.name) if s.last else "—",
+                    _method_cells(s.last),
+                    _e(_size(s.last.size)) if s.last and s.last.size is not None else "—",
+                    _e(s.previous.backup.name) if s.previous else "—",
+                    _method_cells(s.previous),
+                    _e(_size(s.previous.size)) if s.previous and s.previous.size is not None else "—",
+                    _e(", ".join(problems) or "none"),
+                ),
+                "bad" if problems else "",
+            )
+            for s in volumes.schedules
+            for problems in (volume_problems(s),)
+        ),
+    )
+
+
+def operations_table(volumes: VolumeModel, now: float) -> str:
+    stall = duration_seconds(MIXIN.volume_operation_stall_threshold)
+    return _table(
+        "Volume operations in flight",
+        ("kind", "operation", "backup", "phase", "bytes done", "last progress"),
+        (
+            (
+                (
+                    _e(o.kind),
+                    _e(o.name),
+                    _e(o.backup or "—"),
+                    _e(o.phase),
+                    _e(f"{_size(o.bytes_done or 0)} of {_size(o.total_bytes)}" if o.total_bytes else "—"),
+                    _e(_when(o.last_progress, now)),
+                ),
+                "bad" if now - o.last_progress > stall else "",
+            )
+            for o in volumes.in_flight
+        ),
+    )
+
+
+def maintenance_overdue(repository: Repository, read_only: bool, now: float) -> bool:
+    """As VeleroRepositoryMaintenanceOverdue: Velero skips the maintenance of a ReadOnly location's repositories."""
+    if read_only or repository.maintenance_frequency is None:
+        return False
+    since = repository.last_maintenance or repository.created
+    limit = MIXIN.repository_maintenance_overdue_factor * repository.maintenance_frequency
+    return since is not None and now - since > limit
+
+
+def repository_table(volumes: VolumeModel, model: Model, now: float) -> str:
+    read_only = {loc.record.name for loc in model.storage_locations if loc.record.access_mode == "ReadOnly"}
+    return _table(
+        "Backup repositories",
+        ("repository", "type", "location", "namespace", "phase", "last maintenance", "frequency", "last result"),
+        (
+            (
+                (
+                    _e(r.name),
+                    _e(r.repository_type or "—"),
+                    _e(r.location),
+                    _e(r.volume_namespace),
+                    _e(r.phase),
+                    _e(_when(r.last_maintenance, now)),
+                    _e(format_duration(r.maintenance_frequency)) if r.maintenance_frequency is not None else "—",
+                    _e(r.last_maintenance_result or "—"),
+                ),
+                "bad"
+                if r.phase != "Ready"
+                or r.last_maintenance_result == "Failed"
+                or maintenance_overdue(r, r.location in read_only, now)
+                else "good",
+            )
+            for r in volumes.repositories
+        ),
+    )
+
+
 def render_status_page(
-    model: Model, aws: AwsModel, health: Health, now: float, *, version: str, telemetry_path: str
+    model: Model,
+    aws: AwsModel,
+    health: Health,
+    now: float,
+    *,
+    volumes: VolumeModel = NO_VOLUMES,
+    version: str,
+    telemetry_path: str,
 ) -> str:
     tiers = _table(
         "Tiers",
@@ -483,7 +638,8 @@ def render_status_page(
         f"<style>{STYLE}</style></head><body>"
         f"<h1>Velero backup status</h1><p class='meta'>velero-exporter {_e(version)} · as of {stamp} · "
         f"<a href='{path}'>metrics</a> · <a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
-        f"{tiers}{schedules}{unfinished}{restores}{locations}"
+        f"{tiers}{schedules}{unfinished}{volume_table(volumes)}{operations_table(volumes, now)}{restores}{locations}"
+        f"{repository_table(volumes, model, now)}"
         f"{bucket_table(aws, now)}{posture_table(model, aws, now)}{replica_table(aws)}"
         f"{snapshot_table(aws, [t.name for t in model.tiers], now)}"
         f"{sources}{target_table(health, now)}</body></html>"

@@ -14,6 +14,7 @@ from typing import Generic, Literal, TypeVar
 
 from velero_exporter.model.aws import AwsModel
 from velero_exporter.model.velero import Model
+from velero_exporter.model.volumes import NO_VOLUMES, VolumeModel
 from velero_exporter.state.store import Health
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class Exported:
     health: Health
     resources: Mapping[str, ResourceStats]
     version: str
+    volumes: VolumeModel = NO_VOLUMES
 
 
 @dataclass(slots=True, frozen=True)

@@ -160,6 +160,13 @@ RESOURCES: Subject[Resource] = Subject(
             flag(_resource, lambda r: r.health is not None and r.health.forbidden),
         ),
         gauge(
+            "velero_exporter_resource_served",
+            "0 when the API answers 404 for the resource: its CRD is not installed (DataUploads and DataDownloads "
+            "before Velero 1.12); 1 otherwise.",
+            ("resource",),
+            flag(_resource, lambda r: r.health is None or r.health.served),
+        ),
+        gauge(
             "velero_exporter_resource_objects",
             "Objects held of the resource.",
             ("resource",),

@@ -90,6 +90,15 @@ class MixinConfig:
     # How long Prometheus keeps the last successful restore after Velero deleted the Restore object with its
     # backup (the latch in velero:tier_last_restore_success_timestamp_seconds survives outages this long).
     restore_evidence_latch: str = "1d"
+    # VeleroBackupShrank: the newest finished backup's folder size or a method's volume bytes fell below this
+    # fraction of the previous finished backup's (a silent exclusion: a namespace, a pod or a volume left out).
+    backup_shrink_fraction: float = 0.5
+    # VeleroVolumeOperationStalled: an unfinished PodVolumeBackup/Restore or DataUpload/Download has not moved
+    # (bytesDone, phase) for this long.
+    volume_operation_stall_threshold: str = "30m"
+    # VeleroRepositoryMaintenanceOverdue: the last successful maintenance is older than this many of the
+    # repository's maintenance frequencies.
+    repository_maintenance_overdue_factor: int = 2
     # VeleroStorageLocationNotValidated: Velero validates a location every validation frequency (its own, else the
     # server's, 1m by default); stale when the last validation is older than the frequency plus this grace.
     location_validation_grace: str = "15m"
@@ -134,6 +143,13 @@ class MixinConfig:
             "VeleroRetentionBelowObjective": "warning",
             "VeleroRecoveryPointHistoryLost": "warning",
             "VeleroBackupGarbageCollectionFailed": "warning",
+            "VeleroBackupVolumeDataMissing": "warning",
+            "VeleroBackupShrank": "warning",
+            "VeleroVolumeOperationStalled": "warning",
+            "VeleroVolumeOperationFailed": "warning",
+            "VeleroRepositoryNotReady": "warning",
+            "VeleroRepositoryMaintenanceOverdue": "warning",
+            "VeleroRepositoryMaintenanceFailed": "warning",
             "VeleroExporterDown": "critical",
             "VeleroExporterSourceDown": "warning",
             # The kube source feeds every object-state alert: its outage must page like the exporter's.
@@ -181,6 +197,16 @@ class MixinConfig:
             "VeleroRetentionBelowObjective": "15m",
             "VeleroRecoveryPointHistoryLost": "1h",
             "VeleroBackupGarbageCollectionFailed": "15m",
+            "VeleroBackupVolumeDataMissing": "5m",
+            "VeleroBackupShrank": "5m",
+            # The stall threshold is in the expression; `for` only rides out a scrape or two.
+            "VeleroVolumeOperationStalled": "5m",
+            "VeleroVolumeOperationFailed": "5m",
+            # A new repository is New for as long as Velero takes to initialise it.
+            "VeleroRepositoryNotReady": "15m",
+            "VeleroRepositoryMaintenanceOverdue": "30m",
+            # Velero retries a failed maintenance at its next reconcile: one success clears it.
+            "VeleroRepositoryMaintenanceFailed": "15m",
             "VeleroExporterDown": "10m",
             "VeleroExporterSourceDown": "15m",
             "VeleroExporterResourceForbidden": "10m",

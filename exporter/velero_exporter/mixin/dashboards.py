@@ -36,6 +36,7 @@ FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 FAILED = 'phase=~"Failed|FailedValidation"'
 PARTIALLY_FAILED = 'phase="PartiallyFailed"'
 COMPLETED = 'phase="Completed"'
+FAILED_OPERATIONS = 'phase=~"Failed|Canceled"'
 FINISHED = f'phase=~"{"|".join(FINISHED_PHASES)}"'
 OVERVIEW_UID = "velero-exporter-overview"
 TIER_UID = "velero-exporter-tier-detail"
@@ -1037,7 +1038,8 @@ def overview() -> Dashboard:
         OVERVIEW_UID,
         "Velero / Overview",
         "Are the backups good enough to restore from? One row per tier against its RPO and RTO, failing schedules,"
-        " storage locations, restores, bucket storage, snapshots per region and the exporter's health.",
+        " storage locations, restores, bucket storage, snapshots per region, DR posture, volume data operations and"
+        " repositories, and the exporter's health.",
         [
             objectives,
             schedules,
@@ -1046,6 +1048,7 @@ def overview() -> Dashboard:
             _storage_row(60),
             _snapshot_row(70),
             _posture_row(90),
+            _volume_data_row(100),
             _exporter_row(80),
         ],
         [datasource_variable(), cluster_variable()],
@@ -1378,6 +1381,92 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroLastRecoveryPointExpiring",),
                 width=8,
                 height=6,
+            ),
+        ],
+    )
+
+
+def _volume_data_row(rid: int) -> Row:
+    stall = seconds(MIXIN.volume_operation_stall_threshold)
+    overdue = MIXIN.repository_maintenance_overdue_factor
+    repository = "repository, repository_type, location, volume_namespace"
+
+    def of_repository(per_repository: str) -> str:
+        """Gives a per-repository series the labels of velero_repository_ready, so the table's columns merge."""
+        return (
+            f"({per_repository})\n* on (cluster, repository) group_left ({repository.split(', ', 1)[1]})\n"
+            f"group by (cluster, {repository}) ({sel('velero_repository_ready')})"
+        )
+
+    last_maintenance = per("repository", "velero_repository_last_maintenance_timestamp_seconds")
+    frequency = per("repository", "velero_repository_maintenance_frequency_seconds")
+    return Row(
+        rid,
+        "Volume data operations and repositories",
+        [
+            table(
+                rid + 1,
+                "Volume operations in flight",
+                "Each PodVolumeBackup, PodVolumeRestore, DataUpload or DataDownload that has not finished, with the"
+                " time since it last moved (its bytesDone or phase; the exporter's first sight of it after a restart"
+                f" of the exporter, once it has moved bytes). VeleroVolumeOperationStalled fires past"
+                f" {MIXIN.volume_operation_stall_threshold}.",
+                [
+                    Query(
+                        age(per("kind, operation, backup", "velero_volume_operation_progress_timestamp_seconds")),
+                        name="Last moved",
+                        unit="dtdurations",
+                        thresholds=steps(("green", None), ("red", stall)),
+                    )
+                ],
+                explains=("VeleroVolumeOperationStalled",),
+            ),
+            timeseries(
+                rid + 2,
+                "Volume operations by kind and phase",
+                "PodVolumeBackups, PodVolumeRestores, DataUploads and DataDownloads that Velero holds, by kind and"
+                " phase (they go with their backup or restore). Failed and Canceled ones lost their volume's data.",
+                "short",
+                [Query(f"{per('kind, phase', 'velero_volume_operations')} > 0", legend="{{kind}} {{phase}}")],
+                stacked=True,
+            ),
+            table(
+                rid + 3,
+                "Backup repositories",
+                "Each BackupRepository (the kopia or restic repository of one namespace's volumes in one location):"
+                " ready or not, time since its last successful maintenance, its maintenance frequency, and the"
+                " result of its newest maintenance (Velero 1.16+). VeleroRepositoryMaintenanceOverdue fires past"
+                f" {overdue} frequencies (never for a ReadOnly location's, which Velero does not maintain).",
+                [
+                    Query(
+                        per(repository, "velero_repository_ready"),
+                        name="Ready",
+                        unit="none",
+                        mappings=value_map({1: ("Ready", "green"), 0: ("NOT READY", "red")}),
+                    ),
+                    Query(of_repository(age(last_maintenance)), name="Last maintained", unit="dtdurations"),
+                    Query(of_repository(frequency), name="Frequency", unit="dtdurations"),
+                    Query(
+                        of_repository(f"{age(last_maintenance)}\n/\n{frequency}"),
+                        name="Age in frequencies",
+                        unit="none",
+                        thresholds=steps(("green", None), ("red", overdue)),
+                    ),
+                    Query(
+                        of_repository(
+                            per("repository", "velero_repository_last_maintenance_result", 'result="Failed"')
+                        ),
+                        name="Newest maintenance",
+                        unit="none",
+                        mappings=value_map({0: ("Succeeded", "green"), 1: ("FAILED", "red")}),
+                    ),
+                ],
+                explains=(
+                    "VeleroRepositoryNotReady",
+                    "VeleroRepositoryMaintenanceOverdue",
+                    "VeleroRepositoryMaintenanceFailed",
+                ),
+                width=24,
             ),
         ],
     )
@@ -1862,9 +1951,9 @@ def tier_detail() -> Dashboard:
         "velero-tier-detail.json",
         TIER_UID,
         "Velero / Tier detail",
-        "One backup tier in depth: its objectives, its schedules and their newest backups, backups in flight,"
-        " restores from it and its storage.",
-        [Row(1, "Objectives", stats), schedules, newest, inflight, restores, storage],
+        "One backup tier in depth: its objectives, its schedules and their newest backups, the volume data they"
+        " hold against the backups before them, backups in flight, restores from it and its storage.",
+        [Row(1, "Objectives", stats), schedules, newest, _tier_volume_row(70), inflight, restores, storage],
         [
             datasource_variable(),
             cluster_variable(),
@@ -1875,6 +1964,78 @@ def tier_detail() -> Dashboard:
         [
             dashboard_link("Overview", OVERVIEW_UID, "Every tier at a glance"),
             dashboard_link("Exporter health", HEALTH_UID, "The exporter's sources and Kubernetes resources"),
+        ],
+    )
+
+
+def _tier_volume_row(rid: int) -> Row:
+    """The tier's schedules' newest finished backups against the ones before them: volumes, bytes and size."""
+    fraction = MIXIN.backup_shrink_fraction
+    method = "schedule, method"
+    by_phase = "schedule, method, phase"
+    newest = f"sum by (cluster, {method}) ({per(by_phase, 'velero_schedule_last_backup_volumes')})"
+    previous = per(method, "velero_schedule_previous_backup_volumes")
+    failed = f"sum by (cluster, {method}) ({per(by_phase, 'velero_schedule_last_backup_volumes', FAILED_OPERATIONS)})"
+    used = f"({newest}\n+ on (cluster, {method})\n{previous}) > 0"
+
+    def of_used(per_method: str) -> str:
+        """A per-schedule-and-method series of the tier's schedules, for the methods they use."""
+        return of_tier(f"({per_method})\nand on (cluster, {method})\n{used}")
+
+    last_bytes = per(method, "velero_schedule_last_backup_volume_bytes")
+    previous_bytes = per(method, "velero_schedule_previous_backup_volume_bytes")
+    last_size = per("schedule", "velero_schedule_last_backup_size_bytes")
+    previous_size = per("schedule", "velero_schedule_previous_backup_size_bytes")
+    shrink = steps(("red", None), ("green", fraction))
+    return Row(
+        rid,
+        "Volume data of the newest backups",
+        [
+            table(
+                rid + 1,
+                "Volumes: newest backup vs the one before",
+                "For each of the tier's schedules and each way it saves volumes (fs-backup: PodVolumeBackups;"
+                " data-mover: DataUploads; snapshot, csi-snapshot: the Backup's own counts), the volumes of its"
+                " newest finished backup against the finished backup before it, the newest's failed ones (Failed,"
+                " Canceled) and the bytes each moved. Fewer volumes than before means something was left out.",
+                [
+                    Query(of_used(newest), name="Volumes", unit="short"),
+                    Query(of_used(previous), name="Volumes before", unit="short"),
+                    Query(of_used(failed), name="Failed", unit="short", thresholds=GOOD_IF_ZERO),
+                    Query(of_used(last_bytes), name="Bytes", unit="bytes"),
+                    Query(of_used(previous_bytes), name="Bytes before", unit="bytes"),
+                ],
+                explains=("VeleroBackupVolumeDataMissing", "VeleroVolumeOperationFailed"),
+                width=24,
+                height=7,
+            ),
+            bargauge(
+                rid + 2,
+                "Newest backup against the one before",
+                "Per schedule, the newest finished backup's size as a share of the finished backup before it: its"
+                " folder in the bucket, and the volume bytes of each method that moves data. VeleroBackupShrank"
+                f" fires below {fraction:.0%}.",
+                "percentunit",
+                [
+                    Query(of_tier(f"{last_size}\n/\n({previous_size} > 0)"), legend="{{schedule}} folder"),
+                    Query(
+                        of_tier(f"{last_bytes}\n/\n({previous_bytes} > 0)"),
+                        legend="{{schedule}} {{method}} bytes",
+                    ),
+                ],
+                thresholds=shrink,
+                explains=("VeleroBackupShrank", "VeleroBackupVolumeDataMissing"),
+                height=7,
+            ),
+            timeseries(
+                rid + 3,
+                "Volume bytes of the newest backup",
+                "The bytes of volume data each of the tier's schedules' newest finished backup moved, by method; the"
+                " line steps when a new backup finishes. A drop is a volume left out, or emptied.",
+                "bytes",
+                [Query(of_tier(f"{last_bytes} > 0"), legend="{{schedule}} {{method}}")],
+                height=7,
+            ),
         ],
     )
 
@@ -1941,7 +2102,8 @@ def exporter_health() -> Dashboard:
                 21,
                 "Kubernetes resources",
                 "Each Velero resource the exporter lists and watches: healthy, synced (first list done), forbidden"
-                " by RBAC, and how many objects it holds.",
+                " by RBAC, served by the API (the data movers' DataUploads and DataDownloads are not before Velero"
+                " 1.12: no error, nothing to count), and how many objects it holds.",
                 [
                     resource_column("velero_exporter_resource_up", "Watch", "none", UP),
                     resource_column(
@@ -1955,6 +2117,12 @@ def exporter_health() -> Dashboard:
                         "RBAC",
                         "none",
                         value_map({0: ("allowed", "green"), 1: ("FORBIDDEN", "red")}),
+                    ),
+                    resource_column(
+                        "velero_exporter_resource_served",
+                        "API",
+                        "none",
+                        value_map({1: ("served", "green"), 0: ("not served", "orange")}),
                     ),
                     resource_column("velero_exporter_resource_objects", "Objects", "short"),
                 ],
@@ -2087,6 +2255,13 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroSnapshotUnencrypted": (OVERVIEW_UID, 94),
     "VeleroDRCopySameAccount": (OVERVIEW_UID, 95),
     "VeleroLastRecoveryPointExpiring": (OVERVIEW_UID, 96),
+    "VeleroBackupVolumeDataMissing": (TIER_UID, 71),
+    "VeleroVolumeOperationFailed": (TIER_UID, 71),
+    "VeleroBackupShrank": (TIER_UID, 72),
+    "VeleroVolumeOperationStalled": (OVERVIEW_UID, 101),
+    "VeleroRepositoryNotReady": (OVERVIEW_UID, 103),
+    "VeleroRepositoryMaintenanceOverdue": (OVERVIEW_UID, 103),
+    "VeleroRepositoryMaintenanceFailed": (OVERVIEW_UID, 103),
     "VeleroExporterDown": (HEALTH_UID, 2),
     "VeleroExporterSourceDown": (HEALTH_UID, 11),
     "VeleroExporterResourceForbidden": (HEALTH_UID, 21),

@@ -73,6 +73,13 @@ class Builder:
     def record(self, name: str, expr: str) -> Rule:
         return {"record": name, "expr": _tidy(expr)}
 
+    def newest_finished_well(self, expr: str) -> str:
+        """Keeps the schedules whose newest finished backup is Completed or PartiallyFailed (a failed one already
+        fires VeleroBackupFailure), with their tier."""
+        phase = 'phase=~"Completed|PartiallyFailed"'
+        finished_well = f"max by {self.by('schedule')} ({self.s('velero_schedule_last_backup_phase', phase)}) == 1"
+        return self.with_schedule_tier(f"{expr}\nand on {self.by('schedule')}\n{finished_well}")
+
     def with_schedule_tier(self, expr: str) -> str:
         """Adds the schedule's tier label (from velero_schedule_exists); keeps the series if it has none."""
         return (
@@ -200,8 +207,6 @@ def backup_alerts(b: Builder) -> list[Rule]:
     sched_phase = "velero_schedule_last_backup_phase"
     adhoc_phase = "velero_tier_last_adhoc_backup_phase"
     accepted = f"max by {b.by('tier')} ({b.s('velero_tier_partially_failed_accepted')}) == 1"
-    finished_phase = 'phase=~"Completed|PartiallyFailed"'
-    finished_well = f"max by {b.by('schedule')} ({b.s(sched_phase, finished_phase)}) == 1"
     missing_cluster = seconds(b.cfg.backup_missing_cluster_window)
     n = b.cfg.backup_missing_intervals
     last_success = b.agg("max", "velero_schedule_last_success_timestamp_seconds", "schedule")
@@ -232,12 +237,7 @@ time() - max by {b.by("backup", "schedule", "tier", "phase")} ({b.s(unfinished, 
         )
 
     def last_backup(name: str, expr: str, summary: str, description: str) -> Rule:
-        return b.alert(
-            name,
-            b.with_schedule_tier(f"{expr}\nand on {b.by('schedule')}\n{finished_well}"),
-            summary,
-            description,
-        )
+        return b.alert(name, b.newest_finished_well(expr), summary, description)
 
     return [
         b.alert(
@@ -764,6 +764,143 @@ and on {b.by("tier")} velero:tier_rpo_seconds
     ]
 
 
+def volume_alerts(b: Builder) -> list[Rule]:
+    """Is the volume data really in the backup? The newest finished backup against the one before it, and the
+    operations that move the data."""
+    ic = b.in_cluster()
+    method = ("schedule", "method")
+    last_count = f"sum by {b.by(*method)} ({b.agg('max', 'velero_schedule_last_backup_volumes', *method, 'phase')})"
+    previous_count = b.agg("max", "velero_schedule_previous_backup_volumes", *method)
+    last_bytes = b.agg("max", "velero_schedule_last_backup_volume_bytes", *method)
+    previous_bytes = b.agg("max", "velero_schedule_previous_backup_volume_bytes", *method)
+    fraction = b.cfg.backup_shrink_fraction
+    stall = b.cfg.volume_operation_stall_threshold
+    progress = "velero_volume_operation_progress_timestamp_seconds"
+    failed = 'method=~"fs-backup|data-mover", phase=~"Failed|Canceled"'
+    newest = "The newest finished backup of schedule {{ $labels.schedule }}" + ic
+    return [
+        b.alert(
+            "VeleroBackupVolumeDataMissing",
+            b.newest_finished_well(f"{last_count}\n< on {b.by(*method)}\n{previous_count}"),
+            "A Velero backup holds fewer volumes than the one before it.",
+            newest + " holds {{ $value }} {{ $labels.method }} volume(s), fewer than the finished backup "
+            "before it: a namespace, pod or volume was left out.",
+            reason="fewer_volumes",
+        ),
+        b.alert(
+            "VeleroBackupVolumeDataMissing",
+            b.newest_finished_well(
+                f"{last_bytes} == 0\nand on {b.by(*method)}\n{previous_bytes} > 0\n"
+                f"and on {b.by(*method)}\n{last_count} > 0"
+            ),
+            "A Velero backup holds fewer volumes than the one before it.",
+            newest + " holds 0 bytes of {{ $labels.method }} volume data; the finished backup before it held some.",
+            reason="no_bytes",
+        ),
+        b.alert(
+            "VeleroBackupShrank",
+            b.newest_finished_well(
+                f"{b.agg('max', 'velero_schedule_last_backup_size_bytes', 'schedule')}\n"
+                f"< {fraction} * {b.agg('max', 'velero_schedule_previous_backup_size_bytes', 'schedule')}"
+            ),
+            "A Velero backup is much smaller than the one before it.",
+            newest + " takes {{ $value | humanize1024 }}B in the bucket, less than "
+            f"{fraction:.0%} of the finished backup before it: something was silently left out.",
+            reason="size",
+        ),
+        b.alert(
+            "VeleroBackupShrank",
+            b.newest_finished_well(f"{last_bytes} > 0\nand\n{last_bytes}\n< {fraction} * {previous_bytes}"),
+            "A Velero backup is much smaller than the one before it.",
+            newest + " holds {{ $value | humanize1024 }}B of {{ $labels.method }} volume data, less than "
+            f"{fraction:.0%} of the finished backup before it: something was silently left out.",
+            reason="volume_bytes",
+        ),
+        b.alert(
+            "VeleroVolumeOperationStalled",
+            f"time() - {b.agg('max', progress, 'kind', 'operation', 'backup')}\n> {seconds(stall)}",
+            "A Velero volume data operation makes no progress.",
+            "{{ $labels.kind }} {{ $labels.operation }} (backup {{ $labels.backup }})" + ic + " has not moved for "
+            "{{ $value | humanizeDuration }} (threshold " + stall + ").",
+        ),
+        b.alert(
+            "VeleroVolumeOperationFailed",
+            b.newest_finished_well(
+                f"{b.agg('max', 'velero_schedule_last_backup_volumes', *method, 'phase', matchers=(failed,))} > 0"
+            ),
+            "Volume data of a Velero backup failed to upload.",
+            "{{ $value }} {{ $labels.method }} volume(s) of the newest finished backup of schedule "
+            "{{ $labels.schedule }}" + ic + " ended {{ $labels.phase }}: their data is not in the backup.",
+        ),
+    ]
+
+
+def repository_alerts(b: Builder) -> list[Rule]:
+    """The kopia (or restic) repositories that file-system backups and the data mover write to."""
+    ic = b.in_cluster()
+    repo = ("repository",)
+    where = ("repository", "location", "volume_namespace")
+    failed = 'result="Failed"'
+    ready = "velero_repository_ready"
+    frequency = b.agg("max", "velero_repository_maintenance_frequency_seconds", *repo)
+    factor = b.cfg.repository_maintenance_overdue_factor
+    # Velero skips the maintenance of a ReadOnly location's repositories (backup_repository_controller.go).
+    read_only_location = 'access_mode="ReadOnly"'
+    read_only = (
+        f"{b.agg('max', ready, 'repository', 'location')}\n"
+        f"* on {b.by('location')} group_left ()\n"
+        f"{b.agg('max', 'velero_storage_location_info', 'location', matchers=(read_only_location,))}"
+    )
+
+    def located(expr: str) -> str:
+        """Adds the repository's location and namespace (from velero_repository_ready)."""
+        labels = f"group by {b.by(*where)} ({b.s(ready)})"
+        return f"(\n{expr}\n) * on {b.by(*repo)} group_left (location, volume_namespace)\n{labels}"
+
+    repository = (
+        "BackupRepository {{ $labels.repository }} (namespace {{ $labels.volume_namespace }}, location "
+        "{{ $labels.location }})" + ic
+    )
+    return [
+        b.alert(
+            "VeleroRepositoryNotReady",
+            f"{b.agg('max', ready, *where, 'repository_type')} == 0",
+            "A Velero backup repository is not ready.",
+            repository + " is not Ready: file-system backups and data mover uploads of the namespace fail.",
+        ),
+        b.alert(
+            "VeleroRepositoryMaintenanceOverdue",
+            located(
+                f"time() - {b.agg('max', 'velero_repository_last_maintenance_timestamp_seconds', *repo)}\n"
+                f"> {factor} * {frequency}\nunless on {b.by(*repo)}\n({read_only})"
+            ),
+            "A Velero backup repository has not been maintained lately.",
+            repository + " was last maintained {{ $value | humanizeDuration }} ago, more than "
+            f"{factor} of its maintenance intervals.",
+            reason="stale",
+        ),
+        b.alert(
+            "VeleroRepositoryMaintenanceOverdue",
+            located(
+                f"time() - {b.agg('max', 'velero_repository_created_timestamp_seconds', *repo)}\n"
+                f"> {factor} * {frequency}\n"
+                f"unless on {b.by(*repo)}\n{b.s('velero_repository_last_maintenance_timestamp_seconds')}\n"
+                f"unless on {b.by(*repo)}\n({read_only})"
+            ),
+            "A Velero backup repository has not been maintained lately.",
+            repository + " was created {{ $value | humanizeDuration }} ago and has never been maintained.",
+            reason="never",
+        ),
+        b.alert(
+            "VeleroRepositoryMaintenanceFailed",
+            located(f"{b.agg('max', 'velero_repository_last_maintenance_result', *repo, matchers=(failed,))} == 1"),
+            "Maintenance of a Velero backup repository failed.",
+            "The newest maintenance of " + repository + " failed: its storage grows and its index degrades until "
+            "one succeeds.",
+        ),
+    ]
+
+
 def exporter_alerts(b: Builder) -> list[Rule]:
     c = b.c
     ic = b.in_cluster()
@@ -828,6 +965,8 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
         {"name": "velero-objectives", "rules": objective_alerts(b)},
         {"name": "velero-storage", "rules": storage_alerts(b)},
         {"name": "velero-posture", "rules": posture_alerts(b)},
+        {"name": "velero-volumes", "rules": volume_alerts(b)},
+        {"name": "velero-repositories", "rules": repository_alerts(b)},
         {"name": "velero-exporter", "rules": exporter_alerts(b)},
     ]
 
@@ -840,13 +979,14 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
 _OBJECT_STATE_ALERTS = (
     "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun|VeleroBackupStuck"
     "|VeleroBackupDeletionStuck|VeleroStorageLocationNotValidated|VeleroRestoreTestOverdue|VeleroSnapshotCopyStale"
-    "|VeleroBucketRecoveryPointStale"
+    "|VeleroBucketRecoveryPointStale|VeleroVolumeOperationStalled|VeleroRepositoryMaintenanceOverdue"
 )
 
 
 _LOCATION_CAUSED_ALERTS = (
     "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun"
     "|VeleroBackupStuck|VeleroBackupDeletionStuck|VeleroBucketRecoveryPointStale|VeleroSnapshotCopyStale"
+    "|VeleroVolumeOperationStalled|VeleroRepositoryMaintenanceOverdue"
 )
 
 
@@ -884,6 +1024,12 @@ def inhibit_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             ],
             "target_matchers": ['alertname=~"VeleroSnapshotCopyStale|VeleroSnapshotsFailed"'],
             "equal": equal(),
+        },
+        {
+            # A repository whose maintenance fails is overdue too: one alert for one cause.
+            "source_matchers": ['alertname="VeleroRepositoryMaintenanceFailed"'],
+            "target_matchers": ['alertname="VeleroRepositoryMaintenanceOverdue"'],
+            "equal": [*equal(), "repository"],
         },
         {
             # A Velero that is down (no location validated lately) fails and delays every backup.

@@ -78,6 +78,8 @@ class ScheduleState:
     last_finished: Backup | None
     last_success: float | None
     last_failure: float | None
+    # The finished backup before the newest one: what the newest is compared with (model/volumes.py).
+    previous_finished: Backup | None = None
 
 
 # Velero's --default-item-operation-timeout, which its backup controller writes into a backup's
@@ -240,6 +242,7 @@ class _TierAccumulator:
 class _ScheduleAccumulator:
     by_phase: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALL_BACKUP_PHASES, 0))
     last_finished: Backup | None = None
+    previous_finished: Backup | None = None
     last_success: float | None = None
     last_failure: float | None = None
     blocking: bool = False
@@ -309,7 +312,10 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
             schedule.blocking = schedule.blocking or backup.phase in SCHEDULE_BLOCKING_PHASES
             if finished:
                 if _newer(backup, schedule.last_finished, run_time):
+                    schedule.previous_finished = schedule.last_finished
                     schedule.last_finished = backup
+                elif _newer(backup, schedule.previous_finished, run_time):
+                    schedule.previous_finished = backup
                 if backup.phase == "Completed":
                     schedule.last_success = _max(schedule.last_success, finish_time(backup))
                 else:
@@ -469,6 +475,7 @@ def _schedule_state(
         last_finished=acc.last_finished,
         last_success=acc.last_success,
         last_failure=acc.last_failure,
+        previous_finished=acc.previous_finished,
     )
 
 

@@ -1,0 +1,206 @@
+"""The volume data model: pure functions joining the volume data operations and the backup repositories with the
+schedules' newest and previous finished backups and the bucket sizes already measured.
+
+- A PodVolumeBackup or DataUpload belongs to the backup its velero.io/backup-name label names, as Velero writes
+  it (velero/labels.py: a name past 63 characters is hashed), so the join holds for long names too.
+- A finished backup's volumes by method: fs-backup (its PodVolumeBackups by phase), data-mover (its DataUploads
+  by phase), snapshot and csi-snapshot (the Backup's own volumeSnapshots / csiVolumeSnapshots counts: the
+  completed ones Completed, the rest Failed). With snapshotMoveData Velero leaves the CSI counts at 0
+  (pkg/backup/snapshots.go), so no volume counts under two methods.
+- Bytes: the sum of status.progress.bytesDone of a method's operations.
+- Size: the backup's folder in its location's bucket, from the buckets source's last listing (list mode), when
+  that listing came after the backup finished (an earlier one may have caught the upload half done).
+
+Series stay bounded: per schedule (its newest and previous finished backups), per unfinished operation, per
+repository, and per kind and phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from velero_exporter.model.velero import Model, ScheduleState, finish_time
+from velero_exporter.state.aws_records import BucketUsage
+from velero_exporter.state.progress import last_progress
+from velero_exporter.state.records import Backup, Repository, VolumeOperation
+from velero_exporter.state.store import StoreView
+from velero_exporter.state.vocabulary import (
+    ALL_VOLUME_OPERATION_PHASES,
+    FINISHED_VOLUME_OPERATION_PHASES,
+    MOVED_METHODS,
+)
+from velero_exporter.velero.labels import label_value
+
+# The phases each method's volumes are counted by: an operation's eight (and Unknown), or a snapshot's outcome.
+METHOD_PHASES: Mapping[str, tuple[str, ...]] = {
+    **dict.fromkeys(MOVED_METHODS, ALL_VOLUME_OPERATION_PHASES),
+    "snapshot": ("Completed", "Failed"),
+    "csi-snapshot": ("Completed", "Failed"),
+}
+# The operation kinds, the resource each is listed from and, for a backup's, the method it serves.
+KIND_RESOURCES: Mapping[str, str] = {
+    "PodVolumeBackup": "podvolumebackups",
+    "PodVolumeRestore": "podvolumerestores",
+    "DataUpload": "datauploads",
+    "DataDownload": "datadownloads",
+}
+KIND_METHODS: Mapping[str, str] = {"PodVolumeBackup": "fs-backup", "DataUpload": "data-mover"}
+
+
+@dataclass(slots=True, frozen=True)
+class BackupVolumes:
+    """What one finished backup holds of its volumes."""
+
+    backup: Backup
+    volumes: Mapping[str, Mapping[str, int]]  # method -> phase -> volumes (every phase of METHOD_PHASES)
+    bytes: Mapping[str, int]  # moved method -> bytes done
+    size: int | None  # its folder in the bucket; None until measured after it finished
+
+    def count(self, method: str) -> int:
+        return sum(self.volumes[method].values())
+
+
+@dataclass(slots=True, frozen=True)
+class ScheduleVolumes:
+    schedule: str
+    tier: str
+    last: BackupVolumes | None
+    previous: BackupVolumes | None
+
+
+@dataclass(slots=True, frozen=True)
+class OperationCounts:
+    kind: str
+    resource: str  # the Kubernetes resource it is listed from (its health says whether it is served)
+    by_phase: Mapping[str, int]
+
+
+@dataclass(slots=True, frozen=True)
+class OperationInFlight:
+    kind: str
+    name: str
+    backup: str  # the backup whose data it moves: its label's value; for a restore's, the restored backup
+    phase: str
+    last_progress: float
+    bytes_done: int | None
+    total_bytes: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class VolumeModel:
+    schedules: tuple[ScheduleVolumes, ...] = ()
+    operations: tuple[OperationCounts, ...] = ()
+    in_flight: tuple[OperationInFlight, ...] = ()
+    repositories: tuple[Repository, ...] = ()
+
+
+# A render without volume data (tests and tools that build the other models only).
+NO_VOLUMES = VolumeModel()
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One backup's operations, as they are found."""
+
+    volumes: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {method: dict.fromkeys(METHOD_PHASES[method], 0) for method in MOVED_METHODS}
+    )
+    bytes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOVED_METHODS, 0))
+
+    def add(self, method: str, operation: VolumeOperation) -> None:
+        by_phase = self.volumes[method]
+        by_phase[operation.phase] = by_phase.get(operation.phase, 0) + 1
+        self.bytes[method] += operation.bytes_done or 0
+
+
+def build_volume_model(view: StoreView, model: Model) -> VolumeModel:
+    wanted = {
+        label_value(backup.name): backup.name
+        for schedule in model.schedules
+        for backup in (schedule.last_finished, schedule.previous_finished)
+        if backup is not None
+    }
+    tallies = {name: _Tally() for name in wanted.values()}
+    in_flight: list[OperationInFlight] = []
+    operations: list[OperationCounts] = []
+    for kind, collection in _by_kind(view):
+        by_phase = dict.fromkeys(ALL_VOLUME_OPERATION_PHASES, 0)
+        method = KIND_METHODS.get(kind)
+        for operation in collection.values():
+            by_phase[operation.phase] = by_phase.get(operation.phase, 0) + 1
+            if method is not None and (owner := wanted.get(operation.owner)) is not None:
+                tallies[owner].add(method, operation)
+            if operation.phase not in FINISHED_VOLUME_OPERATION_PHASES:
+                flight = _in_flight(operation, view)
+                if flight is not None:
+                    in_flight.append(flight)
+        operations.append(OperationCounts(kind, KIND_RESOURCES[kind], by_phase))
+    folders = _folder_sizes(view.buckets.values())
+    return VolumeModel(
+        schedules=tuple(_schedule(s, tallies, folders) for s in model.schedules if s.last_finished is not None),
+        operations=tuple(operations),
+        in_flight=tuple(sorted(in_flight, key=lambda o: (o.kind, o.name))),
+        repositories=tuple(view.backup_repositories[name] for name in sorted(view.backup_repositories)),
+    )
+
+
+def _by_kind(view: StoreView) -> tuple[tuple[str, Mapping[str, VolumeOperation]], ...]:
+    return (
+        ("PodVolumeBackup", view.pod_volume_backups),
+        ("PodVolumeRestore", view.pod_volume_restores),
+        ("DataUpload", view.data_uploads),
+        ("DataDownload", view.data_downloads),
+    )
+
+
+def _in_flight(operation: VolumeOperation, view: StoreView) -> OperationInFlight | None:
+    since = last_progress(operation)
+    if since is None:
+        return None
+    backup = operation.owner
+    if operation.kind not in KIND_METHODS:  # a restore's: the owner label names the restore
+        restore = view.restores.get(operation.owner)
+        backup = restore.backup_name if restore is not None else ""
+    return OperationInFlight(
+        operation.kind, operation.name, backup, operation.phase, since, operation.bytes_done, operation.total_bytes
+    )
+
+
+# (location, backup) -> (folder bytes, when the folders were listed)
+FolderSizes = Mapping[tuple[str, str], tuple[int, float]]
+
+
+def _folder_sizes(buckets: Iterable[BucketUsage]) -> FolderSizes:
+    """The present backup folders of the locations' own buckets (extra buckets are not a location's)."""
+    return {
+        (usage.target.location, name): (folder.bytes, usage.folders_listed)
+        for usage in buckets
+        if usage.target.discovered and usage.folders_listed is not None
+        for name, folder in usage.folders.items()
+        if folder.present
+    }
+
+
+def _schedule(schedule: ScheduleState, tallies: Mapping[str, _Tally], folders: FolderSizes) -> ScheduleVolumes:
+    def volumes(backup: Backup | None) -> BackupVolumes | None:
+        if backup is None:
+            return None
+        tally = tallies[backup.name]
+        size: int | None = None
+        measured = folders.get((backup.storage_location, backup.name))
+        if measured is not None and measured[1] >= finish_time(backup):
+            size = measured[0]
+        snapshots = {
+            "snapshot": _snapshot_outcome(backup.volume_snapshots_attempted, backup.volume_snapshots_completed),
+            "csi-snapshot": _snapshot_outcome(backup.csi_snapshots_attempted, backup.csi_snapshots_completed),
+        }
+        return BackupVolumes(backup, {**tally.volumes, **snapshots}, dict(tally.bytes), size)
+
+    return ScheduleVolumes(
+        schedule.name, schedule.tier, volumes(schedule.last_finished), volumes(schedule.previous_finished)
+    )
+
+
+def _snapshot_outcome(attempted: int, completed: int) -> dict[str, int]:
+    return {"Completed": completed, "Failed": max(0, attempted - completed)}
