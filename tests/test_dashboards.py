@@ -24,8 +24,11 @@ import yaml
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.mixin import dashboards as generate
+from velero_exporter.sandbox.aws_story import backup_folder
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.monitoring import query, running_prometheus
+from velero_exporter.sandbox.story import story
+from velero_exporter.sandbox.volume_story import STALLED_BACKUP, STALLED_FOR, VOLUMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
@@ -222,7 +225,6 @@ EXPECTED_EMPTY: dict[str, str] = {
     "Backup outcomes (Velero's counters)": VELERO_OWN,
     "Backup duration p50 and p95 (Velero's histogram)": VELERO_OWN,
     "Backup duration p95 (Velero's histogram)": VELERO_OWN,
-    "Unfinished backups": "the sandbox's story holds finished backups only (the demo's run simulator is not started)",
     "Backups being deleted": "the story deletes nothing (tests/test_e2e_fidelity.py holds a stuck deletion)",
 }
 AWS_PANELS = (
@@ -343,8 +345,8 @@ def test_expected_empty_names_real_panels() -> None:
     assert set(AWS_PANELS) <= titles
 
 
-async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str, key: str = "tier") -> dict[str, float]:
-    """One column of a table panel (the query whose override names it), as {the `key` label: value}."""
+async def _column_series(sandbox: Sandbox, panel: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """One column of a table panel (the query whose override names it): its series."""
     field = next(
         o["matcher"]["options"]
         for o in panel["fieldConfig"]["overrides"]
@@ -352,8 +354,12 @@ async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str, key: str =
     )
     ref = "A" if field == "Value" else field.removeprefix("Value #")
     (target,) = [t for t in panel["targets"] if t["refId"] == ref]
-    answer = await query(sandbox.prometheus, substitute(target["expr"]))
-    return {series["metric"][key]: float(series["value"][1]) for series in answer}
+    return await query(sandbox.prometheus, substitute(target["expr"]))
+
+
+async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str, key: str = "tier") -> dict[str, float]:
+    """One column of a table panel, as {the `key` label: value}."""
+    return {series["metric"][key]: float(series["value"][1]) for series in await _column_series(sandbox, panel, name)}
 
 
 TIERS = ("hot", "critical", "full", "config", "dr")
@@ -496,6 +502,103 @@ async def test_the_posture_row_shows_the_sandboxs_posture(sandbox: Sandbox) -> N
     assert 90 * DAY - 21 * DAY - 4 * HOUR - slack <= left["full"] <= 90 * DAY - 14 * DAY
     assert 365 * DAY - 31 * DAY - 4 * HOUR - slack <= left["dr"] <= 365 * DAY
     assert set(left) == set(TIERS)
+
+
+async def _table(sandbox: Sandbox, file: str, title: str, column: str, *keys: str) -> dict[tuple[str, ...], float]:
+    """One column of a table panel, keyed by the given labels."""
+    answer = await _column_series(sandbox, _panel(file, title), column)
+    return {tuple(s["metric"][k] for k in keys): float(s["value"][1]) for s in answer}
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_volume_panels_show_the_sandboxs_volume_data(sandbox: Sandbox) -> None:
+    """The story's volume data (sandbox/volume_story.py) as the tier detail (tier critical) and overview show it."""
+    volumes = VOLUMES["daily-critical"][1]
+    moved_before = sum(v.bytes for v in volumes)
+    moved = moved_before - volumes[-1].bytes + volumes[-1].bytes // 3  # the failed run's last upload failed
+
+    detail, keys = "velero-tier-detail.json", ("schedule", "method")
+    title = "Volumes: newest backup vs the one before"
+    assert await _table(sandbox, detail, title, "Volumes", *keys) == {
+        ("daily-critical", "data-mover"): 3,
+        ("daily-critical", "snapshot"): 6,  # the failed run completed 2 of its 6 native snapshots
+    }
+    assert await _table(sandbox, detail, title, "Volumes before", *keys) == {
+        ("daily-critical", "data-mover"): 3,
+        ("daily-critical", "snapshot"): 6,
+    }
+    assert await _table(sandbox, detail, title, "Failed", *keys) == {
+        ("daily-critical", "data-mover"): 1,
+        ("daily-critical", "snapshot"): 4,
+    }
+    assert await _table(sandbox, detail, title, "Bytes", *keys) == {("daily-critical", "data-mover"): moved}
+    assert await _table(sandbox, detail, title, "Bytes before", *keys) == {
+        ("daily-critical", "data-mover"): moved_before
+    }
+    ratios = _panel(detail, "Newest backup against the one before")["targets"]
+    bytes_ratio = await query(sandbox.prometheus, substitute(ratios[1]["expr"]))
+    assert [(s["metric"]["method"], round(float(s["value"][1]), 4)) for s in bytes_ratio] == [
+        ("data-mover", round(moved / moved_before, 4))
+    ]
+    folders = await query(sandbox.prometheus, substitute(ratios[0]["expr"]))
+    (failed_run, previous_run) = [b for b in _story_backups() if _schedule_of(b) == "daily-critical"][:2]
+    assert [round(float(s["value"][1]), 4) for s in folders] == [
+        round(_folder_bytes(failed_run) / _folder_bytes(previous_run), 4)
+    ]
+
+    overview = "velero-overview.json"
+    in_flight = await _table(sandbox, overview, "Volume operations in flight", "Last moved", "kind", "operation")
+    (((kind, operation), since),) = in_flight.items()
+    assert kind == "DataUpload" and operation.startswith(STALLED_BACKUP)
+    assert STALLED_FOR <= since <= STALLED_FOR + 180  # the time since the sandbox was written, and the scrape
+    repositories = "Backup repositories"
+    ready = await _table(sandbox, overview, repositories, "Ready", "repository")
+    assert ready == dict.fromkeys(
+        [
+            ("kailash-app-default-kopia",),
+            ("logging-default-kopia",),
+            ("monitoring-default-kopia",),
+            ("vault-default-kopia",),
+        ],
+        1.0,
+    )
+    failed = await _table(sandbox, overview, repositories, "Newest maintenance", "repository")
+    assert failed == {**dict.fromkeys(ready, 0.0), ("vault-default-kopia",): 1.0}
+    ages = await _table(sandbox, overview, repositories, "Age in frequencies", "repository")
+    expected = {"kailash-app": 15, "logging": 25, "monitoring": 35, "vault": 90}  # minutes since, of an hour
+    assert {k: round(v, 1) for k, v in ages.items()} == pytest.approx(
+        {(f"{ns}-default-kopia",): round(m / 60, 1) for ns, m in expected.items()}, abs=0.1
+    )
+    counted = await query(
+        sandbox.prometheus, substitute(_panel(overview, "Volume operations by kind and phase")["targets"][0]["expr"])
+    )
+    shown = {(s["metric"]["kind"], s["metric"]["phase"]): float(s["value"][1]) for s in counted}
+    assert shown == {k: float(v) for k, v in _operation_counts().items()}
+
+
+def _story_backups() -> list[dict[str, Any]]:
+    """The story's finished backups, newest first (the story at this moment: their sizes do not depend on it)."""
+    backups = [o for o in story(time.time()) if o["kind"] == "Backup" and o["status"].get("completionTimestamp")]
+    return sorted(backups, key=lambda b: b["status"]["startTimestamp"], reverse=True)
+
+
+def _schedule_of(backup: dict[str, Any]) -> str:
+    return str(backup["metadata"].get("labels", {}).get("velero.io/schedule-name", ""))
+
+
+def _folder_bytes(backup: dict[str, Any]) -> int:
+    return sum(len(content) for content in backup_folder(backup).values())
+
+
+def _operation_counts() -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    operation_kinds = {"PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"}
+    for obj in story(time.time()):
+        if obj["kind"] in operation_kinds:
+            key = (obj["kind"], obj["status"]["phase"])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:

@@ -25,6 +25,7 @@ from velero_exporter.mixin.rules import render_rule_file
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.monitoring import free_port, query, running_alertmanager, running_prometheus
+from velero_exporter.sandbox.volume_story import STALLED_BACKUP, STALLED_PVC, VOLUMES, operation_name, operations
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("e2e")
@@ -105,6 +106,38 @@ EXPECTED: set[Alert] = {
         location="dr",
         bucket="kailash-velero-dr-backups",
         region="us-west-2",
+    ),
+    # the volume data (sandbox/volume_story.py): hourly-hot's newest run left the database pod out ...
+    *(
+        alert(alertname=name, severity="warning", schedule="hourly-hot", tier="hot", method="fs-backup", reason=reason)
+        for name, reason in (("VeleroBackupVolumeDataMissing", "fewer_volumes"), ("VeleroBackupShrank", "volume_bytes"))
+    ),
+    # ... weekly-full's newest run lost a file-system backup ...
+    alert(
+        alertname="VeleroVolumeOperationFailed",
+        severity="warning",
+        schedule="weekly-full",
+        tier="full",
+        method="fs-backup",
+        phase="Failed",
+    ),
+    # ... an ad-hoc backup's DataUpload has moved nothing for 50 minutes ...
+    alert(
+        alertname="VeleroVolumeOperationStalled",
+        severity="warning",
+        kind="DataUpload",
+        operation=operation_name(
+            STALLED_BACKUP, next(v for v in VOLUMES["daily-critical"][1] if v.volume == STALLED_PVC)
+        ),
+        backup=STALLED_BACKUP,
+    ),
+    # ... and vault's repository maintenance fails.
+    alert(
+        alertname="VeleroRepositoryMaintenanceFailed",
+        severity="warning",
+        repository="vault-default-kopia",
+        location="default",
+        volume_namespace="vault",
     ),
 }
 # The four alerts the DR plan names must reach the receiver with these labels.
@@ -220,8 +253,10 @@ async def test_story_alerts_reach_the_receiver_and_a_repair_resolves(
             # The unavailable DR location is not the default one: the backup failures were not inhibited.
             assert webhook.seen("firing", "VeleroStorageLocationUnavailable", {"location": "dr"})
 
-            # Repair: the daily run succeeds again.
+            # Repair: the daily run succeeds again, with its DataUploads.
             repaired = time.time()
+            for operation in operations("daily-critical-repaired", "daily-critical", repaired - 120, repaired - 5):
+                sandbox.api.create(operation)
             sandbox.api.create(
                 o.backup(
                     "daily-critical-repaired",

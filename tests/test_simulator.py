@@ -119,3 +119,32 @@ def test_the_simulator_validates_locations_as_velero_does() -> None:
     assert not ready(disabled, now)
     disabled["status"].pop("lastValidationTime")
     assert ready(disabled, now)  # validated once, whatever the frequency
+
+
+async def test_a_run_moves_its_schedules_volumes() -> None:
+    api = FakeKubeAPI()
+    now = time.time()
+    api.create(o.schedule("hourly-hot", cron="0 * * * *", tier_label=("backup-tier", "hot"), last_backup=now - 7200))
+    simulator = VeleroSimulator(api, demo_every=3600, run_duration=0.5, tick=0.05)
+    task = asyncio.create_task(simulator.run())
+    phases: set[tuple[str, ...]] = set()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pvbs = api.list("podvolumebackups")
+            phases.add(tuple(sorted(p["status"]["phase"] for p in pvbs)))
+            if pvbs and all(p["status"]["phase"] == "Completed" for p in pvbs):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    (backup,) = api.list("backups")
+    pvbs = api.list("podvolumebackups")
+    # hourly-hot's three kailash-app volumes (sandbox/volume_story.py), labelled with their backup
+    assert sorted(p["spec"]["volume"] for p in pvbs) == ["pgdata", "redis-data", "uploads"]
+    assert {p["metadata"]["labels"]["velero.io/backup-name"] for p in pvbs} == {backup["metadata"]["name"]}
+    assert ("InProgress", "InProgress", "InProgress") in phases
+    assert all(p["status"]["progress"]["bytesDone"] == p["status"]["progress"]["totalBytes"] for p in pvbs)
+    assert api.list("datauploads") == []

@@ -3,6 +3,7 @@ DataUploads, a Role that forbids them, and the progress the exporter remembers a
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,9 +12,13 @@ import aiohttp
 
 from tests.metrics_text import Samples, value
 from tests.test_exporter_live import FAST_REFLECTOR, KUBE_ONLY, Harness, now, phase_of, seed_hourly
+from tests.test_status_page import demo_exporter, parse_tables
 from velero_exporter.app import Exporter, Options
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.volume_story import STALLED_BACKUP
+
+__all__ = ["demo_exporter"]  # the sandbox's exporter fixture, shared with tests/test_status_page.py
 
 PROGRESS = "velero_volume_operation_progress_timestamp_seconds"
 UPLOAD = {"kind": "DataUpload", "operation": "hourly-hot-1-a1b2c", "backup": "hourly-hot-1"}
@@ -167,3 +172,27 @@ async def test_progress_is_remembered_across_watch_events_and_relists(tmp_path: 
         h.api.replace(upload(10_000, phase="Completed"))
         samples = await h.until(lambda s: value(s, PROGRESS, **UPLOAD) is None, "finished: no series")
         assert value(samples, "velero_volume_operations", kind="DataUpload", phase="Completed") == 1
+
+
+async def test_the_status_page_shows_the_sandboxs_volume_data(demo_exporter: Exporter) -> None:
+    async with aiohttp.ClientSession() as http, http.get(demo_exporter.url + "/") as resp:
+        tables = parse_tables(await resp.text())
+    volumes = {row[0]: row for row in tables["Volume data (newest finished backup vs the one before)"]}
+    hot = volumes["hourly-hot"]
+    # The database pod opted out of the newest hourly run (sandbox/volume_story.py).
+    assert (hot[3], hot[6]) == ("fs-backup: 2, 1.8 GiB", "fs-backup: 3, 7.8 GiB")
+    assert hot[8] == "fewer fs-backup volumes, fs-backup bytes shrank"
+    assert volumes["weekly-full"][8] == "fs-backup volumes failed"
+    assert volumes["daily-critical"][3] == "data-mover: 3 (1 failed), 10.5 GiB; snapshot: 6 (4 failed)"
+    assert volumes["daily-critical"][8] == "none"  # it Failed: VeleroBackupFailure's, not the volume alerts'
+    assert volumes["config-backup"][3] == "no volumes"
+    ((kind, operation, backup, phase, done, since),) = tables["Volume operations in flight"]
+    assert (kind, backup, phase, done) == ("DataUpload", STALLED_BACKUP, "InProgress", "0 B of 12.0 GiB")
+    assert operation.startswith(STALLED_BACKUP) and re.search(r"\(5\dm(\d+s)? ago\)$", since), since
+    repositories = {row[0]: (row[4], row[7]) for row in tables["Backup repositories"]}
+    assert repositories == {
+        "kailash-app-default-kopia": ("Ready", "Succeeded"),
+        "logging-default-kopia": ("Ready", "Succeeded"),
+        "monitoring-default-kopia": ("Ready", "Succeeded"),
+        "vault-default-kopia": ("Ready", "Failed"),
+    }

@@ -340,7 +340,7 @@ def test_the_status_page_shows_the_volume_data_operations_and_repositories() -> 
         HOT_1,
         "fs-backup: 3, 7.2 GiB",
         "39.1 KiB",
-        "fs-backup volumes failed, fewer fs-backup volumes, folder shrank",
+        "fs-backup volumes failed, fewer fs-backup volumes, fs-backup bytes shrank, folder shrank",
     ]
     assert volumes["daily-critical"][3] == "data-mover: 2 (1 failed), 3.0 GiB; snapshot: 2 (1 failed); csi-snapshot: 1"
     assert volumes["daily-critical"][8] == "data-mover volumes failed"

@@ -422,7 +422,7 @@ def volume_problems(schedule: ScheduleVolumes) -> list[str]:
             continue
         if last.count(method) < previous.count(method):
             problems.append(f"fewer {method} volumes")
-        elif method in MOVED_METHODS and previous.bytes[method] > 0:
+        if method in MOVED_METHODS and previous.bytes[method] > 0:
             if last.bytes[method] == 0 and last.count(method) > 0:
                 problems.append(f"{method} volumes hold 0 bytes")
             elif 0 < last.bytes[method] < fraction * previous.bytes[method]:

@@ -1447,7 +1447,7 @@ def _volume_data_row(rid: int) -> Row:
                     Query(of_repository(age(last_maintenance)), name="Last maintained", unit="dtdurations"),
                     Query(of_repository(frequency), name="Frequency", unit="dtdurations"),
                     Query(
-                        of_repository(f"{age(last_maintenance)}\n/\n{frequency}"),
+                        of_repository(f"({age(last_maintenance)})\n/\n{frequency}"),
                         name="Age in frequencies",
                         unit="none",
                         thresholds=steps(("green", None), ("red", overdue)),

@@ -4,7 +4,9 @@
   it is 0): lastValidationTime moves (an unavailable one stays unavailable).
 - A schedule whose cron is due gets a backup, InProgress then Completed, and its lastBackup moves to the run's
   time, as Velero's schedule controller does (skipImmediately and a backup still New or InProgress included);
-  so a long-running demo shows no missed run the story did not intend.
+  so a long-running demo shows no missed run the story did not intend. Its volumes go with it: the
+  PodVolumeBackups or DataUploads its schedule makes (sandbox/volume_story.py) move half their bytes, then
+  complete.
 - For the watch path to be visible within a minute, the demo also runs hourly-hot every `demo_every` seconds.
 """
 
@@ -21,6 +23,7 @@ from velero_exporter.model.velero import next_run_base, validation_frequency
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.story import run_name
+from velero_exporter.sandbox.volume_story import operations
 from velero_exporter.sources.parsing import parse_go_duration, parse_schedule, parse_storage_location
 from velero_exporter.state.vocabulary import SCHEDULE_BLOCKING_PHASES, SCHEDULE_NAME_LABEL
 from velero_exporter.velero.cron import CronError, parse_cron
@@ -133,12 +136,16 @@ class VeleroSimulator:
             "storage_location": template.get("storageLocation", "default"),
         }
         self._api.create(objects.backup(backup_name, phase="InProgress", items_backed_up=0, **common))
+        for operation in operations(backup_name, name, start, None):
+            self._api.create(operation)
         current = self._api.get("schedules", name)
         if current is not None:
             current.setdefault("status", {})["lastBackup"] = objects.rfc3339(start)
             self._api.replace(current)
         await asyncio.sleep(self._run_duration)
         completed = self._clock()
+        for operation in operations(backup_name, name, start, completed):
+            self._api.replace(operation)
         self._api.replace(
             objects.backup(
                 backup_name, completed=completed, expiration=completed + (parse_go_duration(ttl) or 0.0), **common

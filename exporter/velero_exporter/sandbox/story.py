@@ -11,11 +11,13 @@ Trouble on purpose, so that the demo shows every alert path:
 - hourly-hot, config-backup and monthly-dr are healthy; a restore drill from the hot tier Completed and
   passed its validation (a verified drill).
 Every tier holds as much history as its retention promises (no VeleroRecoveryPointHistoryLost).
+Their volume data, and its own trouble, is sandbox/volume_story.py's.
 """
 
 from __future__ import annotations
 
 from velero_exporter.sandbox import objects
+from velero_exporter.sandbox.volume_story import volume_data
 from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.velero.cron import parse_cron
 
@@ -272,4 +274,5 @@ def story(now: float) -> list[objects.Obj]:
     )
     out.append(objects.snapshot_location("default", region="us-east-1"))
     out.append(objects.snapshot_location("dr", region="us-west-2"))
+    out += volume_data(out, now, TIER_LABEL)
     return out
