@@ -23,7 +23,7 @@ from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import running_alertmanager, running_prometheus
 from velero_exporter.sandbox.story import TIER_LABEL, run_name
-from velero_exporter.sandbox.volume_story import STALLED_BACKUP, STALLED_PVC, VOLUMES, operation_name, operations
+from velero_exporter.sandbox.volume_story import STALLED_BACKUP, STALLED_OPERATION, operations
 
 ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["receiver"]  # the webhook fixture, shared with tests/test_e2e.py
@@ -36,7 +36,6 @@ VOLUME_ALERTS = {
     "VeleroRepositoryMaintenanceOverdue",
     "VeleroRepositoryMaintenanceFailed",
 }
-STALLED = operation_name(STALLED_BACKUP, next(v for v in VOLUMES["daily-critical"][1] if v.volume == STALLED_PVC))
 STORY: set[Alert] = {
     alert(
         alertname="VeleroBackupVolumeDataMissing",
@@ -66,7 +65,7 @@ STORY: set[Alert] = {
         alertname="VeleroVolumeOperationStalled",
         severity="warning",
         kind="DataUpload",
-        operation=STALLED,
+        operation=STALLED_OPERATION,
         backup=STALLED_BACKUP,
     ),
     alert(
@@ -134,7 +133,7 @@ def repair(api: FakeKubeAPI, now: float) -> None:
             )
         )
     # The stalled DataUpload moves again.
-    upload = api.get("datauploads", STALLED)
+    upload = api.get("datauploads", STALLED_OPERATION)
     assert upload is not None
     upload["status"]["progress"]["bytesDone"] = 1024**3
     api.replace(upload)

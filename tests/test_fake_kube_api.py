@@ -194,11 +194,20 @@ V2 = "/apis/velero.io/v2alpha1/namespaces/velero"
 def _volume_objects() -> list[objects.Obj]:
     return [
         objects.pod_volume_backup(
-            "b1-x7k2p", backup="b1", pod="db-0", pod_namespace="app", volume="data", started=T0, completed=T0 + 9
+            "b1-x7k2p",
+            backup="b1",
+            pod="db-0",
+            pod_namespace="app",
+            volume="data",
+            progress=objects.Progress(started=T0, completed=T0 + 9),
         ),
         objects.backup_repository("app", last_maintenance=T0, created=T0 - 100),
         objects.data_upload(
-            "b1-q9w4z", backup="b1", pvc="data-db-0", pvc_namespace="app", phase="InProgress", started=T0
+            "b1-q9w4z",
+            backup="b1",
+            pvc="data-db-0",
+            pvc_namespace="app",
+            progress=objects.Progress(phase="InProgress", started=T0),
         ),
     ]
 
@@ -230,7 +239,9 @@ async def test_kubectl_reads_the_volume_kinds_at_their_group_versions(api: FakeK
 async def test_kubectl_creates_and_watches_a_dataupload(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
     config = api.write_kubeconfig(tmp_path / "kubeconfig")
     manifest = tmp_path / "dataupload.json"
-    upload = objects.data_upload("b2-a1b2c", backup="b2", pvc="data-db-0", pvc_namespace="app", phase=None)
+    upload = objects.data_upload(
+        "b2-a1b2c", backup="b2", pvc="data-db-0", pvc_namespace="app", progress=objects.Progress(phase=None)
+    )
     manifest.write_text(json.dumps(upload))
     assert KUBECTL is not None
     proc = await asyncio.create_subprocess_exec(

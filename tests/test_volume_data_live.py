@@ -50,10 +50,7 @@ def seed_volumes(api: FakeKubeAPI) -> None:
             pod="db-0",
             pod_namespace="app",
             volume="data",
-            started=t - 7190,
-            completed=t - 7110,
-            bytes_done=500,
-            total_bytes=500,
+            progress=o.Progress(started=t - 7190, completed=t - 7110, bytes_done=500, total_bytes=500),
         )
     )
     api.create(o.backup_repository("app", last_maintenance=t - 600, created=t - 86400))
@@ -135,14 +132,16 @@ async def test_progress_is_remembered_across_watch_events_and_relists(tmp_path: 
             backup="hourly-hot-1",
             pvc="data-db-0",
             pvc_namespace="app",
-            phase=phase,
-            created=t - 3600,
-            accepted=t - 3590,
-            started=t - 3500,
-            completed=t if phase == "Completed" else None,
-            bytes_done=bytes_done,
-            total_bytes=10_000,
-            message=message,
+            progress=o.Progress(
+                phase=phase,
+                created=t - 3600,
+                accepted=t - 3590,
+                started=t - 3500,
+                completed=t if phase == "Completed" else None,
+                bytes_done=bytes_done,
+                total_bytes=10_000,
+                message=message,
+            ),
         )
 
     def seed(api: FakeKubeAPI) -> None:

@@ -39,12 +39,9 @@ def test_a_dataupload_becomes_a_slim_record() -> None:
         backup=LONG,
         pvc="data",
         pvc_namespace="app",
-        phase="InProgress",
-        created=NOW - 60,
-        accepted=NOW - 50,
-        started=NOW - 40,
-        bytes_done=10,
-        total_bytes=40,
+        progress=o.Progress(
+            phase="InProgress", created=NOW - 60, accepted=NOW - 50, started=NOW - 40, bytes_done=10, total_bytes=40
+        ),
     )
     parsed = parse_data_upload(upload)
     assert parsed.problems == ()
@@ -63,7 +60,9 @@ def test_a_dataupload_becomes_a_slim_record() -> None:
 
 
 def test_a_pod_volume_backup_of_velero_1_12_has_no_acceptance_and_may_have_no_status() -> None:
-    pvb = o.pod_volume_backup("b-x2", backup="b", pod="p", pod_namespace="n", volume="v", phase=None, created=NOW)
+    pvb = o.pod_volume_backup(
+        "b-x2", backup="b", pod="p", pod_namespace="n", volume="v", progress=o.Progress(phase=None, created=NOW)
+    )
     parsed = parse_pod_volume_backup(pvb)
     assert parsed.record is not None
     assert (parsed.record.phase, parsed.record.accepted, parsed.record.bytes_done) == ("New", None, None)
@@ -79,7 +78,9 @@ def test_a_pod_volume_backup_of_velero_1_12_has_no_acceptance_and_may_have_no_st
     ],
 )
 def test_a_malformed_operation_is_kept_and_its_problem_counted(change: dict[str, Any], problem: str) -> None:
-    pvb = o.pod_volume_backup("b-x3", backup="b", pod="p", pod_namespace="n", volume="v", started=NOW)
+    pvb = o.pod_volume_backup(
+        "b-x3", backup="b", pod="p", pod_namespace="n", volume="v", progress=o.Progress(started=NOW)
+    )
     parsed = parse_pod_volume_backup({**pvb, **change})
     assert parsed.record is not None and parsed.problems == (problem,)
 

@@ -44,11 +44,13 @@ def _pvbs(backup: str, started: float, volumes: dict[str, int], failed: str = ""
             pod=f"{volume}-0",
             pod_namespace="kailash-app",
             volume=volume,
-            phase="Failed" if volume == failed else "Completed",
-            started=started + 5,
-            completed=started + 60,
-            bytes_done=size,
-            total_bytes=size,
+            progress=o.Progress(
+                phase="Failed" if volume == failed else "Completed",
+                started=started + 5,
+                completed=started + 60,
+                bytes_done=size,
+                total_bytes=size,
+            ),
         )
         for volume, size in volumes.items()
     ]
@@ -89,11 +91,9 @@ def fixture_objects() -> dict[str, list[o.Obj]]:
             pod="uploads-0",
             pod_namespace="kailash-app",
             volume="uploads",
-            phase="InProgress",
-            created=NOW - 50,
-            started=NOW - 40,
-            bytes_done=GIB // 2,
-            total_bytes=GIB,
+            progress=o.Progress(
+                phase="InProgress", created=NOW - 50, started=NOW - 40, bytes_done=GIB // 2, total_bytes=GIB
+            ),
         ),
         o.pod_volume_backup(
             "hourly-hot-3-redis",
@@ -101,8 +101,7 @@ def fixture_objects() -> dict[str, list[o.Obj]]:
             pod="redis-0",
             pod_namespace="kailash-app",
             volume="redis",
-            phase="New",
-            created=NOW - 45,
+            progress=o.Progress(phase="New", created=NOW - 45),
         ),
     ]
     uploads = [
@@ -111,11 +110,9 @@ def fixture_objects() -> dict[str, list[o.Obj]]:
             backup=LONG,
             pvc=pvc,
             pvc_namespace="vault",
-            phase=phase,
-            started=NOW - 6 * H + 60,
-            completed=NOW - 5 * H - 60,
-            bytes_done=done,
-            total_bytes=2 * GIB,
+            progress=o.Progress(
+                phase=phase, started=NOW - 6 * H + 60, completed=NOW - 5 * H - 60, bytes_done=done, total_bytes=2 * GIB
+            ),
         )
         for pvc, phase, done in (("data-vault-0", "Completed", 2 * GIB), ("audit-vault-0", "Canceled", GIB))
     ]
@@ -127,10 +124,8 @@ def fixture_objects() -> dict[str, list[o.Obj]]:
             pod="pgdata-0",
             pod_namespace="kailash-app",
             volume="pgdata",
-            snapshot_id="s1",
-            phase="InProgress",
-            created=NOW - 100,
-            started=NOW - 90,
+            snapshot="s1",
+            progress=o.Progress(phase="InProgress", created=NOW - 100, started=NOW - 90),
         )
     ]
     repositories = [
@@ -312,7 +307,13 @@ def test_volume_series_do_not_grow_with_finished_operations() -> None:
             objs["backups"].append(o.backup(name, schedule="hourly-hot", started=started, completed=started + 60))
             objs["podvolumebackups"] += _pvbs(name, started, {"pgdata": GIB, "uploads": GIB})
             objs["datauploads"].append(
-                o.data_upload(f"{name}-du", backup=name, pvc="d", pvc_namespace="n", started=started, bytes_done=1)
+                o.data_upload(
+                    f"{name}-du",
+                    backup=name,
+                    pvc="d",
+                    pvc_namespace="n",
+                    progress=o.Progress(started=started, bytes_done=1),
+                )
             )
         store = listed_kinds(load(objs), "podvolumebackups", "podvolumerestores", "datauploads")
         return len(render(store, now=NOW))

@@ -4,6 +4,7 @@ tests. Every object validates against Velero's CRDs (the CRD files' openAPIV3Sch
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -281,36 +282,51 @@ def snapshot_id(*parts: str) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]
 
 
-def _operation_status(
-    phase: str | None,
-    *,
-    accepted: float | None,
-    started: float | None,
-    completed: float | None,
-    bytes_done: int | None,
-    total_bytes: int | None,
-    message: str | None,
-    extra: Obj,
-) -> Obj | None:
-    """The status the four volume data operations share (pkg/apis/velero/shared.DataMoveOperationProgress)."""
-    if phase is None:
-        return None
-    status = _drop_none(
-        {
-            "phase": phase,
-            "acceptedTimestamp": rfc3339(accepted),
-            "startTimestamp": rfc3339(started),
-            "completionTimestamp": rfc3339(completed),
-            "message": message,
-            **extra,
-        }
-    )
-    if bytes_done is not None or total_bytes is not None:
-        status["progress"] = _drop_none({"bytesDone": bytes_done, "totalBytes": total_bytes})
-    return status
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a volume data operation got: its phase, its timestamps and its status.progress (the four kinds
+    share them: pkg/apis/velero/shared.DataMoveOperationProgress). Without a phase the object has no status."""
+
+    phase: str | None = "Completed"
+    created: float | None = None  # default: the start
+    accepted: float | None = None
+    started: float | None = None
+    completed: float | None = None
+    bytes_done: int | None = None
+    total_bytes: int | None = None
+    message: str | None = None
+
+    def status(self, extra: Obj) -> Obj | None:
+        if self.phase is None:
+            return None
+        status = _drop_none(
+            {
+                "phase": self.phase,
+                "acceptedTimestamp": rfc3339(self.accepted),
+                "startTimestamp": rfc3339(self.started),
+                "completionTimestamp": rfc3339(self.completed),
+                "message": self.message,
+                **extra,
+            }
+        )
+        if self.bytes_done is not None or self.total_bytes is not None:
+            status["progress"] = _drop_none({"bytesDone": self.bytes_done, "totalBytes": self.total_bytes})
+        return status
 
 
-def _with_status(obj: Obj, status: Obj | None) -> Obj:
+DONE = Progress()
+
+
+def _operation(
+    kind: str, name: str, *, labels: dict[str, str], spec: Obj, progress: Progress, extra: Obj, namespace: str
+) -> Obj:
+    obj: Obj = {
+        "apiVersion": API_V2ALPHA1 if kind in ("DataUpload", "DataDownload") else API_VERSION,
+        "kind": kind,
+        "metadata": _metadata(name, namespace, progress.created or progress.started, labels),
+        "spec": spec,
+    }
+    status = progress.status(extra)
     if status is not None:
         obj["status"] = status
     return obj
@@ -323,14 +339,7 @@ def pod_volume_backup(
     pod: str,
     pod_namespace: str,
     volume: str,
-    phase: str | None = "Completed",
-    created: float | None = None,
-    accepted: float | None = None,
-    started: float | None = None,
-    completed: float | None = None,
-    bytes_done: int | None = None,
-    total_bytes: int | None = None,
-    message: str | None = None,
+    progress: Progress = DONE,
     node: str = "node-1",
     storage_location: str = "default",
     uploader: str = "kopia",
@@ -338,33 +347,20 @@ def pod_volume_backup(
 ) -> Obj:
     """A file-system backup of one pod volume, as pkg/podvolume/backupper.go creates it."""
     extra: Obj = {"path": f"/host_pods/{pod}/volumes/{volume}"}
-    if phase == "Completed":
+    if progress.phase == "Completed":
         extra["snapshotID"] = snapshot_id(backup, pod_namespace, pod, volume)
-    return _with_status(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "PodVolumeBackup",
-            "metadata": _metadata(name, namespace, created or started, {BACKUP_NAME_LABEL: label_value(backup)}),
-            "spec": {
-                "node": node,
-                "pod": {"kind": "Pod", "namespace": pod_namespace, "name": pod},
-                "volume": volume,
-                "backupStorageLocation": storage_location,
-                "repoIdentifier": "",
-                "uploaderType": uploader,
-                "tags": {"backup": backup, "ns": pod_namespace, "pod": pod, "volume": volume},
-            },
-        },
-        _operation_status(
-            phase,
-            accepted=accepted,
-            started=started,
-            completed=completed,
-            bytes_done=bytes_done,
-            total_bytes=total_bytes,
-            message=message,
-            extra=extra,
-        ),
+    spec = {
+        "node": node,
+        "pod": {"kind": "Pod", "namespace": pod_namespace, "name": pod},
+        "volume": volume,
+        "backupStorageLocation": storage_location,
+        "repoIdentifier": "",  # kopia's; restic's is the repository's URL
+        "uploaderType": uploader,
+        "tags": {"backup": backup, "ns": pod_namespace, "pod": pod, "volume": volume},
+    }
+    labels = {BACKUP_NAME_LABEL: label_value(backup)}
+    return _operation(
+        "PodVolumeBackup", name, labels=labels, spec=spec, progress=progress, extra=extra, namespace=namespace
     )
 
 
@@ -375,42 +371,24 @@ def pod_volume_restore(
     pod: str,
     pod_namespace: str,
     volume: str,
-    snapshot_id: str,
-    phase: str | None = "Completed",
-    created: float | None = None,
-    started: float | None = None,
-    completed: float | None = None,
-    bytes_done: int | None = None,
-    total_bytes: int | None = None,
+    snapshot: str,
+    progress: Progress = DONE,
     storage_location: str = "default",
     namespace: str = "velero",
 ) -> Obj:
     """A file-system restore of one pod volume, as pkg/podvolume/restorer.go creates it."""
-    return _with_status(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "PodVolumeRestore",
-            "metadata": _metadata(name, namespace, created or started, {RESTORE_NAME_LABEL: label_value(restore)}),
-            "spec": {
-                "pod": {"kind": "Pod", "namespace": pod_namespace, "name": pod},
-                "volume": volume,
-                "backupStorageLocation": storage_location,
-                "repoIdentifier": "",
-                "uploaderType": "kopia",
-                "snapshotID": snapshot_id,
-                "sourceNamespace": pod_namespace,
-            },
-        },
-        _operation_status(
-            phase,
-            accepted=None,
-            started=started,
-            completed=completed,
-            bytes_done=bytes_done,
-            total_bytes=total_bytes,
-            message=None,
-            extra={},
-        ),
+    spec = {
+        "pod": {"kind": "Pod", "namespace": pod_namespace, "name": pod},
+        "volume": volume,
+        "backupStorageLocation": storage_location,
+        "repoIdentifier": "",
+        "uploaderType": "kopia",
+        "snapshotID": snapshot,
+        "sourceNamespace": pod_namespace,
+    }
+    labels = {RESTORE_NAME_LABEL: label_value(restore)}
+    return _operation(
+        "PodVolumeRestore", name, labels=labels, spec=spec, progress=progress, extra={}, namespace=namespace
     )
 
 
@@ -420,55 +398,32 @@ def data_upload(
     backup: str,
     pvc: str,
     pvc_namespace: str,
-    phase: str | None = "Completed",
-    created: float | None = None,
-    accepted: float | None = None,
-    started: float | None = None,
-    completed: float | None = None,
-    bytes_done: int | None = None,
-    total_bytes: int | None = None,
-    message: str | None = None,
+    progress: Progress = DONE,
     node: str = "node-1",
     storage_location: str = "default",
     storage_class: str = "gp3",
     namespace: str = "velero",
 ) -> Obj:
     """The CSI data mover's upload of one PVC's snapshot (pkg/backup/actions/csi/pvc_action.go newDataUpload)."""
-    extra: Obj = {"node": node, "acceptedByNode": node} if accepted is not None else {}
-    if phase == "Completed":
-        extra["snapshotID"] = snapshot_id(backup, pvc_namespace, pvc)
-        extra["path"] = f"/{pvc_namespace}/{pvc}"
-    return _with_status(
-        {
-            "apiVersion": API_V2ALPHA1,
-            "kind": "DataUpload",
-            "metadata": _metadata(name, namespace, created or started, {BACKUP_NAME_LABEL: label_value(backup)}),
-            "spec": {
-                "snapshotType": "CSI",
-                "csiSnapshot": {
-                    "volumeSnapshot": f"velero-{pvc}-{name[-5:]}",
-                    "storageClass": storage_class,
-                    "snapshotClass": "ebs-csi",
-                    "driver": "ebs.csi.aws.com",
-                },
-                "sourcePVC": pvc,
-                "datamover": "velero",
-                "backupStorageLocation": storage_location,
-                "sourceNamespace": pvc_namespace,
-                "operationTimeout": "10m0s",
-            },
+    extra: Obj = {"node": node, "acceptedByNode": node} if progress.accepted is not None else {}
+    if progress.phase == "Completed":
+        extra.update(snapshotID=snapshot_id(backup, pvc_namespace, pvc), path=f"/{pvc_namespace}/{pvc}")
+    spec = {
+        "snapshotType": "CSI",
+        "csiSnapshot": {
+            "volumeSnapshot": f"velero-{pvc}-{name[-5:]}",
+            "storageClass": storage_class,
+            "snapshotClass": "ebs-csi",
+            "driver": "ebs.csi.aws.com",
         },
-        _operation_status(
-            phase,
-            accepted=accepted,
-            started=started,
-            completed=completed,
-            bytes_done=bytes_done,
-            total_bytes=total_bytes,
-            message=message,
-            extra=extra,
-        ),
-    )
+        "sourcePVC": pvc,
+        "datamover": "velero",
+        "backupStorageLocation": storage_location,
+        "sourceNamespace": pvc_namespace,
+        "operationTimeout": "10m0s",
+    }
+    labels = {BACKUP_NAME_LABEL: label_value(backup)}
+    return _operation("DataUpload", name, labels=labels, spec=spec, progress=progress, extra=extra, namespace=namespace)
 
 
 def data_download(
@@ -477,42 +432,22 @@ def data_download(
     restore: str,
     pvc: str,
     pvc_namespace: str,
-    snapshot_id: str,
-    phase: str | None = "Completed",
-    created: float | None = None,
-    started: float | None = None,
-    completed: float | None = None,
-    bytes_done: int | None = None,
-    total_bytes: int | None = None,
+    snapshot: str,
+    progress: Progress = DONE,
     storage_location: str = "default",
     namespace: str = "velero",
 ) -> Obj:
     """The CSI data mover's download of one PVC (pkg/restore/actions/csi/pvc_action.go)."""
-    return _with_status(
-        {
-            "apiVersion": API_V2ALPHA1,
-            "kind": "DataDownload",
-            "metadata": _metadata(name, namespace, created or started, {RESTORE_NAME_LABEL: label_value(restore)}),
-            "spec": {
-                "targetVolume": {"pvc": pvc, "pv": "", "namespace": pvc_namespace},
-                "backupStorageLocation": storage_location,
-                "datamover": "velero",
-                "snapshotID": snapshot_id,
-                "sourceNamespace": pvc_namespace,
-                "operationTimeout": "10m0s",
-            },
-        },
-        _operation_status(
-            phase,
-            accepted=None,
-            started=started,
-            completed=completed,
-            bytes_done=bytes_done,
-            total_bytes=total_bytes,
-            message=None,
-            extra={},
-        ),
-    )
+    spec = {
+        "targetVolume": {"pvc": pvc, "pv": "", "namespace": pvc_namespace},
+        "backupStorageLocation": storage_location,
+        "datamover": "velero",
+        "snapshotID": snapshot,
+        "sourceNamespace": pvc_namespace,
+        "operationTimeout": "10m0s",
+    }
+    labels = {RESTORE_NAME_LABEL: label_value(restore)}
+    return _operation("DataDownload", name, labels=labels, spec=spec, progress=progress, extra={}, namespace=namespace)
 
 
 def maintenance(result: str, started: float, completed: float, message: str = "") -> Obj:
@@ -546,9 +481,19 @@ def backup_repository(
         "velero.io/storage-location": storage_location,
         "velero.io/repository-type": repository_type,
     }
-    status = None
+    obj: Obj = {
+        "apiVersion": API_VERSION,
+        "kind": "BackupRepository",
+        "metadata": _metadata(f"{volume_namespace}-{storage_location}-{repository_type}", namespace, created, labels),
+        "spec": {
+            "volumeNamespace": volume_namespace,
+            "backupStorageLocation": storage_location,
+            "repositoryType": repository_type,
+            "maintenanceFrequency": frequency,
+        },
+    }
     if phase is not None:
-        status = _drop_none(
+        obj["status"] = _drop_none(
             {
                 "phase": phase,
                 "message": message,
@@ -556,19 +501,4 @@ def backup_repository(
                 "recentMaintenance": recent_maintenance or None,
             }
         )
-    return _with_status(
-        {
-            "apiVersion": API_VERSION,
-            "kind": "BackupRepository",
-            "metadata": _metadata(
-                f"{volume_namespace}-{storage_location}-{repository_type}", namespace, created, labels
-            ),
-            "spec": {
-                "volumeNamespace": volume_namespace,
-                "backupStorageLocation": storage_location,
-                "repositoryType": repository_type,
-                "maintenanceFrequency": frequency,
-            },
-        },
-        status,
-    )
+    return obj

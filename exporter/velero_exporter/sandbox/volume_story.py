@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
 
 from velero_exporter.sandbox import objects
 from velero_exporter.sources.parsing import parse_timestamp
@@ -72,31 +71,16 @@ STALLED_FOR = 50 * MINUTE
 MAINTENANCE_FAILED = "vault"  # the namespace whose repository's maintenance fails
 
 
-class _Progress(TypedDict):
-    """What a backup's operation says of its progress (the builders' keyword arguments)."""
-
-    phase: str
-    created: float
-    accepted: float
-    started: float
-    completed: float | None
-    bytes_done: int
-    total_bytes: int
-    message: str | None
-
-
-class _Restored(TypedDict):
-    phase: str
-    started: float
-    completed: float | None
-    bytes_done: int
-    total_bytes: int
-    snapshot_id: str
-
-
 def operation_name(backup: str, volume: Volume) -> str:
     """Velero names an operation <backup or restore>-<5 random characters> (GenerateName); stable here."""
     return f"{backup}-{objects.snapshot_id(volume.namespace, volume.pod, volume.volume)[:5]}"
+
+
+def _stalled_volume() -> Volume:
+    return next(v for v in VOLUMES["daily-critical"][1] if v.volume == STALLED_PVC)
+
+
+STALLED_OPERATION = operation_name(STALLED_BACKUP, _stalled_volume())
 
 
 def operations(
@@ -119,26 +103,33 @@ def operations(
             phase, done, end, message = "InProgress", volume.bytes // 2, None, None
         else:
             phase, done, end, message = "Completed", volume.bytes, completed - 5, None
-        common: _Progress = {
-            "phase": phase,
-            "created": started + index,
-            "accepted": started + 2 + index,
-            "started": started + 10 + 5 * index,
-            "completed": end,
-            "bytes_done": done,
-            "total_bytes": volume.bytes,
-            "message": message,
-        }
+        progress = objects.Progress(
+            phase,
+            created=started + index,
+            accepted=started + 2 + index,
+            started=started + 10 + 5 * index,
+            completed=end,
+            bytes_done=done,
+            total_bytes=volume.bytes,
+            message=message,
+        )
         name = operation_name(backup, volume)
         if method == FS_BACKUP:
             out.append(
                 objects.pod_volume_backup(
-                    name, backup=backup, pod=volume.pod, pod_namespace=volume.namespace, volume=volume.volume, **common
+                    name,
+                    backup=backup,
+                    pod=volume.pod,
+                    pod_namespace=volume.namespace,
+                    volume=volume.volume,
+                    progress=progress,
                 )
             )
         else:
             out.append(
-                objects.data_upload(name, backup=backup, pvc=volume.volume, pvc_namespace=volume.namespace, **common)
+                objects.data_upload(
+                    name, backup=backup, pvc=volume.volume, pvc_namespace=volume.namespace, progress=progress
+                )
             )
     return out
 
@@ -186,18 +177,29 @@ def _stalled_backup(now: float, tier_label: str) -> list[objects.Obj]:
         items_backed_up=3050,
         items_total=3050,
     )
-    uploads = operations(STALLED_BACKUP, "daily-critical", started, started + 20 * MINUTE)
-    for upload in uploads:
-        if upload["spec"]["sourcePVC"] == STALLED_PVC:
-            # InProgress since STALLED_FOR, not a byte moved: its data mover pod cannot reach the repository.
-            upload["status"] = {
-                "phase": "InProgress",
-                "acceptedTimestamp": objects.rfc3339(now - STALLED_FOR - 60),
-                "startTimestamp": objects.rfc3339(now - STALLED_FOR),
-                "node": "node-2",
-                "acceptedByNode": "node-2",
-                "progress": {"totalBytes": upload["status"]["progress"]["totalBytes"]},
-            }
+    uploads = [
+        upload
+        for upload in operations(STALLED_BACKUP, "daily-critical", started, started + 20 * MINUTE)
+        if upload["spec"]["sourcePVC"] != STALLED_PVC
+    ]
+    # InProgress since STALLED_FOR, not a byte moved: its data mover pod cannot reach the repository.
+    stalled = objects.Progress(
+        "InProgress",
+        created=started + 2,
+        accepted=now - STALLED_FOR - 60,
+        started=now - STALLED_FOR,
+        total_bytes=_stalled_volume().bytes,
+    )
+    uploads.append(
+        objects.data_upload(
+            STALLED_OPERATION,
+            backup=STALLED_BACKUP,
+            pvc=STALLED_PVC,
+            pvc_namespace=_stalled_volume().namespace,
+            progress=stalled,
+            node="node-2",
+        )
+    )
     return [backup, *uploads]
 
 
@@ -213,14 +215,14 @@ def _restores(everything: list[objects.Obj], backups: dict[str, objects.Obj]) ->
         failed = restore["status"].get("phase") == "Failed"
         for index, volume in enumerate(volumes):
             last_failed = failed and index == len(volumes) - 1
-            common: _Restored = {
-                "phase": "Failed" if last_failed else "Completed",
-                "started": started + 20,
-                "completed": completed,
-                "bytes_done": volume.bytes // 4 if last_failed else volume.bytes,
-                "total_bytes": volume.bytes,
-                "snapshot_id": objects.snapshot_id(source["metadata"]["name"], volume.namespace, volume.volume),
-            }
+            progress = objects.Progress(
+                "Failed" if last_failed else "Completed",
+                started=started + 20,
+                completed=completed,
+                bytes_done=volume.bytes // 4 if last_failed else volume.bytes,
+                total_bytes=volume.bytes,
+            )
+            snapshot = objects.snapshot_id(source["metadata"]["name"], volume.namespace, volume.volume)
             op_name = operation_name(name, volume)
             if method == FS_BACKUP:
                 out.append(
@@ -230,13 +232,19 @@ def _restores(everything: list[objects.Obj], backups: dict[str, objects.Obj]) ->
                         pod=volume.pod,
                         pod_namespace=volume.namespace,
                         volume=volume.volume,
-                        **common,
+                        snapshot=snapshot,
+                        progress=progress,
                     )
                 )
             else:
                 out.append(
                     objects.data_download(
-                        op_name, restore=name, pvc=volume.volume, pvc_namespace=volume.namespace, **common
+                        op_name,
+                        restore=name,
+                        pvc=volume.volume,
+                        pvc_namespace=volume.namespace,
+                        snapshot=snapshot,
+                        progress=progress,
                     )
                 )
     return out
