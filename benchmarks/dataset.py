@@ -8,6 +8,7 @@ Deterministic for a given N and `now`, so that runs compare.
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
 from velero_exporter.sandbox import objects
@@ -128,5 +129,46 @@ def phase_counts(items: list[Obj]) -> dict[tuple[str, str], int]:
     for obj in items:
         schedule = obj["metadata"]["labels"]["velero.io/schedule-name"]
         key = (tiers[schedule], obj["status"]["phase"])
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+OPERATION_KINDS = ("PodVolumeBackup", "DataUpload")
+
+
+def volume_operations(backups: list[Obj], n: int, seed: int = 2) -> list[Obj]:
+    """n finished PodVolumeBackups and n finished DataUploads, dealt out over the finished backups in turn (as a
+    cluster where every backup saves its volumes both ways would hold them); 1 % Failed, 1 % Canceled."""
+    rng = random.Random(seed)
+    finished = [b for b in backups if b["status"]["phase"] != "InProgress"]
+    out: list[Obj] = []
+    for i in range(n):
+        backup = finished[i % len(finished)]
+        name, started = backup["metadata"]["name"], backup["status"]["startTimestamp"]
+        start = datetime.fromisoformat(started).timestamp()
+        roll = rng.random()
+        phase = "Failed" if roll < 0.01 else "Canceled" if roll < 0.02 else "Completed"
+        size = 1 << rng.randrange(20, 34)
+        done = size if phase == "Completed" else size // 2
+        progress = objects.Progress(phase, started=start + 5, completed=start + 50, bytes_done=done, total_bytes=size)
+        out.append(
+            objects.pod_volume_backup(
+                f"{name}-v{i}", backup=name, pod=f"app-{i % 50}", pod_namespace="app", volume="data", progress=progress
+            )
+        )
+        # A DataUpload's phase Canceled is Velero's; a PodVolumeBackup's only from 1.17: both kinds carry it here.
+        out.append(
+            objects.data_upload(
+                f"{name}-d{i}", backup=name, pvc=f"data-{i % 50}", pvc_namespace="app", progress=progress
+            )
+        )
+    return out
+
+
+def operation_counts(items: list[Obj]) -> dict[tuple[str, str], int]:
+    """(kind, phase) -> number of operations: the truth that velero_volume_operations must show."""
+    out: dict[tuple[str, str], int] = {}
+    for obj in items:
+        key = (obj["kind"], obj["status"]["phase"])
         out[key] = out.get(key, 0) + 1
     return out

@@ -1,8 +1,11 @@
 """velero-exporter's benchmark: the real exporter, as it runs in production, against the sandbox.
 
-    python -m benchmarks.run            # full: 1k, 10k and 100k backups (about 11 minutes on 2 cores)
-    python -m benchmarks.run --quick    # 1k and 10k only, shorter windows (about 1.5 minutes)
+    python -m benchmarks.run            # full: 1k, 10k and 100k backups (about 12 minutes on 2 cores)
+    python -m benchmarks.run --quick    # 1k and 10k only, shorter windows (about 2.5 minutes)
     python -m benchmarks.run --auth     # basic auth under a password-guessing flood only (about 30 seconds)
+
+The full and quick runs also run the exporter on 1k backups with 0, 1k and 10k finished PodVolumeBackups and as
+many DataUploads: the series must not grow with them.
 
 Processes (the machine may have 2 cores; each measured party has its own):
 - this process: the wire-level fake Kubernetes API (FakeKubeAPI) holding the backups, a moto S3/EC2 server for
@@ -55,7 +58,8 @@ PROMETHEUS_HEADERS = {
     "Accept": "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1",
     "Accept-Encoding": "gzip",
 }
-BACKUPS_PATH = "/apis/velero.io/v1/namespaces/velero/"
+# Velero's namespace at both of its group versions (v2alpha1: the data movers).
+VELERO_PATHS = ("/apis/velero.io/v1/namespaces/velero/", "/apis/velero.io/v2alpha1/namespaces/velero/")
 K = 1000
 
 
@@ -142,6 +146,7 @@ class Sandbox:
     kubeconfig: pathlib.Path
     names: list[str]  # of the backups, as seeded
     truth: dict[tuple[str, str], int]
+    operation_truth: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def list_requests(self, since: int = 0) -> int:
         return sum(1 for r in self.api.requests[since:] if _is_list(r.method, r.path, r.query))
@@ -151,13 +156,14 @@ class Sandbox:
 
 
 def _is_list(method: str, path: str, query: dict[str, str]) -> bool:
-    if method != "GET" or not path.startswith(BACKUPS_PATH) or query.get("watch") in ("1", "true"):
+    prefix = next((p for p in VELERO_PATHS if path.startswith(p)), None)
+    if method != "GET" or prefix is None or query.get("watch") in ("1", "true"):
         return False
-    return "/" not in path[len(BACKUPS_PATH) :].strip("/")  # a collection, not one object
+    return "/" not in path[len(prefix) :].strip("/")  # a collection, not one object
 
 
 @contextlib.asynccontextmanager
-async def sandbox(n: int, now: float, tmp: pathlib.Path) -> AsyncIterator[Sandbox]:
+async def sandbox(n: int, now: float, tmp: pathlib.Path, operations: int = 0) -> AsyncIterator[Sandbox]:
     # Events kept for watch resumption: as the apiserver's default (its watch cache), not the whole seed.
     api = FakeKubeAPI(namespace="velero", history_size=1000)
     await api.start()
@@ -168,11 +174,16 @@ async def sandbox(n: int, now: float, tmp: pathlib.Path) -> AsyncIterator[Sandbo
         for obj in items:
             api.create(obj)
         truth = dataset.phase_counts(items)
+        volume_operations = dataset.volume_operations(items, operations) if operations else []
+        for obj in volume_operations:
+            api.create(obj)
+        operation_truth = dataset.operation_counts(volume_operations)
         names = [obj["metadata"]["name"] for obj in items]
-        del items
+        del items, volume_operations
         gc.collect()
         gc.freeze()  # the seeded objects never change: keep the collector from walking them mid-measurement
-        yield Sandbox(api, api.write_kubeconfig(tmp / f"kubeconfig-{n}"), names, truth)
+        kubeconfig = api.write_kubeconfig(tmp / f"kubeconfig-{n}-{operations}")
+        yield Sandbox(api, kubeconfig, names, truth, operation_truth)
     finally:
         await api.stop()
         gc.unfreeze()
@@ -215,6 +226,16 @@ def tier_backups(text: str) -> dict[tuple[str, str], int]:
     return out
 
 
+def volume_operations(text: str) -> dict[tuple[str, str], int]:
+    """velero_volume_operations by (kind, phase), from the text format."""
+    out: dict[tuple[str, str], int] = {}
+    for line in text.splitlines():
+        if line.startswith("velero_volume_operations{"):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            out[labels["kind"], labels["phase"]] = int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
 def matches_truth(shown: dict[tuple[str, str], int], truth: dict[tuple[str, str], int]) -> bool:
     return all(shown.get(key, 0) == count for key, count in truth.items()) and sum(shown.values()) == sum(
         truth.values()
@@ -248,8 +269,12 @@ async def start_exporter(http: aiohttp.ClientSession, box: Sandbox, env: dict[st
         ready = time.monotonic() - started
         while True:
             async with http.get(f"{url}/metrics") as resp:
-                if matches_truth(tier_backups(await resp.text()), box.truth):
-                    break
+                text = await resp.text()
+            operations = volume_operations(text)
+            if matches_truth(tier_backups(text), box.truth) and (
+                not box.operation_truth or matches_truth(operations, box.operation_truth)
+            ):
+                break
             if time.monotonic() - started > timeout:
                 raise RuntimeError("the exporter's /metrics never matched the server's backups")
             await asyncio.sleep(0.01)
@@ -384,6 +409,9 @@ class Plan:
     idle_size: int
     idle_seconds: float
     bucket_folders: int
+    # Finished PodVolumeBackups (and as many DataUploads) beside a fixed number of backups.
+    operation_sizes: tuple[int, ...] = (0, 1 * K, 10 * K)
+    operation_backups: int = 1 * K
 
 
 QUICK = Plan(
@@ -503,7 +531,7 @@ async def measure_size(  # noqa: PLR0917
                 )
 
             if n == plan.idle_size:
-                report.add("Kubernetes LIST requests at start (pages of 500, 5 resources)", label, str(lists_at_start))
+                report.add("Kubernetes LIST requests at start (pages of 500, 10 resources)", label, str(lists_at_start))
                 # Let the last change settle, then watch the API server's log.
                 await asyncio.sleep(1.0)
                 mark = len(box.api.requests)
@@ -523,6 +551,29 @@ async def measure_size(  # noqa: PLR0917
         finally:
             await stop_process(run.process)
     return result
+
+
+async def measure_operations(ops: int, plan: Plan, report: Report, env: dict[str, str], tmp: pathlib.Path) -> int:
+    """The exporter on the same backups with `ops` finished PodVolumeBackups and DataUploads: the series it serves."""
+    label = f"{fmt_size(plan.operation_backups)} + {fmt_size(ops)} PVB + {fmt_size(ops)} DU"
+    print(f"# {label}: seeding the fake API", file=sys.stderr, flush=True)
+    async with (
+        sandbox(plan.operation_backups, time.time(), tmp, operations=ops) as box,
+        aiohttp.ClientSession() as http,
+    ):
+        run = await start_exporter(http, box, env)
+        try:
+            await settle(http, run.url)
+            text_bytes, series, _, _, _ = await exposition(http, run.url)
+            status = proc_status(run.process.pid)
+        finally:
+            await stop_process(run.process)
+    report.add(
+        "start to complete /metrics (every backup and operation counted); series; RSS peak",
+        label,
+        f"{run.complete_seconds:.2f} s; {series} series, {text_bytes:,} bytes; {mib(status['VmHWM'])}",
+    )
+    return series
 
 
 @contextlib.contextmanager
@@ -649,6 +700,7 @@ async def main_async(plan: Plan) -> Report:
         env = {**os.environ, **aws_environment(moto.url)}
         for n in plan.sizes:
             results[n] = await measure_size(n, plan, report, env, tmp, kubectl)
+        operation_series = {ops: await measure_operations(ops, plan, report, env, tmp) for ops in plan.operation_sizes}
     sizes = sorted(results)
     smallest, largest = results[sizes[0]], results[sizes[-1]]
     grew = largest.series - smallest.series
@@ -669,6 +721,15 @@ async def main_async(plan: Plan) -> Report:
         "peak RSS growth per 10k backups",
         f"{fmt_size(sizes[-2])} → {fmt_size(sizes[-1])}",
         mib(per_10k),
+    )
+    counts = sorted(operation_series)
+    first, last = operation_series[counts[0]], operation_series[counts[-1]]
+    report.add(
+        "series growth with finished PodVolumeBackups and DataUploads",
+        " → ".join(fmt_size(c) for c in counts) + " each",
+        " → ".join(str(operation_series[c]) for c in counts) + " series",
+        "no growth",
+        "met" if last == first else f"missed: +{last - first} series",
     )
     await bucket_lists(plan.bucket_folders, 3, report)
     with tempfile.TemporaryDirectory(prefix="velero-exporter-bench-") as tmp_name:
