@@ -8,6 +8,7 @@ backup) and its alert resolves at the webhook. The rules are the real ones; only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from velero_exporter.config.file import load_config
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.rules import render_rule_file
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.demo import DEMO_CONFIG, Sandbox, running_sandbox
 from velero_exporter.sandbox.monitoring import free_port, query, running_alertmanager, running_prometheus
 from velero_exporter.sandbox.volume_story import STALLED_BACKUP, STALLED_OPERATION, operations
 
@@ -37,6 +38,40 @@ SCRAPE_LABELS = {"job", "instance", "alertstate", "__name__"}
 def alert(**labels: str) -> Alert:
     return frozenset(labels.items())
 
+
+# What the story's volume data implies (sandbox/volume_story.py).
+VOLUME_STORY: set[Alert] = {
+    # hourly-hot's newest run left the database pod out ...
+    *(
+        alert(alertname=name, severity="warning", schedule="hourly-hot", tier="hot", method="fs-backup", reason=reason)
+        for name, reason in (("VeleroBackupVolumeDataMissing", "fewer_volumes"), ("VeleroBackupShrank", "volume_bytes"))
+    ),
+    # ... weekly-full's newest run lost a file-system backup ...
+    alert(
+        alertname="VeleroVolumeOperationFailed",
+        severity="warning",
+        schedule="weekly-full",
+        tier="full",
+        method="fs-backup",
+        phase="Failed",
+    ),
+    # ... an ad-hoc backup's DataUpload has moved nothing for 50 minutes ...
+    alert(
+        alertname="VeleroVolumeOperationStalled",
+        severity="warning",
+        kind="DataUpload",
+        operation=STALLED_OPERATION,
+        backup=STALLED_BACKUP,
+    ),
+    # ... and vault's repository maintenance fails.
+    alert(
+        alertname="VeleroRepositoryMaintenanceFailed",
+        severity="warning",
+        repository="vault-default-kopia",
+        location="default",
+        volume_namespace="vault",
+    ),
+}
 
 # What the story implies, alert by alert.
 EXPECTED: set[Alert] = {
@@ -107,36 +142,8 @@ EXPECTED: set[Alert] = {
         bucket="kailash-velero-dr-backups",
         region="us-west-2",
     ),
-    # the volume data (sandbox/volume_story.py): hourly-hot's newest run left the database pod out ...
-    *(
-        alert(alertname=name, severity="warning", schedule="hourly-hot", tier="hot", method="fs-backup", reason=reason)
-        for name, reason in (("VeleroBackupVolumeDataMissing", "fewer_volumes"), ("VeleroBackupShrank", "volume_bytes"))
-    ),
-    # ... weekly-full's newest run lost a file-system backup ...
-    alert(
-        alertname="VeleroVolumeOperationFailed",
-        severity="warning",
-        schedule="weekly-full",
-        tier="full",
-        method="fs-backup",
-        phase="Failed",
-    ),
-    # ... an ad-hoc backup's DataUpload has moved nothing for 50 minutes ...
-    alert(
-        alertname="VeleroVolumeOperationStalled",
-        severity="warning",
-        kind="DataUpload",
-        operation=STALLED_OPERATION,
-        backup=STALLED_BACKUP,
-    ),
-    # ... and vault's repository maintenance fails.
-    alert(
-        alertname="VeleroRepositoryMaintenanceFailed",
-        severity="warning",
-        repository="vault-default-kopia",
-        location="default",
-        volume_namespace="vault",
-    ),
+    # the volume data (sandbox/volume_story.py)
+    *VOLUME_STORY,
 }
 # The four alerts the DR plan names must reach the receiver with these labels.
 NAMED = {
@@ -200,6 +207,22 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def pipeline(tmp_path: Path, webhook_url: str) -> AsyncIterator[tuple[Sandbox, str]]:
+    """The sandbox, the exporter on it, Alertmanager (the bundle's inhibitions) notifying the webhook, and
+    Prometheus with the bundle's rules (every `for` at 0s) scraping each second: the sandbox and Prometheus' URL."""
+    async with running_sandbox(time.time()) as sandbox:
+        options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(sandbox.kubeconfig))
+        async with (
+            Exporter(load_config(DEMO_CONFIG), options) as exporter,
+            running_alertmanager(webhook_url, ROOT / "rules" / "alertmanager-inhibit.yml") as alertmanager,
+            running_prometheus(
+                [exporter.url.removeprefix("http://")], [test_rules(tmp_path)], alertmanager.url, scrape_interval="1s"
+            ) as prometheus,
+        ):
+            yield sandbox, prometheus.url
+
+
 async def firing(prometheus: str) -> set[Alert]:
     result = await query(prometheus, 'ALERTS{alertstate="firing"}')
     return {frozenset((k, v) for k, v in r["metric"].items() if k not in SCRAPE_LABELS) for r in result}
@@ -219,63 +242,53 @@ async def test_story_alerts_reach_the_receiver_and_a_repair_resolves(
 ) -> None:
     caplog.set_level(logging.INFO, logger="e2e")
     webhook, webhook_url = receiver
-    rules = test_rules(tmp_path)
-    now = time.time()
-    async with running_sandbox(now) as sandbox:
-        options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(sandbox.kubeconfig))
-        async with (
-            Exporter(load_config(DEMO_CONFIG), options) as exporter,
-            running_alertmanager(webhook_url, ROOT / "rules" / "alertmanager-inhibit.yml") as alertmanager,
-            running_prometheus(
-                [exporter.url.removeprefix("http://")], [rules], alertmanager.url, scrape_interval="1s"
-            ) as prometheus,
-        ):
-            last: set[Alert] = set()
+    async with pipeline(tmp_path, webhook_url) as (sandbox, prometheus):
+        last: set[Alert] = set()
 
-            async def story_fires() -> bool:
-                nonlocal last
-                last = await firing(prometheus.url)
-                return last == EXPECTED
+        async def story_fires() -> bool:
+            nonlocal last
+            last = await firing(prometheus)
+            return last == EXPECTED
 
-            try:
-                await wait_for(story_fires, "the story's alerts")
-            except AssertionError:
-                missing = [dict(a) for a in EXPECTED - last]
-                extra = [dict(a) for a in last - EXPECTED]
-                raise AssertionError(f"firing set differs: missing {missing}, unexplained {extra}") from None
+        try:
+            await wait_for(story_fires, "the story's alerts")
+        except AssertionError:
+            missing = [dict(a) for a in EXPECTED - last]
+            extra = [dict(a) for a in last - EXPECTED]
+            raise AssertionError(f"firing set differs: missing {missing}, unexplained {extra}") from None
 
-            async def named_received() -> bool:
-                return all(webhook.seen("firing", name, labels) for name, labels in NAMED.items())
+        async def named_received() -> bool:
+            return all(webhook.seen("firing", name, labels) for name, labels in NAMED.items())
 
-            await wait_for(named_received, "the four named alerts at the receiver")
-            # The unavailable DR location is not the default one: the backup failures were not inhibited.
-            assert webhook.seen("firing", "VeleroStorageLocationUnavailable", {"location": "dr"})
+        await wait_for(named_received, "the four named alerts at the receiver")
+        # The unavailable DR location is not the default one: the backup failures were not inhibited.
+        assert webhook.seen("firing", "VeleroStorageLocationUnavailable", {"location": "dr"})
 
-            # Repair: the daily run succeeds again, with its DataUploads.
-            repaired = time.time()
-            for operation in operations("daily-critical-repaired", "daily-critical", repaired - 120, repaired - 5):
-                sandbox.api.create(operation)
-            sandbox.api.create(
-                o.backup(
-                    "daily-critical-repaired",
-                    schedule="daily-critical",
-                    labels={"backup-tier": "critical"},
-                    started=repaired - 120,
-                    completed=repaired - 5,
-                    volume_snapshots_attempted=6,
-                    volume_snapshots_completed=6,
-                )
+        # Repair: the daily run succeeds again, with its DataUploads.
+        repaired = time.time()
+        for operation in operations("daily-critical-repaired", "daily-critical", repaired - 120, repaired - 5):
+            sandbox.api.create(operation)
+        sandbox.api.create(
+            o.backup(
+                "daily-critical-repaired",
+                schedule="daily-critical",
+                labels={"backup-tier": "critical"},
+                started=repaired - 120,
+                completed=repaired - 5,
+                volume_snapshots_attempted=6,
+                volume_snapshots_completed=6,
             )
-            failure = NAMED["VeleroBackupFailure"]
+        )
+        failure = NAMED["VeleroBackupFailure"]
 
-            async def resolved() -> bool:
-                return webhook.seen("resolved", "VeleroBackupFailure", failure)
+        async def resolved() -> bool:
+            return webhook.seen("resolved", "VeleroBackupFailure", failure)
 
-            await wait_for(resolved, "VeleroBackupFailure of daily-critical resolved at the receiver")
-            still = await firing(prometheus.url)
-            assert still == EXPECTED - {
-                alert(alertname="VeleroBackupFailure", severity="critical", **failure)  # type: ignore[arg-type]
-            }
+        await wait_for(resolved, "VeleroBackupFailure of daily-critical resolved at the receiver")
+        still = await firing(prometheus)
+        assert still == EXPECTED - {
+            alert(alertname="VeleroBackupFailure", severity="critical", **failure)  # type: ignore[arg-type]
+        }
     received = {r.getMessage() for r in caplog.records if r.name == "e2e"}
     for name in NAMED:
         assert any(m.startswith(f"received firing {name}") for m in received), name

@@ -17,8 +17,7 @@ from tests.test_exporter_live import Harness, now, start_harness
 from tests.test_metric_values import load, render
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-
-RESOURCES = ("backups", "restores", "schedules", "backupstoragelocations", "volumesnapshotlocations")
+from velero_exporter.sources.kube.source import RESOURCES
 
 
 def seed(api: FakeKubeAPI) -> None:
@@ -37,8 +36,12 @@ def seed(api: FakeKubeAPI) -> None:
 
 
 def truth(api: FakeKubeAPI, at: float) -> Samples:
-    """What /metrics must say about Velero's objects: the same pipeline fed directly with the server's objects."""
-    return state(render(load({r: api.list(r) for r in RESOURCES}), now=at))
+    """What /metrics must say about Velero's objects: the same pipeline fed directly with the server's objects,
+    every resource listed (as the exporter has, once the fault is gone)."""
+    store = load({r.plural: api.list(r.plural) for r in RESOURCES})
+    for resource in RESOURCES:
+        store.health.resource(resource.plural).synced = True
+    return state(render(store, now=at))
 
 
 def state(samples: Samples) -> Samples:

@@ -12,7 +12,7 @@ import aiohttp
 
 from tests.metrics_text import Samples, value
 from tests.test_exporter_live import FAST_REFLECTOR, KUBE_ONLY, Harness, now, phase_of, seed_hourly
-from tests.test_status_page import demo_exporter, parse_tables
+from tests.test_status_page import DemoExporter, demo_exporter, parse_tables
 from velero_exporter.app import Exporter, Options
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
@@ -173,8 +173,8 @@ async def test_progress_is_remembered_across_watch_events_and_relists(tmp_path: 
         assert value(samples, "velero_volume_operations", kind="DataUpload", phase="Completed") == 1
 
 
-async def test_the_status_page_shows_the_sandboxs_volume_data(demo_exporter: Exporter) -> None:
-    async with aiohttp.ClientSession() as http, http.get(demo_exporter.url + "/") as resp:
+async def test_the_status_page_shows_the_sandboxs_volume_data(demo_exporter: DemoExporter) -> None:
+    async with aiohttp.ClientSession() as http, http.get(demo_exporter.exporter.url + "/") as resp:
         tables = parse_tables(await resp.text())
     volumes = {row[0]: row for row in tables["Volume data (newest finished backup vs the one before)"]}
     hot = volumes["hourly-hot"]
