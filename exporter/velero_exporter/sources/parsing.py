@@ -454,9 +454,9 @@ def _build_repository(obj: Mapping[str, Any], name: str, r: _Reader) -> Reposito
     # Velero appends to recentMaintenance and keeps it ordered by start (backup_repository_controller.go):
     # the newest entry is the one that started last, the list's order breaking ties.
     history = [(r.timestamp(entry, "startTimestamp"), entry) for entry in r.mappings(status, "recentMaintenance")]
-    result = started = None
+    result = None
     if history:
-        started, entry = history[max(range(len(history)), key=lambda i: (history[i][0] or 0.0, i))]
+        _, entry = history[max(range(len(history)), key=lambda i: (history[i][0] or 0.0, i))]
         result = r.string(entry, "result")
         if result not in MAINTENANCE_RESULTS:
             r.note(UNKNOWN_PHASE_REASON)
@@ -471,7 +471,6 @@ def _build_repository(obj: Mapping[str, Any], name: str, r: _Reader) -> Reposito
         maintenance_frequency=r.go_duration(spec, "maintenanceFrequency"),
         last_maintenance=r.timestamp(status, "lastMaintenanceTime"),
         last_maintenance_result=result,
-        last_maintenance_started=started,
     )
 
 

@@ -157,6 +157,5 @@ class Repository:
     created: float | None
     maintenance_frequency: float | None
     last_maintenance: float | None
-    # The newest entry of status.recentMaintenance (Velero 1.16+): its result and when it started; None before.
+    # The result of the newest entry of status.recentMaintenance (Velero 1.16+); None before.
     last_maintenance_result: str | None
-    last_maintenance_started: float | None

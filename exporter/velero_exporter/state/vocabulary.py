@@ -95,9 +95,6 @@ ALL_VOLUME_OPERATION_PHASES: tuple[str, ...] = (*VOLUME_OPERATION_PHASES, UNKNOW
 FINISHED_VOLUME_OPERATION_PHASES: frozenset[str] = frozenset({"Completed", "Failed", "Canceled"})
 # A Canceled operation moved no data for good: it counts as failed (VeleroVolumeOperationFailed).
 FAILED_VOLUME_OPERATION_PHASES: frozenset[str] = frozenset({"Failed", "Canceled"})
-# The four operations by their Kubernetes kind (the `kind` label), and which owner label joins each to its run.
-VolumeOperationKind = Literal["PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"]
-VOLUME_OPERATION_KINDS: tuple[VolumeOperationKind, ...] = get_args(VolumeOperationKind)
 # How a backup saved a volume (the `method` label): file-system backup (PodVolumeBackups, kopia or restic), CSI
 # snapshot data movement (DataUploads), a native snapshot (VolumeSnapshotLocation's plugin), a CSI snapshot.
 VolumeMethod = Literal["fs-backup", "data-mover", "snapshot", "csi-snapshot"]
