@@ -136,9 +136,9 @@ def build_volume_model(view: StoreView, model: Model) -> VolumeModel:
                 if flight is not None:
                     in_flight.append(flight)
         operations.append(OperationCounts(kind, KIND_RESOURCES[kind], by_phase))
-    folders = _folder_sizes(view.buckets.values())
+    listed = _listed_locations(view.buckets.values())
     return VolumeModel(
-        schedules=tuple(_schedule(s, tallies, folders) for s in model.schedules if s.last_finished is not None),
+        schedules=tuple(_schedule(s, tallies, listed) for s in model.schedules if s.last_finished is not None),
         operations=tuple(operations),
         in_flight=tuple(sorted(in_flight, key=lambda o: (o.kind, o.name))),
         repositories=tuple(view.backup_repositories[name] for name in sorted(view.backup_repositories)),
@@ -167,35 +167,32 @@ def _in_flight(operation: VolumeOperation, view: StoreView) -> OperationInFlight
     )
 
 
-# (location, backup) -> (folder bytes, when the folders were listed)
-FolderSizes = Mapping[tuple[str, str], tuple[int, float]]
+def _listed_locations(buckets: Iterable[BucketUsage]) -> Mapping[str, BucketUsage]:
+    """The locations' own buckets whose folders were listed, by location (extra buckets are no location's)."""
+    return {u.target.location: u for u in buckets if u.target.discovered and u.folders_listed is not None}
 
 
-def _folder_sizes(buckets: Iterable[BucketUsage]) -> FolderSizes:
-    """The present backup folders of the locations' own buckets (extra buckets are not a location's)."""
-    return {
-        (usage.target.location, name): (folder.bytes, usage.folders_listed)
-        for usage in buckets
-        if usage.target.discovered and usage.folders_listed is not None
-        for name, folder in usage.folders.items()
-        if folder.present
-    }
+def _folder_size(backup: Backup, listed: Mapping[str, BucketUsage]) -> int | None:
+    """The backup's folder in its location's bucket, when listed after the backup finished."""
+    usage = listed.get(backup.storage_location)
+    folder = usage.folders.get(backup.name) if usage is not None else None
+    if usage is None or folder is None or not folder.present:
+        return None
+    return folder.bytes if (usage.folders_listed or 0.0) >= finish_time(backup) else None
 
 
-def _schedule(schedule: ScheduleState, tallies: Mapping[str, _Tally], folders: FolderSizes) -> ScheduleVolumes:
+def _schedule(
+    schedule: ScheduleState, tallies: Mapping[str, _Tally], listed: Mapping[str, BucketUsage]
+) -> ScheduleVolumes:
     def volumes(backup: Backup | None) -> BackupVolumes | None:
         if backup is None:
             return None
         tally = tallies[backup.name]
-        size: int | None = None
-        measured = folders.get((backup.storage_location, backup.name))
-        if measured is not None and measured[1] >= finish_time(backup):
-            size = measured[0]
         snapshots = {
             "snapshot": _snapshot_outcome(backup.volume_snapshots_attempted, backup.volume_snapshots_completed),
             "csi-snapshot": _snapshot_outcome(backup.csi_snapshots_attempted, backup.csi_snapshots_completed),
         }
-        return BackupVolumes(backup, {**tally.volumes, **snapshots}, dict(tally.bytes), size)
+        return BackupVolumes(backup, {**tally.volumes, **snapshots}, dict(tally.bytes), _folder_size(backup, listed))
 
     return ScheduleVolumes(
         schedule.name, schedule.tier, volumes(schedule.last_finished), volumes(schedule.previous_finished)
