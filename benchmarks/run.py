@@ -3,6 +3,7 @@
     python -m benchmarks.run            # full: 1k, 10k and 100k backups (about 12 minutes on 2 cores)
     python -m benchmarks.run --quick    # 1k and 10k only, shorter windows (about 2.5 minutes)
     python -m benchmarks.run --auth     # basic auth under a password-guessing flood only (about 30 seconds)
+    python -m benchmarks.run --volumes  # the volume operations' runs below only (about a minute)
 
 The full and quick runs also run the exporter on 1k backups with 0, 1k and 10k finished PodVolumeBackups and as
 many DataUploads: the series must not grow with them.
@@ -683,24 +684,48 @@ def with_pool(fn: Callable[[dict[str, Any]], None], items: list[dict[str, Any]])
         list(pool.map(fn, items))
 
 
-async def main_async(plan: Plan) -> Report:
+def seed_buckets(moto: MotoServer) -> dict[str, str]:
+    """The seed's locations are AWS ones: their buckets exist (empty) so that the AWS sources are healthy. Returns
+    the exporter's environment, pointed at moto."""
     from velero_exporter.sandbox.moto_server import aws_environment  # noqa: PLC0415
 
+    moto.client("s3").create_bucket(Bucket="bench-primary")
+    moto.client("s3", "us-west-2").create_bucket(
+        Bucket="bench-dr", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    return {**os.environ, **aws_environment(moto.url)}
+
+
+async def operations_growth(plan: Plan, report: Report, env: dict[str, str], tmp: pathlib.Path) -> None:
+    series = {ops: await measure_operations(ops, plan, report, env, tmp) for ops in plan.operation_sizes}
+    counts = sorted(series)
+    first, last = series[counts[0]], series[counts[-1]]
+    report.add(
+        "series growth with finished PodVolumeBackups and DataUploads",
+        " → ".join(fmt_size(c) for c in counts) + " each",
+        " → ".join(str(series[c]) for c in counts) + " series",
+        "no growth",
+        "met" if last == first else f"missed: +{last - first} series",
+    )
+
+
+async def volumes_only(plan: Plan) -> Report:
+    report = Report()
+    with tempfile.TemporaryDirectory(prefix="velero-exporter-bench-") as tmp_name, moto_server() as moto:
+        await operations_growth(plan, report, seed_buckets(moto), pathlib.Path(tmp_name))
+    return report
+
+
+async def main_async(plan: Plan) -> Report:
     report = Report()
     kubectl = find_kubectl()
     results: dict[int, SizeResult] = {}
     with tempfile.TemporaryDirectory(prefix="velero-exporter-bench-") as tmp_name, moto_server() as moto:
         tmp = pathlib.Path(tmp_name)
-        # The seed's locations are AWS ones: their buckets exist (empty) so that the AWS sources are healthy.
-        s3 = moto.client("s3")
-        s3.create_bucket(Bucket="bench-primary")
-        moto.client("s3", "us-west-2").create_bucket(
-            Bucket="bench-dr", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
-        )
-        env = {**os.environ, **aws_environment(moto.url)}
+        env = seed_buckets(moto)
         for n in plan.sizes:
             results[n] = await measure_size(n, plan, report, env, tmp, kubectl)
-        operation_series = {ops: await measure_operations(ops, plan, report, env, tmp) for ops in plan.operation_sizes}
+        await operations_growth(plan, report, env, tmp)
     sizes = sorted(results)
     smallest, largest = results[sizes[0]], results[sizes[-1]]
     grew = largest.series - smallest.series
@@ -721,15 +746,6 @@ async def main_async(plan: Plan) -> Report:
         "peak RSS growth per 10k backups",
         f"{fmt_size(sizes[-2])} → {fmt_size(sizes[-1])}",
         mib(per_10k),
-    )
-    counts = sorted(operation_series)
-    first, last = operation_series[counts[0]], operation_series[counts[-1]]
-    report.add(
-        "series growth with finished PodVolumeBackups and DataUploads",
-        " → ".join(fmt_size(c) for c in counts) + " each",
-        " → ".join(str(operation_series[c]) for c in counts) + " series",
-        "no growth",
-        "met" if last == first else f"missed: +{last - first} series",
     )
     await bucket_lists(plan.bucket_folders, 3, report)
     with tempfile.TemporaryDirectory(prefix="velero-exporter-bench-") as tmp_name:
@@ -752,12 +768,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="velero-exporter benchmark against the sandbox")
     parser.add_argument("--quick", action="store_true", help="1k and 10k backups, short windows (about 1.5 minutes)")
     parser.add_argument("--auth", action="store_true", help="basic auth under a guessing flood only (30 seconds)")
+    parser.add_argument("--volumes", action="store_true", help="series with volume operations only (1 minute)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     started = time.monotonic()
-    report = asyncio.run(auth_only() if args.auth else main_async(plan))
+    run = auth_only() if args.auth else volumes_only(plan) if args.volumes else main_async(plan)
+    report = asyncio.run(run)
     info = machine()
-    kind = "auth" if args.auth else "quick" if args.quick else "full"
+    kind = "auth" if args.auth else "volumes" if args.volumes else "quick" if args.quick else "full"
     print(
         f"velero-exporter benchmark ({kind}), {time.strftime('%Y-%m-%d')}: "
         f"{info['cores']} cores, {info['cpu']}, {info['ram']} RAM, Python {info['python']}, "

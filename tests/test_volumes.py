@@ -167,7 +167,9 @@ def load_at(objs: dict[str, list[o.Obj]], seen: float) -> Store:
     """As tests.test_metric_values.load, the exporter's clock reading `seen` when it lists them."""
     store = Store()
     for resource in RESOURCES:
-        sink = RecordSink(store.collections()[resource.plural], resource.parse, resource.remember, lambda: seen)
+        sink = RecordSink(
+            store.collections()[resource.plural], resource.parse, remember=resource.remember, clock=lambda: seen
+        )
         sink.replace(objs.get(resource.plural, []))
     return store
 
