@@ -377,3 +377,30 @@ def test_the_status_page_shows_the_volume_data_operations_and_repositories() -> 
             "Failed",
         ],
     }
+
+
+def test_an_implausible_timestamp_is_dropped_and_counted() -> None:
+    """A time no Velero writes (2099, or year 1) is unknown, as for Backups: never a progress time or a maintenance."""
+    year_2099 = datetime(2099, 1, 1, tzinfo=UTC).timestamp()
+    objs = fixture_objects()
+    objs["podvolumebackups"].append(
+        o.pod_volume_backup(
+            "forged",
+            backup="hourly-hot-3",
+            pod="x-0",
+            pod_namespace="kailash-app",
+            volume="x",
+            progress=o.Progress("InProgress", created=NOW - 50, started=year_2099),
+        )
+    )
+    objs["backuprepositories"].append(o.backup_repository("forged", last_maintenance=year_2099, created=NOW - 60))
+    samples = render(load_at(objs, seen=NOW - 30), now=NOW)
+    progress = "velero_volume_operation_progress_timestamp_seconds"
+    assert value(samples, progress, kind="PodVolumeBackup", operation="forged", backup="hourly-hot-3") == NOW - 50
+    assert (
+        value(samples, "velero_repository_last_maintenance_timestamp_seconds", repository="forged-default-kopia")
+        is None
+    )
+    for resource in ("podvolumebackups", "backuprepositories"):
+        problem = {"resource": resource, "reason": "implausible_timestamp"}
+        assert value(samples, "velero_exporter_invalid_objects", **problem) == 1

@@ -26,7 +26,7 @@ from velero_exporter.exposition.status_page import render_status_page
 from velero_exporter.metrics.collector import Families, collect
 from velero_exporter.metrics.family import Exported, ResourceStats
 from velero_exporter.model.aws import AwsModel, build_aws_model
-from velero_exporter.model.velero import Model, build_model
+from velero_exporter.model.velero import Model, build_model, plausibility
 from velero_exporter.model.volumes import VolumeModel, build_volume_model
 from velero_exporter.state.store import Health, Store, StoreView
 from velero_exporter.velero.cron import Cron, CronError, parse_cron
@@ -49,6 +49,10 @@ class Models:
     model: Model
     aws: AwsModel
     volumes: VolumeModel
+
+    @property
+    def valid_until(self) -> float:
+        return min(self.model.valid_until, self.volumes.valid_until)
 
 
 @dataclass(slots=True, frozen=True)
@@ -108,7 +112,8 @@ class Renderer:
 
     def models(self, view: StoreView, now: float) -> Models:
         model = build_model(view, self._config, now, self._cron)
-        return Models(model, build_aws_model(view, self._config, now), build_volume_model(view, model))
+        volumes = build_volume_model(view, model, plausibility(self._config, now))
+        return Models(model, build_aws_model(view, self._config, now), volumes)
 
     def families(self, models: Models, health: Health, resources: Mapping[str, ResourceStats]) -> Families:
         return collect(Exported(models.model, models.aws, health, resources, self._version, models.volumes))
@@ -143,7 +148,7 @@ class Renderer:
         version = self._store.changed.version  # before the snapshot: a change after it means a new version
         cached = self._cached
         ok = True
-        if cached is None or cached.version != version or now >= cached.models.model.valid_until:
+        if cached is None or cached.version != version or now >= cached.models.valid_until:
             computed = await self._stage("model", self.models, self._store.view(), now)
             if computed is not None:
                 cached = self._cached = _Cached(version, computed)

@@ -119,8 +119,9 @@ class Resource:
 
 def _resources(exported: Exported) -> list[Resource]:
     health = exported.health.resources
+    implausible = {**exported.model.implausible, **exported.volumes.implausible}  # of different resources
     return [
-        Resource(name, health.get(name), stats.objects, _problems(stats.problems, exported.model.implausible.get(name)))
+        Resource(name, health.get(name), stats.objects, _problems(stats.problems, implausible.get(name)))
         for name, stats in sorted(exported.resources.items())
     ]
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from velero_exporter.config.settings import Config, Tier
-from velero_exporter.state.records import Backup, Restore, Schedule, SnapshotLocation, StorageLocation
+from velero_exporter.state.records import (
+    Backup,
+    Repository,
+    Restore,
+    Schedule,
+    SnapshotLocation,
+    StorageLocation,
+    VolumeOperation,
+)
 from velero_exporter.state.store import StoreView
 from velero_exporter.state.vocabulary import (
     ALL_BACKUP_PHASES,
@@ -334,8 +342,8 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
     restores_by_tier_phase, restore_groups, restore_pending = _restores(
         view, resolver, tiers, config.drill_label, times=times, implausible=implausible
     )
-    schedule_records, schedules_pending = _believed(view.schedules, _SCHEDULE_TIMES, times, implausible, "schedules")
-    locations, locations_pending = _believed(
+    schedule_records, schedules_pending = believed(view.schedules, _SCHEDULE_TIMES, times, implausible, "schedules")
+    locations, locations_pending = believed(
         view.storage_locations, _LOCATION_TIMES, times, implausible, "backupstoragelocations"
     )
 
@@ -366,10 +374,10 @@ def _in_range(t: float | None) -> bool:
 # The timestamp fields of the long-lived objects: an implausible one is dropped (unknown), the object stays.
 _SCHEDULE_TIMES = ("created", "last_backup", "last_skipped")
 _LOCATION_TIMES = ("last_validated", "last_synced")
-Record = TypeVar("Record", Schedule, StorageLocation)
+Record = TypeVar("Record", Schedule, StorageLocation, VolumeOperation, Repository)
 
 
-def _believed(
+def believed(
     records: Mapping[str, Record],
     fields: tuple[str, ...],
     times: Plausibility,

@@ -17,10 +17,12 @@ repository, and per kind and phase.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from velero_exporter.model.velero import Model, ScheduleState, finish_time
+from velero_exporter.model.velero import Model, Plausibility, ScheduleState, believed, finish_time
 from velero_exporter.state.aws_records import BucketUsage
 from velero_exporter.state.progress import last_progress
 from velero_exporter.state.records import Backup, Repository, VolumeOperation
@@ -93,6 +95,10 @@ class VolumeModel:
     operations: tuple[OperationCounts, ...] = ()
     in_flight: tuple[OperationInFlight, ...] = ()
     repositories: tuple[Repository, ...] = ()
+    # Objects with an implausible timestamp (dropped as unknown, the object kept), by resource.
+    implausible: Mapping[str, int] = field(default_factory=dict)
+    # As the Velero model's: it holds until the next future timestamp comes within the clock-skew allowance.
+    valid_until: float = math.inf
 
 
 # A render without volume data (tests and tools that build the other models only).
@@ -114,7 +120,13 @@ class _Tally:
         self.bytes[method] += operation.bytes_done or 0
 
 
-def build_volume_model(view: StoreView, model: Model) -> VolumeModel:
+# The timestamps of each kind that the exporter shows (an implausible one is dropped, the object stays). An
+# operation's `moved` is the exporter's own clock's.
+_OPERATION_TIMES = ("created", "accepted", "started", "completed")
+_REPOSITORY_TIMES = ("created", "last_maintenance")
+
+
+def build_volume_model(view: StoreView, model: Model, times: Plausibility) -> VolumeModel:
     wanted = {
         label_value(backup.name): backup.name
         for schedule in model.schedules
@@ -124,7 +136,11 @@ def build_volume_model(view: StoreView, model: Model) -> VolumeModel:
     tallies = {name: _Tally() for name in wanted.values()}
     in_flight: list[OperationInFlight] = []
     operations: list[OperationCounts] = []
-    for kind, collection in _by_kind(view):
+    implausible: Counter[str] = Counter()
+    pending = [math.inf]
+    for kind, records in _by_kind(view):
+        collection, later = believed(records, _OPERATION_TIMES, times, implausible, KIND_RESOURCES[kind])
+        pending.append(later)
         by_phase = dict.fromkeys(ALL_VOLUME_OPERATION_PHASES, 0)
         method = KIND_METHODS.get(kind)
         for operation in collection.values():
@@ -136,12 +152,17 @@ def build_volume_model(view: StoreView, model: Model) -> VolumeModel:
                 if flight is not None:
                     in_flight.append(flight)
         operations.append(OperationCounts(kind, KIND_RESOURCES[kind], by_phase))
+    repositories, later = believed(
+        view.backup_repositories, _REPOSITORY_TIMES, times, implausible, "backuprepositories"
+    )
     listed = _listed_locations(view.buckets.values())
     return VolumeModel(
         schedules=tuple(_schedule(s, tallies, listed) for s in model.schedules if s.last_finished is not None),
         operations=tuple(operations),
         in_flight=tuple(sorted(in_flight, key=lambda o: (o.kind, o.name))),
-        repositories=tuple(view.backup_repositories[name] for name in sorted(view.backup_repositories)),
+        repositories=tuple(repositories[name] for name in sorted(repositories)),
+        implausible=dict(implausible),
+        valid_until=min(*pending, later),
     )
 
 
