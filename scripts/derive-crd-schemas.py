@@ -1,8 +1,10 @@
 """Derive the JSON schemas of the Velero objects the exporter reads from Velero's CRDs, descriptions stripped.
 
-    python scripts/derive-crd-schemas.py CRD_FOLDER     write tests/schemas/<plural>.json from CRD_FOLDER
+    python scripts/derive-crd-schemas.py CRD_FOLDER...  write tests/schemas/<plural>.json from the CRD_FOLDERs
 
-CRD_FOLDER holds Velero's generated CRDs (config/crd/v1/bases/velero.io_<plural>.yaml in Velero's repository).
+A CRD_FOLDER holds Velero's generated CRDs (config/crd/v1/bases/velero.io_<plural>.yaml in Velero's repository,
+and config/crd/v2alpha1/bases/ for the data movers' DataUploads and DataDownloads); each kind is taken from the
+first folder that has it.
 The schemas keep the structure (types, properties, enums, formats, required fields) and none of the prose. The
 fuzzer (tests/test_fuzz_render_path.py) generates objects from them; tests/schemas/README.md records the Velero
 commit they were taken from. Needs PyYAML (a runtime dependency).
@@ -21,7 +23,18 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "tests" / "schemas"
 # The kinds the exporter lists and watches (sources/kube/source.py's RESOURCES).
-PLURALS = ("backups", "restores", "schedules", "backupstoragelocations", "volumesnapshotlocations")
+PLURALS = (
+    "backups",
+    "restores",
+    "schedules",
+    "backupstoragelocations",
+    "volumesnapshotlocations",
+    "podvolumebackups",
+    "podvolumerestores",
+    "datauploads",
+    "datadownloads",
+    "backuprepositories",
+)
 
 
 def without_prose(node: Any) -> Any:
@@ -50,11 +63,14 @@ def schema(crd_file: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("crd_folder", type=Path)
+    parser.add_argument("crd_folders", type=Path, nargs="+")
     args = parser.parse_args(argv)
     TARGET.mkdir(parents=True, exist_ok=True)
     for plural in PLURALS:
-        derived = schema(args.crd_folder / f"velero.io_{plural}.yaml")
+        found = [f / f"velero.io_{plural}.yaml" for f in args.crd_folders if (f / f"velero.io_{plural}.yaml").exists()]
+        if not found:
+            parser.error(f"no velero.io_{plural}.yaml in {', '.join(map(str, args.crd_folders))}")
+        derived = schema(found[0])
         (TARGET / f"{plural}.json").write_text(json.dumps(derived, indent=1, sort_keys=True) + "\n")
         print(f"tests/schemas/{plural}.json", file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from tests.test_metric_values import NOW, load
-from tests.velero_schemas import KINDS, SCHEMA
+from tests.velero_schemas import API_VERSIONS, KINDS, SCHEMA
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import OPENMETRICS, TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
@@ -160,7 +160,7 @@ def objects_of(plural: str) -> st.SearchStrategy[dict[str, Any]]:
         {"metadata": metadata()},
         optional={"spec": _strategy(schema["spec"], 1), "status": _strategy(schema["status"], 1)},
     )
-    return body.map(lambda obj: {"apiVersion": "velero.io/v1", "kind": KINDS[plural], **obj})
+    return body.map(lambda obj: {"apiVersion": API_VERSIONS[plural], "kind": KINDS[plural], **obj})
 
 
 CLUSTERS = st.fixed_dictionaries({plural: st.lists(objects_of(plural), max_size=4) for plural in KINDS})

@@ -31,6 +31,11 @@ def test_every_object_of_the_story_validates() -> None:
         "Schedule",
         "BackupStorageLocation",
         "VolumeSnapshotLocation",
+        "PodVolumeBackup",
+        "PodVolumeRestore",
+        "DataUpload",
+        "DataDownload",
+        "BackupRepository",
     }
     assert [v for obj in objects for v in violations(obj)] == []
 
@@ -107,6 +112,58 @@ def every_builder_option() -> list[o.Obj]:
         ),
         o.storage_location("bsl-new", bucket="bucket", phase=None),
         o.snapshot_location("vsl", region="us-west-2", created=NOW),
+        *volume_data_options(),
+    ]
+
+
+def volume_data_options() -> list[o.Obj]:
+    """The volume data kinds' builders, every option set, and each without a status."""
+    every = o.Progress(
+        "Failed",
+        created=NOW - 70,
+        accepted=NOW - 65,
+        started=NOW - 60,
+        completed=NOW,
+        bytes_done=10,
+        total_bytes=20,
+        message="data path failed",
+    )
+    done = o.Progress(started=NOW - 60, completed=NOW, bytes_done=20, total_bytes=20)
+    unseen = o.Progress(None, created=NOW)
+    volume = {"pod": "db-0", "pod_namespace": "app", "volume": "data"}
+    return [
+        *(
+            o.pod_volume_backup(f"pvb-{i}", backup="full", progress=p, **volume)
+            for i, p in enumerate((every, done, unseen))
+        ),
+        *(
+            o.pod_volume_restore(f"pvr-{i}", restore="restore", snapshot="s", progress=p, **volume)
+            for i, p in enumerate((every, done, unseen))
+        ),
+        *(
+            o.data_upload(f"du-{i}", backup="full", pvc="data-db-0", pvc_namespace="app", progress=p)
+            for i, p in enumerate((every, done, unseen))
+        ),
+        *(
+            o.data_download(
+                f"dd-{i}", restore="restore", pvc="data-db-0", pvc_namespace="app", snapshot="s", progress=p
+            )
+            for i, p in enumerate((every, done, unseen))
+        ),
+        o.backup_repository(
+            "app",
+            storage_location="s3",
+            phase="NotReady",
+            frequency="24h0m0s",
+            last_maintenance=NOW - 3600,
+            recent_maintenance=[
+                o.maintenance("Succeeded", NOW - 3660, NOW - 3600),
+                o.maintenance("Failed", NOW - 60, NOW),
+            ],
+            message="invalid repository password",
+            created=NOW - 86400,
+        ),
+        o.backup_repository("new", repository_type="restic", phase=None),
     ]
 
 
@@ -120,7 +177,9 @@ def test_objects_as_the_fake_api_serves_them_validate() -> None:
     api = FakeKubeAPI()
     for obj in story(NOW):
         api.create(obj)
-    served = [obj for plural in ("backups", "restores", "schedules", "bsl", "vsl") for obj in api.list(plural)]
+    plurals = ("backups", "restores", "schedules", "bsl", "vsl", "podvolumebackups", "podvolumerestores")
+    plurals += ("datauploads", "datadownloads", "backuprepositories")
+    served = [obj for plural in plurals for obj in api.list(plural)]
     assert served and all("uid" in obj["metadata"] and "resourceVersion" in obj["metadata"] for obj in served)
     assert [v for obj in served for v in violations(obj)] == []
 
@@ -135,6 +194,18 @@ async def test_the_simulators_backups_validate() -> None:
     backups = api.list("backups")
     assert [b["status"]["phase"] for b in backups] == ["Completed"]
     assert [v for obj in [*backups, *api.list("schedules")] for v in violations(obj)] == []
+
+
+async def test_the_simulators_volume_operations_validate() -> None:
+    """hourly-hot's run makes its PodVolumeBackups (sandbox/volume_story.py), InProgress then Completed."""
+    api = FakeKubeAPI()
+    api.create(o.schedule("hourly-hot", cron="0 * * * *", tier_label=("backup-tier", "hot"), created=NOW - 7200))
+    schedule = api.get("schedules", "hourly-hot")
+    assert schedule is not None
+    await asyncio.wait_for(VeleroSimulator(api, run_duration=0.0).backup_run(schedule, time.time()), 10)
+    operations = api.list("podvolumebackups")
+    assert [p["status"]["phase"] for p in operations] == ["Completed"] * 3
+    assert [v for obj in operations for v in violations(obj)] == []
 
 
 def _with(obj: o.Obj, path: str, value: Any) -> o.Obj:

@@ -30,6 +30,15 @@ KINDS = {
     "schedules": "Schedule",
     "backupstoragelocations": "BackupStorageLocation",
     "volumesnapshotlocations": "VolumeSnapshotLocation",
+    "podvolumebackups": "PodVolumeBackup",
+    "podvolumerestores": "PodVolumeRestore",
+    "datauploads": "DataUpload",
+    "datadownloads": "DataDownload",
+    "backuprepositories": "BackupRepository",
+}
+# Each kind's group version: velero.io/v1, but for the data movers' (Velero 1.12+).
+API_VERSIONS = {
+    plural: "velero.io/v2alpha1" if plural in ("datauploads", "datadownloads") else API_VERSION for plural in KINDS
 }
 # Each kind's schema as stored, by plural.
 SCHEMA: dict[str, Schema] = {plural: json.loads((SCHEMA_DIR / f"{plural}.json").read_text()) for plural in KINDS}
@@ -125,9 +134,9 @@ def schemas() -> dict[tuple[str, str], Schema]:
         schema = _strict(SCHEMA[plural])
         schema["properties"]["metadata"] = OBJECT_META
         schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind", "metadata"})
-        schema["properties"]["apiVersion"] = {"const": API_VERSION}
+        schema["properties"]["apiVersion"] = {"const": API_VERSIONS[plural]}
         schema["properties"]["kind"] = {"const": kind}
-        found[API_VERSION, kind] = schema
+        found[API_VERSIONS[plural], kind] = schema
     return found
 
 
