@@ -19,11 +19,13 @@ from velero_exporter.config.settings import (
     AwsConfig,
     BucketSettings,
     Config,
+    CoverageConfig,
     ExtraBucket,
     Limits,
     RegionSettings,
     Tier,
     TierSchedule,
+    VeleroServer,
 )
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -161,7 +163,7 @@ tiers:
 TIER = "rpo: 1h\n    rto: 15m\n    retention: 7d"
 TOP_KEYS = (
     "tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, velero_version, "
-    "velero_store_validation_frequency, tiers, aws"
+    "velero_store_validation_frequency, tiers, aws, coverage"
 )
 
 BAD_FILES = [
@@ -764,6 +766,72 @@ BAD_AWS = [
 
 @pytest.mark.parametrize(("text", "problem"), BAD_AWS)
 def test_a_bad_aws_section_stops_with_one_line(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(yaml.safe_load(text), "c.yaml")
+    assert str(raised.value).startswith(f"c.yaml: {problem}")
+    assert "\n" not in str(raised.value)
+
+
+# --- velero_version and coverage -----------------------------------------------------------------------------
+
+
+def test_the_velero_release_and_the_coverage_section_give_exactly_what_they_say() -> None:
+    text = """
+velero_version: v1.16.2
+coverage:
+  enabled: true
+  ignore_namespaces: [kube-*, default, "team-[ab]"]
+  grace: 30m
+  velero_server:
+    features: [EnableCSI]
+    default_volumes_to_fs_backup: true
+    default_snapshot_move_data: true
+  policy_interval: 5m
+"""
+    config = parse_config(yaml.safe_load(text), "c.yaml")
+    assert config.velero_version == (1, 16)
+    assert config.coverage == CoverageConfig(
+        enabled=True,
+        ignore_namespaces=("kube-*", "default", "team-[ab]"),
+        grace_seconds=30 * MINUTE,
+        velero_server=VeleroServer(("EnableCSI",), True, True),
+        policy_interval_seconds=5 * MINUTE,
+    )
+    assert config.coverage.velero_server.csi
+
+
+def test_coverage_is_off_by_default_with_velero_s_own_server_defaults() -> None:
+    config = parse_config(yaml.safe_load("coverage: {}"), "c.yaml")
+    assert config.coverage == Config().coverage == CoverageConfig()
+    assert not config.coverage.enabled and config.coverage.grace_seconds == HOUR
+    assert not config.coverage.velero_server.csi
+    assert Config().velero_version == (1, 18)
+
+
+BAD_COVERAGE = [
+    ("coverage: true", "coverage: expected a mapping of settings"),
+    ("coverage: {enable: true}", "coverage.enable: unknown key (did you mean enabled?)"),
+    ("coverage: {enabled: yes please}", "coverage.enabled: expected true or false, got string 'yes please'"),
+    ("coverage: {ignore_namespaces: kube-*}", "coverage.ignore_namespaces: expected a list, got string 'kube-*'"),
+    (
+        "coverage: {ignore_namespaces: [Kube-System]}",
+        "coverage.ignore_namespaces.[0]: 'Kube-System' is not a namespace glob",
+    ),
+    ("coverage: {grace: an hour}", "coverage.grace: 'an hour' is not a duration"),
+    ("coverage: {policy_interval: 0s}", "coverage.policy_interval: must be longer than 0, got '0s'"),
+    (
+        "coverage: {velero_server: {features: [EnableCsi]}}",
+        "coverage.velero_server.features.[0]: 'EnableCsi' is not a Velero feature flag the exporter models (EnableCSI)",
+    ),
+    (
+        "coverage: {velero_server: {default_volumes_to_restic: true}}",
+        "coverage.velero_server.default_volumes_to_restic: unknown key (did you mean default_volumes_to_fs_backup?)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_COVERAGE)
+def test_a_bad_coverage_section_stops_with_one_line(text: str, problem: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(yaml.safe_load(text), "c.yaml")
     assert str(raised.value).startswith(f"c.yaml: {problem}")

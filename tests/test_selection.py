@@ -253,5 +253,5 @@ def test_velero_versions(text: str, version: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("text", ["1.11", "2.0", "1.19", "latest", ""])
 def test_unsupported_velero_versions(text: str) -> None:
-    with pytest.raises(ValueError, match="1.12 to 1.18"):
+    with pytest.raises(ValueError, match=r"1\.12 to 1\.18"):
         parse_velero_version(text)

@@ -30,11 +30,13 @@ from velero_exporter.config.settings import (
     AwsConfig,
     BucketSettings,
     Config,
+    CoverageConfig,
     ExtraBucket,
     Limits,
     RegionSettings,
     Tier,
     TierSchedule,
+    VeleroServer,
 )
 from velero_exporter.velero.cron import CronError, CronNeverMatchesError, parse_cron
 
@@ -350,6 +352,55 @@ def _region(node: _Node) -> str:
     return region
 
 
+_COVERAGE_KEYS = ("enabled", "ignore_namespaces", "grace", "velero_server", "policy_interval")
+_VELERO_SERVER_KEYS = ("features", "default_volumes_to_fs_backup", "default_snapshot_move_data")
+# The `velero server --features` that change what a backup carries; any other flag is refused as a likely typo.
+_VELERO_FEATURES = ("EnableCSI",)
+# A namespace glob: what a namespace name may hold, plus the shell wildcards * ? [ ] (and ! inside a class).
+_NAMESPACE_GLOB = re.compile(r"[-a-z0-9*?\[\]!]{1,63}")
+
+
+def _coverage(node: _Node, config: Config) -> dict[str, Any]:
+    fields = node.fields(_COVERAGE_KEYS)
+    values: dict[str, Any] = {}
+    if "enabled" in fields:
+        values["enabled"] = fields["enabled"].boolean()
+    if "ignore_namespaces" in fields:
+        values["ignore_namespaces"] = tuple(_namespace_glob(child) for child in fields["ignore_namespaces"].items())
+    if "grace" in fields:
+        values["grace_seconds"] = fields["grace"].duration(positive=False)
+    if "policy_interval" in fields:
+        values["policy_interval_seconds"] = fields["policy_interval"].duration(positive=True)
+    if "velero_server" in fields:
+        server = fields["velero_server"].fields(_VELERO_SERVER_KEYS)
+        flags: dict[str, Any] = {}
+        if "features" in server:
+            flags["features"] = tuple(_feature(child) for child in server["features"].items())
+        for key in ("default_volumes_to_fs_backup", "default_snapshot_move_data"):
+            if key in server:
+                flags[key] = server[key].boolean()
+        values["velero_server"] = VeleroServer(**flags)
+    return {"coverage": CoverageConfig(**values)}
+
+
+def _namespace_glob(node: _Node) -> str:
+    pattern = node.string()
+    if _NAMESPACE_GLOB.fullmatch(pattern) is None:
+        raise node.error(
+            f"{pattern!r} is not a namespace glob (lowercase letters, digits and '-', with the wildcards * ? [ ])"
+        )
+    return pattern
+
+
+def _feature(node: _Node) -> str:
+    feature = node.string()
+    if feature not in _VELERO_FEATURES:
+        raise node.error(
+            f"{feature!r} is not a Velero feature flag the exporter models ({', '.join(_VELERO_FEATURES)})"
+        )
+    return feature
+
+
 _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "tier_label": _tier_label,
     "drill_label": _drill_label,
@@ -361,6 +412,7 @@ _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "velero_store_validation_frequency": _store_validation_frequency,
     "tiers": _tiers,
     "aws": _aws,
+    "coverage": _coverage,
 }
 
 _TIER_KEYS = ("rpo", "rto", "retention", "accept_partially_failed", "require_validation", "schedules")

@@ -152,6 +152,38 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+@dataclass(slots=True, frozen=True)
+class VeleroServer:
+    """Flags of `velero server` that decide what a backup carries; the exporter cannot read them, so the config
+    says them. The defaults are Velero's."""
+
+    # --features=EnableCSI: CSI volumes are snapshotted through CSI (and moved with snapshotMoveData).
+    features: tuple[str, ...] = ()
+    # --default-volumes-to-fs-backup: for Schedules that leave spec.template.defaultVolumesToFsBackup unset.
+    default_volumes_to_fs_backup: bool = False
+    # --default-snapshot-move-data: for Schedules that leave spec.template.snapshotMoveData unset.
+    default_snapshot_move_data: bool = False
+
+    @property
+    def csi(self) -> bool:
+        return "EnableCSI" in self.features
+
+
+@dataclass(slots=True, frozen=True)
+class CoverageConfig:
+    """The coverage source: which namespaces and volumes no tier protects. Off by default: it reads namespaces,
+    pods, claims and volumes cluster-wide."""
+
+    enabled: bool = False
+    # Namespaces (shell-style globs such as kube-*) that need no backup: counted as ignored, never alerted on.
+    ignore_namespaces: tuple[str, ...] = ()
+    # A namespace younger than this is not yet unprotected (its owners may still be adding it to a schedule).
+    grace_seconds: float = 1 * HOUR
+    velero_server: VeleroServer = field(default_factory=VeleroServer)
+    # How often the resource policy ConfigMaps that Schedules name are read again.
+    policy_interval_seconds: float = 1 * MINUTE
+
+
 def _seed_tiers() -> tuple[Tier, ...]:
     """The five tiers of the DR plan (seed README), with its schedule names and crons."""
     return (
@@ -189,6 +221,7 @@ class Config:
     # (0 disables validation).
     store_validation_frequency_seconds: float = MINUTE
     aws: AwsConfig = field(default_factory=AwsConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
     # Where the file came from, for messages; None for built-in defaults.
     source: str | None = None
 

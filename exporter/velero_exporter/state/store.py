@@ -13,6 +13,13 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from velero_exporter.state.aws_records import BucketKey, BucketPosture, BucketUsage, RegionSnapshots, RepositoryUsage
+from velero_exporter.state.coverage_records import (
+    Namespace,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+    ResourcePolicy,
+)
 from velero_exporter.state.records import (
     Backup,
     Repository,
@@ -34,20 +41,29 @@ class Collection(Generic[R]):
 
     An object whose parse failed has problems but no record (it was skipped); an object with problems and a
     record was degraded (a field ignored). Both are counted until the object changes or goes.
+
+    A record equal to the one held is not stored again: the held one keeps its identity (the coverage model reuses
+    its results per record) and nobody is woken for a change that changes nothing (a pod's status update, a pod
+    that is not kept at all).
     """
 
     def __init__(self, on_change: ChangeSignal) -> None:
         self._records: dict[str, R] = {}
         self._problems: dict[str, Problems] = {}
         self._on_change = on_change
+        self._frozen: Mapping[str, R] | None = None
 
     def replace(self, records: Mapping[str, R], problems: Mapping[str, Problems]) -> None:
         """The full set after a (re)list: anything not in it is gone."""
-        self._records = dict(records)
+        held = self._records
+        self._records = {name: _same(held.get(name), record) for name, record in records.items()}
         self._problems = {name: p for name, p in problems.items() if p}
-        self._on_change()
+        self._changed()
 
     def put(self, name: str, record: R | None, problems: Problems = ()) -> None:
+        held = self._records.get(name)
+        if held == record and self._problems.get(name, ()) == problems:
+            return
         if record is None:
             self._records.pop(name, None)
         else:
@@ -56,11 +72,17 @@ class Collection(Generic[R]):
             self._problems[name] = problems
         else:
             self._problems.pop(name, None)
-        self._on_change()
+        self._changed()
 
     def remove(self, name: str) -> None:
+        if name not in self._records and name not in self._problems:
+            return
         self._records.pop(name, None)
         self._problems.pop(name, None)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._frozen = None
         self._on_change()
 
     def get(self, name: str) -> R | None:
@@ -73,7 +95,10 @@ class Collection(Generic[R]):
         return iter(self._records.values())
 
     def frozen(self) -> Mapping[str, R]:
-        return MappingProxyType(dict(self._records))
+        """An immutable snapshot; the same one until the collection changes (a view of 150,000 pods is then free)."""
+        if self._frozen is None:
+            self._frozen = MappingProxyType(dict(self._records))
+        return self._frozen
 
     def problem_counts(self) -> Counter[str]:
         """How many objects currently have each problem."""
@@ -109,16 +134,24 @@ class Measurements(Generic[K, R]):
         return MappingProxyType(dict(self._values))
 
 
-class ChangeSignal:
-    """Counts changes and wakes whoever waits for one (the renderer)."""
+def _same(held: R | None, record: R) -> R:
+    return held if held is not None and held == record else record
 
-    def __init__(self) -> None:
+
+class ChangeSignal:
+    """Counts changes and wakes whoever waits for one (the renderer). A child signal counts its own changes and
+    passes each to its parent, so that a reader can tell one kind of change from the others."""
+
+    def __init__(self, parent: ChangeSignal | None = None) -> None:
         self.version = 0
         self._event = asyncio.Event()
+        self._parent = parent
 
     def __call__(self) -> None:
         self.version += 1
         self._event.set()
+        if self._parent is not None:
+            self._parent()
 
     async def wait(self) -> None:
         await self._event.wait()
@@ -202,11 +235,21 @@ class StoreView:
     data_uploads: Mapping[str, VolumeOperation] = field(default_factory=dict)
     data_downloads: Mapping[str, VolumeOperation] = field(default_factory=dict)
     backup_repositories: Mapping[str, Repository] = field(default_factory=dict)
+    # The coverage source's objects (empty while it is off); namespaced ones keyed "namespace/name".
+    namespaces: Mapping[str, Namespace] = field(default_factory=dict)
+    pods: Mapping[str, Pod] = field(default_factory=dict)
+    persistent_volume_claims: Mapping[str, PersistentVolumeClaim] = field(default_factory=dict)
+    persistent_volumes: Mapping[str, PersistentVolume] = field(default_factory=dict)
+    resource_policies: Mapping[str, ResourcePolicy] = field(default_factory=dict)
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, *, coverage: bool = False) -> None:
+        """`coverage`: hold the coverage source's objects too (the cluster-wide read is off by default)."""
         self.changed = ChangeSignal()
+        # Changes of the coverage source's objects, counted apart: they do not invalidate the Velero model.
+        self.coverage_changed = ChangeSignal(parent=self.changed)
+        self.coverage = coverage
         self.backups: Collection[Backup] = Collection(self.changed)
         self.restores: Collection[Restore] = Collection(self.changed)
         self.schedules: Collection[Schedule] = Collection(self.changed)
@@ -222,11 +265,16 @@ class Store:
         self.snapshots: Measurements[str, RegionSnapshots] = Measurements(self.changed)
         self.posture: Measurements[BucketKey, BucketPosture] = Measurements(self.changed)
         self.accounts: Measurements[str, str] = Measurements(self.changed)
+        self.namespaces: Collection[Namespace] = Collection(self.coverage_changed)
+        self.pods: Collection[Pod] = Collection(self.coverage_changed)
+        self.persistent_volume_claims: Collection[PersistentVolumeClaim] = Collection(self.coverage_changed)
+        self.persistent_volumes: Collection[PersistentVolume] = Collection(self.coverage_changed)
+        self.resource_policies: Collection[ResourcePolicy] = Collection(self.coverage_changed)
         self.health = Health()
 
     def collections(self) -> dict[str, Collection[Any]]:
-        """Each collection by the plural of its Kubernetes resource."""
-        return {
+        """Each collection by the plural of its Kubernetes resource (the coverage source's only when it is on)."""
+        velero: dict[str, Collection[Any]] = {
             "backups": self.backups,
             "restores": self.restores,
             "schedules": self.schedules,
@@ -238,6 +286,21 @@ class Store:
             "datadownloads": self.data_downloads,
             "backuprepositories": self.backup_repositories,
         }
+        if not self.coverage:
+            return velero
+        return {
+            **velero,
+            "namespaces": self.namespaces,
+            "pods": self.pods,
+            "persistentvolumeclaims": self.persistent_volume_claims,
+            "persistentvolumes": self.persistent_volumes,
+            "configmaps": self.resource_policies,
+        }
+
+    @property
+    def version_without_coverage(self) -> int:
+        """Changes of everything but the coverage source's objects (what the Velero and AWS models read)."""
+        return self.changed.version - self.coverage_changed.version
 
     def view(self) -> StoreView:
         return StoreView(
@@ -256,4 +319,9 @@ class Store:
             data_uploads=self.data_uploads.frozen(),
             data_downloads=self.data_downloads.frozen(),
             backup_repositories=self.backup_repositories.frozen(),
+            namespaces=self.namespaces.frozen(),
+            pods=self.pods.frozen(),
+            persistent_volume_claims=self.persistent_volume_claims.frozen(),
+            persistent_volumes=self.persistent_volumes.frozen(),
+            resource_policies=self.resource_policies.frozen(),
         )

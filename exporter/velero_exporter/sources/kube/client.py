@@ -1,4 +1,8 @@
-"""A small asyncio client for the Kubernetes API: list and watch of namespaced custom resources.
+"""A small asyncio client for the Kubernetes API: list and watch of a resource (in one namespace, or across the
+cluster: namespace None), and get of one object.
+
+A resource is named by its group-version path and plural: "/apis/velero.io/v1" and "backups", "/api/v1" and
+"pods" (the core group), "/apis/storage.k8s.io/v1" and "storageclasses".
 
 The `kubernetes` package is used only to load configuration and credentials (kubeconfig, in-cluster, exec
 plugins); requests go over aiohttp. Credentials that expire are refreshed through the Configuration's
@@ -156,7 +160,7 @@ def _quote(text: str) -> str:
 
 
 class KubeClient:
-    """List and watch namespaced resources; every call has a timeout and failures raise KubeError."""
+    """List and watch resources, get one object; every call has a timeout and failures raise KubeError."""
 
     def __init__(
         self,
@@ -246,8 +250,11 @@ class KubeClient:
         log.info("event=credentials_reloaded reason=unauthorized")
         return True
 
-    def _url(self, group_version_path: str, namespace: str, plural: str) -> str:
-        return f"{self._settings.host}{group_version_path.rstrip('/')}/namespaces/{namespace}/{plural}"
+    def _url(self, group_version_path: str, namespace: str | None, plural: str, name: str | None = None) -> str:
+        """A collection (or one object of it) in a namespace; namespace None: cluster-scoped, or all namespaces."""
+        scope = "" if namespace is None else f"/namespaces/{namespace}"
+        tail = "" if name is None else f"/{name}"
+        return f"{self._settings.host}{group_version_path.rstrip('/')}{scope}/{plural}{tail}"
 
     async def _open(
         self,
@@ -311,7 +318,7 @@ class KubeClient:
     async def list(
         self,
         group_version_path: str,
-        namespace: str,
+        namespace: str | None,
         plural: str,
         *,
         limit: int,
@@ -325,27 +332,47 @@ class KubeClient:
             params["continue"] = continue_token
         if resource_version is not None:
             params["resourceVersion"] = resource_version
-        url = self._url(group_version_path, namespace, plural)
-        client_timeout = aiohttp.ClientTimeout(total=timeout, connect=self.connect_timeout)
+        data = await self._read_json(
+            self._url(group_version_path, namespace, plural), params, f"list {plural}", timeout
+        )
+        if not isinstance(data.get("items", []), list):
+            raise KubeError("bad_response", f"list {plural}: not a list object")
+        return data
+
+    async def get(
+        self,
+        group_version_path: str,
+        namespace: str | None,
+        plural: str,
+        name: str,
+        *,
+        timeout: float = 30,  # noqa: ASYNC109 (as for list)
+    ) -> dict[str, Any]:
+        """One object; a missing one raises KubeError of kind not_found."""
+        url = self._url(group_version_path, namespace, plural, name)
+        return await self._read_json(url, {}, f"get {plural}/{name}", timeout)
+
+    async def _read_json(self, url: str, params: Mapping[str, str], what: str, seconds: float) -> dict[str, Any]:
+        client_timeout = aiohttp.ClientTimeout(total=seconds, connect=self.connect_timeout)
         try:
-            async with asyncio.timeout(timeout):
-                resp = await self._open(url, params, client_timeout, timeout)
+            async with asyncio.timeout(seconds):
+                resp = await self._open(url, params, client_timeout, seconds)
                 try:
                     body = await self._read_capped(resp, plural)
                 finally:
                     resp.release()
         except TimeoutError as exc:
-            raise KubeError("timeout", f"list {plural} took longer than {timeout:g}s") from exc
+            raise KubeError("timeout", f"{what} took longer than {seconds:g}s") from exc
         except aiohttp.ClientPayloadError as exc:
-            raise KubeError("unreachable", f"list {plural}: body cut: {exc}") from exc
+            raise KubeError("unreachable", f"{what}: body cut: {exc}") from exc
         except aiohttp.ClientError as exc:
-            raise KubeError("unreachable", f"list {plural}: {type(exc).__name__}: {exc}") from exc
+            raise KubeError("unreachable", f"{what}: {type(exc).__name__}: {exc}") from exc
         try:
             data = json.loads(body)
         except ValueError as exc:
-            raise KubeError("bad_response", f"list {plural}: undecodable JSON") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
-            raise KubeError("bad_response", f"list {plural}: not a list object")
+            raise KubeError("bad_response", f"{what}: undecodable JSON") from exc
+        if not isinstance(data, dict):
+            raise KubeError("bad_response", f"{what}: not an object")
         return data
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, plural: str) -> bytes:
@@ -360,7 +387,7 @@ class KubeClient:
     def watch(
         self,
         group_version_path: str,
-        namespace: str,
+        namespace: str | None,
         plural: str,
         *,
         resource_version: str,

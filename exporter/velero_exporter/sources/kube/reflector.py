@@ -1,4 +1,5 @@
-"""A reflector with client-go semantics: keep a sink in step with one namespaced resource by list and watch.
+"""A reflector with client-go semantics: keep a sink in step with one resource (in a namespace, or cluster-wide) by
+list and watch.
 
 - List in pages (limit, continue tokens); an expired continue token (410) restarts the list from scratch. The
   full set goes to `sink.replace`, so objects deleted while nobody watched disappear.
@@ -68,7 +69,7 @@ class Reflector:
         self,
         client: KubeClient,
         plural: str,
-        namespace: str,
+        namespace: str | None,
         sink: ResourceSink,
         health: ResourceHealth,
         source_health: SourceHealth,
