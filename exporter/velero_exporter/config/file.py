@@ -353,7 +353,12 @@ def _region(node: _Node) -> str:
 
 
 _COVERAGE_KEYS = ("enabled", "ignore_namespaces", "grace", "velero_server", "policy_interval")
-_VELERO_SERVER_KEYS = ("features", "default_volumes_to_fs_backup", "default_snapshot_move_data")
+_VELERO_SERVER_KEYS = (
+    "features",
+    "default_volumes_to_fs_backup",
+    "default_snapshot_move_data",
+    "default_volume_snapshot_locations",
+)
 # The `velero server --features` that change what a backup carries; any other flag is refused as a likely typo.
 _VELERO_FEATURES = ("EnableCSI",)
 # A namespace glob: what a namespace name may hold, plus the shell wildcards * ? [ ] (and ! inside a class).
@@ -379,6 +384,12 @@ def _coverage(node: _Node, config: Config) -> dict[str, Any]:
         for key in ("default_volumes_to_fs_backup", "default_snapshot_move_data"):
             if key in server:
                 flags[key] = server[key].boolean()
+        if "default_volume_snapshot_locations" in server:
+            locations = server["default_volume_snapshot_locations"]
+            flags["default_volume_snapshot_locations"] = tuple(
+                (provider, child.string())
+                for provider, child in locations.mapping("a mapping of provider to location name").items()
+            )
         values["velero_server"] = VeleroServer(**flags)
     return {"coverage": CoverageConfig(**values)}
 

@@ -163,6 +163,9 @@ class VeleroServer:
     default_volumes_to_fs_backup: bool = False
     # --default-snapshot-move-data: for Schedules that leave spec.template.snapshotMoveData unset.
     default_snapshot_move_data: bool = False
+    # --default-volume-snapshot-locations (provider:location pairs): which location a backup uses for a provider
+    # with several VolumeSnapshotLocations when its spec names none.
+    default_volume_snapshot_locations: tuple[tuple[str, str], ...] = ()
 
     @property
     def csi(self) -> bool:

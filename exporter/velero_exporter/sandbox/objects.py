@@ -187,12 +187,15 @@ def schedule(
     labels: dict[str, str] | None = None,
     skip_immediately: bool | None = None,
     namespace: str = "velero",
+    selection: Obj | None = None,
 ) -> Obj:
     """A Schedule; `tier_label` goes on its template, `labels` on its own metadata (as Velero's Helm chart
-    puts `schedules.<name>.labels`)."""
+    puts `schedules.<name>.labels`); `selection`: further fields of the template's BackupSpec
+    (excludedNamespaces, labelSelector, snapshotVolumes, defaultVolumesToFsBackup, resourcePolicy ...)."""
     template: Obj = {"ttl": ttl, "storageLocation": storage_location}
     if included_namespaces:
         template["includedNamespaces"] = list(included_namespaces)
+    template.update(selection or {})
     if tier_label is not None:
         template["metadata"] = {"labels": {tier_label[0]: tier_label[1]}}
     spec: Obj = {"schedule": cron, "template": template}

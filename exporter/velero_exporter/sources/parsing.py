@@ -7,6 +7,7 @@ skipped. Problems are short reason codes, counted by the exporter per resource a
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -165,8 +166,9 @@ class _Reader:
         """One label's value ("" without it): records that need a single label keep no label set."""
         return self.string(self.mapping(metadata, "labels"), key)
 
-    def labels(self, parent: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-        raw = self.mapping(parent, "labels")
+    def labels(self, parent: Mapping[str, Any], field: str = "labels") -> tuple[tuple[str, str], ...]:
+        """A string-to-string map (labels by default) as sorted pairs, shared between equal sets."""
+        raw = self.mapping(parent, field)
         out = []
         for key, value in raw.items():
             if isinstance(key, str) and isinstance(value, str):
@@ -364,6 +366,33 @@ def _validation(meta: Mapping[str, Any], r: _Reader) -> Validation | None:
     return None
 
 
+# What a Schedule's template says about the selection of its backups (pkg/apis/velero/v1/backup_types.go).
+SELECTION_FIELDS = (
+    "includedNamespaces",
+    "excludedNamespaces",
+    "includedResources",
+    "excludedResources",
+    "includeClusterResources",
+    "includedClusterScopedResources",
+    "excludedClusterScopedResources",
+    "includedNamespaceScopedResources",
+    "excludedNamespaceScopedResources",
+    "labelSelector",
+    "orLabelSelectors",
+    "snapshotVolumes",
+    "defaultVolumesToFsBackup",
+    "defaultVolumesToRestic",
+    "snapshotMoveData",
+    "resourcePolicy",
+    "volumeSnapshotLocations",
+)
+
+
+def _selection(template: Mapping[str, Any]) -> str:
+    chosen = {key: template[key] for key in SELECTION_FIELDS if template.get(key) is not None}
+    return json.dumps(chosen, sort_keys=True, separators=(",", ":"))
+
+
 def _build_schedule(obj: Mapping[str, Any], name: str, r: _Reader) -> Schedule:
     meta = r.mapping(obj, "metadata")
     spec = r.mapping(obj, "spec")
@@ -385,6 +414,7 @@ def _build_schedule(obj: Mapping[str, Any], name: str, r: _Reader) -> Schedule:
         backup_labels=r.labels(labels_from),
         ttl_seconds=r.go_duration(template, "ttl"),
         storage_location=r.string(template, "storageLocation"),
+        selection=_selection(template),
     )
 
 

@@ -90,6 +90,10 @@ class Schedule:
     backup_labels: tuple[tuple[str, str], ...]
     ttl_seconds: float | None
     storage_location: str
+    # The template's fields that decide what its backups carry (namespaces, resources, selectors, volume
+    # settings, resource policy, snapshot locations) as canonical JSON: the coverage model reads them with
+    # Velero's grammar (velero/selection.py), which also judges what is malformed.
+    selection: str = "{}"
 
     def backup_label(self, key: str) -> str | None:
         return label_value(self.backup_labels, key)

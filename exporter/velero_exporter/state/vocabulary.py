@@ -149,6 +149,8 @@ Problem = Literal[
     # A timestamp outside years 1-9999 in UTC or later than now plus the clock-skew allowance (found by the
     # model, which knows the time): never a recovery point.
     "implausible_timestamp",
+    # A velero-exporter.io/coverage annotation whose value is not "ignore": the object is judged all the same.
+    "bad_annotation",
 ]
 PROBLEMS: tuple[Problem, ...] = get_args(Problem)
 
@@ -156,3 +158,23 @@ PROBLEMS: tuple[Problem, ...] = get_args(Problem)
 # the stage stays served.
 RenderStage = Literal["model", "metrics", "status_page", "encoding"]
 RENDER_STAGES: tuple[RenderStage, ...] = get_args(RenderStage)
+
+# Coverage (model/coverage.py). Why no tier carries a claim's data, from the farthest to the closest a tier came
+# to carrying it: the reason shown is the one of the tier that came closest. `unknown`: what decides it is out of
+# the exporter's sight (a policy it may not read, a snapshot plugin it does not know).
+CoverageReason = Literal[
+    "namespace_not_selected",
+    "labels_not_selected",
+    "resources_excluded",
+    "snapshots_disabled",
+    "volume_excluded",
+    "policy_skip",
+    "unknown",
+]
+COVERAGE_REASONS: tuple[CoverageReason, ...] = get_args(CoverageReason)
+# How a tier's backups carry a claim's data, the ones that copy it off the volume first (the order in which one
+# method is named when a tier's schedules carry it several ways).
+CoverageMethod = Literal["data-mover", "fs-backup", "snapshot", "csi-snapshot"]
+COVERAGE_METHODS: tuple[CoverageMethod, ...] = get_args(CoverageMethod)
+CoverageState = Literal["protected", "unprotected", "ignored"]
+COVERAGE_STATES: tuple[CoverageState, ...] = get_args(CoverageState)

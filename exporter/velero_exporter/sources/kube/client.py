@@ -358,7 +358,7 @@ class KubeClient:
             async with asyncio.timeout(seconds):
                 resp = await self._open(url, params, client_timeout, seconds)
                 try:
-                    body = await self._read_capped(resp, plural)
+                    body = await self._read_capped(resp, what)
                 finally:
                     resp.release()
         except TimeoutError as exc:
@@ -375,13 +375,13 @@ class KubeClient:
             raise KubeError("bad_response", f"{what}: not an object")
         return data
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, plural: str) -> bytes:
+    async def _read_capped(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         """The body as it arrives (aiohttp decompresses it in bounded steps), stopped past max_list_bytes."""
         body = bytearray()
         async for chunk in resp.content.iter_any():
             body += chunk
             if len(body) > self.max_list_bytes:
-                raise KubeError("bad_response", f"list {plural}: page larger than {self.max_list_bytes} bytes")
+                raise KubeError("bad_response", f"{what}: page larger than {self.max_list_bytes} bytes")
         return bytes(body)
 
     def watch(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +106,13 @@ class RecordList:
 Keep = Callable[[str, Any], Any]  # (name, new record) -> the record to store
 
 
+def object_name(obj: Mapping[str, Any]) -> str:
+    """The store key of a Velero object, or of any cluster-scoped one: its name."""
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
 class RecordSink:
     """Receives a reflector's objects and keeps their records (or their problems) in the store."""
 
@@ -113,12 +120,16 @@ class RecordSink:
         self,
         collection: Collection[Any],
         parse: Parse,
+        key: Callable[[Mapping[str, Any]], str] = object_name,
         *,
         max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes,
         remember: Remember | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`key` names a deleted object as its parse named it (namespaced kinds of the whole cluster:
+        "namespace/name")."""
         self._collection = collection
+        self._key = key
         # One table of shared values per resource, for as long as the exporter runs.
         shared = SharedValues(max_value_bytes=max_value_bytes)
         self._parse: Callable[[object], Parsed[Any]] = lambda obj: parse(obj, shared)
@@ -147,9 +158,7 @@ class RecordSink:
         self._collection.put(name, record, parsed.problems)
 
     def delete(self, obj: dict[str, Any]) -> None:
-        metadata = obj.get("metadata")
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        self._collection.remove(name if isinstance(name, str) else "")
+        self._collection.remove(self._key(obj))
 
 
 def is_ready(store: Store) -> bool:

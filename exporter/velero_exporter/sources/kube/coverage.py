@@ -1,0 +1,191 @@
+"""The coverage source: what Velero's selection reads beyond Velero's own objects.
+
+- Namespaces, pods, PersistentVolumeClaims and PersistentVolumes, listed and watched across the cluster by the
+  same reflectors as Velero's kinds (pages, watch, bookmarks, 410); a pod without a claim is not kept.
+- The ConfigMaps that Schedules name as resource policies, read by GET in Velero's namespace (a ClusterRole can
+  grant get on those names alone): every `interval`, and at once when a Schedule names one not read yet.
+
+Its health is the source `coverage`; each kind has its resource health (the policies under `configmaps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from velero_exporter.sources.cluster_parsing import (
+    parse_namespace,
+    parse_persistent_volume,
+    parse_persistent_volume_claim,
+    parse_pod,
+)
+from velero_exporter.sources.kube.client import KubeClient, KubeError
+from velero_exporter.sources.kube.reflector import Reflector
+from velero_exporter.sources.kube.source import Parse, RecordSink, object_name
+from velero_exporter.state.coverage_records import ResourcePolicy, object_key
+from velero_exporter.state.records import Schedule
+from velero_exporter.state.store import Collection, Store
+from velero_exporter.velero.version import VeleroVersion
+from velero_exporter.velero.volume_policy import PolicyError, parse_resource_policies
+
+SOURCE = "coverage"
+CORE = "/api/v1"
+POLICIES = "configmaps"
+log = logging.getLogger("velero_exporter.coverage")
+
+
+def _namespaced_key(obj: Mapping[str, Any]) -> str:
+    metadata = obj.get("metadata")
+    namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    return object_key(namespace if isinstance(namespace, str) else "", object_name(obj))
+
+
+@dataclass(slots=True, frozen=True)
+class ClusterResource:
+    plural: str
+    parse: Parse
+    collection: Callable[[Store], Collection[Any]]
+    key: Callable[[Mapping[str, Any]], str]
+
+
+RESOURCES: tuple[ClusterResource, ...] = (
+    ClusterResource("namespaces", parse_namespace, lambda s: s.namespaces, object_name),
+    ClusterResource("pods", parse_pod, lambda s: s.pods, _namespaced_key),
+    ClusterResource(
+        "persistentvolumeclaims", parse_persistent_volume_claim, lambda s: s.persistent_volume_claims, _namespaced_key
+    ),
+    ClusterResource("persistentvolumes", parse_persistent_volume, lambda s: s.persistent_volumes, object_name),
+)
+# What the coverage model needs listed before it says anything: the cluster's objects and the Schedules.
+SYNC_RESOURCES: tuple[str, ...] = (*(r.plural for r in RESOURCES), "schedules", "volumesnapshotlocations")
+
+
+def is_synced(store: Store) -> bool:
+    """Every kind the model reads has been listed once, and every policy a Schedule names has been read once."""
+    resources = store.health.resources
+    if not all(name in resources and resources[name].synced for name in SYNC_RESOURCES):
+        return False
+    return all(store.resource_policies.get(name) is not None for name in named_policies(store.schedules))
+
+
+def named_policies(schedules: Iterable[Schedule]) -> set[str]:
+    """The ConfigMaps that Schedules' templates name in spec.resourcePolicy (kind configmap, any case: Velero
+    compares with strings.EqualFold)."""
+    names = set()
+    for schedule in schedules:
+        try:
+            policy = json.loads(schedule.selection).get("resourcePolicy")
+        except ValueError:
+            continue
+        if isinstance(policy, dict) and str(policy.get("kind", "")).lower() == "configmap":
+            name = policy.get("name")
+            if isinstance(name, str) and name:
+                names.add(name)
+    return names
+
+
+class CoverageSource:
+    def __init__(
+        self,
+        client: KubeClient,
+        velero_namespace: str,
+        store: Store,
+        velero_version: VeleroVersion,
+        *,
+        policy_interval: float = 60.0,
+        reflector_options: dict[str, Any] | None = None,
+        health_interval: float = 0.5,
+        policy_check: float = 1.0,
+    ) -> None:
+        self._client = client
+        self._namespace = velero_namespace
+        self._store = store
+        self._version = velero_version
+        self._policy_interval = policy_interval
+        self._options = reflector_options or {}
+        self._health_interval = health_interval
+        self._policy_check = policy_check
+
+    async def run(self) -> None:
+        health = self._store.health
+        source_health = health.source(SOURCE)
+        log.info("source=coverage resources=%s", ",".join(r.plural for r in RESOURCES))
+        async with asyncio.TaskGroup() as group:
+            for resource in RESOURCES:
+                reflector = Reflector(
+                    self._client,
+                    resource.plural,
+                    None,  # the whole cluster
+                    RecordSink(resource.collection(self._store), resource.parse, resource.key),
+                    health.resource(resource.plural),
+                    source_health,
+                    group_version_path=CORE,
+                    **self._options,
+                )
+                group.create_task(reflector.run(), name=f"reflector-{resource.plural}")
+            group.create_task(self._read_policies(), name="coverage-policies")
+            group.create_task(self._watch_health(), name="coverage-health")
+
+    async def _watch_health(self) -> None:
+        health = self._store.health
+        names = [*(r.plural for r in RESOURCES), POLICIES]
+        while True:
+            health.source(SOURCE).up = all(health.resource(n).up for n in names)
+            await asyncio.sleep(self._health_interval)
+
+    async def _read_policies(self) -> None:
+        """Read every named policy each interval; between reads, look each second for a newly named one."""
+        policies = self._store.resource_policies
+        health = self._store.health.resource(POLICIES)
+        last_read = 0.0
+        while True:
+            names = named_policies(self._store.schedules)
+            unread = [n for n in names if policies.get(n) is None]
+            if unread or time.monotonic() - last_read >= self._policy_interval:
+                for name in sorted(names):
+                    await self._read_policy(name)
+                last_read = time.monotonic()
+                health.synced = True
+                if not health.forbidden:
+                    health.up = True
+            for gone in [p.name for p in policies if p.name not in names]:
+                policies.remove(gone)
+            await asyncio.sleep(self._policy_check)
+
+    async def _read_policy(self, name: str) -> None:
+        policies = self._store.resource_policies
+        health = self._store.health.resource(POLICIES)
+        source_health = self._store.health.source(SOURCE)
+        source_health.api_calls["get"] += 1
+        try:
+            obj = await self._client.get(CORE, self._namespace, POLICIES, name)
+        except KubeError as err:
+            source_health.errors[err.kind] += 1
+            if err.kind == "not_found":
+                policies.put(name, ResourcePolicy(name, "missing", None, "no such ConfigMap"))
+                return
+            health.up = False
+            health.forbidden = err.kind == "forbidden"
+            held = policies.get(name)
+            # A transient failure keeps what was read last; a refusal (or nothing read yet) makes it unknown.
+            if held is None or err.kind == "forbidden":
+                policies.put(name, ResourcePolicy(name, "unreadable", None, err.reason))
+            log.warning("event=policy_read_failed configmap=%s reason=%s", name, err.kind)
+            return
+        health.forbidden = False
+        source_health.last_success = time.time()
+        data = obj.get("data")
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            policies.put(name, ResourcePolicy(name, "invalid", None, "the ConfigMap has no string data"))
+            return
+        try:
+            parsed = parse_resource_policies(data, self._version)
+        except PolicyError as exc:
+            policies.put(name, ResourcePolicy(name, "invalid", None, str(exc)))
+            return
+        policies.put(name, ResourcePolicy(name, "loaded", parsed))
