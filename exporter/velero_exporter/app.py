@@ -23,6 +23,7 @@ from velero_exporter.exposition.web_config import WebConfig
 from velero_exporter.model.objectives import live_objective_inputs, objective_warnings
 from velero_exporter.sources.aws.sources import aws_sources
 from velero_exporter.sources.kube.client import KubeClient, KubeError
+from velero_exporter.sources.kube.coverage import CoverageSource
 from velero_exporter.sources.kube.source import KubeSource, is_ready
 from velero_exporter.state.records import Backup, Schedule
 from velero_exporter.state.store import Store
@@ -84,7 +85,7 @@ class Exporter:
     def __init__(self, config: Config, options: Options) -> None:
         self.config = config
         self.options = options
-        self.store = Store()
+        self.store = Store(coverage=config.coverage.enabled)
         self.exposition = Exposition()
         self.renderer = Renderer(
             self.store,
@@ -118,6 +119,16 @@ class Exporter:
                 max_value_bytes=self.config.limits.label_value_bytes,
             )
             group.create_task(source.run(), name="source-kube")
+            if self.config.coverage.enabled:
+                coverage = CoverageSource(
+                    client,
+                    self.options.namespace,
+                    self.store,
+                    self.config.velero_version,
+                    policy_interval=self.config.coverage.policy_interval_seconds,
+                    reflector_options=self.options.reflector_options,
+                )
+                group.create_task(coverage.run(), name="source-coverage")
             if self.config.aws.enabled:
                 for poller in aws_sources(self.store, self.config, **self.options.aws_options):
                     group.create_task(poller.run(), name=f"source-{poller.source}")

@@ -7,6 +7,7 @@ OpenMetrics, plain or gzip) is made once per render, on the first scrape that as
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass, field
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -15,6 +16,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from velero_exporter.metrics.collector import Families
+from velero_exporter.metrics.large import Block
 
 TEXT = "text"
 OPENMETRICS = "openmetrics"
@@ -33,29 +35,51 @@ def content_type(fmt: str) -> str:
     return OPENMETRICS_CONTENT_TYPE if fmt == OPENMETRICS else CONTENT_TYPE_LATEST
 
 
+_EOF = b"# EOF\n"
+
+
+def _gzip(parts: list[bytes]) -> bytes:
+    """gzip of the parts joined, without joining them (a large cluster's exposition is tens of megabytes)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return b"".join([*(compressor.compress(part) for part in parts), compressor.flush()])
+
+
 @dataclass(slots=True)
 class Payload:
     families: Families
     rendered_at: float
     status_page: str = ""
+    # Families encoded item by item (metrics/large.py), served after the others.
+    large: Block = field(default_factory=Block)
     _encoded: dict[tuple[str, bool], bytes] = field(default_factory=dict)
+
+    def _parts(self, fmt: str) -> list[bytes]:
+        if fmt == OPENMETRICS:
+            head = generate_openmetrics(self.families)  # type: ignore[no-untyped-call]
+            if not self.large.openmetrics:
+                return [head]
+            return [head.removesuffix(_EOF), *self.large.openmetrics, _EOF]
+        return [generate_text(self.families), *self.large.text]
 
     def body(self, fmt: str, compressed: bool) -> bytes:
         key = (fmt, compressed)
         cached = self._encoded.get(key)
         if cached is None:
+            uncompressed = self._encoded.get((fmt, False))
             if compressed:
-                cached = gzip.compress(self.body(fmt, False), compresslevel=6)
-            elif fmt == OPENMETRICS:
-                cached = generate_openmetrics(self.families)  # type: ignore[no-untyped-call]
+                cached = gzip.compress(uncompressed, 6) if uncompressed is not None else _gzip(self._parts(fmt))
             else:
-                cached = generate_text(self.families)
+                cached = b"".join(self._parts(fmt))
             self._encoded[key] = cached
         return cached
 
     def prepare(self) -> Payload:
-        """Encode every variant now (on the render thread), so that no scrape pays for it."""
+        """Encode every variant now (on the render thread), so that no scrape pays for it. With families encoded
+        item by item (a large cluster's coverage) only the compressed ones, which Prometheus asks for: an
+        uncompressed body is then joined on its first request, not kept for nobody."""
         for fmt in (TEXT, OPENMETRICS):
+            if not self.large.text:
+                self.body(fmt, False)
             self.body(fmt, True)
         return self
 

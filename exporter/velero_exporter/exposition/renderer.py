@@ -23,11 +23,15 @@ from velero_exporter.backoff import Backoff
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import Exposition, Payload
 from velero_exporter.exposition.status_page import render_status_page
+from velero_exporter.metrics.catalog import SUBJECTS
 from velero_exporter.metrics.collector import Families, collect
 from velero_exporter.metrics.family import Exported, ResourceStats
+from velero_exporter.metrics.large import LargeEncoder
 from velero_exporter.model.aws import AwsModel, build_aws_model
+from velero_exporter.model.coverage import NOT_SYNCED, CoverageMemo, CoverageModel, build_coverage
 from velero_exporter.model.velero import Model, build_model, plausibility
 from velero_exporter.model.volumes import VolumeModel, build_volume_model
+from velero_exporter.sources.kube.coverage import is_synced
 from velero_exporter.state.store import Health, Store, StoreView
 from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
@@ -57,8 +61,18 @@ class Models:
 
 @dataclass(slots=True, frozen=True)
 class _Cached:
-    version: int  # the store's change count they were computed at
+    version: int  # the store's change count (but the coverage source's) they were computed at
     models: Models
+
+
+@dataclass(slots=True, frozen=True)
+class _Coverage:
+    version: int  # the coverage source's change count
+    synced: bool
+    # The Velero objects it also reads, by identity (a collection's snapshot is the same object until it changes).
+    velero_inputs: tuple[object, ...]
+    valid_until: float
+    model: CoverageModel
 
 
 class Renderer:
@@ -91,6 +105,10 @@ class Renderer:
         self._status_page: str | None = None  # the last good one
         self._seen_errors: set[tuple[str, str]] = set()
         self._retry = Backoff(retry_initial, retry_max, random.Random(), reset_after=4 * retry_max)
+        self._coverage: _Coverage | None = None
+        # Held across renders: results and encoded lines of unchanged namespaces and claims are reused.
+        self._coverage_memo = CoverageMemo()
+        self._large = LargeEncoder()
         self.renders = 0
 
     def _cron(self, spec: str) -> Cron | CronError:
@@ -115,10 +133,20 @@ class Renderer:
         volumes = build_volume_model(view, model, plausibility(self._config, now))
         return Models(model, build_aws_model(view, self._config, now), volumes)
 
-    def families(self, models: Models, health: Health, resources: Mapping[str, ResourceStats]) -> Families:
-        return collect(Exported(models.model, models.aws, health, resources, self._version, models.volumes))
+    def coverage(self, view: StoreView, now: float, synced: bool) -> CoverageModel:
+        if not self._config.coverage.enabled:
+            return NOT_SYNCED
+        return build_coverage(view, self._config, now, synced=synced, memo=self._coverage_memo)
 
-    def status_page(self, models: Models, health: Health, now: float) -> str:
+    def exported(
+        self, models: Models, health: Health, resources: Mapping[str, ResourceStats], coverage: CoverageModel
+    ) -> Exported:
+        return Exported(models.model, models.aws, health, resources, self._version, models.volumes, coverage)
+
+    def families(self, exported: Exported) -> Families:
+        return collect(exported)
+
+    def status_page(self, models: Models, health: Health, now: float, coverage: CoverageModel = NOT_SYNCED) -> str:
         return render_status_page(
             models.model,
             models.aws,
@@ -127,14 +155,30 @@ class Renderer:
             volumes=models.volumes,
             version=self._version,
             telemetry_path=self._telemetry_path,
+            coverage=coverage,
+            coverage_enabled=self._config.coverage.enabled,
         )
 
-    def payload(self, models: Models, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
-        families = self.families(models, health, resources)
-        return Payload(families, now, self.status_page(models, health, now)).prepare()
+    def encode(self, families: Families, exported: Exported, page: str, now: float) -> Payload:
+        """Every variant of the exposition; the coverage families (a line per namespace and claim) are encoded
+        apart, item by item, reusing the lines of unchanged items (metrics/large.py)."""
+        return Payload(families, now, page, self._large.encode(exported, SUBJECTS)).prepare()
+
+    def payload(
+        self,
+        models: Models,
+        health: Health,
+        resources: Mapping[str, ResourceStats],
+        now: float,
+        coverage: CoverageModel = NOT_SYNCED,
+    ) -> Payload:
+        exported = self.exported(models, health, resources, coverage)
+        page = self.status_page(models, health, now, coverage)
+        return self.encode(self.families(exported), exported, page, now)
 
     def render(self, view: StoreView, health: Health, resources: Mapping[str, ResourceStats], now: float) -> Payload:
-        return self.payload(self.models(view, now), health, resources, now)
+        synced = is_synced(health, view.schedules.values(), view.resource_policies)
+        return self.payload(self.models(view, now), health, resources, now, self.coverage(view, now, synced))
 
     async def render_now(self) -> bool:
         """Snapshot on the loop (cheap copies), compute in a thread, publish on the loop; False when a stage
@@ -145,26 +189,48 @@ class Renderer:
         same whatever the number of backups.
         """
         now = self._clock()
-        version = self._store.changed.version  # before the snapshot: a change after it means a new version
+        store = self._store
+        # Before the snapshot: a change after it means a new version.
+        version, coverage_version = store.version_without_coverage, store.coverage_changed.version
+        view = store.view()
         cached = self._cached
         ok = True
         if cached is None or cached.version != version or now >= cached.models.valid_until:
-            computed = await self._stage("model", self.models, self._store.view(), now)
+            computed = await self._stage("model", self.models, view, now)
             if computed is not None:
                 cached = self._cached = _Cached(version, computed)
             else:
                 ok = False  # the last good models stay, with the current health (and this error counted)
         if cached is None:
             return False
-        health = copy.deepcopy(self._store.health)
-        families = await self._stage("metrics", self.families, cached.models, health, self.resource_stats())
+        coverage = self._coverage
+        synced = is_synced(store.health, view.schedules.values(), view.resource_policies)
+        velero_inputs = (view.schedules, view.storage_locations, view.snapshot_locations)
+        if (
+            coverage is None
+            or (coverage.version, coverage.synced) != (coverage_version, synced)
+            or any(a is not b for a, b in zip(coverage.velero_inputs, velero_inputs, strict=True))
+            or now >= coverage.valid_until
+        ):
+            result = await self._stage("model", self.coverage, view, now, synced)
+            if result is not None:
+                coverage = self._coverage = _Coverage(
+                    coverage_version, synced, velero_inputs, result.valid_until, result
+                )
+            else:
+                ok = False  # as for the models: the last good coverage stays
+        coverage_model = coverage.model if coverage is not None else NOT_SYNCED
+        health = copy.deepcopy(store.health)
+        exported = self.exported(cached.models, health, self.resource_stats(), coverage_model)
+        families = await self._stage("metrics", self.families, exported)
         if families is None:
             return False  # the last payload stays served whole
-        page = await self._stage("status_page", self.status_page, cached.models, health, now)
+        page = await self._stage("status_page", self.status_page, cached.models, health, now, coverage_model)
         if page is not None:
             self._status_page = page
-        unencoded = Payload(families, now, self._status_page or STATUS_PAGE_UNAVAILABLE)
-        payload = await self._stage("encoding", unencoded.prepare)
+        payload = await self._stage(
+            "encoding", self.encode, families, exported, self._status_page or STATUS_PAGE_UNAVAILABLE, now
+        )
         if payload is None:
             return False
         self._exposition.publish(payload)

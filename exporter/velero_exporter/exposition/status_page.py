@@ -15,6 +15,7 @@ from velero_exporter.config.durations import format_duration
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.config import seconds as duration_seconds
 from velero_exporter.model.aws import BUCKET_TARGETS, AwsModel, PostureState
+from velero_exporter.model.coverage import NOT_SYNCED, CoverageModel
 from velero_exporter.model.velero import Model, ScheduleState, TierState
 from velero_exporter.model.volumes import NO_VOLUMES, BackupVolumes, ScheduleVolumes, VolumeModel
 from velero_exporter.state.aws_records import NO_ENCRYPTION, BucketKey, Checked, LifecycleExpiration, ObjectLock
@@ -97,7 +98,18 @@ SECTION_FAMILIES: dict[str, tuple[str, ...]] = {
         "velero_exporter_target_last_success_timestamp_seconds",
         "velero_exporter_target_errors",
     ),
+    "Coverage": (
+        "velero_namespace_covered",
+        "velero_namespace_unprotected",
+        "velero_pvc_protected",
+        "velero_pvc_unprotected",
+        "velero_coverage_namespaces",
+        "velero_coverage_pvcs",
+    ),
 }
+# The unprotected namespaces and claims listed on the page; the rest is counted (a large cluster's list belongs
+# in Grafana's table, not on one page).
+COVERAGE_ROWS = 50
 
 OK = "ok"
 VIOLATED = "RPO violated"
@@ -521,6 +533,57 @@ def repository_table(volumes: VolumeModel, model: Model, now: float) -> str:
     )
 
 
+def coverage_tables(coverage: CoverageModel) -> str:
+    """Coverage per tier, the Schedules whose selection is not what it seems, and what no tier protects."""
+    if not coverage.synced:
+        return _table("Coverage", ("state",), [(("reading the cluster (or the coverage source is off)",), "warn")])
+    total = len(coverage.namespaces)
+    tiers = _table(
+        "Coverage per tier",
+        ("tier", "namespaces covered", "volumes protected"),
+        (
+            (
+                (
+                    _e(t.tier),
+                    _e(f"{t.namespaces} of {total}"),
+                    _e(", ".join(f"{m} {n}" for m, n in t.pvcs_by_method.items() if n) or "none"),
+                ),
+                "",
+            )
+            for t in coverage.per_tier
+        ),
+    )
+    odd = _table(
+        "Schedules whose selection is invalid or unknown",
+        ("schedule", "tier", "state", "why"),
+        (
+            ((_e(s.schedule), _e(s.tier), _e(s.state), _e(s.detail)), "bad" if s.state == "invalid" else "warn")
+            for s in coverage.selections
+            if s.state != "valid"
+        ),
+    )
+    namespaces = sorted(n.name for n in coverage.namespaces if n.state == "unprotected")
+    volumes = sorted(
+        (p.namespace, p.name, p.storage_class, p.reason or "") for p in coverage.pvcs if p.state == "unprotected"
+    )
+    unprotected_namespaces = _table(
+        _capped("Unprotected namespaces", len(namespaces)),
+        ("namespace",),
+        (((_e(n),), "bad") for n in namespaces[:COVERAGE_ROWS]),
+    )
+    unprotected_volumes = _table(
+        _capped("Unprotected volumes", len(volumes)),
+        ("namespace", "claim", "storage class", "reason"),
+        ((tuple(_e(v) for v in row), "bad") for row in volumes[:COVERAGE_ROWS]),
+    )
+    return f"{tiers}{odd}{unprotected_namespaces}{unprotected_volumes}"
+
+
+def _capped(caption: str, count: int) -> str:
+    shown = f", the first {COVERAGE_ROWS}" if count > COVERAGE_ROWS else ""
+    return f"{caption} ({count}{shown})"
+
+
 def render_status_page(
     model: Model,
     aws: AwsModel,
@@ -530,6 +593,8 @@ def render_status_page(
     volumes: VolumeModel = NO_VOLUMES,
     version: str,
     telemetry_path: str,
+    coverage: CoverageModel = NOT_SYNCED,
+    coverage_enabled: bool = False,
 ) -> str:
     tiers = _table(
         "Tiers",
@@ -640,6 +705,7 @@ def render_status_page(
         f"<a href='{path}'>metrics</a> · <a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
         f"{tiers}{schedules}{unfinished}{volume_table(volumes)}{operations_table(volumes, now)}{restores}{locations}"
         f"{repository_table(volumes, model, now)}"
+        f"{coverage_tables(coverage) if coverage_enabled else ''}"
         f"{bucket_table(aws, now)}{posture_table(model, aws, now)}{replica_table(aws)}"
         f"{snapshot_table(aws, [t.name for t in model.tiers], now)}"
         f"{sources}{target_table(health, now)}</body></html>"

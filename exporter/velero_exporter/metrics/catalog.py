@@ -7,6 +7,7 @@ from typing import Any
 from velero_exporter.metrics.account import AWS_TARGETS
 from velero_exporter.metrics.backup import DELETING, UNFINISHED
 from velero_exporter.metrics.bucket import BUCKETS
+from velero_exporter.metrics.coverage import NAMESPACES, PVCS, TOTALS
 from velero_exporter.metrics.family import Family, Subject
 from velero_exporter.metrics.health import BUILD, RENDERS, RESOURCES, SOURCES, TARGETS
 from velero_exporter.metrics.location import SNAPSHOT_LOCATIONS, STORAGE_LOCATIONS
@@ -37,6 +38,9 @@ SUBJECTS: tuple[Subject[Any], ...] = (
     REPLICAS,
     REGIONS,
     AWS_TARGETS,
+    TOTALS,
+    NAMESPACES,
+    PVCS,
     BUILD,
     SOURCES,
     TARGETS,

@@ -33,8 +33,11 @@ def _metric(family: Family[Any]) -> GaugeMetricFamily | CounterMetricFamily:
 
 
 def collect(exported: Exported, subjects: Sequence[Subject[Any]] = SUBJECTS) -> Families:
+    """The families of the subjects without a key (the keyed ones are metrics/large.py's)."""
     out: list[Metric] = []
     for subject in subjects:
+        if subject.key is not None:
+            continue
         built = [(family, _metric(family)) for family in subject.families]
         for item in subject.items(exported):
             for family, metric in built:

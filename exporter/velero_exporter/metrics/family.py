@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from velero_exporter.model.aws import AwsModel
+from velero_exporter.model.coverage import NOT_SYNCED, CoverageModel
 from velero_exporter.model.velero import Model
 from velero_exporter.model.volumes import NO_VOLUMES, VolumeModel
 from velero_exporter.state.store import Health
@@ -41,6 +42,7 @@ class Exported:
     resources: Mapping[str, ResourceStats]
     version: str
     volumes: VolumeModel = NO_VOLUMES
+    coverage: CoverageModel = NOT_SYNCED
 
 
 @dataclass(slots=True, frozen=True)
@@ -64,6 +66,9 @@ class Subject(Generic[T]):
     families: tuple[Family[T], ...]
     # What docs/metrics.md says of the subject's labels and series, above its table.
     notes: str = ""
+    # A subject with an item per cluster object (per namespace, per claim) names each item's key: its items are
+    # encoded one by one and an item's bytes reused while it is the same object (metrics/large.py).
+    key: Callable[[T], str] | None = None
 
 
 def gauge(name: str, help: str, labels: Labels, samples: Samples[T], *, ad_hoc: str = "") -> Family[T]:

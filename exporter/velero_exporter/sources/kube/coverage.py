@@ -29,7 +29,7 @@ from velero_exporter.sources.kube.reflector import Reflector
 from velero_exporter.sources.kube.source import Parse, RecordSink, object_name
 from velero_exporter.state.coverage_records import ResourcePolicy, object_key
 from velero_exporter.state.records import Schedule
-from velero_exporter.state.store import Collection, Store
+from velero_exporter.state.store import Collection, Health, Store
 from velero_exporter.velero.version import VeleroVersion
 from velero_exporter.velero.volume_policy import PolicyError, parse_resource_policies
 
@@ -65,12 +65,12 @@ RESOURCES: tuple[ClusterResource, ...] = (
 SYNC_RESOURCES: tuple[str, ...] = (*(r.plural for r in RESOURCES), "schedules", "volumesnapshotlocations")
 
 
-def is_synced(store: Store) -> bool:
+def is_synced(health: Health, schedules: Iterable[Schedule], policies: Mapping[str, ResourcePolicy]) -> bool:
     """Every kind the model reads has been listed once, and every policy a Schedule names has been read once."""
-    resources = store.health.resources
+    resources = health.resources
     if not all(name in resources and resources[name].synced for name in SYNC_RESOURCES):
         return False
-    return all(store.resource_policies.get(name) is not None for name in named_policies(store.schedules))
+    return all(name in policies for name in named_policies(schedules))
 
 
 def named_policies(schedules: Iterable[Schedule]) -> set[str]:
