@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from velero_exporter.sandbox import cluster_objects as k
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import (
     AlreadyExistsError,
@@ -426,8 +427,10 @@ async def test_discovery(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
     _, v2alpha1 = await get_json(http, f"{api.url}/apis/velero.io/v2alpha1")
 
     assert version["gitVersion"] == "v1.30.0"
-    assert groups["groups"][0]["preferredVersion"]["groupVersion"] == "velero.io/v1"
-    assert [v["groupVersion"] for v in groups["groups"][0]["versions"]] == ["velero.io/v1", "velero.io/v2alpha1"]
+    preferred = {g["name"]: g["preferredVersion"]["groupVersion"] for g in groups["groups"]}
+    assert preferred == {"storage.k8s.io": "storage.k8s.io/v1", "velero.io": "velero.io/v1"}
+    (velero,) = [g for g in groups["groups"] if g["name"] == "velero.io"]
+    assert [v["groupVersion"] for v in velero["versions"]] == ["velero.io/v1", "velero.io/v2alpha1"]
     by_name = {r["name"]: r for r in resources["resources"]}
     assert set(by_name) == {
         "backups",
@@ -842,3 +845,150 @@ def test_continue_token_shape() -> None:
     token = encode_continue(42, "b1\x00")
     padded = token + "=" * (-len(token) % 4)
     assert json.loads(base64.urlsafe_b64decode(padded)) == {"v": "meta.k8s.io/v1", "rv": 42, "start": "b1\x00"}
+
+
+# --- the cluster's own kinds (core/v1, storage.k8s.io/v1) -----------------------------------------------------
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[FakeKubeAPI]:
+    """Namespaces with pods and claims, volumes, a storage class and a ConfigMap, beside Velero's objects."""
+    server = FakeKubeAPI(bookmark_interval=0.2)
+    await server.start()
+    for name in ("apps", "data", "velero"):
+        server.create(k.namespace(name, created=T0))
+    for namespace, count in (("apps", 3), ("data", 2)):
+        for i in range(count):
+            claim = f"{namespace}-vol-{i}"
+            server.create(k.pod(f"pod-{i}", namespace, claims={"v": claim}, created=T0))
+            server.create(k.persistent_volume_claim(claim, namespace, volume=f"pv-{claim}", storage_class="gp3"))
+            server.create(k.persistent_volume(f"pv-{claim}", claim=(namespace, claim), storage_class="gp3"))
+    server.create(k.storage_class("gp3", default=True))
+    server.create(k.config_map("volume-policy", "velero", {"policy.yaml": "version: v1\n"}))
+    server.create(objects.backup("b0", started=T0))
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@needs_kubectl
+async def test_kubectl_lists_pods_across_namespaces_in_pages(cluster: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    out = await kubectl(cluster, tmp_path, "get", "pods", "-A", "--chunk-size=2", "-o", "name")
+
+    assert out.split() == [f"pod/pod-{i}" for i in range(3)] + [f"pod/pod-{i}" for i in range(2)]
+    lists = [r.query for r in cluster.requests if r.path == "/api/v1/pods"]
+    assert [q.get("limit") for q in lists] == ["2", "2", "2"]
+    # Across namespaces the continue token's start is the key "<namespace>/<name>", as the apiserver's.
+    assert [decode_continue(q["continue"])[1] for q in lists[1:]] == ["apps/pod-1\x00", "data/pod-0\x00"]
+
+
+@needs_kubectl
+async def test_kubectl_default_output_of_every_cluster_kind(cluster: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    namespaces = (await kubectl(cluster, tmp_path, "get", "ns")).splitlines()
+    claims = (await kubectl(cluster, tmp_path, "get", "pvc", "-n", "data")).splitlines()
+    volumes = (await kubectl(cluster, tmp_path, "get", "pv", "-o", "name")).split()
+    classes = (await kubectl(cluster, tmp_path, "get", "storageclasses.storage.k8s.io", "-o", "name")).split()
+    maps = (await kubectl(cluster, tmp_path, "get", "cm", "-n", "velero", "-o", "name")).split()
+    wide = (await kubectl(cluster, tmp_path, "get", "pods", "-A")).splitlines()
+
+    assert namespaces[0].split() == ["NAME", "AGE"]
+    assert [line.split()[0] for line in namespaces[1:]] == ["apps", "data", "velero"]
+    assert [line.split()[0] for line in claims[1:]] == ["data-vol-0", "data-vol-1"]  # one namespace only
+    assert len(volumes) == 5 and volumes[0] == "persistentvolume/pv-apps-vol-0"
+    assert classes == ["storageclass.storage.k8s.io/gp3"]
+    assert maps == ["configmap/volume-policy"]
+    assert wide[0].split() == ["NAMESPACE", "NAME", "AGE"]
+    assert wide[1].split()[:2] == ["apps", "pod-0"]
+
+
+@needs_kubectl
+async def test_kubectl_watches_pods_of_every_namespace(cluster: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    config = cluster.write_kubeconfig(tmp_path / "kubeconfig")
+    assert KUBECTL is not None
+    proc = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
+        *("get", "pods", "-A", "-w", "-o", "name"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            for _ in range(5):
+                await proc.stdout.readline()
+            for _ in range(400):
+                if any(r.query.get("watch") == "true" and r.path == "/api/v1/pods" for r in cluster.requests):
+                    break
+                await asyncio.sleep(0.05)
+            cluster.create(k.namespace("late", created=T0))
+            cluster.create(k.pod("newcomer", "late", claims={"v": "c"}))
+            line = (await proc.stdout.readline()).decode().strip()
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert line == "pod/newcomer"
+
+
+@needs_kubectl
+async def test_kubectl_deletes_a_pod_in_its_namespace(cluster: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
+    out = await kubectl(cluster, tmp_path, "delete", "pod", "pod-1", "-n", "data")
+
+    assert out.strip() == 'pod "pod-1" deleted'
+    assert cluster.get("pods", "pod-1", "data") is None
+    assert cluster.get("pods", "pod-1", "apps") is not None
+
+
+async def test_cluster_kinds_over_raw_http(cluster: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    status, namespace = await get_json(http, f"{cluster.url}/api/v1/namespaces/data")
+    assert (status, namespace["kind"], namespace["apiVersion"]) == (200, "Namespace", "v1")
+    assert "namespace" not in namespace["metadata"]
+    status, claims = await get_json(http, f"{cluster.url}/api/v1/namespaces/apps/persistentvolumeclaims", limit="2")
+    assert (status, claims["kind"]) == (200, "PersistentVolumeClaimList")
+    assert [i["metadata"]["name"] for i in claims["items"]] == ["apps-vol-0", "apps-vol-1"]
+    assert claims["metadata"]["remainingItemCount"] == 1  # counted within the namespace
+    assert decode_continue(claims["metadata"]["continue"])[1] == "apps-vol-1\x00"
+    _, cluster_wide = await get_json(http, f"{cluster.url}/api/v1/persistentvolumeclaims")
+    assert len(cluster_wide["items"]) == 5
+    status, policy = await get_json(http, f"{cluster.url}/api/v1/namespaces/velero/configmaps/volume-policy")
+    assert (status, policy["data"]) == (200, {"policy.yaml": "version: v1\n"})
+    status, missing = await get_json(http, f"{cluster.url}/api/v1/namespaces/velero/configmaps/nope")
+    assert (status, missing["message"]) == (404, 'configmaps "nope" not found')
+    status, classes = await get_json(http, f"{cluster.url}/apis/storage.k8s.io/v1/storageclasses")
+    assert (status, classes["kind"], classes["items"][0]["provisioner"]) == (200, "StorageClassList", "ebs.csi.aws.com")
+    # A cluster-scoped kind has no namespaced path.
+    status, _ = await get_json(http, f"{cluster.url}/api/v1/namespaces/data/persistentvolumes")
+    assert status == 404
+    _, core = await get_json(http, f"{cluster.url}/api/v1")
+    scopes = {r["name"]: r["namespaced"] for r in core["resources"]}
+    assert scopes == {
+        "namespaces": False,
+        "pods": True,
+        "persistentvolumeclaims": True,
+        "persistentvolumes": False,
+        "configmaps": True,
+    }
+
+
+async def test_a_forbidden_cluster_kind_names_its_api_group(cluster: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    cluster.faults.forbid("pods")
+    status, body = await get_json(http, f"{cluster.url}/api/v1/pods")
+    assert status == 403
+    assert body["message"] == (
+        'pods is forbidden: User "system:serviceaccount:velero:velero-exporter" cannot list resource "pods" '
+        'in API group "" at the cluster scope'
+    )
+
+
+async def test_a_watch_of_one_namespace_sees_only_it(cluster: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+    resp = await http.get(
+        f"{cluster.url}/api/v1/namespaces/data/pods",
+        params={"watch": "true", "resourceVersion": str(cluster.resource_version)},
+    )
+    watch = Watch(resp)
+    cluster.create(k.pod("elsewhere", "apps", claims={"v": "x"}))
+    cluster.create(k.pod("here", "data", claims={"v": "y"}))
+    event = await watch.next()
+    resp.close()
+    assert event is not None and (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "here")

@@ -1,11 +1,14 @@
-"""A wire-level fake Kubernetes API server for Velero's resources: velero.io/v1, and velero.io/v2alpha1 for the
-data movers' DataUploads and DataDownloads (since Velero 1.12; a server made to play an older Velero serves v1
-only, and answers 404 for the rest as the real one does).
+"""A wire-level fake Kubernetes API server for Velero's resources (velero.io/v1, and velero.io/v2alpha1 for the
+data movers' DataUploads and DataDownloads since Velero 1.12: a server made to play an older Velero serves v1 only,
+and answers 404 for the rest as the real one does) and the cluster objects Velero's selection reads (namespaces,
+pods, PersistentVolumeClaims, PersistentVolumes, ConfigMaps, StorageClasses).
 
 It speaks what client-go (and so kubectl) expects: discovery, paginated lists with continue tokens
 served from a snapshot, watches with history replay, bookmarks and 410 Expired, Table output, and
-create/replace/patch/delete.  It also injects faults (errors, 403s, cut/expired/stalled watches, an
-unreachable server) so that clients can be tested against the failure modes of a real apiserver.
+create/replace/patch/delete. Namespaced objects live in any namespace (Velero's are created in the server's
+`namespace` unless they say otherwise) and are keyed as the apiserver keys them, namespace then name.  It also
+injects faults (errors, 403s, cut/expired/stalled watches, an unreachable server) so that clients can be tested
+against the failure modes of a real apiserver.
 """
 
 from __future__ import annotations
@@ -49,11 +52,18 @@ class Resource:
     singular: str
     kind: str
     short_names: tuple[str, ...] = ()
+    group: str = GROUP  # "" for the core group
     version: str = VERSION
+    namespaced: bool = True
 
     @property
     def api_version(self) -> str:
-        return f"{GROUP}/{self.version}"
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def qualified(self) -> str:
+        """As the apiserver names the resource in messages: "backups.velero.io", "pods"."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -68,8 +78,20 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("datauploads", "dataupload", "DataUpload", version=V2ALPHA1),
     Resource("datadownloads", "datadownload", "DataDownload", version=V2ALPHA1),
 )
-_BY_PLURAL = {r.plural: r for r in RESOURCES}
-_BY_KIND = {r.kind: r for r in RESOURCES}
+STORAGE_GROUP = "storage.k8s.io"
+# What a cluster holds besides Velero's objects and Velero's selection reads (the coverage source's kinds).
+CLUSTER_RESOURCES: tuple[Resource, ...] = (
+    Resource("namespaces", "namespace", "Namespace", ("ns",), group="", namespaced=False),
+    Resource("pods", "pod", "Pod", ("po",), group=""),
+    Resource("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", ("pvc",), group=""),
+    Resource("persistentvolumes", "persistentvolume", "PersistentVolume", ("pv",), group="", namespaced=False),
+    Resource("configmaps", "configmap", "ConfigMap", ("cm",), group=""),
+    Resource("storageclasses", "storageclass", "StorageClass", ("sc",), group=STORAGE_GROUP, namespaced=False),
+)
+_ALL = (*RESOURCES, *CLUSTER_RESOURCES)
+_BY_PLURAL = {r.plural: r for r in _ALL}
+_BY_KIND = {r.kind: r for r in _ALL}
+_BY_PATH = {(r.group, r.version, r.plural): r for r in _ALL}
 
 _REASONS = {
     400: "BadRequest",
@@ -143,14 +165,23 @@ class _Entry:
     """One version of one object; the encoded bytes are made once and reused by every list/watch."""
 
     name: str
-    namespace: str
+    namespace: str  # "" for a cluster-scoped object
     labels: Mapping[str, str]
     created: str
     raw: bytes
 
+    @property
+    def key(self) -> str:
+        return _key(self.namespace, self.name)
+
     def decode(self) -> Obj:
         obj: Obj = json.loads(self.raw)
         return obj
+
+
+def _key(namespace: str, name: str) -> str:
+    """The store key, in the apiserver's order: a namespaced object by namespace, then name."""
+    return f"{namespace}/{name}" if namespace else name
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -474,12 +505,13 @@ class Faults:
 
     def check(self, plural: str, verb: str, namespace: str | None) -> web.Response | None:
         if plural in self._forbidden:
+            resource = _BY_PLURAL[plural]
             where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
             return _status_response(
                 403,
-                f'{plural}.{GROUP} is forbidden: User "system:serviceaccount:velero:velero-exporter" '
-                f'cannot {verb} resource "{plural}" in API group "{GROUP}"{where}',
-                details={"group": GROUP, "kind": plural},
+                f'{resource.qualified} is forbidden: User "system:serviceaccount:velero:velero-exporter" '
+                f'cannot {verb} resource "{plural}" in API group "{resource.group}"{where}',
+                details={"group": resource.group, "kind": plural},
             )
         for rule in self._rules:
             if rule.plural not in (None, plural) or rule.verb not in (None, verb):
@@ -503,10 +535,61 @@ class Faults:
 # --- the server -----------------------------------------------------------------------------------
 
 
-class FakeKubeAPI:
-    """In-memory apiserver of Velero's group.  Mutate it from the event loop's thread.
+def _api_group(group: str, versions: builtins.list[str]) -> Obj:
+    return {
+        "name": group,
+        "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+        "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]},
+    }
 
-    `versions` are the group versions it serves: ("v1",) plays a Velero older than 1.12, without the data movers.
+
+def _resource_list(resources: Iterable[Resource], group_version: str, group: str, version: str) -> Obj:
+    """The APIResourceList of one group version, as discovery serves it."""
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": [
+            {
+                "name": r.plural,
+                "singularName": r.singular,
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": _ALL_VERBS,
+                **({"shortNames": list(r.short_names)} if r.short_names else {}),
+                **({"categories": ["velero"]} if r.group == GROUP else {}),
+            }
+            for r in resources
+            if (r.group, r.version) == (group, version)
+        ],
+    }
+
+
+def _route(parts: builtins.list[str]) -> tuple[Resource, str | None, str | None] | None:
+    """(resource, namespace, name) of a resource path: /api/v1/... (the core group) or /apis/<group>/<version>/...,
+    then [namespaces/<namespace>/]<plural>[/<name>]; /api/v1/namespaces/<name> is a namespace itself."""
+    if parts[:2] == ["api", "v1"]:
+        group, version, rest = "", "v1", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace: str | None = None
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 2:
+        return None
+    resource = _BY_PATH.get((group, version, rest[0]))
+    if resource is None or (namespace is not None and not resource.namespaced):
+        return None
+    return resource, namespace, rest[1] if len(rest) == 2 else None
+
+
+class FakeKubeAPI:
+    """In-memory apiserver of Velero's kinds and the cluster's.  Mutate it from the event loop's thread.
+
+    `versions` are the Velero group versions it serves: ("v1",) plays a Velero older than 1.12, without the data
+    movers.
     """
 
     def __init__(
@@ -520,7 +603,7 @@ class FakeKubeAPI:
     ) -> None:
         self.namespace = namespace
         self.versions = tuple(v for v in VERSIONS if v in versions)
-        self.resources = tuple(r for r in RESOURCES if r.version in self.versions)
+        self.resources = (*(r for r in RESOURCES if r.version in self.versions), *CLUSTER_RESOURCES)
         self.history_size = history_size
         self.bookmark_interval = bookmark_interval
         self.continue_ttl = continue_ttl
@@ -531,8 +614,8 @@ class FakeKubeAPI:
         self.requests: list[RequestRecord] = []
         self._records: dict[int, RequestRecord] = {}  # by id() of the request being handled
         self._rv = 0
-        self._objects: dict[str, dict[str, _Entry]] = {r.plural: {} for r in RESOURCES}
-        self._sorted: dict[str, list[str] | None] = {r.plural: None for r in RESOURCES}
+        self._objects: dict[str, dict[str, _Entry]] = {r.plural: {} for r in _ALL}  # by key
+        self._sorted: dict[str, list[str] | None] = {r.plural: None for r in _ALL}
         self._history: collections.deque[_Event] = collections.deque(maxlen=history_size)
         # Events with rv <= this are forgotten; a watch must start at or after it.
         self._compacted_rv = 0
@@ -599,16 +682,17 @@ class FakeKubeAPI:
         return self._rv
 
     def create(self, obj: Obj) -> Obj:
-        """Store a new object (ADDED); returns it with uid, resourceVersion etc. filled in."""
+        """Store a new object (ADDED); returns it with uid, resourceVersion etc. filled in. A namespaced object
+        without a namespace goes to the server's `namespace`."""
         res = self._resource_of(obj)
         name = self._name_of(obj)
-        if name in self._objects[res.plural]:
-            raise AlreadyExistsError(f'{res.plural}.{GROUP} "{name}" already exists')
         meta = dict(obj.get("metadata") or {})
-        meta.setdefault("namespace", self.namespace)
-        if meta["namespace"] != self.namespace:
-            # Objects are keyed by name alone (get/delete take no namespace): one namespace per server.
-            raise ValueError(f"this server holds namespace {self.namespace!r} only, not {meta['namespace']!r}")
+        if res.namespaced:
+            meta["namespace"] = meta.get("namespace") or self.namespace
+        else:
+            meta.pop("namespace", None)
+        if _key(meta.get("namespace", ""), name) in self._objects[res.plural]:
+            raise AlreadyExistsError(f'{res.qualified} "{name}" already exists')
         meta["uid"] = meta.get("uid") or str(uuid.uuid4())
         meta["creationTimestamp"] = meta.get("creationTimestamp") or _now_rfc3339()
         meta["generation"] = 1
@@ -619,14 +703,14 @@ class FakeKubeAPI:
 
     def replace(self, obj: Obj) -> Obj:
         res = self._resource_of(obj)
-        name = self._name_of(obj)
-        old = self._objects[res.plural].get(name)
+        old = self._objects[res.plural].get(self._key_of(res, obj))
         if old is None:
-            raise KeyError(f'{res.plural}.{GROUP} "{name}" not found')
+            raise KeyError(f'{res.qualified} "{self._name_of(obj)}" not found')
         old_obj = old.decode()
         old_meta = old_obj["metadata"]
         meta = dict(obj.get("metadata") or {})
-        meta["namespace"] = old_meta["namespace"]
+        if res.namespaced:
+            meta["namespace"] = old_meta["namespace"]
         meta["uid"] = old_meta["uid"]
         meta.setdefault("creationTimestamp", old_meta["creationTimestamp"])
         # As for CRDs with a status subresource: only spec changes bump the generation.
@@ -638,18 +722,22 @@ class FakeKubeAPI:
 
     def apply(self, obj: Obj) -> Obj:
         res = self._resource_of(obj)
-        if self._name_of(obj) in self._objects[res.plural]:
+        if self._key_of(res, obj) in self._objects[res.plural]:
             return self.replace(obj)
         return self.create(obj)
 
-    def delete(self, plural: str, name: str) -> None:
-        self._delete(plural, name)
+    def delete(self, plural: str, name: str, namespace: str | None = None) -> None:
+        """Delete an object (KeyError if absent); a namespaced one in `namespace`, else the server's."""
+        plural = self._plural(plural)
+        self._delete(plural, self._key_for(plural, name, namespace))
 
-    def get(self, plural: str, name: str) -> Obj | None:
-        entry = self._objects[self._plural(plural)].get(name)
+    def get(self, plural: str, name: str, namespace: str | None = None) -> Obj | None:
+        plural = self._plural(plural)
+        entry = self._objects[plural].get(self._key_for(plural, name, namespace))
         return entry.decode() if entry is not None else None
 
     def list(self, plural: str) -> builtins.list[Obj]:
+        """Every object of the resource, in every namespace."""
         plural = self._plural(plural)
         objs = self._objects[plural]
         return [objs[n].decode() for n in self._sorted_names(plural)]
@@ -662,6 +750,13 @@ class FakeKubeAPI:
 
     # -- store internals --
 
+    def _key_for(self, plural: str, name: str, namespace: str | None) -> str:
+        return _key((namespace or self.namespace) if _BY_PLURAL[plural].namespaced else "", name)
+
+    def _key_of(self, res: Resource, obj: Obj) -> str:
+        namespace = (obj.get("metadata") or {}).get("namespace")
+        return self._key_for(res.plural, self._name_of(obj), namespace)
+
     def _plural(self, plural: str) -> str:
         for r in self.resources:
             if plural in (r.plural, r.singular, r.kind.lower(), *r.short_names):
@@ -672,7 +767,7 @@ class FakeKubeAPI:
         kind = obj.get("kind")
         resource = _BY_KIND.get(kind) if isinstance(kind, str) else None
         if resource is None or resource not in self.resources:
-            raise ValueError(f"not a kind this server serves in {GROUP}: {kind!r}")
+            raise ValueError(f"not a kind this server serves: {kind!r}")
         if obj.get("apiVersion", resource.api_version) != resource.api_version:
             raise ValueError(f"{kind} is served as {resource.api_version}, not {obj.get('apiVersion')!r}")
         return resource
@@ -693,17 +788,16 @@ class FakeKubeAPI:
         stored = {**obj, "apiVersion": resource.api_version, "kind": resource.kind, "metadata": meta}
         entry = _Entry(
             name=meta["name"],
-            namespace=meta["namespace"],
+            namespace=meta.get("namespace", ""),
             labels=dict(meta.get("labels") or {}),
             created=meta["creationTimestamp"],
             raw=_dumps(stored),
         )
-        self._objects[plural][entry.name] = entry
+        self._objects[plural][entry.key] = entry
         return entry, stored
 
-    def _delete(self, plural: str, name: str) -> _Entry:
-        plural = self._plural(plural)
-        old = self._objects[plural].pop(name)  # KeyError if absent, as documented
+    def _delete(self, plural: str, key: str) -> _Entry:
+        old = self._objects[plural].pop(key)  # KeyError if absent, as documented
         self._sorted[plural] = None
         obj = old.decode()
         self._rv += 1
@@ -784,15 +878,10 @@ class FakeKubeAPI:
             discovery = self._discovery(parts)
             if discovery is not None:
                 return _json_response(discovery)
-        if parts[:2] == ["apis", GROUP] and len(parts) > 3 and parts[2] in self.versions:
-            version, rest = parts[2], parts[3:]
-            namespace: str | None = None
-            if rest[0] == "namespaces" and len(rest) >= 3:
-                namespace, rest = rest[1], rest[2:]
-            resource = _BY_PLURAL.get(rest[0])
-            if resource is not None and resource.version == version and len(rest) <= 2:
-                name = rest[1] if len(rest) == 2 else None
-                return await self._resource(request, rest[0], namespace, name)
+        routed = _route(parts)
+        if routed is not None and routed[0] in self.resources:
+            resource, namespace, name = routed
+            return await self._resource(request, resource.plural, namespace, name)
         return _status_response(404, "the server could not find the requested resource", details={})
 
     def _discovery(self, parts: builtins.list[str]) -> Obj | None:
@@ -818,49 +907,20 @@ class FakeKubeAPI:
                 ],
             }
         if path == "api/v1":
-            return {
-                "kind": "APIResourceList",
-                "groupVersion": "v1",
-                "resources": [
-                    {
-                        "name": "namespaces",
-                        "singularName": "namespace",
-                        "namespaced": False,
-                        "kind": "Namespace",
-                        "verbs": ["get", "list", "watch"],
-                        "shortNames": ["ns"],
-                    }
-                ],
-            }
-        group = {
-            "name": GROUP,
-            "versions": [{"groupVersion": f"{GROUP}/{v}", "version": v} for v in self.versions],
-            "preferredVersion": {"groupVersion": API_VERSION, "version": VERSION},
-        }
+            return _resource_list(self.resources, "v1", "", "v1")
+        versions: dict[str, builtins.list[str]] = {}
+        for r in self.resources:
+            if r.group and r.version not in versions.setdefault(r.group, []):
+                versions[r.group].append(r.version)
+        groups = [_api_group(group, found) for group, found in sorted(versions.items())]
         if path == "apis":
-            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}
-        if path == f"apis/{GROUP}":
-            return {"kind": "APIGroup", "apiVersion": "v1", **group}
-        version = path.removeprefix(f"apis/{GROUP}/")
-        if version != path and version in self.versions:
-            return {
-                "kind": "APIResourceList",
-                "apiVersion": "v1",
-                "groupVersion": f"{GROUP}/{version}",
-                "resources": [
-                    {
-                        "name": r.plural,
-                        "singularName": r.singular,
-                        "namespaced": True,
-                        "kind": r.kind,
-                        "verbs": _ALL_VERBS,
-                        **({"shortNames": list(r.short_names)} if r.short_names else {}),
-                        "categories": ["velero"],
-                    }
-                    for r in self.resources
-                    if r.version == version
-                ],
-            }
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+        for group, found in versions.items():
+            if path == f"apis/{group}":
+                return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group, found)}
+            for version in found:
+                if path == f"apis/{group}/{version}":
+                    return _resource_list(self.resources, f"{group}/{version}", group, version)
         return None
 
     async def _resource(
@@ -888,23 +948,24 @@ class FakeKubeAPI:
             return self._list(request, plural, namespace, selector)
         assert name is not None or verb == "create"
         if verb == "get":
-            entry = self._objects[plural].get(name or "")
-            if entry is None or (namespace is not None and entry.namespace != namespace):
+            entry = self._objects[plural].get(_key(namespace or "", name or ""))
+            if entry is None:
                 return self._not_found(plural, name or "")
             return web.Response(body=entry.raw, content_type=_JSON)
         if verb == "delete":
-            entry = self._objects[plural].get(name or "")
-            if entry is None or (namespace is not None and entry.namespace != namespace):
+            entry = self._objects[plural].get(_key(namespace or "", name or ""))
+            if entry is None:
                 return self._not_found(plural, name or "")
-            return web.Response(body=self._delete(plural, entry.name).raw, content_type=_JSON)
+            return web.Response(body=self._delete(plural, entry.key).raw, content_type=_JSON)
         return await self._write(request, verb, plural, namespace, name)
 
     @staticmethod
     def _not_found(plural: str, name: str) -> web.Response:
+        resource = _BY_PLURAL[plural]
         return _status_response(
             404,
-            f'{plural}.{GROUP} "{name}" not found',
-            details={"name": name, "group": GROUP, "kind": plural},
+            f'{resource.qualified} "{name}" not found',
+            details={"name": name, "group": resource.group, "kind": plural},
         )
 
     async def _write(
@@ -925,7 +986,7 @@ class FakeKubeAPI:
                     "the body of the request was in an unknown format - accepted media types include: "
                     f"application/merge-patch+json (got {ctype})",
                 )
-            current = self._objects[plural].get(name or "")
+            current = self._objects[plural].get(_key(namespace or "", name or ""))
             if current is None:
                 return self._not_found(plural, name or "")
             body = _merge_patch(current.decode(), body)
@@ -942,14 +1003,14 @@ class FakeKubeAPI:
         try:
             if verb == "create":
                 return _json_response(self.create(body), 201)
-            current = self._objects[plural].get(str(meta.get("name")))
+            current = self._objects[plural].get(_key(namespace or "", str(meta.get("name"))))
             if current is None:
                 return self._not_found(plural, name or "")
             expected = meta.get("resourceVersion")
             if verb == "update" and expected and expected != current.decode()["metadata"]["resourceVersion"]:
                 return _status_response(
                     409,
-                    f'Operation cannot be fulfilled on {plural}.{GROUP} "{name}": '
+                    f'Operation cannot be fulfilled on {_BY_PLURAL[plural].qualified} "{name}": '
                     "the object has been modified; please apply your changes to the latest version and "
                     "try again",
                 )
@@ -983,22 +1044,26 @@ class FakeKubeAPI:
                 limit = 0
             list_rv, start = self._rv, ""
             names, entries = self._sorted_names(plural), self._objects[plural]
-        i = bisect.bisect_left(names, start) if start else 0
+        # A namespace's objects are the keys "<namespace>/..."; a continue token's start is relative to that prefix,
+        # as the apiserver's (etcd3 store encodeContinue trims the list's key prefix).
+        prefix = f"{namespace}/" if namespace is not None else ""
+        i = bisect.bisect_left(names, prefix + start)
+        end = bisect.bisect_left(names, f"{namespace}0") if prefix else len(names)  # "0" follows "/"
         items: list[_Entry] = []
-        while i < len(names) and (not limit or len(items) < limit):
+        while i < end and (not limit or len(items) < limit):
             entry = entries[names[i]]
             i += 1
-            if (namespace is None or entry.namespace == namespace) and selector.matches(entry):
+            if selector.matches(entry):
                 items.append(entry)
         meta: Obj = {"resourceVersion": str(list_rv)}
-        if limit and i < len(names):
+        if limit and i < end:
             if not token:
                 self._take_snapshot(plural)
                 if self.faults.continue_expires(plural):
                     self._snapshots.pop((plural, list_rv), None)
-            meta["continue"] = encode_continue(list_rv, names[i - 1] + "\x00")
+            meta["continue"] = encode_continue(list_rv, names[i - 1][len(prefix) :] + "\x00")
             if selector.trivial:  # the apiserver cannot count what a selector would keep
-                meta["remainingItemCount"] = len(names) - i
+                meta["remainingItemCount"] = end - i
         if _wants_table(request):
             now = time.time()
             include = q.get("includeObject", "Metadata")
