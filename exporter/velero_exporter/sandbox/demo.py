@@ -23,6 +23,7 @@ from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.web_config import WebConfig
 from velero_exporter.sandbox.aws_story import lay_out_story
+from velero_exporter.sandbox.cluster_story import cluster_story
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
@@ -38,6 +39,8 @@ DEMO_CONFIG = Path(__file__).with_name("demo-config.yaml")
 async def start_sandbox_api(now: float, s3_url: str = "") -> FakeKubeAPI:
     api = FakeKubeAPI(namespace="velero")
     await api.start()
+    for obj in cluster_story(now):
+        api.create(obj)
     for obj in story(now):
         if s3_url and obj["kind"] == "BackupStorageLocation":
             # As Velero would be configured against an S3-compatible endpoint.

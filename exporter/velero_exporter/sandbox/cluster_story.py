@@ -1,0 +1,131 @@
+"""The sandbox cluster that the story's Schedules back up, shaped like the seed's: kailash-app (the application:
+API, PostgreSQL, Redis), monitoring, logging, vault, ingress and cert-manager, the system namespaces, and Velero.
+
+Coverage trouble on purpose, so that the demo shows every coverage alert path (sandbox/story.py has the
+Schedules, whose templates name their namespaces one by one, as they were written a year ago):
+- kailash-reports, created a week ago, is in no Schedule's list: the namespace and its database volume are
+  unprotected (VeleroNamespaceUnprotected; VeleroVolumeUnprotected, namespace_not_selected);
+- kailash-app's shared uploads volume (EFS) is opted out of fs-backup by its pods' backup-volumes-excludes, and
+  no snapshot plugin can copy EFS: unprotected (volume_excluded);
+- monitoring's Grafana volume sits on the gp2-ephemeral class, which the volume policy of critical, full and dr
+  skips: unprotected (policy_skip);
+- and what must not alert: logging's Fluentd buffer (same class, annotated velero-exporter.io/coverage: ignore),
+  a preview namespace created ten minutes ago (within the grace), the system namespaces (ignored by the demo
+  config's globs) and velero (annotated).
+"""
+
+from __future__ import annotations
+
+from velero_exporter.sandbox import cluster_objects as k
+from velero_exporter.sandbox.cluster_objects import EBS_CSI, EFS_CSI, Obj
+
+DAY = 86400.0
+VELERO_NAMESPACE = "velero"
+VOLUME_POLICY = "velero-volume-policy"
+EPHEMERAL_CLASS = "gp2-ephemeral"
+IGNORE = {"velero-exporter.io/coverage": "ignore"}
+# The policy that critical, full and dr name: caches and buffers on the ephemeral class are not worth a copy.
+VOLUME_POLICY_YAML = f"""\
+version: v1
+volumePolicies:
+  - conditions:
+      storageClass: [{EPHEMERAL_CLASS}]
+    action:
+      type: skip
+"""
+# The namespaces the Schedules were written for (all but the system ones and Velero's own).
+PLATFORM_NAMESPACES = ["kailash-app", "monitoring", "logging", "vault", "ingress-nginx", "cert-manager"]
+NEW_NAMESPACE = "kailash-reports"
+PREVIEW_NAMESPACE = "kailash-preview-1234"
+
+
+def _claimed(
+    namespace: str,
+    pod: str,
+    claim: str,
+    *,
+    storage_class: str = "gp3",
+    size: str = "20Gi",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    claim_annotations: dict[str, str] | None = None,
+) -> list[Obj]:
+    """A pod with one claim volume ("data"), the claim and its bound volume."""
+    volume = f"pvc-{namespace}-{claim}"
+    driver = EFS_CSI if storage_class == "efs-sc" else EBS_CSI
+    return [
+        k.pod(pod, namespace, claims={"data": claim}, labels=labels, annotations=annotations),
+        k.persistent_volume_claim(
+            claim,
+            namespace,
+            volume=volume,
+            storage_class=storage_class,
+            size=size,
+            annotations=claim_annotations,
+            access_mode="ReadWriteMany" if driver == EFS_CSI else "ReadWriteOnce",
+        ),
+        k.persistent_volume(volume, claim=(namespace, claim), storage_class=storage_class, driver=driver, size=size),
+    ]
+
+
+def cluster_story(now: float) -> list[Obj]:
+    """Every cluster object of the sandbox at time `now` (POSIX seconds)."""
+    year_ago = now - 400 * DAY
+    out: list[Obj] = [
+        k.storage_class("gp3", default=True, parameters={"type": "gp3"}),
+        k.storage_class(EPHEMERAL_CLASS, parameters={"type": "gp2"}),
+        k.storage_class("efs-sc", provisioner=EFS_CSI, parameters={"provisioningMode": "efs-ap"}),
+        k.config_map(VOLUME_POLICY, VELERO_NAMESPACE, {"policy.yaml": VOLUME_POLICY_YAML}, created=year_ago),
+    ]
+    for name in ("default", "kube-system", "kube-public", "kube-node-lease", *PLATFORM_NAMESPACES):
+        out.append(k.namespace(name, created=year_ago))
+    out.append(k.namespace(VELERO_NAMESPACE, created=year_ago, annotations=IGNORE))
+    out.append(k.namespace(NEW_NAMESPACE, created=now - 7 * DAY, labels={"team": "analytics"}))
+    out.append(k.namespace(PREVIEW_NAMESPACE, created=now - 600, labels={"preview": "true"}))
+
+    # Pods without claims: the coverage source keeps none of them.
+    for namespace, pod in (
+        ("kube-system", "coredns-5d78c9869d-4xk2p"),
+        ("kube-system", "aws-node-7bq9s"),
+        ("kailash-app", "kailash-web-6f9c7d8b5-2lq8w"),
+        ("kailash-app", "kailash-web-6f9c7d8b5-x7v4n"),
+        ("ingress-nginx", "ingress-nginx-controller-7d9f8b6c5-kk2m4"),
+        ("cert-manager", "cert-manager-6c69f9f796-9wz7q"),
+        ("monitoring", "node-exporter-5mz2q"),
+        (VELERO_NAMESPACE, "velero-7c8f9d6b54-p2kqs"),
+        (VELERO_NAMESPACE, "node-agent-9xq8t"),
+    ):
+        out.append(k.pod(pod, namespace, created=year_ago))
+
+    app = {"app.kubernetes.io/part-of": "kailash"}
+    out += _claimed("kailash-app", "kailash-postgres-0", "postgres-data", size="100Gi", labels=app)
+    out += _claimed("kailash-app", "kailash-redis-0", "redis-data", size="10Gi", labels=app)
+    # The shared uploads volume: both API pods mount it, and both opt it out of fs-backup (too slow, someone said).
+    out += _claimed(
+        "kailash-app",
+        "kailash-api-0",
+        "uploads",
+        storage_class="efs-sc",
+        size="500Gi",
+        labels=app,
+        annotations={"backup.velero.io/backup-volumes-excludes": "data"},
+    )
+    out.append(
+        k.pod(
+            "kailash-api-1",
+            "kailash-app",
+            claims={"data": "uploads"},
+            labels=app,
+            annotations={"backup.velero.io/backup-volumes-excludes": "data"},
+        )
+    )
+    out += _claimed("monitoring", "prometheus-0", "prometheus-data", size="200Gi")
+    out += _claimed("monitoring", "alertmanager-0", "alertmanager-data", size="5Gi")
+    out += _claimed("monitoring", "grafana-7f6d8c9b4-qr2zt", "grafana-data", storage_class=EPHEMERAL_CLASS)
+    for i in range(3):
+        out += _claimed("logging", f"elasticsearch-{i}", f"elasticsearch-data-{i}", size="300Gi")
+    out += _claimed("logging", "fluentd-0", "fluentd-buffer", storage_class=EPHEMERAL_CLASS, claim_annotations=IGNORE)
+    out += _claimed("vault", "vault-0", "vault-data", size="10Gi")
+    out += _claimed(NEW_NAMESPACE, "reports-db-0", "reports-db-data", size="50Gi")
+    out += _claimed(PREVIEW_NAMESPACE, "preview-db-0", "preview-db")
+    return out
