@@ -37,6 +37,7 @@ class MixinConfig:
     kube_source: str = "kube"
     bucket_source: str = "buckets?"
     snapshot_source: str = "snapshots?"
+    coverage_source: str = "coverage"
     # VeleroBackupMissing: no successful backup cluster-wide for this long ...
     backup_missing_cluster_window: str = "24h"
     # ... or none of a schedule's within this many of its intervals.
@@ -150,6 +151,9 @@ class MixinConfig:
             "VeleroRepositoryNotReady": "warning",
             "VeleroRepositoryMaintenanceOverdue": "warning",
             "VeleroRepositoryMaintenanceFailed": "warning",
+            # An unprotected namespace or volume loses nothing until it is needed: a ticket, not a page.
+            "VeleroNamespaceUnprotected": "warning",
+            "VeleroVolumeUnprotected": "warning",
             "VeleroExporterDown": "critical",
             "VeleroExporterSourceDown": "warning",
             # The kube source feeds every object-state alert: its outage must page like the exporter's.
@@ -207,6 +211,10 @@ class MixinConfig:
             "VeleroRepositoryMaintenanceOverdue": "30m",
             # Velero retries a failed maintenance at its next reconcile: one success clears it.
             "VeleroRepositoryMaintenanceFailed": "15m",
+            # A Schedule being edited (a namespace moved between lists) may uncover a namespace for a moment; the
+            # exporter's own grace (coverage.grace) already spares namespaces that are new.
+            "VeleroNamespaceUnprotected": "15m",
+            "VeleroVolumeUnprotected": "15m",
             "VeleroExporterDown": "10m",
             "VeleroExporterSourceDown": "15m",
             "VeleroExporterResourceForbidden": "10m",

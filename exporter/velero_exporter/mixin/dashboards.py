@@ -1038,13 +1038,14 @@ def overview() -> Dashboard:
         OVERVIEW_UID,
         "Velero / Overview",
         "Are the backups good enough to restore from? One row per tier against its RPO and RTO, failing schedules,"
-        " storage locations, restores, bucket storage, snapshots per region, DR posture, volume data operations and"
-        " repositories, and the exporter's health.",
+        " storage locations, restores, what no tier protects, bucket storage, snapshots per region, DR posture,"
+        " volume data operations and repositories, and the exporter's health.",
         [
             objectives,
             schedules,
             locations,
             restores,
+            _coverage_row(110),
             _storage_row(60),
             _snapshot_row(70),
             _posture_row(90),
@@ -1091,6 +1092,97 @@ def _restore_table(pid: int, title: str, tier_filter: tuple[str, ...]) -> Panel:
         columns,
         explains=("VeleroRestoreFailure", "VeleroRestoreSlowerThanRTO"),
         label_links={"tier": [tier_detail_link()]},
+    )
+
+
+UNPROTECTED = 'state="unprotected"'
+COVERAGE_NOTE = (
+    " Served with the exporter's coverage source on (coverage.enabled), which reads namespaces, pods, claims and"
+    " volumes cluster-wide."
+)
+
+
+def _coverage_row(rid: int) -> Row:
+    namespaces_covered = f"sum by (cluster, tier) ({per('namespace, tier', 'velero_namespace_covered')})"
+    volumes_protected = (
+        f"count by (cluster, tier) ({per('namespace, persistentvolumeclaim, tier', 'velero_pvc_protected')})"
+    )
+    unprotected_volumes = per("namespace, persistentvolumeclaim, reason", "velero_pvc_unprotected")
+    return Row(
+        rid,
+        "Coverage: what no tier protects",
+        [
+            stat(
+                rid + 1,
+                "Namespaces no tier protects",
+                "Namespaces that no enabled, unpaused Schedule of any tier selects (as Velero selects: namespace"
+                " filters, label selectors), not ignored by the exporter's config or annotation and older than its"
+                " grace. VeleroNamespaceUnprotected fires for each." + COVERAGE_NOTE,
+                "short",
+                [Query(count_or_zero(f"{per('namespace', 'velero_namespace_unprotected')} == 1"))],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroNamespaceUnprotected",),
+            ),
+            stat(
+                rid + 2,
+                "Volumes no tier protects",
+                "Bound PersistentVolumeClaims whose data no tier's backups carry (velero_coverage_pvcs"
+                ' {state="unprotected"}). VeleroVolumeUnprotected fires for each.' + COVERAGE_NOTE,
+                "short",
+                [Query(f"sum({per('state', 'velero_coverage_pvcs', UNPROTECTED)})")],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroVolumeUnprotected",),
+            ),
+            table(
+                rid + 3,
+                "Coverage per tier",
+                "Per tier, the namespaces one of its Schedules selects and the claims whose data its backups carry"
+                " (by any method): what has an hourly recovery point and what only a weekly one." + COVERAGE_NOTE,
+                [
+                    Query(namespaces_covered, name="Namespaces covered", unit="short"),
+                    Query(volumes_protected, name="Volumes protected", unit="short"),
+                ],
+                label_links={"tier": [tier_detail_link()]},
+                width=12,
+                height=6,
+            ),
+            table(
+                rid + 4,
+                "Unprotected volumes",
+                "Each claim no tier protects, with the reason from the tier that came closest to carrying it:"
+                " namespace_not_selected, labels_not_selected, resources_excluded, snapshots_disabled,"
+                " volume_excluded (a pod annotation, the exclude label, a pod fs-backup cannot read), policy_skip"
+                " (a volume policy), unknown (what decides it is out of the exporter's sight)." + COVERAGE_NOTE,
+                [Query(f"{unprotected_volumes} == 1", name="unprotected", unit="none")],
+                hide=("Value",),
+                explains=("VeleroVolumeUnprotected",),
+                width=12,
+                height=6,
+            ),
+            table(
+                rid + 5,
+                "Unprotected namespaces",
+                "The namespaces no tier selects (not ignored, past the grace)." + COVERAGE_NOTE,
+                [Query(f"{per('namespace', 'velero_namespace_unprotected')} == 1", name="unprotected", unit="none")],
+                hide=("Value",),
+                explains=("VeleroNamespaceUnprotected",),
+                width=8,
+                height=6,
+            ),
+            timeseries(
+                rid + 6,
+                "Coverage over time",
+                "Namespaces and claims by state (protected, unprotected, ignored) over time: the trend of what the"
+                " tiers protect as the cluster grows." + COVERAGE_NOTE,
+                "short",
+                [
+                    Query(per("state", "velero_coverage_namespaces"), legend="namespaces {{state}}"),
+                    Query(per("state", "velero_coverage_pvcs"), legend="volumes {{state}}"),
+                ],
+                width=16,
+                height=6,
+            ),
+        ],
     )
 
 
@@ -2262,6 +2354,8 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroRepositoryNotReady": (OVERVIEW_UID, 103),
     "VeleroRepositoryMaintenanceOverdue": (OVERVIEW_UID, 103),
     "VeleroRepositoryMaintenanceFailed": (OVERVIEW_UID, 103),
+    "VeleroNamespaceUnprotected": (OVERVIEW_UID, 115),
+    "VeleroVolumeUnprotected": (OVERVIEW_UID, 114),
     "VeleroExporterDown": (HEALTH_UID, 2),
     "VeleroExporterSourceDown": (HEALTH_UID, 11),
     "VeleroExporterResourceForbidden": (HEALTH_UID, 21),

@@ -901,6 +901,26 @@ def repository_alerts(b: Builder) -> list[Rule]:
     ]
 
 
+def coverage_alerts(b: Builder) -> list[Rule]:
+    ic = b.in_cluster()
+    return [
+        b.alert(
+            "VeleroNamespaceUnprotected",
+            f"{b.agg('max', 'velero_namespace_unprotected', 'namespace')} == 1",
+            "A namespace is in no backup tier.",
+            "No enabled Velero Schedule of any tier selects namespace {{ $labels.namespace }}" + ic + ": nothing in "
+            "it is backed up.",
+        ),
+        b.alert(
+            "VeleroVolumeUnprotected",
+            f"{b.agg('max', 'velero_pvc_unprotected', 'namespace', 'persistentvolumeclaim', 'reason')} == 1",
+            "A volume's data is in no backup tier.",
+            "No tier's backups carry the data of PersistentVolumeClaim {{ $labels.namespace }}/"
+            "{{ $labels.persistentvolumeclaim }}" + ic + " (reason: {{ $labels.reason }}).",
+        ),
+    ]
+
+
 def exporter_alerts(b: Builder) -> list[Rule]:
     c = b.c
     ic = b.in_cluster()
@@ -967,6 +987,7 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
         {"name": "velero-posture", "rules": posture_alerts(b)},
         {"name": "velero-volumes", "rules": volume_alerts(b)},
         {"name": "velero-repositories", "rules": repository_alerts(b)},
+        {"name": "velero-coverage", "rules": coverage_alerts(b)},
         {"name": "velero-exporter", "rules": exporter_alerts(b)},
     ]
 
@@ -976,10 +997,12 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------------
 
 # Alerts the exporter's object-state view produces; a stale or missing view can cause them.
+_COVERAGE_ALERTS = "VeleroNamespaceUnprotected|VeleroVolumeUnprotected"
 _OBJECT_STATE_ALERTS = (
     "VeleroBackupFailure|VeleroBackupMissing|RPOViolation|VeleroScheduleMissedRun|VeleroBackupStuck"
     "|VeleroBackupDeletionStuck|VeleroStorageLocationNotValidated|VeleroRestoreTestOverdue|VeleroSnapshotCopyStale"
     "|VeleroBucketRecoveryPointStale|VeleroVolumeOperationStalled|VeleroRepositoryMaintenanceOverdue"
+    f"|{_COVERAGE_ALERTS}"
 )
 
 
@@ -1030,6 +1053,12 @@ def inhibit_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             "source_matchers": ['alertname="VeleroRepositoryMaintenanceFailed"'],
             "target_matchers": ['alertname="VeleroRepositoryMaintenanceOverdue"'],
             "equal": [*equal(), "repository"],
+        },
+        {
+            # A failing coverage source freezes the exporter's view of namespaces, pods and volumes.
+            "source_matchers": ['alertname="VeleroExporterSourceDown"', f'source=~"{cfg.coverage_source}"'],
+            "target_matchers": [f'alertname=~"{_COVERAGE_ALERTS}"'],
+            "equal": equal(),
         },
         {
             # A Velero that is down (no location validated lately) fails and delays every backup.
