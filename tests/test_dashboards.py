@@ -609,3 +609,43 @@ def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:
     )
     assert table, "docs/dashboards.md lists no alert panels"
     assert linked == table
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_coverage_row_shows_the_sandboxs_truth(sandbox: Sandbox) -> None:
+    """sandbox/cluster_story.py: 13 namespaces, kailash-reports in no schedule; three volumes no tier protects."""
+
+    async def answer(title: str, ref: str = "A") -> list[dict[str, Any]]:
+        (target,) = [t for t in _panel("velero-overview.json", title)["targets"] if t["refId"] == ref]
+        return await query(sandbox.prometheus, substitute(target["expr"]))
+
+    (namespaces,) = await answer("Namespaces no tier protects")
+    assert float(namespaces["value"][1]) == 1
+    (volumes,) = await answer("Volumes no tier protects")
+    assert float(volumes["value"][1]) == 3
+    assert [s["metric"]["namespace"] for s in await answer("Unprotected namespaces")] == ["kailash-reports"]
+    unprotected = {
+        (s["metric"]["namespace"], s["metric"]["persistentvolumeclaim"], s["metric"]["reason"])
+        for s in await answer("Unprotected volumes")
+    }
+    assert unprotected == {
+        ("kailash-app", "uploads", "volume_excluded"),
+        ("monitoring", "grafana-data", "policy_skip"),
+        ("kailash-reports", "reports-db-data", "namespace_not_selected"),
+    }
+    tiers = _panel("velero-overview.json", "Coverage per tier")
+    assert await _column(sandbox, tiers, "Namespaces covered") == {
+        "hot": 1,
+        "critical": 4,
+        "full": 6,
+        "config": 6,
+        "dr": 6,
+    }
+    # hot carries postgres and redis by fs-backup; config carries no volume (no row); the others snapshot eight.
+    assert await _column(sandbox, tiers, "Volumes protected") == {"hot": 2, "critical": 8, "full": 8, "dr": 8}
+    # The trend's queries, answered now: namespaces and volumes by state.
+    namespaces_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "A")}
+    assert namespaces_now == {"protected": 6, "unprotected": 1, "ignored": 6}
+    volumes_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "B")}
+    assert volumes_now == {"protected": 8, "unprotected": 3, "ignored": 2}

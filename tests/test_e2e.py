@@ -1,8 +1,9 @@
 """End to end: sandbox -> exporter -> real Prometheus (the bundle's rules) -> real Alertmanager -> a webhook.
 
-The firing set must equal what the sandbox's story implies (sandbox/story.py, sandbox/aws_story.py): nothing
-for the healthy tiers, no unexplained extra. Then one fault is repaired in the sandbox (a new successful daily
-backup) and its alert resolves at the webhook. The rules are the real ones; only `for` is shortened to 0s.
+The firing set must equal what the sandbox's story implies (sandbox/story.py, sandbox/aws_story.py,
+sandbox/volume_story.py, sandbox/cluster_story.py): nothing for the healthy tiers, no unexplained extra. Then two faults are repaired in the
+sandbox (a new successful daily backup; the weekly schedule starts including the unprotected namespace) and their
+alerts resolve at the webhook. The rules are the real ones; only `for` is shortened to 0s.
 """
 
 from __future__ import annotations
@@ -144,6 +145,31 @@ EXPECTED: set[Alert] = {
     ),
     # the volume data (sandbox/volume_story.py)
     *VOLUME_STORY,
+    # coverage (sandbox/cluster_story.py): a namespace created last week that no schedule lists ...
+    alert(alertname="VeleroNamespaceUnprotected", severity="warning", namespace="kailash-reports"),
+    alert(
+        alertname="VeleroVolumeUnprotected",
+        severity="warning",
+        namespace="kailash-reports",
+        persistentvolumeclaim="reports-db-data",
+        reason="namespace_not_selected",
+    ),
+    # ... the uploads volume its pods opt out of fs-backup, which no snapshot plugin can copy (EFS) ...
+    alert(
+        alertname="VeleroVolumeUnprotected",
+        severity="warning",
+        namespace="kailash-app",
+        persistentvolumeclaim="uploads",
+        reason="volume_excluded",
+    ),
+    # ... and Grafana's volume on the class the volume policy skips
+    alert(
+        alertname="VeleroVolumeUnprotected",
+        severity="warning",
+        namespace="monitoring",
+        persistentvolumeclaim="grafana-data",
+        reason="policy_skip",
+    ),
 }
 # The four alerts the DR plan names must reach the receiver with these labels.
 NAMED = {
@@ -285,9 +311,28 @@ async def test_story_alerts_reach_the_receiver_and_a_repair_resolves(
             return webhook.seen("resolved", "VeleroBackupFailure", failure)
 
         await wait_for(resolved, "VeleroBackupFailure of daily-critical resolved at the receiver")
+
+        # Repair: the weekly schedule starts including the new namespace.
+        weekly = sandbox.api.get("schedules", "weekly-full")
+        assert weekly is not None
+        weekly["spec"]["template"]["includedNamespaces"].append("kailash-reports")
+        sandbox.api.replace(weekly)
+
+        async def covered() -> bool:
+            return webhook.seen("resolved", "VeleroNamespaceUnprotected", {"namespace": "kailash-reports"})
+
+        await wait_for(covered, "VeleroNamespaceUnprotected of kailash-reports resolved at the receiver")
         still = await firing(prometheus)
         assert still == EXPECTED - {
-            alert(alertname="VeleroBackupFailure", severity="critical", **failure)  # type: ignore[arg-type]
+            alert(alertname="VeleroBackupFailure", severity="critical", **failure),  # type: ignore[arg-type]
+            alert(alertname="VeleroNamespaceUnprotected", severity="warning", namespace="kailash-reports"),
+            alert(
+                alertname="VeleroVolumeUnprotected",
+                severity="warning",
+                namespace="kailash-reports",
+                persistentvolumeclaim="reports-db-data",
+                reason="namespace_not_selected",
+            ),
         }
     received = {r.getMessage() for r in caplog.records if r.name == "e2e"}
     for name in NAMED:

@@ -36,6 +36,7 @@ from velero_exporter.velero.volume_policy import PolicyError, parse_resource_pol
 SOURCE = "coverage"
 CORE = "/api/v1"
 POLICIES = "configmaps"
+RETRY = 10.0  # seconds before a policy that could not be read is asked for again
 log = logging.getLogger("velero_exporter.coverage")
 
 
@@ -139,14 +140,17 @@ class CoverageSource:
             await asyncio.sleep(self._health_interval)
 
     async def _read_policies(self) -> None:
-        """Read every named policy each interval; between reads, look each second for a newly named one."""
+        """Read every named policy each interval; between reads, look each second for a newly named one, and
+        retry one that could not be read sooner (RETRY)."""
         policies = self._store.resource_policies
         health = self._store.health.resource(POLICIES)
         last_read = 0.0
         while True:
             names = named_policies(self._store.schedules)
             unread = [n for n in names if policies.get(n) is None]
-            if unread or time.monotonic() - last_read >= self._policy_interval:
+            failed = any(p.state == "unreadable" for p in policies)
+            since = time.monotonic() - last_read
+            if unread or since >= self._policy_interval or (failed and since >= min(RETRY, self._policy_interval)):
                 for name in sorted(names):
                     await self._read_policy(name)
                 last_read = time.monotonic()
