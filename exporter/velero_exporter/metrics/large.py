@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client.utils import floatToGoString
@@ -31,15 +32,23 @@ def _escape(value: str) -> str:
 
 
 def sample_lines(family: Family[Any], item: object) -> bytes:
+    """The item's samples of the family, labels in name order as prometheus_client writes them."""
     out = []
+    order = _label_order(family.labels)
     for labels, value in family.samples(item):
         if len(labels) != len(family.labels):
             raise ValueError(f"{family.name}: {len(labels)} label values for labels {family.labels}")
-        pairs = ",".join(f'{name}="{_escape(v)}"' for name, v in zip(family.labels, labels, strict=True))
+        pairs = ",".join(f'{family.labels[i]}="{_escape(labels[i])}"' for i in order)
         out.append(f"{family.name}{{{pairs}}} {floatToGoString(value)}\n")  # type: ignore[no-untyped-call]
     return "".join(out).encode()
 
 
+@lru_cache(maxsize=64)
+def _label_order(labels: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(sorted(range(len(labels)), key=labels.__getitem__))
+
+
+@lru_cache(maxsize=64)
 def _headers(family: Family[Any]) -> tuple[bytes, bytes]:
     if family.type != "gauge":
         raise ValueError(f"{family.name}: only gauges are encoded item by item")
