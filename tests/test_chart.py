@@ -237,15 +237,19 @@ def test_changed_config_rolls_the_pods() -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_rendered_config_is_accepted_by_the_exporter(case: str) -> None:
-    data = yaml.safe_load(config_map(render(CASES[case]))["data"]["config.yaml"])
+    values = CASES[case]
+    data = yaml.safe_load(config_map(render(values))["data"]["config.yaml"])
     config = parse_config(data, f"{case}: config.yaml")
-    if not CASES[case].get("config"):
-        assert data == {}
-        assert config.tier_names == Config().tier_names  # empty: the built-in tiers
+    expected = dict(values.get("config") or {})
+    if values.get("coverage", {}).get("enabled"):
+        expected["coverage"] = {**expected.get("coverage", {}), "enabled": True}
+    assert data == expected
+    assert config.coverage.enabled == bool(values.get("coverage", {}).get("enabled"))
+    if "tiers" not in expected:
+        assert config.tier_names == Config().tier_names  # none given: the built-in tiers
     else:
-        assert data == CASES[case]["config"]
         # Helm writes mappings with sorted keys: the tiers' order in the file is not kept.
-        assert sorted(config.tier_names) == sorted(CASES[case]["config"]["tiers"])
+        assert sorted(config.tier_names) == sorted(expected["tiers"])
 
 
 def test_image_by_digest_wins_over_tag() -> None:
@@ -263,13 +267,16 @@ def test_rbac_is_one_namespaced_read_only_role(case: str) -> None:
     values = CASES[case]
     objects = render(values)
     kinds = {obj["kind"] for obj in objects}
-    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+    coverage = values.get("coverage", {}).get("enabled", False)
+    assert bool(kinds & {"ClusterRole", "ClusterRoleBinding"}) == (
+        coverage and values.get("rbac", {}).get("create", True)
+    )
     if not values.get("rbac", {}).get("create", True):
         assert not kinds & {"Role", "RoleBinding"}
         return
     velero_namespace = values.get("veleroNamespace", "velero")
     role, binding = one(objects, "Role"), one(objects, "RoleBinding")
-    assert role["rules"] == ROLE_RULES
+    assert role["rules"][: len(ROLE_RULES)] == ROLE_RULES
     assert role["metadata"]["namespace"] == velero_namespace
     assert binding["metadata"]["namespace"] == velero_namespace
     assert binding["roleRef"] == {
@@ -282,6 +289,42 @@ def test_rbac_is_one_namespaced_read_only_role(case: str) -> None:
         {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": NAMESPACE}
     ]
     assert one(objects, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_coverage_adds_a_cluster_read_only_role_and_the_named_policies_only() -> None:
+    values = {"coverage": {"enabled": True, "resourcePolicies": ["velero-volume-policy"]}}
+    objects = render(values)
+    cluster_role, cluster_binding = one(objects, "ClusterRole"), one(objects, "ClusterRoleBinding")
+    assert cluster_role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces", "pods", "persistentvolumeclaims", "persistentvolumes"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    account = one(objects, "ServiceAccount")["metadata"]["name"]
+    assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    assert cluster_binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]
+    assert one(objects, "Role")["rules"] == [
+        *ROLE_RULES,
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["velero-volume-policy"], "verbs": ["get"]},
+    ]
+    config = yaml.safe_load(config_map(objects)["data"]["config.yaml"])
+    assert config == {"coverage": {"enabled": True}}
+    assert parse_config(config, "chart").coverage.enabled
+    # Without policies to read, no ConfigMap at all; without rbac.create, no role of any kind.
+    assert one(render({"coverage": {"enabled": True}}), "Role")["rules"] == ROLE_RULES
+    assert not {o["kind"] for o in render({"coverage": {"enabled": True}, "rbac": {"create": False}})} & {
+        "ClusterRole",
+        "Role",
+    }
+
+
+def test_coverage_settings_keep_the_chart_switch() -> None:
+    objects = render({"coverage": {"enabled": True}, "config": {"coverage": {"grace": "2h", "enabled": False}}})
+    assert yaml.safe_load(config_map(objects)["data"]["config.yaml"]) == {"coverage": {"enabled": True, "grace": "2h"}}
+    with pytest.raises(helm.HelmRenderError, match=r"set coverage\.enabled"):
+        render({"config": {"coverage": {"enabled": True}}})
 
 
 def test_role_goes_to_velero_namespace_not_the_release_namespace() -> None:
@@ -528,6 +571,9 @@ def test_dashboards_become_sidecar_config_maps() -> None:
         ({"config": {"tiers": {"hot": {"rpo": "1h"}}}}, "/config/tiers/hot"),
         ({"config": {"teirs": {}}}, "/config"),
         ({"replicas": 2}, "additional properties 'replicas'"),
+        ({"coverage": {"enabled": "yes"}}, "/coverage/enabled"),
+        ({"coverage": {"resourcePolicies": ["Bad Name"]}}, "/coverage/resourcePolicies"),
+        ({"config": {"velero_version": "1.11"}}, "/config/velero_version"),
     ],
 )
 def test_schema_rejects_a_wrong_value(values: dict[str, Any], where: str) -> None:
