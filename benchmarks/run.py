@@ -1,9 +1,10 @@
 """velero-exporter's benchmark: the real exporter, as it runs in production, against the sandbox.
 
-    python -m benchmarks.run            # full: 1k, 10k and 100k backups (about 12 minutes on 2 cores)
+    python -m benchmarks.run            # full: 1k, 10k and 100k backups, then a large cluster's coverage
     python -m benchmarks.run --quick    # 1k and 10k only, shorter windows (about 2.5 minutes)
     python -m benchmarks.run --auth     # basic auth under a password-guessing flood only (about 30 seconds)
     python -m benchmarks.run --volumes  # the volume operations' runs below only (about a minute)
+    python -m benchmarks.run --cluster  # the coverage source at a large cluster's size only (about 6 minutes)
 
 The full and quick runs also run the exporter on 1k backups with 0, 1k and 10k finished PodVolumeBackups and as
 many DataUploads: the series must not grow with them.
@@ -196,6 +197,8 @@ class Started:
     port: int
     ready_seconds: float
     complete_seconds: float
+    # From its first request to the API server (what a raw client's time is measured from) to complete.
+    sync_seconds: float
 
     @property
     def url(self) -> str:
@@ -257,33 +260,66 @@ async def settle(http: aiohttp.ClientSession, url: str) -> None:
     raise RuntimeError("the exporter's sources did not all come up")
 
 
-async def start_exporter(http: aiohttp.ClientSession, box: Sandbox, env: dict[str, str]) -> Started:
+async def start_exporter(
+    http: aiohttp.ClientSession,
+    box: Sandbox,
+    env: dict[str, str],
+    complete: Callable[[str], bool] | None = None,
+    config: pathlib.Path | None = None,
+) -> Started:
+    """Spawn the exporter and wait until /readyz answers and /metrics satisfies `complete` (by default: every
+    backup counted)."""
     timeout = 300.0
     port = free_port()
+    seen = len(box.api.requests)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        *exporter_command(box.kubeconfig, port), env=env, stdin=subprocess.DEVNULL
+        *exporter_command(box.kubeconfig, port, *(["--config", str(config)] if config else [])),
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    first_request: float | None = None
+
+    def note_first_request() -> None:
+        nonlocal first_request
+        if first_request is None and len(box.api.requests) > seen:
+            first_request = time.monotonic()
+
     try:
-        await wait_http(http, f"{url}/readyz", started + timeout, process)
-        ready = time.monotonic() - started
+        deadline = started + timeout
         while True:
-            async with http.get(f"{url}/metrics") as resp:
-                text = await resp.text()
-            operations = volume_operations(text)
-            if matches_truth(tier_backups(text), box.truth) and (
-                not box.operation_truth or matches_truth(operations, box.operation_truth)
-            ):
-                break
-            if time.monotonic() - started > timeout:
-                raise RuntimeError("the exporter's /metrics never matched the server's backups")
+            note_first_request()
+            if process.returncode is not None:
+                raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url}: not ready in time")
             await asyncio.sleep(0.01)
-        complete = time.monotonic() - started
+        ready = time.monotonic() - started
+        done = complete or (
+            lambda text: (
+                matches_truth(tier_backups(text), box.truth)
+                and (not box.operation_truth or matches_truth(volume_operations(text), box.operation_truth))
+            )
+        )
+        while True:
+            note_first_request()
+            async with http.get(f"{url}/metrics", headers=PROMETHEUS_HEADERS) as resp:
+                if done(await resp.text()):
+                    break
+            if time.monotonic() - started > timeout:
+                raise RuntimeError("the exporter's /metrics never became complete")
+            await asyncio.sleep(0.01)
+        finished = time.monotonic()
     except BaseException:
         await stop_process(process)
         raise
-    return Started(process, port, ready, complete)
+    assert first_request is not None
+    return Started(process, port, ready, finished - started, finished - first_request)
 
 
 async def stop_process(process: asyncio.subprocess.Process) -> None:
@@ -294,6 +330,23 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+@dataclass
+class RawList:
+    seconds: float
+    objects: dict[str, int]
+
+
+async def raw_list(url: str, paths: list[str]) -> RawList:
+    """The baseline client (benchmarks.rawlist) in its own process, over the same server."""
+    args = [sys.executable, "-m", "benchmarks.rawlist", url, *paths]
+    proc = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stdout=subprocess.PIPE)
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmarks.rawlist failed ({proc.returncode})")
+    result = json.loads(out)
+    return RawList(float(result["seconds"]), dict(result["objects"]))
 
 
 async def time_kubectl(kubectl: str, box: Sandbox, cache: pathlib.Path) -> float:
@@ -413,6 +466,8 @@ class Plan:
     # Finished PodVolumeBackups (and as many DataUploads) beside a fixed number of backups.
     operation_sizes: tuple[int, ...] = (0, 1 * K, 10 * K)
     operation_backups: int = 1 * K
+    # The coverage source at a large cluster's size (benchmarks/coverage.py): new namespaces timed, or 0 to skip.
+    new_namespaces: int = 0
 
 
 QUICK = Plan(
@@ -438,7 +493,10 @@ FULL = Plan(
     idle_size=10 * K,
     idle_seconds=60.0,
     bucket_folders=10 * K,
+    new_namespaces=50,
 )
+# The large cluster alone (about 6 minutes): `--cluster`.
+CLUSTER = Plan((), (), 0, (), 0.0, (), 0, 0, 0.0, 0, operation_sizes=(), new_namespaces=50)
 
 
 @dataclass
@@ -459,19 +517,32 @@ async def measure_size(  # noqa: PLR0917
     async with sandbox(n, now, tmp) as box, aiohttp.ClientSession() as http:
         if n in plan.ready_sizes:
             kubectl_times: list[float] = []
+            raw_times: list[float] = []
             ready_times: list[float] = []
             complete_times: list[float] = []
+            sync_times: list[float] = []
             if kubectl is not None:
                 await time_kubectl(kubectl, box, tmp / "kube-cache")  # discovery cached, as kubectl users have it
             for _ in range(plan.ready_runs):
                 if kubectl is not None:
                     kubectl_times.append(await time_kubectl(kubectl, box, tmp / "kube-cache"))
+                raw = await raw_list(box.api.url, [f"{VELERO_PATHS[0]}backups"])
+                raw_times.append(raw.seconds)
                 run = await start_exporter(http, box, env)
                 await stop_process(run.process)
                 ready_times.append(run.ready_seconds)
                 complete_times.append(run.complete_seconds)
+                sync_times.append(run.sync_seconds)
             ready, complete = statistics.median(ready_times), statistics.median(complete_times)
             runs = f"median of {plan.ready_runs}" if plan.ready_runs > 1 else "1 run"
+            sync, raw_median = statistics.median(sync_times), statistics.median(raw_times)
+            report.add(
+                "sync: exporter's first request to complete /metrics vs raw paginated GET + json loop",
+                label,
+                f"{sync:.2f} s vs {raw_median:.2f} s = {sync / raw_median:.2f}x ({runs})",
+                "≤ 2x",
+                at_most(sync / raw_median, 2.0, "x"),
+            )
             if kubectl_times:
                 kube = statistics.median(kubectl_times)
                 report.add(
@@ -725,7 +796,14 @@ async def main_async(plan: Plan) -> Report:
         env = seed_buckets(moto)
         for n in plan.sizes:
             results[n] = await measure_size(n, plan, report, env, tmp, kubectl)
-        await operations_growth(plan, report, env, tmp)
+        if plan.operation_sizes:
+            await operations_growth(plan, report, env, tmp)
+        if plan.new_namespaces:
+            from benchmarks.coverage import measure_cluster  # noqa: PLC0415 (it builds on this module)
+
+            await measure_cluster(report, env, tmp, plan.new_namespaces)
+    if not plan.sizes:
+        return report
     sizes = sorted(results)
     smallest, largest = results[sizes[0]], results[sizes[-1]]
     grew = largest.series - smallest.series
@@ -769,13 +847,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1k and 10k backups, short windows (about 1.5 minutes)")
     parser.add_argument("--auth", action="store_true", help="basic auth under a guessing flood only (30 seconds)")
     parser.add_argument("--volumes", action="store_true", help="series with volume operations only (1 minute)")
+    parser.add_argument("--cluster", action="store_true", help="only the coverage source at a large cluster's size")
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else FULL
+    plan = CLUSTER if args.cluster else QUICK if args.quick else FULL
     started = time.monotonic()
     run = auth_only() if args.auth else volumes_only(plan) if args.volumes else main_async(plan)
     report = asyncio.run(run)
     info = machine()
-    kind = "auth" if args.auth else "volumes" if args.volumes else "quick" if args.quick else "full"
+    kind = (
+        "auth"
+        if args.auth
+        else "volumes"
+        if args.volumes
+        else "cluster"
+        if args.cluster
+        else "quick"
+        if args.quick
+        else "full"
+    )
     print(
         f"velero-exporter benchmark ({kind}), {time.strftime('%Y-%m-%d')}: "
         f"{info['cores']} cores, {info['cpu']}, {info['ram']} RAM, Python {info['python']}, "

@@ -32,6 +32,7 @@ from velero_exporter.model.coverage import NOT_SYNCED, CoverageMemo, CoverageMod
 from velero_exporter.model.velero import Model, build_model, plausibility
 from velero_exporter.model.volumes import VolumeModel, build_volume_model
 from velero_exporter.sources.kube.coverage import is_synced
+from velero_exporter.state.collector_pause import collector_paused
 from velero_exporter.state.store import Health, Store, StoreView
 from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
@@ -136,7 +137,8 @@ class Renderer:
     def coverage(self, view: StoreView, now: float, synced: bool) -> CoverageModel:
         if not self._config.coverage.enabled:
             return NOT_SYNCED
-        return build_coverage(view, self._config, now, synced=synced, memo=self._coverage_memo)
+        with collector_paused():  # a result per namespace and claim, none of them garbage
+            return build_coverage(view, self._config, now, synced=synced, memo=self._coverage_memo)
 
     def exported(
         self, models: Models, health: Health, resources: Mapping[str, ResourceStats], coverage: CoverageModel
@@ -162,7 +164,9 @@ class Renderer:
     def encode(self, families: Families, exported: Exported, page: str, now: float) -> Payload:
         """Every variant of the exposition; the coverage families (a line per namespace and claim) are encoded
         apart, item by item, reusing the lines of unchanged items (metrics/large.py)."""
-        return Payload(families, now, page, self._large.encode(exported, SUBJECTS)).prepare()
+        with collector_paused():  # sample lines per namespace and claim
+            large = self._large.encode(exported, SUBJECTS)
+        return Payload(families, now, page, large).prepare()
 
     def payload(
         self,

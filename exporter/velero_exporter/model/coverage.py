@@ -514,6 +514,11 @@ class CoverageMemo:
     pvcs: dict[str, tuple[tuple[object, ...], PvcCoverage]] = field(default_factory=dict)
     pods_source: Mapping[str, Pod] | None = None
     pods_by_claim: dict[tuple[str, str], tuple[Pod, ...]] = field(default_factory=dict)
+    # One object per distinct (tier, covered) or (tier, method) tuple: a few dozen shapes for 60,000 results.
+    shapes: dict[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]] = field(default_factory=dict)
+
+    def shape(self, value: tuple[tuple[str, T], ...]) -> tuple[tuple[str, T], ...]:
+        return self.shapes.setdefault(value, value)  # type: ignore[return-value]
 
 
 def _active(view: StoreView, config: Config) -> list[tuple[Schedule, str]]:
@@ -577,7 +582,7 @@ def build_coverage(
         if cached is not None and cached[0] == key:
             namespaces.append(cached[1])
             continue
-        result = _namespace_coverage(namespace, selections, tiers, ignored, matched)
+        result = _namespace_coverage(namespace, selections, tiers, ignored, matched, memo=memo)
         memo.namespaces[name] = (key, result)
         namespaces.append(result)
 
@@ -595,7 +600,7 @@ def build_coverage(
             pvcs.append(cached_pvc[1])
             continue
         result_pvc = _pvc_coverage(
-            pvc, pv=pv, pods=pods, namespace=namespace, ignored=ignored, selections=selections, tiers=tiers
+            pvc, pv=pv, pods=pods, namespace=namespace, ignored=ignored, selections=selections, tiers=tiers, memo=memo
         )
         memo.pvcs[key_name] = (inputs, result_pvc)
         pvcs.append(result_pvc)
@@ -659,12 +664,14 @@ def _namespace_coverage(
     tiers: Sequence[str],
     ignored: bool,
     matched: Sequence[bool],
+    *,
+    memo: CoverageMemo,
 ) -> NamespaceCoverage:
     covered_tiers = {
         s.tier for i, s in enumerate(selections) if covers_namespace(s, namespace, bool(matched) and matched[i])
     }
     state = "protected" if covered_tiers else ("ignored" if ignored else "unprotected")
-    return NamespaceCoverage(namespace.name, tuple((t, t in covered_tiers) for t in tiers), state)
+    return NamespaceCoverage(namespace.name, memo.shape(tuple((t, t in covered_tiers) for t in tiers)), state)
 
 
 def _pvc_coverage(
@@ -676,6 +683,7 @@ def _pvc_coverage(
     ignored: bool,
     selections: Sequence[ScheduleSelection],
     tiers: Sequence[str],
+    memo: CoverageMemo,
 ) -> PvcCoverage:
     methods: dict[str, str] = {}
     closest: str | None = None
@@ -687,7 +695,7 @@ def _pvc_coverage(
                 methods[selection.tier] = answer.method
         elif answer.reason is not None and (closest is None or _RANK[answer.reason] > _RANK[closest]):
             closest = answer.reason
-    protected = tuple((t, methods[t]) for t in tiers if t in methods)
+    protected = memo.shape(tuple((t, methods[t]) for t in tiers if t in methods))
     if protected:
         state, reason = "protected", None
     else:

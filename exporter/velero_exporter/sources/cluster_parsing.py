@@ -62,17 +62,17 @@ _VOLUME_TYPES = (
 
 def _identify(obj: object, namespaced: bool) -> tuple[Mapping[str, Any] | None, str, str, tuple[str, ...]]:
     """The object, its name and namespace, or the problem that makes it unusable."""
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return None, "", "", (NOT_AN_OBJECT,)
     metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
         return None, "", "", (MISSING_NAME,)
     name, namespace = metadata.get("name"), metadata.get("namespace")
-    if not isinstance(name, str) or not name:
+    if type(name) is not str or not name:
         return None, "", "", (MISSING_NAME,)
     if not namespaced:
         return obj, name, "", ()
-    if not isinstance(namespace, str) or not namespace:
+    if type(namespace) is not str or not namespace:
         return None, "", "", (MISSING_NAME,)
     return obj, name, namespace, ()
 
@@ -111,9 +111,9 @@ def parse_pod(obj: object, shared: SharedValues | None = None) -> Parsed[Pod]:
         return Parsed(None, None, problems)
     key = object_key(namespace, name)
     spec = checked.get("spec")
-    raw_volumes = spec.get("volumes") if isinstance(spec, Mapping) else None
-    if not isinstance(raw_volumes, list) or not any(
-        isinstance(v, Mapping) and isinstance(v.get("persistentVolumeClaim"), Mapping) for v in raw_volumes
+    raw_volumes = spec.get("volumes") if type(spec) is dict or isinstance(spec, Mapping) else None
+    if type(raw_volumes) is not list or not any(
+        type(v) is dict and type(v.get("persistentVolumeClaim")) is dict for v in raw_volumes
     ):
         return Parsed(key, None, ())  # no claim: not kept (the common case, decided before anything else is read)
     r = Reader(shared or SharedValues())

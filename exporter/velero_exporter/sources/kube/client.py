@@ -32,6 +32,7 @@ from kubernetes import client as kube_client_module
 from kubernetes import config as kube_config
 
 from velero_exporter.config.settings import DEFAULT_LIMITS
+from velero_exporter.state.collector_pause import collector_paused
 
 log = logging.getLogger("velero_exporter.kube")
 
@@ -368,7 +369,8 @@ class KubeClient:
         except aiohttp.ClientError as exc:
             raise KubeError("unreachable", f"{what}: {type(exc).__name__}: {exc}") from exc
         try:
-            data = json.loads(body)
+            with collector_paused():  # a page of thousands of containers, none of them garbage
+                data = json.loads(body)
         except ValueError as exc:
             raise KubeError("bad_response", f"{what}: undecodable JSON") from exc
         if not isinstance(data, dict):

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from velero_exporter.backoff import Backoff
 from velero_exporter.sources.kube.client import KubeClient, KubeError, kind_for_status
+from velero_exporter.state.collector_pause import collector_paused
 from velero_exporter.state.store import ResourceHealth, SourceHealth
 
 log = logging.getLogger("velero_exporter.kube")
@@ -218,7 +219,8 @@ class Reflector:
                     continue
                 raise
             page_items = page.get("items") or []
-            listing.add([item for item in page_items if isinstance(item, dict)])
+            with collector_paused():  # records by the hundred, none of them garbage
+                listing.add([item for item in page_items if isinstance(item, dict)])
             metadata = page.get("metadata") or {}
             continue_token = metadata.get("continue") or None
             if continue_token is None:

@@ -1,0 +1,202 @@
+"""The coverage source at the size of a large cluster (benchmarks/cluster.py): 10,000 namespaces, 50,000 claims
+and volumes, 150,000 pods, beside the seed's Velero objects and 1,000 backups.
+
+Measured in one run, on one fake API server (in the benchmark's process), each party in its own process:
+- the raw loop (benchmarks.rawlist: a paginated GET and json.loads of the four collections) against the exporter's
+  sync, from its first request to the API to the first /metrics whose coverage totals equal the truth;
+- the exporter's peak RSS (VmHWM) with coverage on against the same exporter with coverage off, each after its
+  own complete start and the same idle time;
+- new namespaces created on the server, one at a time, to their series in /metrics (polled as Prometheus asks:
+  OpenMetrics, gzip);
+- a Schedule change that covers the scratch namespaces, to their totals in /metrics;
+- the exposition's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import gzip
+import pathlib
+import random
+import re
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+
+from benchmarks import cluster, dataset
+from benchmarks.load import percentile
+from benchmarks.run import (
+    PROMETHEUS_HEADERS,
+    Report,
+    Sandbox,
+    at_most,
+    exposition,
+    mib,
+    proc_status,
+    raw_list,
+    start_exporter,
+    stop_process,
+)
+from velero_exporter.sandbox import cluster_objects as k
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+
+SIZE = "10k ns, 50k PVCs, 150k pods"
+PATHS = ["/api/v1/namespaces", "/api/v1/pods", "/api/v1/persistentvolumeclaims", "/api/v1/persistentvolumes"]
+TOTAL = re.compile(rb'^velero_coverage_(namespaces|pvcs)\{state="(\w+)"\} ([0-9.e+]+)$', re.M)
+
+
+def coverage_totals(text: str) -> dict[str, int]:
+    return {f"{kind.decode()}_{state.decode()}": int(float(v)) for kind, state, v in TOTAL.findall(text.encode())}
+
+
+@contextlib.asynccontextmanager
+async def large_sandbox(now: float, tmp: pathlib.Path) -> AsyncIterator[Sandbox]:
+    api = FakeKubeAPI(namespace="velero", history_size=1000)
+    await api.start()
+    try:
+        for obj in dataset.others(now):
+            if obj["kind"] != "Schedule":
+                api.create(obj)
+        for obj in cluster.schedules(now):
+            api.create(obj)
+        items = dataset.backups(1000, now)
+        for obj in items:
+            api.create(obj)
+        truth = dataset.phase_counts(items)
+        names = [obj["metadata"]["name"] for obj in items]
+        del items
+        for obj in cluster.cluster_objects(now):
+            api.create(obj)
+        gc.collect()
+        gc.freeze()
+        yield Sandbox(api, api.write_kubeconfig(tmp / "kubeconfig-cluster"), names, truth)
+    finally:
+        await api.stop()
+        gc.unfreeze()
+
+
+async def metrics_text(http: aiohttp.ClientSession, url: str) -> str:
+    async with http.get(f"{url}/metrics", headers=PROMETHEUS_HEADERS, auto_decompress=False) as resp:
+        body = await resp.read()
+    return (gzip.decompress(body) if resp.headers.get("Content-Encoding") == "gzip" else body).decode()
+
+
+async def until(check: Callable[[], object], within: float, what: str) -> float:
+    started = time.perf_counter()
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > within:
+            raise RuntimeError(f"{what}: not seen within {within:.0f} s")
+        await asyncio.sleep(0.005)
+
+
+async def measure_cluster(report: Report, env: dict[str, str], tmp: pathlib.Path, new_namespaces: int) -> None:
+    print(f"# coverage: seeding the fake API with {SIZE}", file=sys.stderr, flush=True)
+    now = time.time()
+    coverage_config = tmp / "coverage.yaml"
+    coverage_config.write_text("coverage:\n  enabled: true\n")
+    expected = cluster.truth()
+    async with large_sandbox(now, tmp) as box, aiohttp.ClientSession() as http:
+        raws = [await raw_list(box.api.url, PATHS)]
+        counts = raws[0].objects
+        print(f"# coverage: raw loop {raws[0].seconds:.2f} s over {counts}", file=sys.stderr, flush=True)
+
+        # Coverage off: the same exporter, the same objects, no cluster-wide request.
+        off = await start_exporter(http, box, env)
+        try:
+            await asyncio.sleep(10.0)
+            off_peak = proc_status(off.process.pid)["VmHWM"]
+        finally:
+            await stop_process(off.process)
+
+        def complete(text: str) -> bool:
+            return coverage_totals(text) == expected_totals
+
+        expected_totals = {
+            "namespaces_protected": expected["namespaces_protected"],
+            "namespaces_unprotected": expected["namespaces_unprotected"],
+            "namespaces_ignored": 0,
+            "pvcs_protected": expected["pvcs_protected"],
+            "pvcs_unprotected": expected["pvcs_unprotected"],
+            "pvcs_ignored": 0,
+        }
+        run = await start_exporter(http, box, env, complete, coverage_config)
+        try:
+            raws.append(await raw_list(box.api.url, PATHS))
+            raw = statistics.median(r.seconds for r in raws)
+            report.add(
+                "coverage sync: exporter's first request to complete /metrics vs raw paginated GET + json loop "
+                "(namespaces, pods, claims, volumes)",
+                SIZE,
+                f"{run.sync_seconds:.2f} s vs {raw:.2f} s = {run.sync_seconds / raw:.2f}x "
+                f"(raw loop: median of {len(raws)}; exporter start to complete {run.complete_seconds:.2f} s)",
+                "≤ 2x",
+                at_most(run.sync_seconds / raw, 2.0, "x"),
+            )
+            text_bytes, series, gzip_bytes, _, _ = await exposition(http, run.url)
+            report.add(
+                "coverage exposition: text bytes / OpenMetrics+gzip bytes / series",
+                SIZE,
+                f"{text_bytes:,} / {gzip_bytes:,} / {series:,}",
+            )
+
+            latencies = []
+            rng = random.Random(len(PATHS))
+            for i in range(new_namespaces):
+                name = f"new-{i:03d}"
+                marker = f'velero_namespace_unprotected{{namespace="{name}"}}'
+                box.api.create(k.namespace(name, created=time.time()))
+
+                async def shown(marker: str = marker) -> bool:
+                    return marker in await metrics_text(http, run.url)
+
+                latencies.append(await until(shown, 60.0, f"namespace {name}"))
+                await asyncio.sleep(rng.uniform(0.05, 0.3))
+            p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+            report.add(
+                f"coverage: new namespace on the server to its series in /metrics (median / p99 of {len(latencies)})",
+                SIZE,
+                f"{p50 * 1000:.0f} ms / {p99 * 1000:.0f} ms (max {max(latencies) * 1000:.0f} ms)",
+                "p99 < 1 s",
+                "met" if p99 < 1.0 else f"missed by {(p99 - 1.0) * 1000:.0f} ms",
+            )
+
+            # A Schedule change: weekly-full stops excluding the scratch namespaces (100 namespaces, 500 claims).
+            weekly = box.api.get("schedules", "weekly-full")
+            assert weekly is not None
+            weekly["spec"]["template"]["excludedNamespaces"] = ["kube-*"]
+            box.api.replace(weekly)
+
+            async def covered() -> bool:
+                return coverage_totals(await metrics_text(http, run.url)).get("namespaces_unprotected") == 0
+
+            change = await until(covered, 60.0, "the scratch namespaces covered")
+            report.add(
+                "coverage: a Schedule that starts including 100 namespaces to their series in /metrics",
+                SIZE,
+                f"{change * 1000:.0f} ms",
+                "< 1 s",
+                "met" if change < 1.0 else f"missed by {(change - 1.0) * 1000:.0f} ms",
+            )
+
+            await asyncio.sleep(5.0)
+            on = proc_status(run.process.pid)
+            added = on["VmHWM"] - off_peak
+            report.add(
+                "coverage: exporter peak RSS (VmHWM) with coverage on / off, and what coverage adds",
+                SIZE,
+                f"{mib(on['VmHWM'])} / {mib(off_peak)}: {mib(added)} added",
+                "< 150 MB added",
+                at_most(added / 1e6, 150, " MB"),
+            )
+        finally:
+            await stop_process(run.process)
