@@ -39,8 +39,9 @@ _EOF = b"# EOF\n"
 
 
 def _gzip(parts: list[bytes]) -> bytes:
-    """gzip of the parts joined, without joining them (a large cluster's exposition is tens of megabytes)."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    """gzip of the parts joined, without joining them (a large cluster's exposition is tens of megabytes), at the
+    fastest level: on lines this repetitive it compresses nearly as well, in a quarter of the time."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     return b"".join([*(compressor.compress(part) for part in parts), compressor.flush()])
 
 
@@ -75,11 +76,13 @@ class Payload:
 
     def prepare(self) -> Payload:
         """Encode every variant now (on the render thread), so that no scrape pays for it. With families encoded
-        item by item (a large cluster's coverage) only the compressed ones, which Prometheus asks for: an
-        uncompressed body is then joined on its first request, not kept for nobody."""
+        item by item (a large cluster's coverage) only what Prometheus asks for, OpenMetrics compressed: another
+        variant is made on its first request, not kept for nobody."""
+        if self.large.text:
+            self.body(OPENMETRICS, True)
+            return self
         for fmt in (TEXT, OPENMETRICS):
-            if not self.large.text:
-                self.body(fmt, False)
+            self.body(fmt, False)
             self.body(fmt, True)
         return self
 

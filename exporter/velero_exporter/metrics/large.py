@@ -9,7 +9,7 @@ headers differ, so one set of lines serves both. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -64,27 +64,24 @@ class LargeEncoder:
     """Keeps, per keyed subject, each item's encoded lines (one bytes per family) with the item they came from."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, dict[str, tuple[object, tuple[bytes, ...]]]] = {}
+        # Per subject and item key: (the item, its lines of each family).
+        self._cache: dict[str, dict[str, tuple[Any, ...]]] = {}
+        # Per subject, the items of the last encoding and their lines by family: the same items (the model
+        # hands over the very same tuple when nothing of the subject changed) are not even walked.
+        self._last: dict[str, tuple[object, list[list[bytes]]]] = {}
 
     def encode(self, exported: Exported, subjects: Sequence[Subject[Any]]) -> Block:
         block = Block()
         for subject in subjects:
             if subject.key is None:
                 continue
-            previous = self._cache.get(subject.name, {})
-            current: dict[str, tuple[object, tuple[bytes, ...]]] = {}
-            per_family: list[list[bytes]] = [[] for _ in subject.families]
-            for item in subject.items(exported):
-                key = subject.key(item)
-                held = previous.get(key)
-                if held is not None and held[0] is item:
-                    lines = held[1]
-                else:
-                    lines = tuple(sample_lines(family, item) for family in subject.families)
-                current[key] = (item, lines)
-                for chunks, chunk in zip(per_family, lines, strict=True):
-                    chunks.append(chunk)
-            self._cache[subject.name] = current
+            items = subject.items(exported)
+            last = self._last.get(subject.name)
+            if last is not None and last[0] is items:
+                per_family = last[1]
+            else:
+                per_family = self._encode_items(subject, items)
+                self._last[subject.name] = (items, per_family)
             for family, chunks in zip(subject.families, per_family, strict=True):
                 text, om = _headers(family)
                 block.text.append(text)
@@ -92,3 +89,19 @@ class LargeEncoder:
                 block.openmetrics.append(om)
                 block.openmetrics.extend(chunks)
         return block
+
+    def _encode_items(self, subject: Subject[Any], items: Iterable[Any]) -> list[list[bytes]]:
+        assert subject.key is not None
+        previous = self._cache.get(subject.name, {})
+        current: dict[str, tuple[Any, ...]] = {}
+        per_family: list[list[bytes]] = [[] for _ in subject.families]
+        for item in items:
+            key = subject.key(item)
+            held = previous.get(key)
+            if held is None or held[0] is not item:
+                held = (item, *(sample_lines(family, item) for family in subject.families))
+            current[key] = held
+            for chunks, chunk in zip(per_family, held[1:], strict=True):
+                chunks.append(chunk)
+        self._cache[subject.name] = current
+        return per_family

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import UNASSIGNED, TierResolver
@@ -99,7 +99,11 @@ class ScheduleSelection:
     detail: str = ""
     namespaces: NamespaceFilter | None = None
     objects: ObjectSelector | None = None
-    resources: ResourceFilter | None = None
+    # What the resource filters answer for the three resources that decide a claim's fate.
+    lists_pods: bool = True  # listed, and kept as additional items
+    lists_claims: bool = True
+    lists_volumes: bool = True  # listed on their own (a whole-cluster backup)
+    excludes_volumes: bool = False  # dropped even as a claim's additional item
     snapshot_volumes: bool = True
     fs_by_default: bool = False
     move_data: bool = False
@@ -152,7 +156,10 @@ def compile_selection(
         state="valid",
         namespaces=namespaces,
         objects=objects,
-        resources=resources,
+        lists_pods=resources.lists_namespaced(PODS),
+        lists_claims=resources.lists_namespaced(PERSISTENT_VOLUME_CLAIMS),
+        lists_volumes=resources.lists_cluster(PERSISTENT_VOLUMES),
+        excludes_volumes=resources.excludes_cluster(PERSISTENT_VOLUMES),
         snapshot_volumes=snapshot_volumes is not False,
         # An old template's defaultVolumesToRestic: true wins (the backup controller remaps it), then the field,
         # then the server's default.
@@ -279,7 +286,7 @@ def covers_namespace(selection: ScheduleSelection, namespace: Namespace, content
         return False
     if selection.objects.selects_everything or not selection.namespaces.include_everything:
         return True
-    return selection.objects.matches(_labels(namespace.labels)) or content_matches
+    return content_matches or _selected(selection.objects, namespace.labels)
 
 
 # --- claims --------------------------------------------------------------------------------------------------
@@ -304,6 +311,36 @@ def _capacity(text: str) -> Fraction:
         return parse_quantity(text) if text else Fraction(0)
     except ValueError:
         return Fraction(0)
+
+
+def _selected(objects: ObjectSelector, labels: Labels) -> bool:
+    return objects.selects_everything or objects.matches(_labels(labels))
+
+
+class ClaimInputs:
+    """One claim's inputs to carry(), with what several Schedules ask of them computed once per claim."""
+
+    __slots__ = ("_actions", "_facts", "namespace", "pods", "pv", "pvc")
+
+    def __init__(
+        self, namespace: Namespace, pvc: PersistentVolumeClaim, pv: PersistentVolume | None, pods: Sequence[Pod]
+    ) -> None:
+        self.namespace = namespace
+        self.pvc = pvc
+        self.pv = pv
+        self.pods = pods
+        self._facts: VolumeFacts | None = None
+        self._actions: dict[int, str | None] = {}
+
+    def action(self, policies: ResourcePolicies) -> str | None:
+        """The volume policy's action for the claim's volume (several Schedules often name one policy)."""
+        assert self.pv is not None
+        key = id(policies)
+        if key not in self._actions:
+            if self._facts is None:
+                self._facts = volume_facts(self.pv, self.pvc)
+            self._actions[key] = policies.action_for(self._facts)
+        return self._actions[key]
 
 
 def volume_facts(pv: PersistentVolume, pvc: PersistentVolumeClaim) -> VolumeFacts:
@@ -380,41 +417,38 @@ def _native_snapshot(selection: ScheduleSelection, pv: PersistentVolume) -> Carr
     return Carried(None, "snapshots_disabled")  # no location, or none whose plugin handles the volume
 
 
-def carry(
-    selection: ScheduleSelection,
-    namespace: Namespace,
-    pvc: PersistentVolumeClaim,
-    pv: PersistentVolume | None,
-    pods: Sequence[Pod],
-) -> Carried:
-    """Whether a restore from this Schedule's backups brings back the claim with its data, and how."""
+def carry(selection: ScheduleSelection, claim: ClaimInputs, *, included: bool | None = None) -> Carried:
+    """Whether a restore from this Schedule's backups brings back the claim with its data, and how.
+    `included`: whether the Schedule's namespace filter includes the claim's namespace, when already known."""
     if selection.state == "invalid":
         return Carried(None, "namespace_not_selected")  # every backup fails: it selects nothing
     if selection.state == "unknown":
         return Carried(None, "unknown")
-    assert selection.namespaces is not None and selection.objects is not None and selection.resources is not None
-    if not selection.namespaces.includes_namespace(namespace.name):
+    assert selection.namespaces is not None and selection.objects is not None
+    if included is None:
+        included = selection.namespaces.includes_namespace(claim.namespace.name)
+    if not included:
         return Carried(None, "namespace_not_selected")
+    pvc, pv, objects = claim.pvc, claim.pv, selection.objects
     if _label(pvc.labels, EXCLUDE_FROM_BACKUP_LABEL) == "true":
         return Carried(None, "volume_excluded")
-    resources, objects = selection.resources, selection.objects
     pods_backed = [
         pod
-        for pod in pods
-        if resources.lists_namespaced(PODS)
+        for pod in claim.pods
+        if selection.lists_pods
         and _label(pod.labels, EXCLUDE_FROM_BACKUP_LABEL) != "true"
-        and objects.matches(_labels(pod.labels))
+        and _selected(objects, pod.labels)
     ]
-    if not resources.lists_namespaced(PERSISTENT_VOLUME_CLAIMS):
+    if not selection.lists_claims:
         return Carried(None, "resources_excluded")
-    if not (objects.matches(_labels(pvc.labels)) or pods_backed):
+    if not (pods_backed or _selected(objects, pvc.labels)):
         return Carried(None, "labels_not_selected")
     if pv is None:
         return Carried(None, "unknown")  # bound to a volume the exporter has not seen
     if selection.policy_unknown:
         return Carried(None, "unknown")
-    action = selection.policy.action_for(volume_facts(pv, pvc)) if selection.policy is not None else None
-    return _methods(selection, pvc=pvc, pv=pv, pods=pods, pods_backed=pods_backed, action=action)
+    action = claim.action(selection.policy) if selection.policy is not None else None
+    return _methods(selection, pvc=pvc, pv=pv, pods=claim.pods, pods_backed=pods_backed, action=action)
 
 
 def _methods(
@@ -444,19 +478,17 @@ def _methods(
     if wanted.method is None:
         if fs_claimed and not pods_backed:
             # Left to the fs-backup of a pod this backup does not hold.
-            listed = selection.resources is not None and selection.resources.lists_namespaced(PODS)
-            reasons.append("labels_not_selected" if listed else "resources_excluded")
+            reasons.append("labels_not_selected" if selection.lists_pods else "resources_excluded")
         return _reason([*reasons, wanted.reason])
     if selection.csi and pv.csi_driver is not None:
         # The CSI plugin's PVC action: a VolumeSnapshot of the claim, its data moved with snapshotMoveData.
         return Carried("data-mover" if selection.move_data else "csi-snapshot", None)
-    resources = selection.resources
-    assert resources is not None and selection.objects is not None
+    assert selection.objects is not None
     pv_kept = _label(pv.labels, EXCLUDE_FROM_BACKUP_LABEL) != "true"
-    pv_listed = resources.lists_cluster(PERSISTENT_VOLUMES) and selection.objects.matches(_labels(pv.labels))
+    pv_listed = selection.lists_volumes and _selected(selection.objects, pv.labels)
     if not pv_kept:
         return _reason([*reasons, "volume_excluded"])
-    if resources.excludes_cluster(PERSISTENT_VOLUMES) and not pv_listed:
+    if selection.excludes_volumes and not pv_listed:
         return _reason([*reasons, "resources_excluded"])
     native = _native_snapshot(selection, pv)
     return native if native.method is not None else _reason([*reasons, native.reason])
@@ -510,10 +542,17 @@ class CoverageMemo:
     """Results of the previous render, reused while their inputs are the same records (held by the renderer)."""
 
     epoch: object = None
-    namespaces: dict[str, tuple[tuple[object, ...], NamespaceCoverage]] = field(default_factory=dict)
-    pvcs: dict[str, tuple[tuple[object, ...], PvcCoverage]] = field(default_factory=dict)
+    # By name: (the namespace, ignored, matched, its result); by key: (claim, volume, pods, namespace, ignored,
+    # its result). One tuple each: at 50,000 claims a second tuple per entry is megabytes.
+    namespaces: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    pvcs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     pods_source: Mapping[str, Pod] | None = None
     pods_by_claim: dict[tuple[str, str], tuple[Pod, ...]] = field(default_factory=dict)
+    # The last claim pass, reused whole while its inputs are the same snapshots and no namespace that holds a
+    # claim changed (a new namespace costs a pass over the namespaces, not over 50,000 claims).
+    claims: _Claims | None = None
+    claims_source: tuple[object, ...] = ()
+    claim_namespaces: frozenset[str] = frozenset()
     # One object per distinct (tier, covered) or (tier, method) tuple: a few dozen shapes for 60,000 results.
     shapes: dict[tuple[tuple[str, object], ...], tuple[tuple[str, object], ...]] = field(default_factory=dict)
 
@@ -563,12 +602,45 @@ def build_coverage(
     tiers = (*config.tier_names, *((UNASSIGNED,) if any(s.tier == UNASSIGNED for s in selections) else ()))
     epoch = (selections, tiers, coverage)
     if memo.epoch != epoch:
-        memo.epoch, memo.namespaces, memo.pvcs = epoch, {}, {}
-    pods_by_claim = _pods_by_claim(view.pods, memo)
-    content = _content_labels(view, selections)
+        memo.epoch, memo.namespaces, memo.pvcs, memo.claims = epoch, {}, {}, None
+    namespaces, ignored_namespaces, changed, valid_until = _namespace_pass(
+        view, config, now, selections, tiers, memo=memo
+    )
+    claims_source = (view.persistent_volume_claims, view.persistent_volumes, view.pods)
+    if memo.claims is None or memo.claims_source != claims_source or changed & memo.claim_namespaces:
+        memo.claims = _claim_pass(view, selections, tiers, ignored_namespaces, memo)
+        memo.claims_source = claims_source
+        memo.claim_namespaces = frozenset(p.namespace for p in memo.claims.pvcs)
+    claims = memo.claims
+    return CoverageModel(
+        synced=True,
+        tiers=tiers,
+        namespaces=namespaces,
+        pvcs=claims.pvcs,
+        namespace_states=_states(n.state for n in namespaces),
+        pvc_states=claims.states,
+        selections=selections,
+        per_tier=_per_tier(tiers, namespaces, claims.methods),
+        valid_until=valid_until,
+    )
 
+
+def _namespace_pass(
+    view: StoreView,
+    config: Config,
+    now: float,
+    selections: Sequence[ScheduleSelection],
+    tiers: Sequence[str],
+    *,
+    memo: CoverageMemo,
+) -> tuple[tuple[NamespaceCoverage, ...], set[str], set[str], float]:
+    """Every namespace's coverage; the ignored ones, the ones whose inputs changed since the last pass, and when
+    the next namespace leaves its grace."""
+    coverage = config.coverage
+    content = _content_labels(view, selections)
     namespaces: list[NamespaceCoverage] = []
     ignored_namespaces: set[str] = set()
+    changed: set[str] = set()
     valid_until = math.inf
     for name, namespace in view.namespaces.items():
         ignored = _ignored(namespace, coverage.ignore_namespaces, now, coverage.grace_seconds)
@@ -577,16 +649,41 @@ def build_coverage(
         if namespace.created is not None and now < namespace.created + coverage.grace_seconds:
             valid_until = min(valid_until, namespace.created + coverage.grace_seconds)
         matched = tuple(_content_matches(s, content.get(name, ())) for s in selections) if content else ()
-        key = (namespace, ignored, matched)
         cached = memo.namespaces.get(name)
-        if cached is not None and cached[0] == key:
-            namespaces.append(cached[1])
+        if cached is not None and cached[0] is namespace and cached[1] == ignored and cached[2] == matched:
+            namespaces.append(cached[3])
             continue
+        changed.add(name)
         result = _namespace_coverage(namespace, selections, tiers, ignored, matched, memo=memo)
-        memo.namespaces[name] = (key, result)
+        memo.namespaces[name] = (namespace, ignored, matched, result)
         namespaces.append(result)
+    if len(memo.namespaces) > len(view.namespaces):
+        gone = [name for name in memo.namespaces if name not in view.namespaces]
+        changed.update(gone)
+        for name in gone:
+            del memo.namespaces[name]
+    return tuple(namespaces), ignored_namespaces, changed, valid_until
 
+
+@dataclass(frozen=True, slots=True)
+class _Claims:
+    """The claims' coverage of one pass, and what the model sums of it."""
+
+    pvcs: tuple[PvcCoverage, ...]
+    states: Mapping[str, int]
+    methods: Mapping[str, Mapping[str, int]]  # tier -> method -> claims
+
+
+def _claim_pass(
+    view: StoreView,
+    selections: Sequence[ScheduleSelection],
+    tiers: Sequence[str],
+    ignored_namespaces: set[str],
+    memo: CoverageMemo,
+) -> _Claims:
+    pods_by_claim = _pods_by_claim(view.pods, memo)
     pvcs: list[PvcCoverage] = []
+    included: dict[str, tuple[bool, ...]] = {}  # namespace -> whether each Schedule's filter includes it
     for key_name, pvc in view.persistent_volume_claims.items():
         if not pvc.volume_name:
             continue  # unbound: no data to protect yet
@@ -594,30 +691,31 @@ def build_coverage(
         pv = view.persistent_volumes.get(pvc.volume_name)
         pods = pods_by_claim.get((pvc.namespace, pvc.name), ())
         ignored = pvc.ignored or pvc.namespace in ignored_namespaces
-        inputs = (pvc, pv, pods, namespace, ignored)
-        cached_pvc = memo.pvcs.get(key_name)
-        if cached_pvc is not None and cached_pvc[0] == inputs:
-            pvcs.append(cached_pvc[1])
+        cached = memo.pvcs.get(key_name)
+        if (
+            cached is not None
+            and cached[0] is pvc
+            and cached[1] is pv
+            and cached[2] == pods
+            and cached[3] is namespace
+            and cached[4] == ignored
+        ):
+            pvcs.append(cached[5])
             continue
-        result_pvc = _pvc_coverage(
-            pvc, pv=pv, pods=pods, namespace=namespace, ignored=ignored, selections=selections, tiers=tiers, memo=memo
+        if pvc.namespace not in included:
+            included[pvc.namespace] = tuple(_includes(s, pvc.namespace) for s in selections)
+        claim = ClaimInputs(namespace, pvc, pv, pods)
+        result = _pvc_coverage(
+            claim, ignored=ignored, selections=selections, included=included[pvc.namespace], tiers=tiers, memo=memo
         )
-        memo.pvcs[key_name] = (inputs, result_pvc)
-        pvcs.append(result_pvc)
-    _forget(memo.namespaces, view.namespaces)
+        memo.pvcs[key_name] = (pvc, pv, pods, namespace, ignored, result)
+        pvcs.append(result)
     _forget(memo.pvcs, view.persistent_volume_claims)
-
-    return CoverageModel(
-        synced=True,
-        tiers=tiers,
-        namespaces=tuple(namespaces),
-        pvcs=tuple(pvcs),
-        namespace_states=_states(n.state for n in namespaces),
-        pvc_states=_states(p.state for p in pvcs),
-        selections=selections,
-        per_tier=_per_tier(tiers, namespaces, pvcs),
-        valid_until=valid_until,
-    )
+    methods: dict[str, Counter[str]] = {t: Counter() for t in tiers}
+    for claim_coverage in pvcs:
+        for tier, method in claim_coverage.protected:
+            methods[tier][method] += 1
+    return _Claims(tuple(pvcs), _states(p.state for p in pvcs), methods)
 
 
 def _forget(cache: dict[str, T], current: Mapping[str, object]) -> None:
@@ -674,21 +772,23 @@ def _namespace_coverage(
     return NamespaceCoverage(namespace.name, memo.shape(tuple((t, t in covered_tiers) for t in tiers)), state)
 
 
+def _includes(selection: ScheduleSelection, namespace: str) -> bool:
+    return selection.namespaces is not None and selection.namespaces.includes_namespace(namespace)
+
+
 def _pvc_coverage(
-    pvc: PersistentVolumeClaim,
+    claim: ClaimInputs,
     *,
-    pv: PersistentVolume | None,
-    pods: Sequence[Pod],
-    namespace: Namespace,
     ignored: bool,
     selections: Sequence[ScheduleSelection],
+    included: Sequence[bool],
     tiers: Sequence[str],
     memo: CoverageMemo,
 ) -> PvcCoverage:
     methods: dict[str, str] = {}
     closest: str | None = None
-    for selection in selections:
-        answer = carry(selection, namespace, pvc, pv, pods)
+    for selection, includes in zip(selections, included, strict=True):
+        answer = carry(selection, claim, included=includes)
         if answer.method is not None:
             held = methods.get(selection.tier)
             if held is None or _PREFERENCE[answer.method] < _PREFERENCE[held]:
@@ -701,17 +801,14 @@ def _pvc_coverage(
     else:
         state = "ignored" if ignored else "unprotected"
         reason = closest or "namespace_not_selected"  # no enabled Schedule at all
+    pvc = claim.pvc
     return PvcCoverage(pvc.namespace, pvc.name, pvc.storage_class, protected, reason, state)
 
 
 def _per_tier(
-    tiers: Sequence[str], namespaces: Sequence[NamespaceCoverage], pvcs: Sequence[PvcCoverage]
+    tiers: Sequence[str], namespaces: Sequence[NamespaceCoverage], methods: Mapping[str, Mapping[str, int]]
 ) -> tuple[TierCoverage, ...]:
     covered: Counter[str] = Counter()
     for namespace in namespaces:
         covered.update(t for t, yes in namespace.covered if yes)
-    methods: dict[str, Counter[str]] = {t: Counter() for t in tiers}
-    for pvc in pvcs:
-        for tier, method in pvc.protected:
-            methods[tier][method] += 1
     return tuple(TierCoverage(t, covered[t], {m: methods[t].get(m, 0) for m in COVERAGE_METHODS}) for t in tiers)

@@ -77,6 +77,18 @@ def _identify(obj: object, namespaced: bool) -> tuple[Mapping[str, Any] | None, 
     return obj, name, namespace, ()
 
 
+def _unique(r: Reader, parent: Mapping[str, Any], key: str) -> str:
+    """A string field whose values differ object by object (a claim's or a volume's name): not interned, which for
+    values that are never shared would only add an entry to the interpreter's table per object."""
+    value = parent.get(key)
+    if value is None:
+        return ""
+    if type(value) is not str:
+        r.note(BAD_FIELD_TYPE)
+        return ""
+    return value
+
+
 def _ignored(r: Reader, meta: Mapping[str, Any]) -> bool:
     annotations = r.mapping(meta, "annotations")
     value = annotations.get(COVERAGE_ANNOTATION)
@@ -124,7 +136,7 @@ def parse_pod(obj: object, shared: SharedValues | None = None) -> Parsed[Pod]:
         if not isinstance(raw, Mapping):
             r.note(BAD_FIELD_TYPE)
             continue
-        claim = r.string(r.mapping(raw, "persistentVolumeClaim"), "claimName")
+        claim = _unique(r, r.mapping(raw, "persistentVolumeClaim"), "claimName")
         volume = r.string(raw, "name")
         if claim and volume:
             volumes.append(PodVolume(volume, claim, volume in mounts, volume in devices))
@@ -180,7 +192,7 @@ def parse_persistent_volume_claim(obj: object, shared: SharedValues | None = Non
         namespace=r.string(meta, "namespace"),
         name=name,
         labels=r.labels(meta),
-        volume_name=r.string(spec, "volumeName"),
+        volume_name=_unique(r, spec, "volumeName"),
         storage_class=r.string(spec, "storageClassName"),
         phase=r.string(status, "phase"),
         created=r.timestamp(meta, "creationTimestamp"),

@@ -77,6 +77,8 @@ class VolumeConditions:
 
     def _capacity(self, y: Fraction) -> bool:
         # capacity.isInRange: "[0, a]", "[b, 0]" (open ends) and "[a, b]"; an empty capacity is "0,0".
+        if not self.lower and not self.upper:
+            return y >= 0  # no capacity condition (the common case): no Fraction arithmetic
         if self.lower == 0 and self.upper >= y:
             return True
         if self.upper == 0 and self.lower <= y:
