@@ -61,10 +61,10 @@ def reference(namespaces: tuple[NamespaceCoverage, ...], pvcs: tuple[PvcCoverage
 
 
 def test_item_by_item_equals_prometheus_clients_encoding_in_both_formats() -> None:
-    block = LargeEncoder().encode(exported(*ITEMS), (NAMESPACES, PVCS))
-    ours_text = b"".join(block.text).decode()
-    assert ours_text == generate_latest(reference(*ITEMS)).decode()
-    payload = Payload(Families([]), 0.0, "", block)
+    lines = LargeEncoder().encode(exported(*ITEMS), (NAMESPACES, PVCS))
+    assert b"".join(lines).decode() == generate_latest(reference(*ITEMS)).decode()
+    payload = Payload(Families([]), 0.0, "", lines)
+    assert payload.body(TEXT, False) == generate_latest(reference(*ITEMS))
     openmetrics = payload.body(OPENMETRICS, False).decode()
     assert openmetrics == generate_openmetrics(reference(*ITEMS)).decode()  # type: ignore[no-untyped-call]
     assert list(parse_openmetrics(openmetrics))  # a valid OpenMetrics document, `# EOF` last
@@ -79,15 +79,18 @@ def test_item_by_item_equals_prometheus_clients_encoding_in_both_formats() -> No
     )
 
 
-def test_the_compressed_bodies_are_the_bodies_compressed() -> None:
-    block = LargeEncoder().encode(exported(*ITEMS), (NAMESPACES, PVCS))
+def test_every_variant_is_derived_from_the_prepared_body_alone() -> None:
+    lines = LargeEncoder().encode(exported(*ITEMS), (NAMESPACES, PVCS))
     small = Families([GaugeMetricFamily("velero_exporter_build_info", "v", value=1.0)])
-    payload = Payload(small, 0.0, "", block).prepare()
+    payload = Payload(small, 0.0, "", lines).prepare()
+    assert payload.large == []  # the prepared compressed body holds the lines now
     for fmt in (TEXT, OPENMETRICS):
         assert gzip.decompress(payload.body(fmt, True)) == payload.body(fmt, False)
-    text = payload.body(TEXT, False).decode()
-    assert text.startswith("# HELP velero_exporter_build_info")
-    assert payload.body(OPENMETRICS, False).decode().endswith("# EOF\n")
+    text = payload.body(TEXT, False)
+    assert text == generate_latest(small) + b"".join(lines)
+    openmetrics = payload.body(OPENMETRICS, False).decode()
+    assert openmetrics.startswith("# HELP velero_exporter_build_info") and openmetrics.endswith("# EOF\n")
+    assert list(parse_openmetrics(openmetrics))
 
 
 def test_an_items_bytes_are_reused_while_it_is_the_same_object() -> None:
@@ -95,13 +98,13 @@ def test_an_items_bytes_are_reused_while_it_is_the_same_object() -> None:
     namespaces, pvcs = ITEMS
     first = encoder.encode(exported(namespaces, pvcs), (NAMESPACES, PVCS))
     again = encoder.encode(exported(namespaces, pvcs), (NAMESPACES, PVCS))
-    assert all(a is b for a, b in zip(first.text, again.text, strict=True))
+    assert all(a is b for a, b in zip(first, again, strict=True))
     # A new result for "app" (equal or not) is encoded again; the unchanged items keep their bytes.
     changed = (namespace("app", "hot"), namespaces[1])
     third = encoder.encode(exported(changed, pvcs), (NAMESPACES, PVCS))
-    reused = [a is b for a, b in zip(first.text, third.text, strict=True)]
+    reused = [a is b for a, b in zip(first, third, strict=True)]
     assert reused.count(False) == 2  # app's velero_namespace_covered and velero_namespace_unprotected lines
-    assert 'velero_namespace_covered{namespace="app",tier="critical"} 0.0' in b"".join(third.text).decode()
+    assert 'velero_namespace_covered{namespace="app",tier="critical"} 0.0' in b"".join(third).decode()
     # A gone item leaves nothing behind.
     fourth = encoder.encode(exported(changed[:1], pvcs[:1]), (NAMESPACES, PVCS))
-    assert "cache" not in b"".join(fourth.text).decode()
+    assert "cache" not in b"".join(fourth).decode()

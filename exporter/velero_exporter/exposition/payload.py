@@ -16,7 +16,6 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from velero_exporter.metrics.collector import Families
-from velero_exporter.metrics.large import Block
 
 TEXT = "text"
 OPENMETRICS = "openmetrics"
@@ -47,38 +46,54 @@ def _gzip(parts: list[bytes]) -> bytes:
 
 @dataclass(slots=True)
 class Payload:
+    """One render's exposition. Families encoded item by item (`large`, the same lines in both formats) are kept
+    only until the compressed OpenMetrics body is made: the other variants are derived from it on request, so that
+    a render does not hold tens of megabytes of lines twice (its own and, while it is being replaced, the next's)."""
+
     families: Families
     rendered_at: float
     status_page: str = ""
-    # Families encoded item by item (metrics/large.py), served after the others.
-    large: Block = field(default_factory=Block)
+    large: list[bytes] = field(default_factory=list)
     _encoded: dict[tuple[str, bool], bytes] = field(default_factory=dict)
-
-    def _parts(self, fmt: str) -> list[bytes]:
-        if fmt == OPENMETRICS:
-            head = generate_openmetrics(self.families)  # type: ignore[no-untyped-call]
-            if not self.large.openmetrics:
-                return [head]
-            return [head.removesuffix(_EOF), *self.large.openmetrics, _EOF]
-        return [generate_text(self.families), *self.large.text]
+    _large_at: int | None = None  # where the large lines start in the uncompressed OpenMetrics body, once made
 
     def body(self, fmt: str, compressed: bool) -> bytes:
         key = (fmt, compressed)
         cached = self._encoded.get(key)
         if cached is None:
-            uncompressed = self._encoded.get((fmt, False))
-            if compressed:
-                cached = gzip.compress(uncompressed, 6) if uncompressed is not None else _gzip(self._parts(fmt))
-            else:
-                cached = b"".join(self._parts(fmt))
+            cached = self._large_body(fmt, compressed) if self._has_large else self._small_body(fmt, compressed)
             self._encoded[key] = cached
         return cached
 
+    @property
+    def _has_large(self) -> bool:
+        return bool(self.large) or self._large_at is not None
+
+    def _small_body(self, fmt: str, compressed: bool) -> bytes:
+        if compressed:
+            return gzip.compress(self.body(fmt, False), compresslevel=6)
+        if fmt == OPENMETRICS:
+            return generate_openmetrics(self.families)  # type: ignore[no-untyped-call,no-any-return]
+        return generate_text(self.families)
+
+    def _large_body(self, fmt: str, compressed: bool) -> bytes:
+        if fmt == OPENMETRICS and compressed:
+            head = generate_openmetrics(self.families).removesuffix(_EOF)  # type: ignore[no-untyped-call]
+            self._large_at = len(head)
+            body = _gzip([head, *self.large, _EOF])
+            self.large = []  # from now on, the compressed body holds them
+            return body
+        openmetrics = gzip.decompress(self.body(OPENMETRICS, True))
+        if fmt == OPENMETRICS:
+            return gzip.compress(openmetrics, 1) if compressed else openmetrics
+        assert self._large_at is not None
+        text = generate_text(self.families) + openmetrics[self._large_at : -len(_EOF)]
+        return gzip.compress(text, 1) if compressed else text
+
     def prepare(self) -> Payload:
-        """Encode every variant now (on the render thread), so that no scrape pays for it. With families encoded
-        item by item (a large cluster's coverage) only what Prometheus asks for, OpenMetrics compressed: another
-        variant is made on its first request, not kept for nobody."""
-        if self.large.text:
+        """Encode now (on the render thread), so that no scrape pays for it: every variant, or with families encoded
+        item by item (a large cluster's coverage) what Prometheus asks for, OpenMetrics compressed."""
+        if self._has_large:
             self.body(OPENMETRICS, True)
             return self
         for fmt in (TEXT, OPENMETRICS):

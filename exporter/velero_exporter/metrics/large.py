@@ -3,28 +3,19 @@
 prometheus_client formats a sample in about 15 µs: 150,000 coverage series would take seconds per render, and a
 render follows every change. Here each item's sample lines are made once and reused while the model hands over the
 same item object (it does, for every namespace and claim whose inputs did not change), so a render of a large
-cluster joins cached bytes. Gauge sample lines are the same in the text format and in OpenMetrics; only the
-headers differ, so one set of lines serves both. Nothing here does I/O.
+cluster joins cached bytes. A gauge's lines (and, with a plain help, its headers) are the same in the text format
+and in OpenMetrics, so one set of lines serves both. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
 from velero_exporter.metrics.family import Exported, Family, Subject
-
-
-@dataclass(slots=True, frozen=True)
-class Block:
-    """Encoded families to append to each format's output (before OpenMetrics' `# EOF`)."""
-
-    text: list[bytes] = field(default_factory=list)
-    openmetrics: list[bytes] = field(default_factory=list)
 
 
 def _escape(value: str) -> str:
@@ -49,15 +40,12 @@ def _label_order(labels: tuple[str, ...]) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=64)
-def _headers(family: Family[Any]) -> tuple[bytes, bytes]:
-    if family.type != "gauge":
-        raise ValueError(f"{family.name}: only gauges are encoded item by item")
-    # The text format escapes backslash and newline in HELP; OpenMetrics the double quote too.
-    help_text = family.help.replace("\\", r"\\").replace("\n", r"\n")
-    text = f"# HELP {family.name} {help_text}\n"
-    om = f"# HELP {family.name} {_escape(family.help)}\n"
-    tail = f"# TYPE {family.name} gauge\n"
-    return (text + tail).encode(), (om + tail).encode()
+def _headers(family: Family[Any]) -> bytes:
+    """HELP and TYPE, the same in both formats for a gauge whose help needs no escaping (the formats escape
+    differently), which the families encoded item by item must be."""
+    if family.type != "gauge" or any(c in family.help for c in '\\"\n'):
+        raise ValueError(f"{family.name}: only a gauge with a plain help is encoded item by item")
+    return f"# HELP {family.name} {family.help}\n# TYPE {family.name} gauge\n".encode()
 
 
 class LargeEncoder:
@@ -70,8 +58,9 @@ class LargeEncoder:
         # hands over the very same tuple when nothing of the subject changed) are not even walked.
         self._last: dict[str, tuple[object, list[list[bytes]]]] = {}
 
-    def encode(self, exported: Exported, subjects: Sequence[Subject[Any]]) -> Block:
-        block = Block()
+    def encode(self, exported: Exported, subjects: Sequence[Subject[Any]]) -> list[bytes]:
+        """The keyed subjects' families, each its header then its lines: the same bytes in both formats."""
+        out: list[bytes] = []
         for subject in subjects:
             if subject.key is None:
                 continue
@@ -83,12 +72,9 @@ class LargeEncoder:
                 per_family = self._encode_items(subject, items)
                 self._last[subject.name] = (items, per_family)
             for family, chunks in zip(subject.families, per_family, strict=True):
-                text, om = _headers(family)
-                block.text.append(text)
-                block.text.extend(chunks)
-                block.openmetrics.append(om)
-                block.openmetrics.extend(chunks)
-        return block
+                out.append(_headers(family))
+                out.extend(chunks)
+        return out
 
     def _encode_items(self, subject: Subject[Any], items: Iterable[Any]) -> list[list[bytes]]:
         assert subject.key is not None
