@@ -127,6 +127,7 @@ class Exporter:
                     self.config.velero_version,
                     policy_interval=self.config.coverage.policy_interval_seconds,
                     reflector_options=self.options.reflector_options,
+                    max_value_bytes=self.config.limits.label_value_bytes,
                 )
                 group.create_task(coverage.run(), name="source-coverage")
             if self.config.aws.enabled:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from velero_exporter.config.settings import DEFAULT_LIMITS
 from velero_exporter.sources.cluster_parsing import (
     parse_namespace,
     parse_persistent_volume,
@@ -102,6 +103,7 @@ class CoverageSource:
         reflector_options: dict[str, Any] | None = None,
         health_interval: float = 0.5,
         policy_check: float = 1.0,
+        max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes,
     ) -> None:
         self._client = client
         self._namespace = velero_namespace
@@ -111,6 +113,7 @@ class CoverageSource:
         self._options = reflector_options or {}
         self._health_interval = health_interval
         self._policy_check = policy_check
+        self._max_value_bytes = max_value_bytes
 
     async def run(self) -> None:
         health = self._store.health
@@ -122,7 +125,12 @@ class CoverageSource:
                     self._client,
                     resource.plural,
                     None,  # the whole cluster
-                    RecordSink(resource.collection(self._store), resource.parse, resource.key),
+                    RecordSink(
+                        resource.collection(self._store),
+                        resource.parse,
+                        resource.key,
+                        max_value_bytes=self._max_value_bytes,
+                    ),
                     health.resource(resource.plural),
                     source_health,
                     group_version_path=CORE,
