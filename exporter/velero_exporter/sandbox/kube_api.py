@@ -1086,7 +1086,11 @@ class FakeKubeAPI:
         snap = self._snapshots.get(key)
         if snap is None:
             snap = _Snapshot(self._sorted_names(plural), dict(self._objects[plural]), time.monotonic())
-            self._snapshots[key] = snap
+        else:
+            # A list starting now at an unchanged revision: its tokens live continue_ttl from now, as a real
+            # server's would (its revision moves on all the time, so a new list never starts at an old one).
+            snap = dataclasses.replace(snap, taken=time.monotonic())
+        self._snapshots[key] = snap
         return snap
 
     # -- watch --
