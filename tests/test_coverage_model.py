@@ -465,13 +465,29 @@ def test_the_memo_reuses_results_of_unchanged_records_only() -> None:
         )
     ).record
     claims = {**first_view.persistent_volume_claims, "kailash-app/uploads": changed}
-    third = build_coverage(
-        dataclasses.replace(first_view, persistent_volume_claims=claims), cfg, NOW, synced=True, memo=memo
-    )
+    third_view = dataclasses.replace(first_view, persistent_volume_claims=claims)
+    third = build_coverage(third_view, cfg, NOW, synced=True, memo=memo)
     fresh = [p for p, q in zip(first.pvcs, third.pvcs, strict=True) if p is not q]
     assert [(p.name, p.state) for p in fresh] == [("uploads", "unprotected")]
     assert pvc_of(third, "kailash-app", "uploads").state == "ignored"
-    # A schedule change recomputes everything.
-    other = dataclasses.replace(cfg, coverage=dataclasses.replace(cfg.coverage, grace_seconds=2 * HOUR))
-    fourth = build_coverage(first_view, other, NOW, synced=True, memo=memo)
-    assert not any(a is b for a, b in zip(first.pvcs, fourth.pvcs, strict=True))
+    # A Schedule change recomputes everything, and hands over the previous object of every result that came out
+    # equal: only what the change moved is new (and so encoded again).
+    objects = [
+        schedule(
+            "weekly-full",
+            includedNamespaces=["kailash-app", "monitoring", "ingress", "kailash-reports"],
+            includeClusterResources=True,
+            resourcePolicy={"kind": "configmap", "name": "volume-policy"},
+        )
+        if obj["kind"] == "Schedule" and obj["metadata"]["name"] == "weekly-full"
+        else obj
+        for obj in seed_cluster()
+    ]
+    widened = dataclasses.replace(third_view, schedules=view(objects, policies={"volume-policy": POLICY}).schedules)
+    fourth = build_coverage(widened, cfg, NOW, synced=True, memo=memo)
+    moved = {(p.namespace, p.name) for p, q in zip(third.pvcs, fourth.pvcs, strict=True) if p is not q}
+    assert moved == {(p.namespace, p.name) for p in fourth.pvcs if p.namespace == "kailash-reports"} != set()
+    assert [n.name for n, m in zip(third.namespaces, fourth.namespaces, strict=True) if n is not m] == [
+        "kailash-reports"
+    ]
+    assert not memo.stale_pvcs and not memo.stale_namespaces  # the previous entries are let go after one pass

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import UNASSIGNED, TierResolver
@@ -80,6 +80,7 @@ _PREFERENCE: dict[str, int] = {method: rank for rank, method in enumerate(COVERA
 
 SelectionState = Literal["valid", "invalid", "unknown"]
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 # --- a Schedule's selection ---------------------------------------------------------------------------------
@@ -546,6 +547,11 @@ class CoverageMemo:
     # its result). One tuple each: at 50,000 claims a second tuple per entry is megabytes.
     namespaces: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     pvcs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # The entries of the previous selections, for one pass after they changed: a result equal to the previous one
+    # is handed over as the previous object, so that its encoded lines are reused (metrics/large.py) and the new
+    # one is garbage at once. A Schedule change leaves most results as they were.
+    stale_namespaces: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    stale_pvcs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     pods_source: Mapping[str, Pod] | None = None
     pods_by_claim: dict[tuple[str, str], tuple[Pod, ...]] = field(default_factory=dict)
     # The last claim pass, reused whole while its inputs are the same snapshots and no namespace that holds a
@@ -567,6 +573,13 @@ def _active(view: StoreView, config: Config) -> list[tuple[Schedule, str]]:
         for _, schedule in sorted(view.schedules.items())
         if schedule.phase == "Enabled" and not schedule.paused
     ]
+
+
+def _previous_if_equal(entry: tuple[Any, ...] | None, result: R) -> R:
+    """The previous selections' result (an entry's last element) when the new one equals it."""
+    if entry is not None and entry[-1] == result:
+        return cast("R", entry[-1])
+    return result
 
 
 def _ignored(namespace: Namespace, globs: Sequence[str], now: float, grace: float) -> bool:
@@ -602,6 +615,7 @@ def build_coverage(
     tiers = (*config.tier_names, *((UNASSIGNED,) if any(s.tier == UNASSIGNED for s in selections) else ()))
     epoch = (selections, tiers, coverage)
     if memo.epoch != epoch:
+        memo.stale_namespaces, memo.stale_pvcs = memo.namespaces, memo.pvcs
         memo.epoch, memo.namespaces, memo.pvcs, memo.claims = epoch, {}, {}, None
     namespaces, ignored_namespaces, changed, valid_until = _namespace_pass(
         view, config, now, selections, tiers, memo=memo
@@ -612,6 +626,7 @@ def build_coverage(
         memo.claims_source = claims_source
         memo.claim_namespaces = frozenset(p.namespace for p in memo.claims.pvcs)
     claims = memo.claims
+    memo.stale_namespaces, memo.stale_pvcs = {}, {}
     return CoverageModel(
         synced=True,
         tiers=tiers,
@@ -654,7 +669,10 @@ def _namespace_pass(
             namespaces.append(cached[3])
             continue
         changed.add(name)
-        result = _namespace_coverage(namespace, selections, tiers, ignored, matched, memo=memo)
+        result = _previous_if_equal(
+            memo.stale_namespaces.get(name),
+            _namespace_coverage(namespace, selections, tiers, ignored, matched, memo=memo),
+        )
         memo.namespaces[name] = (namespace, ignored, matched, result)
         namespaces.append(result)
     if len(memo.namespaces) > len(view.namespaces):
@@ -705,8 +723,11 @@ def _claim_pass(
         if pvc.namespace not in included:
             included[pvc.namespace] = tuple(_includes(s, pvc.namespace) for s in selections)
         claim = ClaimInputs(namespace, pvc, pv, pods)
-        result = _pvc_coverage(
-            claim, ignored=ignored, selections=selections, included=included[pvc.namespace], tiers=tiers, memo=memo
+        result = _previous_if_equal(
+            memo.stale_pvcs.get(key_name),
+            _pvc_coverage(
+                claim, ignored=ignored, selections=selections, included=included[pvc.namespace], tiers=tiers, memo=memo
+            ),
         )
         memo.pvcs[key_name] = (pvc, pv, pods, namespace, ignored, result)
         pvcs.append(result)
