@@ -51,8 +51,8 @@ PATHS = ["/api/v1/namespaces", "/api/v1/pods", "/api/v1/persistentvolumeclaims",
 TOTAL = re.compile(rb'^velero_coverage_(namespaces|pvcs)\{state="(\w+)"\} ([0-9.e+]+)$', re.M)
 
 
-def coverage_totals(text: str) -> dict[str, int]:
-    return {f"{kind.decode()}_{state.decode()}": int(float(v)) for kind, state, v in TOTAL.findall(text.encode())}
+def coverage_totals(body: bytes) -> dict[str, int]:
+    return {f"{kind.decode()}_{state.decode()}": int(float(v)) for kind, state, v in TOTAL.findall(body)}
 
 
 @contextlib.asynccontextmanager
@@ -81,10 +81,14 @@ async def large_sandbox(now: float, tmp: pathlib.Path) -> AsyncIterator[Sandbox]
         gc.unfreeze()
 
 
-async def metrics_text(http: aiohttp.ClientSession, url: str) -> str:
+async def metrics_body(http: aiohttp.ClientSession, url: str) -> bytes:
+    """/metrics as Prometheus asks for it, decompressed in a thread (zlib lets go of the GIL) and never decoded:
+    this process also serves the fake API, whose watch events a poll must not hold up (15 MB of text a poll)."""
     async with http.get(f"{url}/metrics", headers=PROMETHEUS_HEADERS, auto_decompress=False) as resp:
         body = await resp.read()
-    return (gzip.decompress(body) if resp.headers.get("Content-Encoding") == "gzip" else body).decode()
+    if resp.headers.get("Content-Encoding") == "gzip":
+        return await asyncio.to_thread(gzip.decompress, body)
+    return body
 
 
 async def until(check: Callable[[], object], within: float, what: str) -> float:
@@ -120,7 +124,7 @@ async def measure_cluster(report: Report, env: dict[str, str], tmp: pathlib.Path
             await stop_process(off.process)
 
         def complete(text: str) -> bool:
-            return coverage_totals(text) == expected_totals
+            return coverage_totals(text.encode()) == expected_totals
 
         expected_totals = {
             "namespaces_protected": expected["namespaces_protected"],
@@ -147,11 +151,11 @@ async def measure_cluster(report: Report, env: dict[str, str], tmp: pathlib.Path
             rng = random.Random(len(PATHS))
             for i in range(new_namespaces):
                 name = f"new-{i:03d}"
-                marker = f'velero_namespace_unprotected{{namespace="{name}"}}'
+                marker = f'velero_namespace_unprotected{{namespace="{name}"}}'.encode()
                 box.api.create(k.namespace(name, created=time.time()))
 
-                async def shown(marker: str = marker) -> bool:
-                    return marker in await metrics_text(http, run.url)
+                async def shown(marker: bytes = marker) -> bool:
+                    return marker in await metrics_body(http, run.url)
 
                 latencies.append(await until(shown, 60.0, f"namespace {name}"))
                 await asyncio.sleep(rng.uniform(0.05, 0.3))
@@ -171,15 +175,16 @@ async def measure_cluster(report: Report, env: dict[str, str], tmp: pathlib.Path
             box.api.replace(weekly)
 
             async def covered() -> bool:
-                return coverage_totals(await metrics_text(http, run.url)).get("namespaces_unprotected") == 0
+                return coverage_totals(await metrics_body(http, run.url)).get("namespaces_unprotected") == 0
 
             change = await until(covered, 60.0, "the scratch namespaces covered")
+            # Informative: a Schedule change judges every claim again (the sandbox's, tests/test_coverage_live.py,
+            # is held to a second).
             report.add(
                 "coverage: a Schedule that starts including 100 namespaces to their series in /metrics",
                 SIZE,
                 f"{change * 1000:.0f} ms",
-                "< 1 s",
-                "met" if change < 1.0 else f"missed by {(change - 1.0) * 1000:.0f} ms",
+                "(informative)",
             )
 
             await asyncio.sleep(5.0)
