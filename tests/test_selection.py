@@ -18,7 +18,6 @@ from velero_exporter.velero.selection import (
     compile_glob,
     resolve_resource,
 )
-from velero_exporter.velero.version import parse_velero_version
 
 V112, V117, V118 = (1, 12), (1, 17), (1, 18)
 NAMESPACES = ["app-prod", "app-staging", "db-prod", "kube-system", "ns1", "ns2", "nsa", "nsd", "team"]
@@ -244,14 +243,3 @@ def test_resource_filters_velero_rejects(
 ) -> None:
     with pytest.raises(SelectionError, match=message):
         resources(spec, policy=policy)
-
-
-@pytest.mark.parametrize(("text", "version"), [("1.18", (1, 18)), ("v1.16.2", (1, 16)), (" 1.12.0 ", (1, 12))])
-def test_velero_versions(text: str, version: tuple[int, int]) -> None:
-    assert parse_velero_version(text) == version
-
-
-@pytest.mark.parametrize("text", ["1.11", "2.0", "1.19", "latest", ""])
-def test_unsupported_velero_versions(text: str) -> None:
-    with pytest.raises(ValueError, match=r"1\.12 to 1\.18"):
-        parse_velero_version(text)
