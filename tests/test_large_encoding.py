@@ -12,6 +12,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
 from tests.metrics_text import parse_samples
+from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import OPENMETRICS, TEXT, Payload
 from velero_exporter.metrics.collector import Families
 from velero_exporter.metrics.coverage import NAMESPACES, PVCS
@@ -19,14 +20,15 @@ from velero_exporter.metrics.family import Exported
 from velero_exporter.metrics.large import LargeEncoder
 from velero_exporter.model.aws import AwsModel
 from velero_exporter.model.coverage import CoverageModel, NamespaceCoverage, PvcCoverage
-from velero_exporter.model.velero import Model
-from velero_exporter.state.store import Health
+from velero_exporter.model.velero import build_model
+from velero_exporter.state.store import Health, Store
+from velero_exporter.velero.cron import parse_cron
 
 TIERS = ("hot", "critical")
 
 
 def exported(namespaces: tuple[NamespaceCoverage, ...], pvcs: tuple[PvcCoverage, ...]) -> Exported:
-    model = Model((), (), (), {}, (), (), ())
+    model = build_model(Store().view(), Config(tiers=()), 0.0, lambda spec: parse_cron(spec, "UTC"))
     coverage = CoverageModel(synced=True, tiers=TIERS, namespaces=namespaces, pvcs=pvcs)
     return Exported(model, AwsModel(buckets=(), regions=()), Health(), {}, "test", coverage)
 
