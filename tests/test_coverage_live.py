@@ -26,6 +26,7 @@ from velero_exporter.sandbox import cluster_objects as k
 from velero_exporter.sandbox.cluster_story import NEW_NAMESPACE, PLATFORM_NAMESPACES, VOLUME_POLICY
 from velero_exporter.sandbox.demo import DEMO_CONFIG, start_sandbox_api
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sources.kube.source import RESOURCES as VELERO_RESOURCES
 
 DEADLINE = 30.0
 FAST_REFLECTOR = {"inactivity_timeout": 2.0, "backoff_initial": 0.05, "backoff_max": 0.5, "watch_timeout": 5.0}
@@ -126,21 +127,28 @@ async def test_the_sandbox_story_gives_exactly_the_coverage_it_implies(harness: 
     assert len(series(samples, "velero_namespace_covered")) == 13 * 5  # every namespace and tier
 
     assert unprotected_volumes(samples) == {
-        ("kailash-app", "uploads"): "volume_excluded",
+        ("kailash-app", "media"): "volume_excluded",
         ("monitoring", "grafana-data"): "policy_skip",
         (NEW_NAMESPACE, "reports-db-data"): "namespace_not_selected",
     }
-    assert value(samples, "velero_coverage_pvcs", state="protected") == 8
+    assert value(samples, "velero_coverage_pvcs", state="protected") == 9
     assert value(samples, "velero_coverage_pvcs", state="unprotected") == 3
     assert value(samples, "velero_coverage_pvcs", state="ignored") == 2  # fluentd's buffer, the preview's db
     postgres = {
         dict(labels)["tier"]: dict(labels)["method"]
         for labels, v in series(samples, "velero_pvc_protected").items()
-        if dict(labels)["persistentvolumeclaim"] == "postgres-data"
+        if dict(labels)["persistentvolumeclaim"] == "pgdata-postgres-0"
     }
     assert postgres == {"hot": "fs-backup", "critical": "snapshot", "full": "snapshot", "dr": "snapshot"}
+    # The uploads volume is on EFS, which no snapshot plugin copies: only hot's fs-backup carries it.
+    uploads = {
+        dict(labels)["tier"]: dict(labels)["method"]
+        for labels, v in series(samples, "velero_pvc_protected").items()
+        if dict(labels)["persistentvolumeclaim"] == "uploads"
+    }
+    assert uploads == {"hot": "fs-backup"}
     assert value(samples, "velero_exporter_source_up", source="coverage") == 1
-    assert value(samples, "velero_exporter_resource_objects", resource="pods") == 14  # only the pods with claims
+    assert value(samples, "velero_exporter_resource_objects", resource="pods") == 15  # only the pods with claims
     assert value(samples, "velero_exporter_resource_objects", resource="configmaps") == 1
 
 
@@ -203,7 +211,7 @@ async def test_new_and_deleted_objects_follow(harness: Harness) -> None:
     samples = await harness.until(
         lambda s: not [n for (n, labels) in s if ("persistentvolumeclaim", "worker-data") in labels], "the deletion"
     )
-    assert value(samples, "velero_coverage_pvcs", state="protected") == 8
+    assert value(samples, "velero_coverage_pvcs", state="protected") == 9
 
 
 async def test_a_policy_the_exporter_may_not_read_makes_its_volumes_unknown(tmp_path: Path) -> None:
@@ -218,9 +226,9 @@ async def test_a_policy_the_exporter_may_not_read_makes_its_volumes_unknown(tmp_
         reasons = unprotected_volumes(samples)
         # Critical, full and dr name the policy: what they do with a volume is unknown, never "protected".
         assert reasons[("monitoring", "grafana-data")] == "unknown"
-        assert reasons[("kailash-app", "uploads")] == "unknown"
+        assert reasons[("kailash-app", "media")] == "unknown"
         assert reasons[(NEW_NAMESPACE, "reports-db-data")] == "namespace_not_selected"  # no tier selects it
-        assert value(samples, "velero_coverage_pvcs", state="protected") == 2  # hot's fs-backup needs no policy
+        assert value(samples, "velero_coverage_pvcs", state="protected") == 3  # hot's fs-backup needs no policy
         h.api.faults.allow("configmaps")
         await h.until(
             lambda s: unprotected_volumes(s).get(("monitoring", "grafana-data")) == "policy_skip", "the policy read"
@@ -252,16 +260,13 @@ async def test_coverage_off_makes_no_cluster_wide_request(tmp_path: Path) -> Non
         assert not [
             name for (name, _) in samples if name.startswith(("velero_namespace_", "velero_pvc_", "velero_coverage_"))
         ]
-        assert {dict(labels)["resource"] for labels in series(samples, "velero_exporter_resource_objects")} == {
-            "backups",
-            "restores",
-            "schedules",
-            "backupstoragelocations",
-            "volumesnapshotlocations",
-        }
+        resources = {dict(labels)["resource"] for labels in series(samples, "velero_exporter_resource_objects")}
+        assert resources == {r.plural for r in VELERO_RESOURCES}
         paths = {r.path for r in h.api.requests}
         assert paths  # the exporter did talk to the API ...
-        assert all(p.startswith("/apis/velero.io/v1/namespaces/velero/") for p in paths), sorted(paths)
+        # ... in Velero's namespace only, at Velero's group versions
+        velero = ("/apis/velero.io/v1/namespaces/velero/", "/apis/velero.io/v2alpha1/namespaces/velero/")
+        assert all(p.startswith(velero) for p in paths), sorted(paths)
 
 
 async def test_coverage_on_reads_the_cluster_and_gets_only_the_named_policy(harness: Harness) -> None:

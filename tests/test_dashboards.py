@@ -630,7 +630,7 @@ async def test_the_coverage_row_shows_the_sandboxs_truth(sandbox: Sandbox) -> No
         for s in await answer("Unprotected volumes")
     }
     assert unprotected == {
-        ("kailash-app", "uploads", "volume_excluded"),
+        ("kailash-app", "media", "volume_excluded"),
         ("monitoring", "grafana-data", "policy_skip"),
         ("kailash-reports", "reports-db-data", "namespace_not_selected"),
     }
@@ -642,10 +642,11 @@ async def test_the_coverage_row_shows_the_sandboxs_truth(sandbox: Sandbox) -> No
         "config": 6,
         "dr": 6,
     }
-    # hot carries postgres and redis by fs-backup; config carries no volume (no row); the others snapshot eight.
-    assert await _column(sandbox, tiers, "Volumes protected") == {"hot": 2, "critical": 8, "full": 8, "dr": 8}
+    # hot carries postgres, redis and uploads by fs-backup; config carries no volume (no row); the others snapshot
+    # eight (not uploads: EFS).
+    assert await _column(sandbox, tiers, "Volumes protected") == {"hot": 3, "critical": 8, "full": 8, "dr": 8}
     # The trend's queries, answered now: namespaces and volumes by state.
     namespaces_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "A")}
     assert namespaces_now == {"protected": 6, "unprotected": 1, "ignored": 6}
     volumes_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "B")}
-    assert volumes_now == {"protected": 8, "unprotected": 3, "ignored": 2}
+    assert volumes_now == {"protected": 9, "unprotected": 3, "ignored": 2}

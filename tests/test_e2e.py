@@ -1,9 +1,10 @@
 """End to end: sandbox -> exporter -> real Prometheus (the bundle's rules) -> real Alertmanager -> a webhook.
 
 The firing set must equal what the sandbox's story implies (sandbox/story.py, sandbox/aws_story.py,
-sandbox/volume_story.py, sandbox/cluster_story.py): nothing for the healthy tiers, no unexplained extra. Then two faults are repaired in the
-sandbox (a new successful daily backup; the weekly schedule starts including the unprotected namespace) and their
-alerts resolve at the webhook. The rules are the real ones; only `for` is shortened to 0s.
+sandbox/volume_story.py, sandbox/cluster_story.py): nothing for the healthy tiers, no unexplained extra. Then two
+faults are repaired in the sandbox (a new successful daily backup; the weekly schedule starts including the
+unprotected namespace) and their alerts resolve at the webhook. The rules are the real ones; only `for` is
+shortened to 0s.
 """
 
 from __future__ import annotations
@@ -154,12 +155,12 @@ EXPECTED: set[Alert] = {
         persistentvolumeclaim="reports-db-data",
         reason="namespace_not_selected",
     ),
-    # ... the uploads volume its pods opt out of fs-backup, which no snapshot plugin can copy (EFS) ...
+    # ... the media volume its pods opt out of fs-backup, which no snapshot plugin can copy (EFS) ...
     alert(
         alertname="VeleroVolumeUnprotected",
         severity="warning",
         namespace="kailash-app",
-        persistentvolumeclaim="uploads",
+        persistentvolumeclaim="media",
         reason="volume_excluded",
     ),
     # ... and Grafana's volume on the class the volume policy skips

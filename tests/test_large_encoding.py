@@ -30,7 +30,7 @@ TIERS = ("hot", "critical")
 def exported(namespaces: tuple[NamespaceCoverage, ...], pvcs: tuple[PvcCoverage, ...]) -> Exported:
     model = build_model(Store().view(), Config(tiers=()), 0.0, lambda spec: parse_cron(spec, "UTC"))
     coverage = CoverageModel(synced=True, tiers=TIERS, namespaces=namespaces, pvcs=pvcs)
-    return Exported(model, AwsModel(buckets=(), regions=()), Health(), {}, "test", coverage)
+    return Exported(model, AwsModel(buckets=(), regions=()), Health(), {}, "test", coverage=coverage)
 
 
 def namespace(name: str, *covered: str, state: str = "protected") -> NamespaceCoverage:

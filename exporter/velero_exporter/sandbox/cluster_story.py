@@ -1,15 +1,19 @@
 """The sandbox cluster that the story's Schedules back up, shaped like the seed's: kailash-app (the application:
-API, PostgreSQL, Redis), monitoring, logging, vault, ingress and cert-manager, the system namespaces, and Velero.
+API, PostgreSQL, Redis, uploads), monitoring, logging, vault, ingress and cert-manager, the system namespaces, and
+Velero. Its pods and claims are the ones whose volume data sandbox/volume_story.py moves (postgres-0's pgdata,
+uploads-7c9f4's uploads, vault-0's data-vault-0 ...).
 
 Coverage trouble on purpose, so that the demo shows every coverage alert path (sandbox/story.py has the
 Schedules, whose templates name their namespaces one by one, as they were written a year ago):
 - kailash-reports, created a week ago, is in no Schedule's list: the namespace and its database volume are
   unprotected (VeleroNamespaceUnprotected; VeleroVolumeUnprotected, namespace_not_selected);
-- kailash-app's shared uploads volume (EFS) is opted out of fs-backup by its pods' backup-volumes-excludes, and
-  no snapshot plugin can copy EFS: unprotected (volume_excluded);
+- kailash-app's shared media volume (EFS) is opted out of fs-backup by its pods' backup-volumes-excludes, and
+  no snapshot plugin can copy EFS: unprotected (volume_excluded); the uploads volume, on EFS too, is protected
+  by hot's fs-backup alone;
 - monitoring's Grafana volume sits on the gp2-ephemeral class, which the volume policy of critical, full and dr
   skips: unprotected (policy_skip);
-- and what must not alert: logging's Fluentd buffer (same class, annotated velero-exporter.io/coverage: ignore),
+- and what must not alert: logging's Fluentd aggregator buffer (same class, annotated velero-exporter.io/coverage:
+  ignore),
   a preview namespace created ten minutes ago (within the grace), the system namespaces (ignored by the demo
   config's globs) and velero (annotated).
 """
@@ -44,17 +48,18 @@ def _claimed(
     pod: str,
     claim: str,
     *,
+    volume_name: str = "data",
     storage_class: str = "gp3",
     size: str = "20Gi",
     labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
     claim_annotations: dict[str, str] | None = None,
 ) -> list[Obj]:
-    """A pod with one claim volume ("data"), the claim and its bound volume."""
+    """A pod with one claim volume (`volume_name`), the claim and its bound volume."""
     volume = f"pvc-{namespace}-{claim}"
     driver = EFS_CSI if storage_class == "efs-sc" else EBS_CSI
     return [
-        k.pod(pod, namespace, claims={"data": claim}, labels=labels, annotations=annotations),
+        k.pod(pod, namespace, claims={volume_name: claim}, labels=labels, annotations=annotations),
         k.persistent_volume_claim(
             claim,
             namespace,
@@ -91,6 +96,8 @@ def cluster_story(now: float) -> list[Obj]:
         ("kailash-app", "kailash-web-6f9c7d8b5-x7v4n"),
         ("ingress-nginx", "ingress-nginx-controller-7d9f8b6c5-kk2m4"),
         ("cert-manager", "cert-manager-6c69f9f796-9wz7q"),
+        ("kailash-app", "reports-0"),  # its NFS volume is inline, no claim (weekly-full fs-backs it up)
+        ("logging", "fluentd-2xk8p"),  # a DaemonSet's pod: its buffer is a hostPath
         ("monitoring", "node-exporter-5mz2q"),
         (VELERO_NAMESPACE, "velero-7c8f9d6b54-p2kqs"),
         (VELERO_NAMESPACE, "node-agent-9xq8t"),
@@ -98,34 +105,32 @@ def cluster_story(now: float) -> list[Obj]:
         out.append(k.pod(pod, namespace, created=year_ago))
 
     app = {"app.kubernetes.io/part-of": "kailash"}
-    out += _claimed("kailash-app", "kailash-postgres-0", "postgres-data", size="100Gi", labels=app)
-    out += _claimed("kailash-app", "kailash-redis-0", "redis-data", size="10Gi", labels=app)
-    # The shared uploads volume: both API pods mount it, and both opt it out of fs-backup (too slow, someone said).
+    out += _claimed("kailash-app", "postgres-0", "pgdata-postgres-0", volume_name="pgdata", size="100Gi", labels=app)
+    out += _claimed("kailash-app", "redis-0", "redis-data-redis-0", volume_name="redis-data", size="10Gi", labels=app)
+    efs = "efs-sc"
+    out += _claimed("kailash-app", "uploads-7c9f4", "uploads", volume_name="uploads", storage_class=efs, labels=app)
+    # The shared media volume: both API pods mount it, and both opt it out of fs-backup (too slow, someone said).
+    opted_out = {"backup.velero.io/backup-volumes-excludes": "media"}
     out += _claimed(
         "kailash-app",
         "kailash-api-0",
-        "uploads",
-        storage_class="efs-sc",
+        "media",
+        volume_name="media",
+        storage_class=efs,
         size="500Gi",
         labels=app,
-        annotations={"backup.velero.io/backup-volumes-excludes": "data"},
+        annotations=opted_out,
     )
-    out.append(
-        k.pod(
-            "kailash-api-1",
-            "kailash-app",
-            claims={"data": "uploads"},
-            labels=app,
-            annotations={"backup.velero.io/backup-volumes-excludes": "data"},
-        )
-    )
-    out += _claimed("monitoring", "prometheus-0", "prometheus-data", size="200Gi")
+    out.append(k.pod("kailash-api-1", "kailash-app", claims={"media": "media"}, labels=app, annotations=opted_out))
+    out += _claimed("monitoring", "prometheus-0", "prometheus-db-prometheus-0", size="200Gi")
     out += _claimed("monitoring", "alertmanager-0", "alertmanager-data", size="5Gi")
     out += _claimed("monitoring", "grafana-7f6d8c9b4-qr2zt", "grafana-data", storage_class=EPHEMERAL_CLASS)
     for i in range(3):
         out += _claimed("logging", f"elasticsearch-{i}", f"elasticsearch-data-{i}", size="300Gi")
-    out += _claimed("logging", "fluentd-0", "fluentd-buffer", storage_class=EPHEMERAL_CLASS, claim_annotations=IGNORE)
-    out += _claimed("vault", "vault-0", "vault-data", size="10Gi")
+    out += _claimed(
+        "logging", "fluentd-aggregator-0", "fluentd-buffer", storage_class=EPHEMERAL_CLASS, claim_annotations=IGNORE
+    )
+    out += _claimed("vault", "vault-0", "data-vault-0", size="10Gi")
     out += _claimed(NEW_NAMESPACE, "reports-db-0", "reports-db-data", size="50Gi")
     out += _claimed(PREVIEW_NAMESPACE, "preview-db-0", "preview-db")
     return out
