@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,8 @@ from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
 from velero_exporter.sources.aws.polling import Poller
 from velero_exporter.sources.aws.sources import aws_sources
 from velero_exporter.sources.kube.source import RESOURCES, RecordSink
-from velero_exporter.state.store import Store
+from velero_exporter.sources.parsing import parse_snapshot_location
+from velero_exporter.state.store import Store, TargetHealth
 
 H = 3600.0
 D = 86400.0
@@ -203,6 +204,32 @@ class Rig:
         renderer = Renderer(self.store, self.config, Exposition(), version="test")
         payload = renderer.render(self.store.view(), self.store.health, renderer.resource_stats(), time.time())
         return parse_samples(payload.body(TEXT, False).decode())
+
+
+class NothingToMeasure:
+    async def refresh(self, name: str, target: str, health: TargetHealth) -> None:
+        raise AssertionError(f"no target was discovered, yet {name} was refreshed")
+
+    def forget(self, targets: Mapping[str, str]) -> None:
+        pass
+
+
+def discover_regions(store: Store) -> dict[str, str] | None:
+    return {} if store.snapshot_locations.listed else None
+
+
+async def test_a_source_with_nothing_to_measure_is_up_after_its_first_discovery() -> None:
+    """A cluster without a VolumeSnapshotLocation gives the snapshots source no region: not a fault to alert on
+    (it once stayed down for good, as if it had never run)."""
+    store = Store()
+    poller = Poller("snapshots", store, discover_regions, NothingToMeasure(), interval=60.0, jitter=0.0)
+    store.health.source("snapshots")  # as Poller.run lists it: down before any verdict
+    await poller.tick()  # the locations are not listed yet: no verdict
+    assert store.health.sources["snapshots"].up is False
+    RecordSink(store.snapshot_locations, parse_snapshot_location).replace([])
+    await poller.tick()
+    assert store.health.sources["snapshots"].up is True
+    assert store.health.targets == {}
 
 
 def where(location: str, bucket: str, region: str = "us-east-1") -> dict[str, str]:

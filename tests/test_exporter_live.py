@@ -6,9 +6,13 @@ Each test waits for a change with a generous deadline; how fast changes arrive i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
+import os
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +24,12 @@ from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import AwsConfig, Config
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sources.kube.source import RESOURCES
 
 DEADLINE = 20.0
+LONG_DEADLINE = 120.0  # for what a busy machine slows down most
+H = 3600.0
+MANY_BACKUPS = 2000  # four list pages
 FAST_REFLECTOR = {"inactivity_timeout": 2.0, "backoff_initial": 0.05, "backoff_max": 0.5, "watch_timeout": 5.0}
 
 
@@ -40,8 +48,8 @@ class Harness:
             assert resp.status == 200
             return parse_samples(await resp.text())
 
-    async def until(self, check: Callable[[Samples], bool], what: str) -> Samples:
-        deadline = time.monotonic() + DEADLINE
+    async def until(self, check: Callable[[Samples], bool], what: str, within: float = DEADLINE) -> Samples:
+        deadline = time.monotonic() + within
         samples: Samples = {}
         while time.monotonic() < deadline:
             if self.exporter.exposition.current is not None:
@@ -57,9 +65,9 @@ def now() -> float:
 
 
 async def start_harness(
-    tmp_path: Path, seed: Callable[[FakeKubeAPI], None], **reflector: float
+    tmp_path: Path, seed: Callable[[FakeKubeAPI], None], *, bookmark_interval: float = 0.5, **reflector: float
 ) -> AsyncIterator[Harness]:
-    api = FakeKubeAPI(bookmark_interval=0.5)
+    api = FakeKubeAPI(bookmark_interval=bookmark_interval)
     await api.start()
     seed(api)
     options = Options(
@@ -221,6 +229,87 @@ async def test_readiness_waits_for_backups_and_schedules(tmp_path: Path) -> None
                 status = resp.status
             await asyncio.sleep(0.05)
         assert status == 200
+
+
+async def test_a_reopened_watch_restores_source_up_without_any_event(tmp_path: Path) -> None:
+    """An idle resource may send nothing for minutes (a bookmark a minute on a real API server, none here): after a
+    failed watch, the watch the server accepts again is what says the resource is healthy."""
+    # No bookmarks, no watch ending within ten minutes, and silence is not a fault for as long: only the accepted
+    # watch can bring source_up back.
+    async for h in start_harness(
+        tmp_path, seed_hourly, bookmark_interval=3600, inactivity_timeout=600, watch_timeout=600
+    ):
+
+        def refused(samples: Samples) -> float | None:
+            return value(samples, "velero_exporter_source_errors_total", source="kube", kind="server_error")
+
+        await h.until(lambda s: value(s, "velero_exporter_source_up", source="kube") == 1, "healthy", LONG_DEADLINE)
+        written = h.api.resource_version
+        h.api.faults.fail(plural="restores", verb="watch", status=503, times=1, retry_after=2)
+        h.api.faults.cut_watches(mid_event=False)
+        await h.until(lambda s: refused(s) == 1, "the refused watch", LONG_DEADLINE)
+        samples = await h.until(
+            lambda s: (
+                value(s, "velero_exporter_resource_up", resource="restores") == 1
+                and value(s, "velero_exporter_source_up", source="kube") == 1
+            ),
+            "the re-opened watch",
+            LONG_DEADLINE,
+        )
+        assert refused(samples) == 1
+        watches = [r.status for r in h.api.requests if r.query.get("watch") and r.path.endswith("/restores")]
+        assert watches[-2:] == [503, 200]
+        # Nothing was written since, and bookmarks are off: the re-opened watch has sent no event at all.
+        assert h.api.resource_version == written
+
+
+def seed_many(api: FakeKubeAPI) -> None:
+    """Enough backups for several list pages, and one object of every other resource."""
+    t = now()
+    api.create(o.schedule("hourly-hot", cron="0 * * * *", tier_label=("backup-tier", "hot"), created=t - 200 * H))
+    for i in range(MANY_BACKUPS):
+        started = t - (i + 1) * H
+        api.create(o.backup(f"hourly-hot-{i}", schedule="hourly-hot", started=started, completed=started + 60))
+    api.create(o.restore("drill", backup_name="hourly-hot-0", started=t - 30 * 60, completed=t - 20 * 60))
+    api.create(o.storage_location("default", bucket="b", last_validated=t))
+    api.create(o.snapshot_location("aws-default", region="us-east-1"))
+
+
+@contextlib.contextmanager
+def busy_cores() -> Iterator[None]:
+    """A process spinning on each core, for as long as the block runs."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+async def test_the_first_ready_payload_carries_the_lists_and_source_up_with_every_core_busy(tmp_path: Path) -> None:
+    """/readyz once answered 200 before the renderer had rendered the completed lists: a scrape right after saw no
+    backups, and source_up 0. Readiness is now a property of the payload served. Three starts, /readyz asked as
+    often as the event loop allows, each core busy with a spinning process."""
+    with busy_cores():
+        for start in range(3):
+            (tmp_path / str(start)).mkdir()
+            async for h in start_harness(tmp_path / str(start), seed_many):
+                status, deadline = 0, time.monotonic() + LONG_DEADLINE
+                while status != 200 and time.monotonic() < deadline:
+                    async with h.http.get(f"{h.exporter.url}/readyz") as resp:
+                        status = resp.status
+                assert status == 200, "not ready in time"
+                samples = await h.scrape()
+                objects = {
+                    resource.plural: value(samples, "velero_exporter_resource_objects", resource=resource.plural)
+                    for resource in RESOURCES
+                }
+                expected = dict.fromkeys(objects, 1.0) | {"backups": float(MANY_BACKUPS)}
+                assert (start, objects) == (start, expected)
+                assert value(samples, "velero_exporter_source_up", source="kube") == 1
+                assert value(samples, "velero_tier_backups", tier="hot", phase="Completed") == MANY_BACKUPS
+                assert value(samples, "velero_tier_recovery_point_timestamp_seconds", tier="hot") is not None
 
 
 async def test_formats_and_compression(harness: Harness) -> None:

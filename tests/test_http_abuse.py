@@ -28,7 +28,7 @@ async def endpoint() -> AsyncIterator[tuple[str, int, bytes]]:
     await renderer.render_now()
     assert exposition.current is not None
     body = exposition.current.body("text", False)
-    runner = await serve(build_app(exposition, ready=lambda: True), "127.0.0.1", 0)
+    runner = await serve(build_app(exposition), "127.0.0.1", 0)
     port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}", port, body
@@ -124,7 +124,7 @@ async def test_unknown_paths_and_methods(endpoint: tuple[str, int, bytes]) -> No
 async def limited(limits: Limits) -> AsyncIterator[tuple[str, int]]:
     exposition = Exposition()
     exposition.publish(Payload(Families([]), 0.0, "<p>status</p>"))
-    runner = await serve(build_app(exposition, ready=lambda: True), "127.0.0.1", 0, limits=limits)
+    runner = await serve(build_app(exposition), "127.0.0.1", 0, limits=limits)
     port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}", port
@@ -220,7 +220,7 @@ async def main():
     setup_logging()
     asyncio.get_running_loop().set_exception_handler(AcceptErrors())
     # the cap far above the open-file limit: what the descriptors' exhaustion itself looks like
-    runner = await serve(build_app(Exposition(), ready=lambda: True), "127.0.0.1", 0, limits=Limits(connections=10_000))
+    runner = await serve(build_app(Exposition()), "127.0.0.1", 0, limits=Limits(connections=10_000))
     print(runner.addresses[0][1], flush=True)
     await asyncio.sleep(float(sys.argv[1]))
     await runner.cleanup()

@@ -4,12 +4,14 @@ TLS), HTTP statuses mapped to error kinds, and the watch stream's failure modes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import json
 import socket
 import ssl
 import sys
+import time
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -459,6 +461,61 @@ async def test_closing_a_watch_early_releases_it(server: Server, tmp_path: Path)
         assert len(page["items"]) == 1
     finally:
         await kube.close()
+
+
+async def test_on_open_is_called_once_the_server_accepts_the_watch_before_any_event(
+    server: Server, tmp_path: Path
+) -> None:
+    """An idle resource sends nothing for minutes: the accepted watch (200) is the only sign that it is healthy."""
+    server.handler = _stream_handler([], then_hang=30)
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    opened: list[float] = []
+    events = kube.watch(
+        GV,
+        "velero",
+        "backups",
+        resource_version="5",
+        timeout_seconds=60,
+        inactivity_timeout=60,
+        on_open=lambda: opened.append(time.monotonic()),
+    )
+    first = asyncio.ensure_future(anext(events))
+    try:
+        deadline = time.monotonic() + 20
+        while not opened and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert len(opened) == 1
+        assert not first.done()  # no event has come, and none is needed
+    finally:
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        await events.aclose()
+        await kube.close()
+
+
+async def test_on_open_is_not_called_for_a_refused_watch(server: Server, tmp_path: Path) -> None:
+    async def unavailable(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"kind": "Status", "code": 503, "message": "try later"}, status=503)
+
+    server.handler = unavailable
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
+    opened: list[bool] = []
+    try:
+        with pytest.raises(KubeError) as caught:
+            async for _ in kube.watch(
+                GV,
+                "velero",
+                "backups",
+                resource_version="5",
+                timeout_seconds=60,
+                inactivity_timeout=60,
+                on_open=lambda: opened.append(True),
+            ):
+                pass
+    finally:
+        await kube.close()
+    assert (caught.value.kind, opened) == ("server_error", [])
 
 
 # -- TLS and in-cluster

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -17,8 +18,12 @@ from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
 from velero_exporter.exposition.status_page import VIOLATED
-from velero_exporter.model.velero import IMPLAUSIBLE_TIMESTAMP
+from velero_exporter.model.aws import AwsModel
+from velero_exporter.model.velero import IMPLAUSIBLE_TIMESTAMP, Model
 from velero_exporter.sandbox import objects as o
+from velero_exporter.sources.kube.source import RecordSink
+from velero_exporter.sources.parsing import parse_backup, parse_schedule
+from velero_exporter.state.store import StoreView
 
 H = 3600.0
 D = 86400.0
@@ -55,7 +60,7 @@ async def test_models_are_reused_until_the_store_changes_or_an_expiration_passes
 
     await renderer.render_now()
     clock.t = NOW + 60
-    store.health.source("kube").up = True  # health alone: the families are encoded again, the models kept
+    store.health.source("kube").set_up(True)  # health alone: the families are encoded again, the models kept
     await renderer.render_now()
     assert calls == [NOW]
     assert past_expiration() == 0
@@ -70,6 +75,105 @@ async def test_models_are_reused_until_the_store_changes_or_an_expiration_passes
     await renderer.render_now()
     assert len(calls) == 3
     assert past_expiration() == 0
+
+
+def samples_of(exposition: Exposition) -> Samples:
+    assert exposition.current is not None
+    return parse_samples(exposition.current.body(TEXT, False).decode())
+
+
+async def test_a_change_of_health_alone_is_rendered_at_once_and_keeps_the_models() -> None:
+    """Sources signal their health: no poll, no clock tick (an hour away here) is needed to show it."""
+    store = load(fixture_objects())
+    exposition = Exposition()
+    renderer = Renderer(store, Config(), exposition, version="t", refresh_interval=H, health_interval=0.05)
+    models = renderer.models
+    calls: list[float] = []
+
+    def counting(view: object, now: float) -> object:
+        calls.append(now)
+        return models(view, now)  # type: ignore[arg-type]
+
+    renderer.models = counting  # type: ignore[assignment,method-assign]
+    task = asyncio.create_task(renderer.run())
+    try:
+        deadline = time.monotonic() + 20
+        while exposition.current is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert value(samples_of(exposition), "velero_exporter_source_up", source="buckets") is None
+        store.health.source("buckets").set_up(True, NOW)
+        while time.monotonic() < deadline:
+            if value(samples_of(exposition), "velero_exporter_source_up", source="buckets") == 1:
+                break
+            await asyncio.sleep(0.01)
+        samples = samples_of(exposition)
+        assert value(samples, "velero_exporter_source_up", source="buckets") == 1
+        assert value(samples, "velero_exporter_source_last_success_timestamp_seconds", source="buckets") == NOW
+        assert len(calls) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_payload_is_ready_only_when_its_models_come_from_a_view_taken_once_the_lists_ended() -> None:
+    """The lists completing while the models of an older view are computed (on a busy machine, a render takes a
+    while) must not make that render's payload ready: it does not hold them."""
+    store = load({})
+    lists_ended = False
+    exposition = Exposition()
+    renderer = Renderer(store, Config(), exposition, version="t", clock=Clock(NOW), ready=lambda: lists_ended)
+    models = renderer.models
+    computing, go_on = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def slow(view: StoreView, now: float) -> tuple[Model, AwsModel]:
+        seen.append(len(view.backups))
+        computing.set()
+        go_on.wait(20)
+        return models(view, now)
+
+    renderer.models = slow  # type: ignore[method-assign]
+    go_on.set()
+    assert await renderer.render_now() is True  # the empty store, before the lists
+    computing.clear()
+    go_on.clear()
+    # The schedules' list ends first: a change, so the next render computes the models of a new view.
+    RecordSink(store.schedules, parse_schedule).replace([o.schedule("hourly", cron="0 * * * *", created=NOW - H)])
+    render = asyncio.create_task(renderer.render_now())
+    assert await asyncio.to_thread(computing.wait, 20)
+    # Meanwhile, on the event loop: the backups' list ends.
+    RecordSink(store.backups, parse_backup).replace([o.backup("b1", started=NOW - H, completed=NOW - H + 60)])
+    lists_ended = True
+    go_on.set()
+    assert await render is True
+    assert not exposition.ready  # rendered from the view taken before the list ended
+    assert await renderer.render_now() is True
+    assert exposition.ready
+    assert value(samples_of(exposition), "velero_exporter_resource_objects", resource="backups") == 1
+    assert seen == [0, 0, 1]
+
+
+async def test_readiness_without_a_change_of_objects_keeps_the_models() -> None:
+    """A resource the API forbids ends its first list without objects: the store is ready, nothing to compute."""
+    store = load(fixture_objects())
+    complete = False
+    exposition = Exposition()
+    renderer = Renderer(store, Config(), exposition, version="t", clock=Clock(NOW), ready=lambda: complete)
+    models = renderer.models
+    calls: list[float] = []
+
+    def counting(view: object, now: float) -> object:
+        calls.append(now)
+        return models(view, now)  # type: ignore[arg-type]
+
+    renderer.models = counting  # type: ignore[assignment,method-assign]
+    await renderer.render_now()
+    assert not exposition.ready
+    complete = True
+    await renderer.render_now()
+    assert exposition.ready
+    assert len(calls) == 1
 
 
 # --- hostile objects: what no Velero writes never stops the exporter, and never fakes freshness -------------

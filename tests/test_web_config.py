@@ -72,7 +72,7 @@ def write_web_config(directory: Path, *, tls: bool = True, users: bool = True) -
 async def serving(web_config: WebConfig) -> AsyncIterator[str]:
     exposition = Exposition()
     exposition.publish(Payload(Families([]), 0.0, "<p>status</p>"))
-    app = build_app(exposition, ready=lambda: True, web_config=web_config)
+    app = build_app(exposition, web_config=web_config)
     runner = await serve(app, "127.0.0.1", 0, web_config.ssl_context)
     port = runner.addresses[0][1]
     scheme = "https" if web_config.ssl_context else "http"
@@ -288,8 +288,8 @@ async def test_bcrypt_runs_off_the_event_loop(authenticated: str) -> None:
 async def test_the_health_port_answers_probes_without_credentials_and_nothing_else(tmp_path: Path) -> None:
     """The kubelet cannot send a password from a Secret: with basic auth on, probes on the main port get 401."""
     exposition = Exposition()
-    exposition.publish(Payload(Families([]), 0.0, "<p>status</p>"))
-    runner = await serve(build_health_app(exposition, ready=lambda: True), "127.0.0.1", 0)
+    exposition.publish(Payload(Families([]), 0.0, "<p>status</p>", ready=True))
+    runner = await serve(build_health_app(exposition), "127.0.0.1", 0)
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -312,7 +312,7 @@ from velero_exporter.exposition.renderer import Renderer
 async def main():
     exposition = Exposition()
     await Renderer(load(fixture_objects()), Config(), exposition, version="t").render_now()
-    app = build_app(exposition, ready=lambda: True, web_config=load_web_config(sys.argv[1]))
+    app = build_app(exposition, web_config=load_web_config(sys.argv[1]))
     runner = await serve(app, "127.0.0.1", 0)
     print(runner.addresses[0][1], flush=True)
     await asyncio.sleep(3600)

@@ -92,6 +92,7 @@ class Exporter:
             config,
             self.exposition,
             version=__version__,
+            ready=lambda: is_ready(self.store),
             debounce=options.render_debounce,
             telemetry_path=options.telemetry_path,
         )
@@ -139,9 +140,7 @@ class Exporter:
     async def _check_live_objectives(self) -> None:
         """Once the cluster has been read: the objectives against the live crons and observed durations (the
         start-up check knew only the config's crons), warning about what the start-up check did not."""
-        # Readiness is a condition over several resources' health, not one event: look once a second.
-        while not is_ready(self.store):  # noqa: ASYNC110
-            await asyncio.sleep(1.0)
+        await self.exposition.wait_ready()
         view = self.store.view()
         # A pass over every backup: off the event loop, on the immutable snapshot.
         for warning in await asyncio.to_thread(self._live_warnings, view.schedules, view.backups, time.time()):
@@ -168,7 +167,6 @@ class Exporter:
             raise StartupError(f"cannot load the Kubernetes configuration: {exc.reason}") from None
         app = build_app(
             self.exposition,
-            ready=lambda: is_ready(self.store),
             telemetry_path=self.options.telemetry_path,
             web_config=self.options.web_config,
         )
@@ -179,7 +177,7 @@ class Exporter:
         addresses = self._runner.addresses
         self.port = int(addresses[0][1]) if addresses else self.options.listen_port
         if self.options.health_address is not None:
-            health = build_health_app(self.exposition, ready=lambda: is_ready(self.store))
+            health = build_health_app(self.exposition)
             self._health_runner = await self._serve(health, *self.options.health_address, limits, tls=False)
         self._tasks = asyncio.create_task(self._run_tasks(self._client), name="exporter")
         log.info("listening address=%s namespace=%s", self.url, self.options.namespace)

@@ -13,7 +13,6 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web, web_response
@@ -53,7 +52,6 @@ def _accepts_gzip(request: web.Request) -> bool:
 def build_app(
     exposition: Exposition,
     *,
-    ready: Callable[[], bool],
     telemetry_path: str = "/metrics",
     web_config: WebConfig | None = None,
 ) -> web.Application:
@@ -87,27 +85,28 @@ def build_app(
 
         app.on_response_prepare.append(add_headers)
     app.router.add_get(telemetry_path, metrics)
-    app.router.add_routes(_probes(exposition, ready))
+    app.router.add_routes(_probes(exposition))
     app.router.add_get("/", status_page)
     return app
 
 
-def build_health_app(exposition: Exposition, *, ready: Callable[[], bool]) -> web.Application:
+def build_health_app(exposition: Exposition) -> web.Application:
     """/healthz and /readyz alone, for --web.health-address: plain HTTP without auth, so that the kubelet's
     probes work whatever the web config asks of scrapers (they cannot send credentials from a Secret), and
     nothing but "ok" and "ready" is told there."""
     app = web.Application(client_max_size=1024)
-    app.router.add_routes(_probes(exposition, ready))
+    app.router.add_routes(_probes(exposition))
     return app
 
 
-def _probes(exposition: Exposition, ready: Callable[[], bool]) -> list[web.RouteDef]:
+def _probes(exposition: Exposition) -> list[web.RouteDef]:
     async def healthz(_: web.Request) -> web.Response:
         # Alive as long as the event loop answers; the sources' health is in the metrics.
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if ready() and exposition.current is not None:
+        # Ready once a payload rendered from the completed lists is served: the first scrape carries the objects.
+        if exposition.ready:
             return web.Response(text="ready\n")
         return web.Response(status=503, text="not ready: waiting for the first list of backups and schedules\n")
 

@@ -6,6 +6,7 @@ OpenMetrics, plain or gzip) is made once per render, on the first scrape that as
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class Payload:
     rendered_at: float
     status_page: str = ""
     large: list[bytes] = field(default_factory=list)
+    ready: bool = False  # rendered from complete objects: the sources' first lists had ended (/readyz)
     _encoded: dict[tuple[str, bool], bytes] = field(default_factory=dict)
     _large_at: int | None = None  # where the large lines start in the uncompressed OpenMetrics body, once made
 
@@ -103,10 +105,20 @@ class Payload:
 
 
 class Exposition:
-    """Holds the newest payload; None until the first render."""
+    """Holds the newest payload; None until the first render. Ready once a ready payload is served."""
 
     def __init__(self) -> None:
         self.current: Payload | None = None
+        self._ready = asyncio.Event()
 
     def publish(self, payload: Payload) -> None:
         self.current = payload
+        if payload.ready:
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()

@@ -11,7 +11,7 @@ by stage (velero_exporter_render_errors_total), logged once per distinct error, 
 from __future__ import annotations
 
 import asyncio
-import copy
+import dataclasses
 import logging
 import random
 import time
@@ -64,6 +64,7 @@ class Models:
 @dataclass(slots=True, frozen=True)
 class _Cached:
     version: int  # the store's change count (but the coverage source's) they were computed at
+    ready: bool  # the objects they were computed from are complete (the sources' first lists have ended)
     models: Models
 
 
@@ -86,21 +87,27 @@ class Renderer:
         *,
         version: str,
         clock: Callable[[], float] = time.time,
+        ready: Callable[[], bool] = lambda: True,
         debounce: float = 0.05,
         refresh_interval: float = 15.0,
-        health_poll: float = 1.0,
+        health_interval: float = 1.0,
         telemetry_path: str = "/metrics",
         retry_initial: float = 1.0,
         retry_max: float = 60.0,
     ) -> None:
+        """`ready` says whether the store holds complete objects (the sources' first lists have ended); a
+        payload rendered from them is marked ready, which /readyz answers. A change of the sources' health alone
+        is rendered at most once per `health_interval`: a list of many pages counts a call per page, and encoding
+        the families after each would compete with the list for the CPU."""
         self._store = store
         self._config = config
         self._exposition = exposition
         self._version = version
         self._clock = clock
+        self._ready = ready
         self._debounce = debounce
         self._refresh_interval = refresh_interval
-        self._health_poll = health_poll
+        self._health_interval = health_interval
         self._telemetry_path = telemetry_path
         self._crons: dict[str, Cron | CronError] = {}
         self._cached: _Cached | None = None
@@ -168,12 +175,12 @@ class Renderer:
             coverage_enabled=self._config.coverage.enabled,
         )
 
-    def encode(self, families: Families, exported: Exported, page: str, now: float) -> Payload:
+    def encode(self, families: Families, exported: Exported, page: str, now: float, ready: bool = False) -> Payload:
         """Every variant of the exposition; the coverage families (a line per namespace and claim) are encoded
         apart, item by item, reusing the lines of unchanged items (metrics/large.py)."""
         with collector_paused():  # sample lines per namespace and claim
             large = self._large.encode(exported, SUBJECTS)
-        return Payload(families, now, page, large).prepare()
+        return Payload(families, now, page, large, ready=ready).prepare()
 
     def payload(
         self,
@@ -198,20 +205,27 @@ class Renderer:
         The models (a pass over every object) are computed again only when the store changed or the clock
         passed their validity; a change of the sources' health alone re-encodes the families, which costs the
         same whatever the number of backups.
+
+        The payload is ready when the models were computed from a view taken once the store was ready (in the
+        same step of the event loop, so no list can complete between the two): its first scrape carries the
+        listed objects. The health, snapshotted after, is as new or newer.
         """
         now = self._clock()
         store = self._store
-        # Before the snapshot: a change after it means a new version.
-        version, coverage_version = store.version_without_coverage, store.coverage_changed.version
+        # Before the snapshot, in the same step: a change after it means a new version.
+        version, coverage_version, ready = store.version_without_coverage, store.coverage_changed.version, self._ready()
         view = store.view()
         cached = self._cached
         ok = True
         if cached is None or cached.version != version or now >= cached.models.valid_until:
             computed = await self._stage("model", self.models, view, now)
             if computed is not None:
-                cached = self._cached = _Cached(version, computed)
+                cached = self._cached = _Cached(version, ready, computed)
             else:
                 ok = False  # the last good models stay, with the current health (and this error counted)
+        elif ready and not cached.ready:
+            # The objects the models were computed from are those of now, which are complete.
+            cached = self._cached = dataclasses.replace(cached, ready=True)
         if cached is None:
             return False
         coverage = self._coverage
@@ -231,7 +245,7 @@ class Renderer:
             else:
                 ok = False  # as for the models: the last good coverage stays
         coverage_model = coverage.model if coverage is not None else NOT_SYNCED
-        health = copy.deepcopy(store.health)
+        health = store.health.snapshot()
         exported = self.exported(cached.models, health, self.resource_stats(), coverage_model)
         families = await self._stage("metrics", self.families, exported)
         if families is None:
@@ -240,7 +254,7 @@ class Renderer:
         if page is not None:
             self._status_page = page
         payload = await self._stage(
-            "encoding", self.encode, families, exported, self._status_page or STATUS_PAGE_UNAVAILABLE, now
+            "encoding", self.encode, families, exported, self._status_page or STATUS_PAGE_UNAVAILABLE, now, cached.ready
         )
         if payload is None:
             return False
@@ -253,7 +267,7 @@ class Renderer:
         try:
             return await self._in_render_thread(compute, *args)
         except Exception as exc:
-            self._store.health.render_errors[stage] += 1
+            self._store.health.render_failed(stage)
             key = (stage, repr(exc))
             if key not in self._seen_errors:
                 if len(self._seen_errors) >= SEEN_ERRORS_LIMIT:
@@ -263,6 +277,8 @@ class Renderer:
             return None
 
     async def run(self) -> None:
+        """Render whenever the objects or the sources' health change (both signal the store), and every
+        refresh_interval for the values the clock moves (ages, expirations)."""
         changed = self._store.changed
         while True:
             if not await self.render_now():
@@ -270,17 +286,13 @@ class Renderer:
                 await asyncio.sleep(self._retry.next())
                 continue
             rendered_at = time.monotonic()
-            seen_health = repr(self._store.health)
-            while True:
-                try:
-                    await asyncio.wait_for(changed.wait(), timeout=self._health_poll)
-                except TimeoutError:
-                    # Sources update their health without touching objects; a fault must show promptly.
-                    if repr(self._store.health) != seen_health:
-                        break
-                    if time.monotonic() - rendered_at >= self._refresh_interval:
-                        break
-                    continue
+            rendered_version = self._cached.version if self._cached is not None else -1
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=self._refresh_interval)
+            except TimeoutError:
+                continue
+            if changed.version != rendered_version:
                 # Coalesce a burst (a relist, a busy watch) into one render.
                 await asyncio.sleep(self._debounce)
-                break
+            else:
+                await asyncio.sleep(max(self._debounce, rendered_at + self._health_interval - time.monotonic()))

@@ -6,8 +6,9 @@ Sources write here; the model reads immutable snapshots. Nothing in this module 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -40,7 +41,8 @@ class Collection(Generic[R]):
     """The objects of one kind, by name, and the problems found while parsing them.
 
     An object whose parse failed has problems but no record (it was skipped); an object with problems and a
-    record was degraded (a field ignored). Both are counted until the object changes or goes.
+    record was degraded (a field ignored). Both are counted until the object changes or goes. Until its first
+    full set (`listed`), an empty collection means "not known yet", not "none".
 
     A record equal to the one held is not stored again: the held one keeps its identity (the coverage model reuses
     its results per record) and nobody is woken for a change that changes nothing (a pod's status update, a pod
@@ -53,6 +55,7 @@ class Collection(Generic[R]):
         self._problems: dict[str, Problems] = {}
         self._on_change = on_change
         self._frozen: Mapping[str, R] | None = None
+        self.listed = False
 
     def replace(self, records: Mapping[str, R], problems: Mapping[str, Problems]) -> None:
         """The full set after a (re)list: anything not in it is gone."""
@@ -60,6 +63,7 @@ class Collection(Generic[R]):
         self._records = {name: _same(held.get(name), record) for name, record in records.items()}
         self._frozen = None
         self._problems = {name: p for name, p in problems.items() if p}
+        self.listed = True
         self._on_change()
 
     def put(self, name: str, record: R | None, problems: Problems = ()) -> None:
@@ -147,81 +151,243 @@ def _same(held: R | None, record: R) -> R:
 
 
 class ChangeSignal:
-    """Counts changes and wakes whoever waits for one (the renderer). A child signal counts its own changes and
-    passes each to its parent, so that a reader can tell one kind of change from the others."""
+    """Counts the changes of one part of the store and wakes whoever waits for a change of any part (the
+    renderer). A part's signal passes each change on to its parent, whose count then includes it (the coverage
+    source's objects are objects), or only shares its parent's wake-up (health, counted apart: it does not
+    invalidate the models)."""
 
-    def __init__(self, parent: ChangeSignal | None = None) -> None:
+    def __init__(self, parent: ChangeSignal | None = None, *, counted: bool = True) -> None:
         self.version = 0
-        self._event = asyncio.Event()
-        self._parent = parent
+        self.wakeup: asyncio.Event = parent.wakeup if parent is not None else asyncio.Event()
+        self._parent = parent if counted else None
 
     def __call__(self) -> None:
         self.version += 1
-        self._event.set()
+        self.wakeup.set()
         if self._parent is not None:
             self._parent()
 
     async def wait(self) -> None:
-        await self._event.wait()
-        self._event.clear()
+        await self.wakeup.wait()
+        self.wakeup.clear()
 
 
-@dataclass(slots=True)
+def unobserved() -> None:
+    """The change signal of health kept outside a store (a test's, a snapshot's): nobody waits for it."""
+
+
+Signal = Callable[[], None]
+
+
 class SourceHealth:
-    """How one source (kube, buckets, snapshots) is doing."""
+    """How one source (kube, buckets, snapshots) is doing, changed only through its methods, each of which
+    signals the change. A source made of parts (the kube source, of the resources it watches) is up when every
+    part is; any other is up as its poller last said."""
 
-    up: bool = False
-    last_success: float | None = None
-    errors: Counter[str] = field(default_factory=Counter)  # by kind
-    api_calls: Counter[str] = field(default_factory=Counter)  # by operation
-    last_refresh_duration: float | None = None
+    __slots__ = ("_changed", "_parts", "_up", "api_calls", "errors", "last_refresh_duration", "last_success")
+
+    def __init__(self, changed: Signal = unobserved, parts: tuple[ResourceHealth, ...] = ()) -> None:
+        self._changed = changed
+        self._parts = parts
+        self._up = False
+        self.last_success: float | None = None
+        self.errors: Counter[str] = Counter()  # by kind
+        self.api_calls: Counter[str] = Counter()  # by operation
+        self.last_refresh_duration: float | None = None
+
+    @property
+    def up(self) -> bool:
+        return all(part.keeps_source_up for part in self._parts) if self._parts else self._up
+
+    def set_up(self, up: bool, now: float | None = None) -> None:
+        """A polling source's verdict after a refresh; `now` is when it was healthy, if it is."""
+        changed = up != self._up
+        self._up = up
+        if up and now is not None:
+            self.last_success = now
+            changed = True
+        if changed:
+            self._changed()
+
+    def succeeded(self, now: float) -> None:
+        self.last_success = now
+        self._changed()
+
+    def refreshed(self, duration: float) -> None:
+        self.last_refresh_duration = duration
+        self._changed()
+
+    def count_call(self, operation: str) -> None:
+        self.api_calls[operation] += 1
+        self._changed()
+
+    def count_error(self, kind: str) -> None:
+        self.errors[kind] += 1
+        self._changed()
+
+    def copy(self) -> SourceHealth:
+        """A copy that later changes do not reach, signalling nobody, its parts folded into `up`."""
+        other = SourceHealth()
+        other._up = self.up
+        other.last_success = self.last_success
+        other.errors = Counter(self.errors)
+        other.api_calls = Counter(self.api_calls)
+        other.last_refresh_duration = self.last_refresh_duration
+        return other
 
 
 @dataclass(slots=True)
 class ResourceHealth:
-    """How the watch of one Kubernetes resource is doing."""
+    """How the watch of one Kubernetes resource is doing; the reflector changes it through the methods."""
 
     synced: bool = False  # has completed a list (at least once)
+    tried: bool = False  # a first list has ended, listed or failed: the source has a verdict on the resource
     up: bool = False  # the last list/watch is healthy
     forbidden: bool = False
     # False once the API answers 404 for the resource: its CRD is not installed (an older Velero), until a list
     # succeeds again.
     served: bool = True
+    optional: bool = False  # a kind of an older Velero's API may lack or the Role may not grant (volume data)
     relists: int = 0
     watch_restarts: int = 0
     last_event: float | None = None
     backoff_seconds: float = 0.0  # the wait before the next list or watch; 0 when not waiting
+    changed: Signal = field(default=unobserved, repr=False, compare=False)
+
+    def listed(self, *, up: bool) -> None:
+        self.synced = self.tried = self.served = True
+        self.up = up
+        self.forbidden = False
+        self.changed()
+
+    def failed(self, *, forbidden: bool = False, not_found: bool = False) -> None:
+        self.tried = True
+        self.up = False
+        self.forbidden = self.forbidden or forbidden
+        self.served = self.served and not not_found
+        self.changed()
+
+    def read(self, *, up: bool) -> None:
+        """A round of reads by GET (not a list) ended; a refusal during it stays until a read succeeds."""
+        self.synced = self.tried = True
+        self.up = up
+        self.changed()
+
+    def permitted(self) -> None:
+        if self.forbidden:
+            self.forbidden = False
+            self.changed()
+
+    @property
+    def keeps_source_up(self) -> bool:
+        """Healthy, or optional and refused (reported on its own, in the resource's families)."""
+        return self.up or (self.optional and (self.forbidden or not self.served))
+
+    def set_up(self, up: bool) -> None:
+        if up != self.up:
+            self.up = up
+            self.changed()
+
+    def event_seen(self, now: float) -> None:
+        self.last_event = now
+        self.changed()
+
+    def relisting(self) -> None:
+        self.relists += 1
+        self.changed()
+
+    def watch_restarted(self) -> None:
+        self.watch_restarts += 1
+        self.changed()
+
+    def waiting(self, seconds: float) -> None:
+        self.backoff_seconds = seconds
+        self.changed()
+
+    def copy(self) -> ResourceHealth:
+        return dataclasses.replace(self, changed=unobserved)
 
 
 @dataclass(slots=True)
 class TargetHealth:
-    """How one target of a polling source (a bucket, a region) is doing."""
+    """How one target of a polling source (a bucket, a region) is doing; changed through the methods."""
 
     up: bool = False
     last_success: float | None = None
     errors: Counter[str] = field(default_factory=Counter)  # by kind
+    changed: Signal = field(default=unobserved, repr=False, compare=False)
+
+    def succeeded(self, now: float) -> None:
+        self.up = True
+        self.last_success = now
+        self.changed()
+
+    def failed(self) -> None:
+        if self.up:
+            self.up = False
+            self.changed()
+
+    def count_error(self, kind: str) -> None:
+        self.errors[kind] += 1
+        self.changed()
+
+    def copy(self) -> TargetHealth:
+        return dataclasses.replace(self, errors=Counter(self.errors), changed=unobserved)
 
 
-@dataclass(slots=True)
 class Health:
-    sources: dict[str, SourceHealth] = field(default_factory=dict)
-    resources: dict[str, ResourceHealth] = field(default_factory=dict)
-    targets: dict[tuple[str, str], TargetHealth] = field(default_factory=dict)  # (source, target)
-    render_errors: Counter[str] = field(default_factory=Counter)  # the renderer's failures, by stage
+    """The sources' health and the renderer's failures. Every change goes through a method that signals it, so
+    that the renderer shows a fault (or a recovery) without polling for it."""
 
-    def source(self, name: str) -> SourceHealth:
-        return self.sources.setdefault(name, SourceHealth())
+    def __init__(self, changed: Signal = unobserved) -> None:
+        self._changed = changed
+        self.sources: dict[str, SourceHealth] = {}
+        self.resources: dict[str, ResourceHealth] = {}
+        self.targets: dict[tuple[str, str], TargetHealth] = {}  # (source, target)
+        self.render_errors: Counter[str] = Counter()  # the renderer's failures, by stage
 
-    def resource(self, name: str) -> ResourceHealth:
-        return self.resources.setdefault(name, ResourceHealth())
+    def source(self, name: str, parts: tuple[ResourceHealth, ...] = ()) -> SourceHealth:
+        """The source's health, listed (down) from now on; `parts` when it is made of resources."""
+        health = self.sources.get(name)
+        if health is None:
+            health = self.sources[name] = SourceHealth(self._changed, parts)
+            self._changed()
+        return health
+
+    def resource(self, name: str, *, optional: bool = False) -> ResourceHealth:
+        health = self.resources.get(name)
+        if health is None:
+            health = self.resources[name] = ResourceHealth(optional=optional, changed=self._changed)
+            self._changed()
+        return health
 
     def target(self, source: str, name: str) -> TargetHealth:
-        return self.targets.setdefault((source, name), TargetHealth())
+        health = self.targets.get((source, name))
+        if health is None:
+            health = self.targets[source, name] = TargetHealth(changed=self._changed)
+            self._changed()
+        return health
 
     def retain_targets(self, source: str, names: Container[str]) -> None:
         """Forget the targets of a source that are no longer discovered: no series stays behind."""
-        for key in [k for k in self.targets if k[0] == source and k[1] not in names]:
+        gone = [k for k in self.targets if k[0] == source and k[1] not in names]
+        for key in gone:
             del self.targets[key]
+        if gone:
+            self._changed()
+
+    def render_failed(self, stage: str) -> None:
+        self.render_errors[stage] += 1
+        self._changed()
+
+    def snapshot(self) -> Health:
+        """A copy for a render in another thread: later changes do not reach it, and it signals nobody."""
+        copy = Health()
+        copy.sources = {name: health.copy() for name, health in self.sources.items()}
+        copy.resources = {name: health.copy() for name, health in self.resources.items()}
+        copy.targets = {key: health.copy() for key, health in self.targets.items()}
+        copy.render_errors = Counter(self.render_errors)
+        return copy
 
 
 @dataclass(slots=True, frozen=True)
@@ -278,7 +444,8 @@ class Store:
         self.persistent_volume_claims: Collection[PersistentVolumeClaim] = Collection(self.coverage_changed)
         self.persistent_volumes: Collection[PersistentVolume] = Collection(self.coverage_changed)
         self.resource_policies: Collection[ResourcePolicy] = Collection(self.coverage_changed)
-        self.health = Health()
+        # Health changes wake the renderer too, but are counted apart: they do not invalidate the models.
+        self.health = Health(ChangeSignal(self.changed, counted=False))
 
     def collections(self) -> dict[str, Collection[Any]]:
         """Each collection by the plural of its Kubernetes resource (the coverage source's only when it is on)."""

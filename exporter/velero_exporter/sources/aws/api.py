@@ -233,16 +233,16 @@ class AwsApi:
                 result = await asyncio.to_thread(self._invoke, where, credentials, operation, params)
             except Exception as exc:
                 if error_code(exc) in absent:
-                    self._health.api_calls[operation] += 1
+                    self._health.count_call(operation)
                     return None
                 kind = error_kind(exc)
                 if kind is None:
                     raise
                 # Without credentials botocore sends nothing: no call to count.
                 if kind != "no_credentials":
-                    self._health.api_calls[operation] += 1
-                self._health.errors[kind] += 1
-                target.errors[kind] += 1
+                    self._health.count_call(operation)
+                self._health.count_error(kind)
+                target.count_error(kind)
                 if kind in ("no_credentials", "unauthorized"):
                     self.forget_credentials()
                 if kind not in RETRYABLE_KINDS or attempt >= self._max_attempts:
@@ -251,7 +251,7 @@ class AwsApi:
                 log.debug("retrying operation=%s kind=%s attempt=%d delay=%.2f", operation, kind, attempt, delay)
                 await self._sleep(delay)
                 continue
-            self._health.api_calls[operation] += 1
+            self._health.count_call(operation)
             return result
 
     def _invoke(

@@ -37,7 +37,7 @@ class Poller(Generic[T]):
         self,
         source: str,
         store: Store,
-        discover: Callable[[Store], Mapping[str, T]],
+        discover: Callable[[Store], Mapping[str, T] | None],
         refresher: Refresher[T],
         *,
         interval: float,
@@ -59,7 +59,7 @@ class Poller(Generic[T]):
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
-        self._targets: dict[str, T] = {}
+        self._targets: dict[str, T] | None = None  # None before the first discovery
         self._due: dict[str, float] = {}  # monotonic time of each target's next refresh
 
     def _next_wait(self) -> float:
@@ -73,12 +73,18 @@ class Poller(Generic[T]):
             await self._sleep(self._tick)
 
     async def tick(self) -> None:
-        """Discover, then refresh every target that is new, changed or due."""
-        targets = dict(self._discover(self._store))
+        """Discover, then refresh every target that is new, changed or due; nothing while discovery cannot tell
+        the targets yet (None: the locations have not been listed)."""
+        found = self._discover(self._store)
+        if found is None:
+            return
+        targets = dict(found)
+        known = self._targets or {}
         now = self._monotonic()
         for name, target in targets.items():
-            if self._targets.get(name) != target:
+            if known.get(name) != target:
                 self._due[name] = now
+        # The first discovery is a change even when it finds nothing: a source with no target is up.
         changed = targets != self._targets
         self._targets = targets
         if changed:
@@ -89,7 +95,7 @@ class Poller(Generic[T]):
         if due:
             started = self._monotonic()
             await asyncio.gather(*(self._refresh(name, targets[name]) for name in due))
-            self._store.health.source(self.source).last_refresh_duration = self._monotonic() - started
+            self._store.health.source(self.source).refreshed(self._monotonic() - started)
         if changed:
             self._update_source_health()
 
@@ -99,27 +105,24 @@ class Poller(Generic[T]):
             try:
                 await self._refresher.refresh(name, target, health)
             except AwsError as err:
-                health.up = False
+                health.failed()
                 log.warning("refresh failed source=%s target=%s error=%s", self.source, name, err)
             except (KeyError, TypeError, ValueError, AttributeError):
                 # A response not shaped as documented must not stop the exporter: it is this target's fault.
                 # (AwsApi counts the errors of calls; this one came after the call.)
-                health.errors["bad_response"] += 1
-                self._store.health.source(self.source).errors["bad_response"] += 1
-                health.up = False
+                health.count_error("bad_response")
+                self._store.health.source(self.source).count_error("bad_response")
+                health.failed()
                 log.exception("refresh failed source=%s target=%s error=bad_response", self.source, name)
             else:
-                health.up = True
-                health.last_success = self._clock()
+                health.succeeded(self._clock())
         self._due[name] = self._monotonic() + self._next_wait()
-        # After each target, not each tick: a health that changed every tick would make the renderer render
-        # every tick.
         self._update_source_health()
 
     def _update_source_health(self) -> None:
+        """The source's verdict: up when every target is (after each target's refresh, and when targets come or
+        go), signalled to the renderer by the health itself."""
         health = self._store.health
-        source = health.source(self.source)
-        targets = [health.target(self.source, name) for name in self._targets]
-        source.up = all(t.up for t in targets)
-        if source.up:
-            source.last_success = self._clock()
+        targets = [health.target(self.source, name) for name in self._targets or {}]
+        up = all(t.up for t in targets)
+        health.source(self.source).set_up(up, self._clock() if up else None)

@@ -26,23 +26,32 @@ def aws_sources(store: Store, config: Config, *, tick: float = 1.0, backoff_base
 
     def poller(
         source: str,
-        discover: Callable[[Store], Mapping[str, T]],
+        discover: Callable[[Store], Mapping[str, T] | None],
         refresher: Callable[[AwsApi], Refresher[T]],
         interval: float,
     ) -> Poller[T]:
         return Poller(source, store, discover, refresher(api(source)), interval=interval, jitter=aws.jitter, tick=tick)
 
-    def discover_buckets(store: Store) -> dict[str, BucketTarget]:
-        return bucket_targets(store.storage_locations.frozen(), aws)
+    # None until the kube source has listed the locations: no verdict on targets that are not known yet.
+    def discover_buckets(store: Store) -> dict[str, BucketTarget] | None:
+        locations = store.storage_locations
+        return bucket_targets(locations.frozen(), aws) if locations.listed else None
 
-    def discover_repositories(store: Store) -> dict[str, BucketTarget]:
-        return repositories.list_mode(discover_buckets(store))
+    def discover_repositories(store: Store) -> dict[str, BucketTarget] | None:
+        buckets = discover_buckets(store)
+        return repositories.list_mode(buckets) if buckets is not None else None
 
-    def discover_regions(store: Store) -> dict[str, str]:
-        return {region: region for region in snapshot_regions(store.snapshot_locations.frozen(), aws)}
+    def discover_regions(store: Store) -> dict[str, str] | None:
+        locations = store.snapshot_locations
+        if not locations.listed:
+            return None
+        return {region: region for region in snapshot_regions(locations.frozen(), aws)}
 
-    def discover_identities(store: Store) -> dict[str, Where]:
-        return accounts.identities(discover_buckets(store), list(discover_regions(store)), aws)
+    def discover_identities(store: Store) -> dict[str, Where] | None:
+        buckets, regions = discover_buckets(store), discover_regions(store)
+        if buckets is None or regions is None:
+            return None
+        return accounts.identities(buckets, list(regions), aws)
 
     return [
         poller(

@@ -406,14 +406,22 @@ class KubeClient:
             "resourceVersion": resource_version,
             "timeoutSeconds": str(timeout_seconds),
         }
-        return self._watch(self._url(group_version_path, namespace, plural), params, plural, inactivity_timeout)
+        url = self._url(group_version_path, namespace, plural)
+        return self._watch(url, params, plural, inactivity_timeout, on_open)
 
     async def _watch(
-        self, url: str, params: Mapping[str, str], plural: str, inactivity_timeout: float
+        self,
+        url: str,
+        params: Mapping[str, str],
+        plural: str,
+        inactivity_timeout: float,
+        on_open: Callable[[], None] | None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         client_timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout, sock_read=None)
         resp = await self._open(url, params, client_timeout, max(self.request_timeout, inactivity_timeout))
         try:
+            if on_open is not None:
+                on_open()
             buffer = bytearray()
             while True:
                 newline = buffer.find(b"\n")

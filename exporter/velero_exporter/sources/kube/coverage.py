@@ -101,7 +101,6 @@ class CoverageSource:
         *,
         policy_interval: float = 60.0,
         reflector_options: dict[str, Any] | None = None,
-        health_interval: float = 0.5,
         policy_check: float = 1.0,
         max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes,
     ) -> None:
@@ -111,13 +110,14 @@ class CoverageSource:
         self._version = velero_version
         self._policy_interval = policy_interval
         self._options = reflector_options or {}
-        self._health_interval = health_interval
         self._policy_check = policy_check
         self._max_value_bytes = max_value_bytes
 
     async def run(self) -> None:
         health = self._store.health
-        source_health = health.source(SOURCE)
+        parts = (*(health.resource(r.plural) for r in RESOURCES), health.resource(POLICIES))
+        # Up when every kind's list and watch and the policies' reads are: each change of their health is one.
+        source_health = health.source(SOURCE, parts=parts)
         log.info("source=coverage resources=%s", ",".join(r.plural for r in RESOURCES))
         async with asyncio.TaskGroup() as group:
             for resource in RESOURCES:
@@ -138,14 +138,6 @@ class CoverageSource:
                 )
                 group.create_task(reflector.run(), name=f"reflector-{resource.plural}")
             group.create_task(self._read_policies(), name="coverage-policies")
-            group.create_task(self._watch_health(), name="coverage-health")
-
-    async def _watch_health(self) -> None:
-        health = self._store.health
-        names = [*(r.plural for r in RESOURCES), POLICIES]
-        while True:
-            health.source(SOURCE).up = all(health.resource(n).up for n in names)
-            await asyncio.sleep(self._health_interval)
 
     async def _read_policies(self) -> None:
         """Read every named policy each interval; between reads, look each second for a newly named one, and
@@ -162,9 +154,7 @@ class CoverageSource:
                 for name in sorted(names):
                     await self._read_policy(name)
                 last_read = time.monotonic()
-                health.synced = True
-                if not health.forbidden:
-                    health.up = True
+                health.read(up=not health.forbidden)
             for gone in [p.name for p in policies if p.name not in names]:
                 policies.remove(gone)
             await asyncio.sleep(self._policy_check)
@@ -173,24 +163,23 @@ class CoverageSource:
         policies = self._store.resource_policies
         health = self._store.health.resource(POLICIES)
         source_health = self._store.health.source(SOURCE)
-        source_health.api_calls["get"] += 1
+        source_health.count_call("get")
         try:
             obj = await self._client.get(CORE, self._namespace, POLICIES, name)
         except KubeError as err:
-            source_health.errors[err.kind] += 1
+            source_health.count_error(err.kind)
             if err.kind == "not_found":
                 policies.put(name, ResourcePolicy(name, "missing", None, "no such ConfigMap"))
                 return
-            health.up = False
-            health.forbidden = err.kind == "forbidden"
+            health.failed(forbidden=err.kind == "forbidden")
             held = policies.get(name)
             # A transient failure keeps what was read last; a refusal (or nothing read yet) makes it unknown.
             if held is None or err.kind == "forbidden":
                 policies.put(name, ResourcePolicy(name, "unreadable", None, err.reason))
             log.warning("event=policy_read_failed configmap=%s reason=%s", name, err.kind)
             return
-        health.forbidden = False
-        source_health.last_success = time.time()
+        health.permitted()
+        source_health.succeeded(time.time())
         data = obj.get("data")
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             policies.put(name, ResourcePolicy(name, "invalid", None, "the ConfigMap has no string data"))

@@ -112,7 +112,7 @@ class Reflector:
                     await self._list()
                     need_list = False
                 await self._watch()
-                self.health.watch_restarts += 1
+                self.health.watch_restarted()
                 log.debug(
                     "event=watch_ended resource=%s reason=timeout resource_version=%s",
                     self.plural,
@@ -120,13 +120,13 @@ class Reflector:
                 )
             except _RelistError as relist:
                 need_list = True
-                self.health.relists += 1
+                self.health.relisting()
                 delay = relist.delay
                 if relist.reason == "watch_expired":
                     self._expirations += 1
                     delay = self._backoff.next()
                     if self._relists_failing:
-                        self.health.up = False
+                        self.health.set_up(False)
                 log.info("event=relist resource=%s reason=%s retry_in=%.2f", self.plural, relist.reason, delay)
                 await self._wait(delay)
             except KubeError as err:
@@ -135,8 +135,8 @@ class Reflector:
                 await self._wait(delay)
             except Exception:
                 # A bug (in a sink, say) must not end the watch of this resource for good: start over.
-                self.source_health.errors["internal"] += 1
-                self.health.up = False
+                self.source_health.count_error("internal")
+                self.health.failed()
                 need_list = True
                 delay = self._backoff.next()
                 log.exception("event=reflector_failed resource=%s retry_in=%.2f", self.plural, delay)
@@ -150,29 +150,28 @@ class Reflector:
         """Sleep before the next attempt, the delay visible in the health metrics meanwhile."""
         if delay <= 0:
             return
-        self.health.backoff_seconds = delay
+        self.health.waiting(delay)
         try:
             await asyncio.sleep(delay)
         finally:
-            self.health.backoff_seconds = 0.0
+            self.health.waiting(0.0)
 
     def _failed(self, err: KubeError, *, listing: bool) -> tuple[float, bool]:
         """Record a failed call; return how long to wait and whether the next attempt must list."""
-        self.source_health.errors[err.kind] += 1
-        self.health.up = False
+        was_served = self.health.served
+        self.source_health.count_error(err.kind)
+        self.health.failed(forbidden=err.kind == "forbidden", not_found=err.kind == "not_found")
         op = "list" if listing else "watch"
         relist = False
         level = logging.WARNING
         if err.kind == "forbidden":
-            self.health.forbidden = True
             delay = self.backoff_max
             relist = True  # permissions were revoked for a while: trust nothing seen before
         elif err.kind == "not_found":
             # The resource (its CRD) is not served: installed later if ever (a Velero upgrade), so no hurry; its
             # history is gone with it. Said once, not every retry.
-            if not self.health.served:
+            if not was_served:
                 level = logging.DEBUG
-            self.health.served = False
             delay = self.backoff_max
             relist = True
         elif err.retry_after is not None and err.retry_after > 0:
@@ -199,7 +198,7 @@ class Reflector:
         continue_token: str | None = None
         restarts = 0
         while True:
-            self.source_health.api_calls["list"] += 1
+            self.source_health.count_call("list")
             try:
                 page = await self.client.list(
                     self.group_version_path,
@@ -211,7 +210,7 @@ class Reflector:
             except KubeError as err:
                 if err.kind == "expired" and continue_token is not None and restarts < 3:
                     # The continue token outlived the server's history: start over for a consistent set.
-                    self.source_health.errors[err.kind] += 1
+                    self.source_health.count_error(err.kind)
                     restarts += 1
                     log.info("event=list_restarted resource=%s reason=continue_token_expired", self.plural)
                     listing = self.sink.new_list()
@@ -228,19 +227,16 @@ class Reflector:
                 break
         count = listing.commit()
         self.resource_version = resource_version
-        now = self.clock()
-        self.health.synced = True
-        self.health.up = not self._relists_failing  # listing works; whether watching does, the next watch tells
-        self.health.forbidden = False
-        self.health.served = True
-        self.source_health.last_success = now
-        self.source_health.last_refresh_duration = time.monotonic() - started
+        duration = time.monotonic() - started
+        self.health.listed(up=not self._relists_failing)  # listing works; whether watching does, the watch tells
+        self.source_health.succeeded(self.clock())
+        self.source_health.refreshed(duration)
         log.info(
             "event=listed resource=%s objects=%d resource_version=%s duration=%.3f",
             self.plural,
             count,
             resource_version,
-            self.source_health.last_refresh_duration,
+            duration,
         )
 
     # -- watch
@@ -248,7 +244,7 @@ class Reflector:
     async def _watch(self) -> None:
         """One watch request, until the server ends it normally. Raises KubeError or _RelistError."""
         timeout_seconds = max(1, int(self.watch_timeout * (1.0 + self._rng.random())))
-        self.source_health.api_calls["watch"] += 1
+        self.source_health.count_call("watch")
         events = self.client.watch(
             self.group_version_path,
             self.namespace,
@@ -267,37 +263,39 @@ class Reflector:
                     self._handle(event)
         except KubeError as err:
             if err.kind == "expired":
-                self.source_health.errors[err.kind] += 1
+                self.source_health.count_error(err.kind)
                 raise _RelistError("watch_expired") from err
             raise
         if received == 0 and time.monotonic() - started < MIN_WATCH_SECONDS:
             # A server (or proxy) that ends watches at once would otherwise be hammered.
             raise KubeError("bad_response", "watch ended at once without any event")
-        now = self.clock()
-        self._expirations = 0
-        self.health.up = True
-        self.source_health.last_success = now
+        self._healthy()
 
     def _watch_opened(self) -> None:
         # An idle resource may send nothing but a bookmark a minute: an accepted watch is a healthy one, unless
         # watches keep expiring at once.
-        self.health.up = not self._relists_failing
-        self.source_health.last_success = self.clock()
+        self.health.set_up(not self._relists_failing)
+        self.source_health.succeeded(self.clock())
+
+    def _healthy(self) -> None:
+        """A watch event or a watch that ended normally: the history holds, the resource is healthy."""
+        self._expirations = 0
+        self.health.set_up(True)
+        self.source_health.succeeded(self.clock())
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         obj: dict[str, Any] = event["object"]
-        now = self.clock()
-        self.health.last_event = now
+        self.health.event_seen(self.clock())
         if kind == "ERROR":
             code = obj.get("code")
             reason = obj.get("reason") or obj.get("message") or "unknown"
             if code == 410:
-                self.source_health.errors["expired"] += 1
+                self.source_health.count_error("expired")
                 raise _RelistError("watch_expired")
             kube_kind = "server_error" if not isinstance(code, int) else kind_for_status(code)
-            self.source_health.errors[kube_kind] += 1
-            self.health.up = False
+            self.source_health.count_error(kube_kind)
+            self.health.failed()
             delay = self._backoff.next()
             log.warning(
                 "event=watch_error resource=%s reason=%s code=%s retry_in=%.2f",
@@ -318,9 +316,7 @@ class Reflector:
             return
         if resource_version:
             self.resource_version = str(resource_version)
-        self._expirations = 0
-        self.health.up = True
-        self.source_health.last_success = now
+        self._healthy()
 
 
 def _quote(text: str) -> str:

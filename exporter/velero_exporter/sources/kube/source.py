@@ -33,7 +33,7 @@ from velero_exporter.sources.parsing import (
     parse_storage_location,
 )
 from velero_exporter.state.progress import remember_progress
-from velero_exporter.state.store import Collection, ResourceHealth, Store
+from velero_exporter.state.store import Collection, Store
 
 SOURCE = "kube"
 log = logging.getLogger("velero_exporter.kube")
@@ -162,16 +162,13 @@ class RecordSink:
 
 
 def is_ready(store: Store) -> bool:
-    """Backups and schedules have been listed once, or the API refuses them (reported, not waited for)."""
+    """The cluster has been read once: backups and schedules listed (or refused by the API: reported, not waited
+    for), and every other resource's first list ended, listed or failed, so that the kube source's health says
+    what it found rather than "not yet"."""
     resources = store.health.resources
-    return all(
-        name in resources and (resources[name].synced or resources[name].forbidden) for name in READINESS_RESOURCES
-    )
-
-
-def _resource_up(resource: KubeResource, health: ResourceHealth) -> bool:
-    """Whether the resource keeps the source up: healthy, or optional and refused (reported on its own)."""
-    return health.up or (resource.optional and (health.forbidden or not health.served))
+    if any(name not in resources or not resources[name].tried for name in (r.plural for r in RESOURCES)):
+        return False
+    return all(resources[name].synced or resources[name].forbidden for name in READINESS_RESOURCES)
 
 
 class KubeSource:
@@ -182,29 +179,20 @@ class KubeSource:
         store: Store,
         *,
         reflector_options: dict[str, Any] | None = None,
-        health_interval: float = 0.5,
         max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes,
     ) -> None:
         self._client = client
         self._namespace = namespace
         self._store = store
         self._options = reflector_options or {}
-        self._health_interval = health_interval
         self._max_value_bytes = max_value_bytes
-
-    def _update_up(self) -> None:
-        health = self._store.health
-        health.source(SOURCE).up = all(_resource_up(r, health.resource(r.plural)) for r in RESOURCES)
-
-    async def _watch_health(self) -> None:
-        while True:
-            self._update_up()
-            await asyncio.sleep(self._health_interval)
 
     async def run(self) -> None:
         health = self._store.health
-        source_health = health.source(SOURCE)
-        log.info("source=kube namespace=%s resources=%s", self._namespace, ",".join(r.plural for r in RESOURCES))
+        resources = {r.plural: health.resource(r.plural, optional=r.optional) for r in RESOURCES}
+        # Up when every resource's list and watch is: each reflector's change of its resource's health is one.
+        source_health = health.source(SOURCE, parts=tuple(resources.values()))
+        log.info("source=kube namespace=%s resources=%s", self._namespace, ",".join(resources))
         async with asyncio.TaskGroup() as group:
             for resource in RESOURCES:
                 reflector = Reflector(
@@ -217,10 +205,9 @@ class KubeSource:
                         max_value_bytes=self._max_value_bytes,
                         remember=resource.remember,
                     ),
-                    health.resource(resource.plural),
+                    resources[resource.plural],
                     source_health,
                     group_version_path=resource.group_version_path,
                     **self._options,
                 )
                 group.create_task(reflector.run(), name=f"reflector-{resource.plural}")
-            group.create_task(self._watch_health(), name="kube-health")
