@@ -23,7 +23,6 @@ from velero_exporter.sources.parsing import (
     VALUE_TRUNCATED,
     SharedValues,
     parse_backup,
-    parse_go_duration,
     parse_restore,
     parse_schedule,
     parse_snapshot_location,
@@ -31,6 +30,7 @@ from velero_exporter.sources.parsing import (
     parse_timestamp,
 )
 from velero_exporter.state.vocabulary import VALIDATION_ANNOTATION
+from velero_exporter.velero.duration import go_duration_seconds
 
 PARSERS = (parse_backup, parse_restore, parse_schedule, parse_storage_location, parse_snapshot_location)
 
@@ -160,12 +160,12 @@ def test_problems_are_counted_by_resource_and_reason_and_the_rest_is_served() ->
     [("720h0m0s", 2592000.0), ("1h30m", 5400.0), ("0", 0.0), ("1.5s", 1.5), ("300ms", 0.3), ("-1h", -3600.0)],
 )
 def test_go_durations(text: str, seconds: float) -> None:
-    assert parse_go_duration(text) == pytest.approx(seconds)
+    assert go_duration_seconds(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("text", ["", "h", "1d", "1h 2m", "abc", "1hh", "+"])
 def test_bad_go_durations(text: str) -> None:
-    assert parse_go_duration(text) is None
+    assert go_duration_seconds(text) is None
 
 
 def test_timestamps() -> None:

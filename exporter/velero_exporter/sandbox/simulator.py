@@ -24,9 +24,10 @@ from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.story import run_name
 from velero_exporter.sandbox.volume_story import operations
-from velero_exporter.sources.parsing import parse_go_duration, parse_schedule, parse_storage_location
+from velero_exporter.sources.parsing import parse_schedule, parse_storage_location
 from velero_exporter.state.vocabulary import SCHEDULE_BLOCKING_PHASES, SCHEDULE_NAME_LABEL
 from velero_exporter.velero.cron import CronError, parse_cron
+from velero_exporter.velero.duration import go_duration_seconds
 
 log = logging.getLogger("velero_exporter.sandbox")
 
@@ -148,7 +149,7 @@ class VeleroSimulator:
             self._api.replace(operation)
         self._api.replace(
             objects.backup(
-                backup_name, completed=completed, expiration=completed + (parse_go_duration(ttl) or 0.0), **common
+                backup_name, completed=completed, expiration=completed + (go_duration_seconds(ttl) or 0.0), **common
             )
         )
         log.info("simulated backup=%s phase=Completed", backup_name)

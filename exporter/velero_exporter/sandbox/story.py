@@ -19,8 +19,8 @@ from __future__ import annotations
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.cluster_story import PLATFORM_NAMESPACES, VOLUME_POLICY
 from velero_exporter.sandbox.volume_story import volume_data
-from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.velero.cron import parse_cron
+from velero_exporter.velero.duration import go_duration_seconds
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -33,10 +33,6 @@ def run_name(schedule: str, t: float) -> str:
     """Velero names a scheduled backup <schedule>-<UTC start as YYYYMMDDhhmmss>."""
     stamp = objects.rfc3339(t) or ""
     return f"{schedule}-{stamp.replace('-', '').replace(':', '').replace('T', '').rstrip('Z')}"
-
-
-def _floor(t: float, step: float) -> float:
-    return t - (t % step)
 
 
 def scheduled_runs(
@@ -61,7 +57,7 @@ def scheduled_runs(
                 labels={TIER_LABEL: tier},
                 started=start,
                 completed=start + duration,
-                expiration=start + (parse_go_duration(ttl) or 0.0),
+                expiration=start + (go_duration_seconds(ttl) or 0.0),
                 ttl=ttl,
                 items_backed_up=items,
                 items_total=items,

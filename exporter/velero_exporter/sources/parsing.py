@@ -8,7 +8,6 @@ skipped. Problems are short reason codes, counted by the exporter per resource a
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from velero_exporter.state.vocabulary import (
     Problem,
     Validation,
 )
+from velero_exporter.velero.duration import go_duration_seconds
 
 R = TypeVar("R")
 V = TypeVar("V")
@@ -128,21 +128,18 @@ class _Reader:
         return value
 
     def timestamp(self, parent: Mapping[str, Any], key: str) -> float | None:
-        value = parent.get(key)
-        if value is None:
-            return None
-        parsed = self.shared.timestamp(value) if isinstance(value, str) else None
-        if parsed is None:
-            self.note(BAD_TIMESTAMP)
-        return parsed
+        return self._seconds(parent.get(key), self.shared.timestamp, BAD_TIMESTAMP)
 
     def go_duration(self, parent: Mapping[str, Any], key: str) -> float | None:
-        value = parent.get(key)
+        return self._seconds(parent.get(key), self.shared.duration, BAD_DURATION)
+
+    def _seconds(self, value: object, parse: Callable[[str], float | None], problem: str) -> float | None:
+        """A string field read as seconds; absent is unknown, anything unreadable is unknown and noted."""
         if value is None:
             return None
-        parsed = self.shared.duration(value) if isinstance(value, str) else None
+        parsed = parse(value) if isinstance(value, str) else None
         if parsed is None:
-            self.note(BAD_DURATION)
+            self.note(problem)
         return parsed
 
     def last_changed(self, meta: Mapping[str, Any]) -> float | None:
@@ -224,14 +221,15 @@ class SharedValues:
         return shared
 
     def timestamp(self, text: str) -> float | None:
-        if text in self._timestamps:
-            return self._timestamps[text]
-        return self._remember(self._timestamps, text, parse_timestamp(text))
+        return self._parsed(self._timestamps, text, parse_timestamp)
 
     def duration(self, text: str) -> float | None:
-        if text in self._durations:
-            return self._durations[text]
-        return self._remember(self._durations, text, parse_go_duration(text))
+        return self._parsed(self._durations, text, go_duration_seconds)
+
+    def _parsed(self, table: dict[str, float | None], text: str, parse: Callable[[str], float | None]) -> float | None:
+        if text in table:
+            return table[text]
+        return self._remember(table, text, parse(text))
 
     def _remember(self, table: dict[Any, Any], key: Any, value: V) -> V:
         if len(table) >= self.limit:
@@ -251,29 +249,6 @@ def parse_timestamp(value: object) -> float | None:
     if parsed.tzinfo is None:
         return None
     return parsed.timestamp()
-
-
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_go_duration(text: str) -> float | None:
-    """A Go time.Duration string as metav1.Duration serialises it ("720h0m0s"); None when malformed."""
-    body = text[1:] if text[:1] in "+-" else text
-    if body == "0":
-        return 0.0
-    if not body:
-        return None
-    total = 0.0
-    pos = 0
-    for match in _GO_DURATION_PART.finditer(body):
-        if match.start() != pos:
-            return None
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(body):
-        return None
-    return -total if text.startswith("-") else total
 
 
 def _identify(obj: object) -> tuple[Mapping[str, Any] | None, str | None, tuple[str, ...]]:

@@ -57,6 +57,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Literal
 
+from velero_exporter.velero.duration import INT64_MAX, GoDurationError, parse_go_duration
+
 __all__ = ["Cron", "CronError", "CronNeverMatchesError", "RobfigVersion", "parse_cron"]
 
 # The robfig/cron major version a Velero release parses crons with.
@@ -78,7 +80,6 @@ class CronNeverMatchesError(CronError):
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 _FIELDS_RE = re.compile(f"[^{re.escape(_GO_SPACE)}]+")
 _ATOI_RE = re.compile(r"[+-]?[0-9]+")
-_INT64_MAX = (1 << 63) - 1
 
 
 def _go_fields(text: str) -> list[str]:
@@ -94,100 +95,9 @@ def _atoi(text: str) -> int | None:
     if not _ATOI_RE.fullmatch(text) or len(text.lstrip("+-").lstrip("0")) > 19:
         return None  # not a number, or far outside int64 (and int() limits long digit strings)
     value = int(text)
-    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
         return None
     return value
-
-
-_NANOSECOND = 1
-_UNITS = {
-    "ns": _NANOSECOND,
-    "us": 1_000,
-    "\u00b5s": 1_000,  # U+00B5 micro sign
-    "\u03bcs": 1_000,  # U+03BC Greek mu
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
-
-
-def _go_parse_duration(text: str) -> int:
-    """time.ParseDuration, returning nanoseconds; raises CronError with Go's reason."""
-    orig = text
-    s = text
-    neg = False
-    if s and s[0] in "+-":
-        neg = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise CronError(f"invalid duration {orig!r}")
-    total = 0
-    while s:
-        if not (s[0] == "." or "0" <= s[0] <= "9"):
-            raise CronError(f"invalid duration {orig!r}")
-        # leadingInt
-        i = 0
-        v = 0
-        while i < len(s) and "0" <= s[i] <= "9":
-            if v > (1 << 63) // 10:
-                raise CronError(f"invalid duration {orig!r}")
-            v = v * 10 + ord(s[i]) - ord("0")
-            if v > 1 << 63:
-                raise CronError(f"invalid duration {orig!r}")
-            i += 1
-        pre = i > 0
-        s = s[i:]
-        post = False
-        f = 0
-        scale = 1.0
-        if s and s[0] == ".":
-            s = s[1:]
-            # leadingFraction
-            i = 0
-            overflow = False
-            while i < len(s) and "0" <= s[i] <= "9":
-                if not overflow:
-                    if f > _INT64_MAX // 10:
-                        overflow = True
-                    else:
-                        y = f * 10 + ord(s[i]) - ord("0")
-                        if y > 1 << 63:
-                            overflow = True
-                        else:
-                            f = y
-                            scale *= 10
-                i += 1
-            post = i > 0
-            s = s[i:]
-        if not pre and not post:
-            raise CronError(f"invalid duration {orig!r}")
-        i = 0
-        while i < len(s) and not (s[i] == "." or "0" <= s[i] <= "9"):
-            i += 1
-        if i == 0:
-            raise CronError(f"missing unit in duration {orig!r}")
-        unit_name, s = s[:i], s[i:]
-        unit = _UNITS.get(unit_name)
-        if unit is None:
-            raise CronError(f"unknown unit {unit_name!r} in duration {orig!r}")
-        if v > (1 << 63) // unit:
-            raise CronError(f"invalid duration {orig!r}")
-        v *= unit
-        if f > 0:
-            v += int(float(f) * (float(unit) / scale))
-            if v > 1 << 63:
-                raise CronError(f"invalid duration {orig!r}")
-        total += v
-        if total > 1 << 63:
-            raise CronError(f"invalid duration {orig!r}")
-    if neg:
-        return -total
-    if total > _INT64_MAX:
-        raise CronError(f"invalid duration {orig!r}")
-    return total
 
 
 # --- fields ------------------------------------------------------------------------------------
@@ -623,7 +533,10 @@ def parse_cron(spec: str, default_timezone: str = "UTC", library: RobfigVersion 
         if fixed is not None:
             fields = list(fixed)
         elif rest.startswith(_EVERY):
-            nanos = _go_parse_duration(rest[len(_EVERY) :])
+            try:
+                nanos = parse_go_duration(rest[len(_EVERY) :])
+            except GoDurationError as exc:
+                raise CronError(str(exc)) from None
             # Every(): below one second becomes one second; sub-second parts are truncated.
             nanos = max(nanos, 1_000_000_000)
             return Cron(spec=spec, timezone=zone_name, library=library, every=nanos // 1_000_000_000, zone=zone)
