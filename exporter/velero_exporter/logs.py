@@ -11,7 +11,9 @@ LEVELS = ("debug", "info", "warn", "error")
 FORMATS = ("logfmt", "json")
 
 
-def _logfmt_value(value: str) -> str:
+def logfmt_value(value: str) -> str:
+    """A value as logfmt writes it: bare when it can be, else quoted, with backslashes, quotes and newlines
+    escaped (so that a value from a peer, an error's text, stays on its line and in its field)."""
     if value and not any(c in value for c in ' "=\n'):
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
@@ -25,10 +27,10 @@ class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = (
             f"ts={_timestamp(record)} level={record.levelname.lower()} "
-            f"logger={record.name} msg={_logfmt_value(record.getMessage())}"
+            f"logger={record.name} msg={logfmt_value(record.getMessage())}"
         )
         if record.exc_info:
-            line += " error=" + _logfmt_value(repr(record.exc_info[1]))
+            line += " error=" + logfmt_value(repr(record.exc_info[1]))
         return line
 
 

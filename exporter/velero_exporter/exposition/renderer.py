@@ -35,6 +35,7 @@ from velero_exporter.model.volumes import VolumeModel, build_volume_model
 from velero_exporter.sources.kube.coverage import is_synced
 from velero_exporter.state.collector_pause import collector_paused
 from velero_exporter.state.store import Health, Store, StoreView
+from velero_exporter.state.vocabulary import RenderStage
 from velero_exporter.velero.cron import Cron, CronError, parse_cron
 
 log = logging.getLogger("velero_exporter.renderer")
@@ -121,7 +122,6 @@ class Renderer:
         # Every render on one thread: its large buffers (tens of megabytes at a large cluster's coverage) come
         # from one malloc arena instead of one per worker of the default executor, which kept each its own.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
-        self.renders = 0
 
     async def _in_render_thread(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -259,10 +259,9 @@ class Renderer:
         if payload is None:
             return False
         self._exposition.publish(payload)
-        self.renders += 1
         return ok and page is not None
 
-    async def _stage(self, stage: str, compute: Callable[..., T], *args: object) -> T | None:
+    async def _stage(self, stage: RenderStage, compute: Callable[..., T], *args: object) -> T | None:
         """One stage of a render in the render thread; None when it raised (counted and logged)."""
         try:
             return await self._in_render_thread(compute, *args)

@@ -30,6 +30,7 @@ from velero_exporter.state.records import (
     StorageLocation,
     VolumeOperation,
 )
+from velero_exporter.state.vocabulary import ErrorKind, RenderStage
 
 R = TypeVar("R")
 K = TypeVar("K")
@@ -221,7 +222,7 @@ class SourceHealth:
         self.api_calls[operation] += 1
         self._changed()
 
-    def count_error(self, kind: str) -> None:
+    def count_error(self, kind: ErrorKind) -> None:
         self.errors[kind] += 1
         self._changed()
 
@@ -250,7 +251,6 @@ class ResourceHealth:
     optional: bool = False  # a kind of an older Velero's API may lack or the Role may not grant (volume data)
     relists: int = 0
     watch_restarts: int = 0
-    last_event: float | None = None
     backoff_seconds: float = 0.0  # the wait before the next list or watch; 0 when not waiting
     changed: Signal = field(default=unobserved, repr=False, compare=False)
 
@@ -288,10 +288,6 @@ class ResourceHealth:
             self.up = up
             self.changed()
 
-    def event_seen(self, now: float) -> None:
-        self.last_event = now
-        self.changed()
-
     def relisting(self) -> None:
         self.relists += 1
         self.changed()
@@ -327,7 +323,7 @@ class TargetHealth:
             self.up = False
             self.changed()
 
-    def count_error(self, kind: str) -> None:
+    def count_error(self, kind: ErrorKind) -> None:
         self.errors[kind] += 1
         self.changed()
 
@@ -376,7 +372,7 @@ class Health:
         if gone:
             self._changed()
 
-    def render_failed(self, stage: str) -> None:
+    def render_failed(self, stage: RenderStage) -> None:
         self.render_errors[stage] += 1
         self._changed()
 

@@ -54,6 +54,8 @@ ALL_RESTORE_PHASES: tuple[str, ...] = (*RESTORE_PHASES, UNKNOWN_PHASE)
 FINISHED_PHASES: tuple[str, ...] = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 FINISHED_BACKUP_PHASES: frozenset[str] = frozenset(FINISHED_PHASES)
 FINISHED_RESTORE_PHASES: frozenset[str] = frozenset(FINISHED_PHASES)
+# A finished run that did not complete: failed, partly failed or refused by validation.
+UNSUCCESSFUL_PHASES: frozenset[str] = frozenset(FINISHED_PHASES) - {"Completed"}
 QUEUED_BACKUP_PHASES: frozenset[str] = frozenset({"New", "Queued", "ReadyToStart"})
 UNFINISHED_BACKUP_PHASES: frozenset[str] = frozenset(
     {
@@ -133,6 +135,22 @@ ErrorKind = Literal[
     "internal",
 ]
 ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
+_STATUS_KINDS: dict[int, ErrorKind] = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    410: "expired",
+    429: "throttled",
+}
+
+
+def kind_for_status(status: int, other: ErrorKind) -> ErrorKind:
+    """The kind of an HTTP error status, for the Kubernetes and the AWS APIs alike; `other` for a status
+    neither a server's (5xx) nor one of the known client errors."""
+    if status >= 500:
+        return "server_error"
+    return _STATUS_KINDS.get(status, other)
+
 
 # Why an object is held with a problem (velero_exporter_invalid_objects{reason}): skipped, or a field ignored.
 Problem = Literal[

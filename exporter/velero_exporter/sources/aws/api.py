@@ -28,11 +28,12 @@ from botocore.config import Config as BotocoreConfig
 
 from velero_exporter.config.settings import AwsConfig
 from velero_exporter.state.store import SourceHealth, TargetHealth
+from velero_exporter.state.vocabulary import ErrorKind, kind_for_status
 
 log = logging.getLogger("velero_exporter.aws")
 
 # Error codes by kind (S3, EC2, CloudWatch and STS spell some of them differently).
-_CODE_KINDS: dict[str, str] = {
+_CODE_KINDS: dict[str, ErrorKind] = {
     **dict.fromkeys(
         (
             "SlowDown",
@@ -68,7 +69,7 @@ _CODE_KINDS: dict[str, str] = {
     **dict.fromkeys(("NoSuchBucket", "NoSuchKey", "NotFound", "404"), "not_found"),
 }
 # Worth another attempt: the next one may well succeed.
-RETRYABLE_KINDS = frozenset({"throttled", "server_error", "timeout", "unreachable"})
+RETRYABLE_KINDS: frozenset[ErrorKind] = frozenset({"throttled", "server_error", "timeout", "unreachable"})
 # A response body is read whole in the worker thread; velero-backup.json is a few kilobytes.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # Assumed-role credentials are renewed this long before they expire.
@@ -78,7 +79,7 @@ ROLE_RENEWAL_MARGIN = 300.0
 class AwsError(Exception):
     """A call that failed for good, classified by kind (the health metrics' `kind` label)."""
 
-    def __init__(self, kind: str, operation: str, detail: str) -> None:
+    def __init__(self, kind: ErrorKind, operation: str, detail: str) -> None:
         super().__init__(f"{operation}: {kind}: {detail}")
         self.kind = kind
         self.operation = operation
@@ -91,7 +92,7 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
-def error_kind(exc: BaseException) -> str | None:
+def error_kind(exc: BaseException) -> ErrorKind | None:
     """The kind of a botocore failure; None for anything else (a bug, which is not swallowed)."""
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
         return "no_credentials"
@@ -104,11 +105,7 @@ def error_kind(exc: BaseException) -> str | None:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         if code in _CODE_KINDS:
             return _CODE_KINDS[code]
-        if status == 429:
-            return "throttled"
-        if status >= 500:
-            return "server_error"
-        return {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(status, "client_error")
+        return kind_for_status(status, "client_error")
     if isinstance(exc, botocore.exceptions.HTTPClientError):
         return "unreachable"
     if isinstance(exc, botocore.parsers.ResponseParserError):

@@ -32,7 +32,10 @@ from kubernetes import client as kube_client_module
 from kubernetes import config as kube_config
 
 from velero_exporter.config.settings import DEFAULT_LIMITS
+from velero_exporter.logs import logfmt_value
+from velero_exporter.state import vocabulary
 from velero_exporter.state.collector_pause import collector_paused
+from velero_exporter.state.vocabulary import ErrorKind
 
 log = logging.getLogger("velero_exporter.kube")
 
@@ -42,9 +45,11 @@ IN_CLUSTER_NAMESPACE_FILE: Final = "/var/run/secrets/kubernetes.io/serviceaccoun
 
 
 class KubeError(Exception):
-    """A failed API call, classified by `kind` (one of store.ERROR_KINDS) for health metrics and retries."""
+    """A failed API call, classified by `kind` for health metrics and retries."""
 
-    def __init__(self, kind: str, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, reason: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{kind}: {reason}" if status is None else f"{kind} (HTTP {status}): {reason}")
         self.kind = kind
         self.reason = reason
@@ -52,20 +57,9 @@ class KubeError(Exception):
         self.retry_after = retry_after
 
 
-def kind_for_status(status: int) -> str:
-    if status == 401:
-        return "unauthorized"
-    if status == 403:
-        return "forbidden"
-    if status == 404:
-        return "not_found"
-    if status == 410:
-        return "expired"
-    if status == 429:
-        return "throttled"
-    if status >= 500:
-        return "server_error"
-    return "bad_response"
+def kind_for_status(status: int) -> ErrorKind:
+    # Any other status is not what a conforming API server answers a list or a watch with.
+    return vocabulary.kind_for_status(status, "bad_response")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -139,7 +133,7 @@ def _load(kubeconfig: str | None, context: str | None) -> _Loaded:
         try:
             kube_config.load_incluster_config(client_configuration=cfg)
         except kube_config.ConfigException as exc:
-            log.info("event=in_cluster_config_unavailable reason=%s", _quote(str(exc)))
+            log.info("event=in_cluster_config_unavailable reason=%s", logfmt_value(str(exc)))
         else:
             namespace = DEFAULT_NAMESPACE
             with contextlib.suppress(OSError), open(IN_CLUSTER_NAMESPACE_FILE, encoding="utf-8") as f:
@@ -154,10 +148,6 @@ def _load(kubeconfig: str | None, context: str | None) -> _Loaded:
         chosen = next((c for c in contexts if c.get("name") == context), active)
     namespace = ((chosen or {}).get("context") or {}).get("namespace") or DEFAULT_NAMESPACE
     return _Loaded(cfg, str(namespace), path)
-
-
-def _quote(text: str) -> str:
-    return json.dumps(text) if (not text or any(c in text for c in ' "=\n')) else text
 
 
 class KubeClient:
@@ -202,15 +192,11 @@ class KubeClient:
 
         log.info(
             "event=kube_config_loaded source=%s host=%s namespace=%s",
-            _quote(loaded.source),
+            logfmt_value(loaded.source),
             loaded.cfg.host,
             loaded.namespace,
         )
         return cls(loaded.cfg, namespace=loaded.namespace, reload=reload, **caps)
-
-    @property
-    def host(self) -> str:
-        return self._settings.host
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

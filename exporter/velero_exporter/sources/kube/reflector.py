@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from velero_exporter.backoff import Backoff
+from velero_exporter.logs import logfmt_value
 from velero_exporter.sources.kube.client import KubeClient, KubeError, kind_for_status
 from velero_exporter.state.collector_pause import collector_paused
 from velero_exporter.state.store import ResourceHealth, SourceHealth
@@ -186,7 +187,7 @@ class Reflector:
             err.kind,
             err.status if err.status is not None else "none",
             delay,
-            _quote(err.reason),
+            logfmt_value(err.reason),
         )
         return delay, relist
 
@@ -286,7 +287,6 @@ class Reflector:
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         obj: dict[str, Any] = event["object"]
-        self.health.event_seen(self.clock())
         if kind == "ERROR":
             code = obj.get("code")
             reason = obj.get("reason") or obj.get("message") or "unknown"
@@ -300,7 +300,7 @@ class Reflector:
             log.warning(
                 "event=watch_error resource=%s reason=%s code=%s retry_in=%.2f",
                 self.plural,
-                _quote(str(reason)),
+                logfmt_value(str(reason)),
                 code,
                 delay,
             )
@@ -312,12 +312,8 @@ class Reflector:
         elif kind == "DELETED":
             self.sink.delete(obj)
         elif kind != "BOOKMARK":
-            log.warning("event=watch_unknown_event resource=%s type=%s", self.plural, _quote(str(kind)))
+            log.warning("event=watch_unknown_event resource=%s type=%s", self.plural, logfmt_value(str(kind)))
             return
         if resource_version:
             self.resource_version = str(resource_version)
         self._healthy()
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
