@@ -193,11 +193,6 @@ class Exporter:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise StartupError(f"cannot listen on {host}:{port}: {reason}") from None
 
-    @property
-    def health_port(self) -> int | None:
-        addresses = self._health_runner.addresses if self._health_runner is not None else []
-        return int(addresses[0][1]) if addresses else None
-
     async def stop(self) -> None:
         if self._tasks is not None:
             self._tasks.cancel()

@@ -38,10 +38,6 @@ class Tier:
     # restore, until the tier's first verified drill).
     require_validation: bool = False
 
-    @property
-    def schedule_names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.schedules)
-
 
 BUCKET_MODES: tuple[str, ...] = ("list", "cloudwatch")
 DEFAULT_DRILL_LABEL = "velero-exporter.io/drill"

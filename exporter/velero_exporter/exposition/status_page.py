@@ -21,7 +21,12 @@ from velero_exporter.model.volumes import NO_VOLUMES, BackupVolumes, ScheduleVol
 from velero_exporter.state.aws_records import NO_ENCRYPTION, BucketKey, Checked, LifecycleExpiration, ObjectLock
 from velero_exporter.state.records import Repository, Restore
 from velero_exporter.state.store import Health
-from velero_exporter.state.vocabulary import FAILED_VOLUME_OPERATION_PHASES, MOVED_METHODS, VOLUME_METHODS
+from velero_exporter.state.vocabulary import (
+    FAILED_VOLUME_OPERATION_PHASES,
+    MOVED_METHODS,
+    UNSUCCESSFUL_PHASES,
+    VOLUME_METHODS,
+)
 
 # The families each section presents (the same values, from the same model): the contract test checks that they
 # are declared, and docs/metrics.md lists the sections as their users.
@@ -114,7 +119,6 @@ COVERAGE_ROWS = 50
 OK = "ok"
 VIOLATED = "RPO violated"
 NO_RECOVERY_POINT = "no recovery point"
-FAILED_PHASES = frozenset({"Failed", "PartiallyFailed", "FailedValidation"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -166,7 +170,7 @@ def accepting_tiers(model: Model) -> frozenset[str]:
 def schedule_failing(schedule: ScheduleState, accepting: frozenset[str] = frozenset()) -> bool:
     backup = schedule.last_finished
     record = schedule.record
-    failed = backup is not None and backup.phase in FAILED_PHASES
+    failed = backup is not None and backup.phase in UNSUCCESSFUL_PHASES
     if failed and backup is not None and backup.phase == "PartiallyFailed" and schedule.tier in accepting:
         failed = False
     return record is None or record.phase == "FailedValidation" or failed or schedule.next_run is None
@@ -657,7 +661,7 @@ def render_status_page(
                     _e(_when(g.last_finished.completed if g.last_finished else None, now)),
                     _e(_restore_duration(g.last_finished)),
                 ),
-                "bad" if g.last_finished is not None and g.last_finished.phase in FAILED_PHASES else "",
+                "bad" if g.last_finished is not None and g.last_finished.phase in UNSUCCESSFUL_PHASES else "",
             )
             for g in model.restore_groups
         ),

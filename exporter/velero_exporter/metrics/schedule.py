@@ -26,10 +26,6 @@ def _record_state_set(schedule: ScheduleState) -> Iterator[Sample]:
         yield from state_set(_schedule, SCHEDULE_PHASES, lambda s: s.record.phase if s.record else None)(schedule)
 
 
-def _last_phase(schedule: ScheduleState) -> str | None:
-    return schedule.last_finished.phase if schedule.last_finished is not None else None
-
-
 SCHEDULES: Subject[ScheduleState] = Subject(
     "Schedules",
     lambda exported: exported.model.schedules,

@@ -21,6 +21,7 @@ from typing import Any
 
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.config import seconds
+from velero_exporter.state.vocabulary import FINISHED_PHASES
 
 Json = dict[str, Any]
 
@@ -32,7 +33,6 @@ Json = dict[str, Any]
 DATASOURCE: Json = {"type": "prometheus", "uid": "${datasource}"}
 CLUSTER = 'cluster=~"$cluster"'
 TIER = 'tier=~"$tier"'
-FINISHED_PHASES = ("Completed", "PartiallyFailed", "Failed", "FailedValidation")
 FAILED = 'phase=~"Failed|FailedValidation"'
 PARTIALLY_FAILED = 'phase="PartiallyFailed"'
 COMPLETED = 'phase="Completed"'
@@ -128,15 +128,9 @@ OK_BAD = value_map({1: ("yes", "green"), 0: ("NO", "red")})
 AVAILABLE = value_map({1: ("Available", "green"), 0: ("Unavailable", "red")})
 UP = value_map({1: ("up", "green"), 0: ("DOWN", "red")})
 VALIDATION_DISABLED = value_map({0: ("disabled", "text")})
-PHASES = value_map(
-    {
-        0: ("none yet", "text"),
-        1: ("Completed", "green"),
-        2: ("PartiallyFailed", "orange"),
-        3: ("Failed", "red"),
-        4: ("FailedValidation", "red"),
-    }
-)
+PHASE_COLOURS = {"Completed": "green", "PartiallyFailed": "orange", "Failed": "red", "FailedValidation": "red"}
+# The number each finished phase is shown as (see phase_code): its place in FINISHED_PHASES, 0 for none.
+PHASES = value_map({0: ("none yet", "text"), **{i: (p, PHASE_COLOURS[p]) for i, p in enumerate(FINISHED_PHASES, 1)}})
 NEVER = value_map({-1: ("never", "red")})
 GOOD_IF_ZERO = steps(("green", None), ("red", 1))
 NEUTRAL = steps(("text", None))
