@@ -214,7 +214,6 @@ RENDERS: Subject[Health] = Subject(
             "stays served and the render is retried with backoff.",
             ("stage",),
             counts(lambda _: (), lambda health: health.render_errors, RENDER_STAGES),
-            ad_hoc="a failing render keeps serving its last good output: a bug to report, not an outage of Velero",
         ),
     ),
 )

@@ -105,6 +105,9 @@ class MixinConfig:
     location_validation_grace: str = "15m"
     # VeleroExporterDown: a cluster whose exporter reported within this window and no longer does.
     exporter_absent_lookback: str = "1d"
+    # VeleroExporterRenderFailing: a render stage failed within this window. Longer than the renderer's longest
+    # retry backoff (60s), so that a failure that persists keeps it above 0 between two attempts.
+    render_errors_window: str = "5m"
     # Where the runbooks live; each alert links to base + "#" + its anchor.
     runbook_base_url: str = "https://github.com/velero-exporter/velero-exporter/blob/main/docs/runbooks.md"
     severity: Mapping[str, str] = field(
@@ -159,6 +162,10 @@ class MixinConfig:
             # The kube source feeds every object-state alert: its outage must page like the exporter's.
             "VeleroExporterKubeSourceDown": "critical",
             "VeleroExporterResourceForbidden": "warning",
+            # The models or the metrics frozen at their last good render: no new fault of Velero's shows.
+            "VeleroExporterRenderFailing": "critical",
+            # Only the status page is stale; the metrics and the alerts are current.
+            "VeleroExporterStatusPageRenderFailing": "warning",
         }
     )
     # `for` of each alert; docs/runbooks.md explains each value.
@@ -218,6 +225,7 @@ class MixinConfig:
             "VeleroExporterDown": "10m",
             "VeleroExporterSourceDown": "15m",
             "VeleroExporterResourceForbidden": "10m",
+            "VeleroExporterRenderFailing": "10m",
         }
     )
 

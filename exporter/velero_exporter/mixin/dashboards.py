@@ -2268,13 +2268,44 @@ def exporter_health() -> Dashboard:
             ),
         ],
     )
+    window = MIXIN.render_errors_window
+    # Failing at some point within the alert's window: a persistent failure is retried only once a minute.
+    errors = sel("velero_exporter_render_errors_total")
+    failing = f"max_over_time((increase({errors}[$__rate_interval]) > 0)[{window}:])"
+    renders = Row(
+        30,
+        "Renders",
+        [
+            stat(
+                31,
+                "Render stages failing",
+                f"Stages of the exporter's render (model, metrics, status_page, encoding) that failed within the last"
+                f" {window}: the exporter serves their last good output, so what it reports is frozen (the status"
+                " page's alone: the page). A bug of the exporter's, with a traceback in its log.",
+                "short",
+                [Query(count_or_zero(f"max by (cluster, stage) ({failing})"))],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroExporterRenderFailing",),
+            ),
+            timeseries(
+                32,
+                "Render errors by stage",
+                "Failed renders per second, by stage; a failing stage is retried with backoff (1 s doubling to"
+                " 60 s), so a persistent failure shows as a slow, steady rate.",
+                "ops",
+                [Query(rate("velero_exporter_render_errors_total", "stage"), legend="{{stage}}")],
+                explains=("VeleroExporterRenderFailing",),
+                width=18,
+            ),
+        ],
+    )
     return Dashboard(
         "velero-exporter-health.json",
         HEALTH_UID,
         "Velero / Exporter health",
         "Is the velero-exporter itself telling the truth? Its scrape, its sources, the Kubernetes resources it"
-        " watches and the objects it had to skip.",
-        [top, sources, kube],
+        " watches, the objects it had to skip and its own renders.",
+        [top, sources, kube, renders],
         [datasource_variable(), cluster_variable()],
         [dashboard_link("Overview", OVERVIEW_UID, "Every tier at a glance")],
     )
@@ -2353,6 +2384,7 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroExporterDown": (HEALTH_UID, 2),
     "VeleroExporterSourceDown": (HEALTH_UID, 11),
     "VeleroExporterResourceForbidden": (HEALTH_UID, 21),
+    "VeleroExporterRenderFailing": (HEALTH_UID, 31),
 }
 
 

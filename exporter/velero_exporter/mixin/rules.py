@@ -926,6 +926,8 @@ def exporter_alerts(b: Builder) -> list[Rule]:
     ic = b.in_cluster()
     build = b.s("velero_exporter_build_info")
     lookback = b.cfg.exporter_absent_lookback
+    render_errors, render_window = "velero_exporter_render_errors_total", b.cfg.render_errors_window
+    page = '"status_page"'
     kube = f'source=~"{b.cfg.kube_source}"'
     not_kube = f'source!~"{b.cfg.kube_source}"'
     return [
@@ -971,6 +973,21 @@ def exporter_alerts(b: Builder) -> list[Rule]:
             "The velero-exporter may not read a Kubernetes resource.",
             "The Kubernetes API forbids the velero-exporter" + ic + " to list {{ $labels.resource }}: its "
             "metrics are missing.",
+        ),
+        b.alert(
+            "VeleroExporterRenderFailing",
+            f"increase({b.s(render_errors, 'stage!=' + page)}[{render_window}]) > 0",
+            "The velero-exporter fails to render its metrics.",
+            "The velero-exporter" + ic + " fails to render (stage {{ $labels.stage }}): what it serves is frozen "
+            "at its last good render, and no new Velero fault shows.",
+        ),
+        b.alert(
+            "VeleroExporterRenderFailing",
+            f"increase({b.s(render_errors, 'stage=' + page)}[{render_window}]) > 0",
+            "The velero-exporter fails to render its status page.",
+            "The velero-exporter" + ic + " fails to render its status page: the page shows its last good render; "
+            "the metrics and alerts are current.",
+            severity_key="VeleroExporterStatusPageRenderFailing",
         ),
     ]
 
