@@ -398,6 +398,31 @@ async def test_the_tier_table_shows_the_sandboxs_objectives_ages_and_states(sand
     drill = await _column(sandbox, tiers, "Last good restore")
     assert abs(drill.pop("hot") - (DAY - 540)) <= slack  # the drill a day ago
     assert drill == {"critical": -1, "full": -1, "config": -1, "dr": -1}  # "never"
+    newest_drill = await _column(sandbox, tiers, "Newest drill")
+    assert newest_drill == {"hot": 1, "critical": 0, "full": 0, "config": 0, "dr": 0}  # passed; none
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_drill_panels_show_the_sandboxs_verified_drill(sandbox: Sandbox) -> None:
+    """The story's one drill (hot, passed its validation a day less nine minutes ago), and the demo's dr tier that
+    requires validation, in the tier detail's drill panels (every tier at once)."""
+
+    async def per_tier(title: str) -> dict[str, float]:
+        (target,) = _panel("velero-tier-detail.json", title)["targets"]
+        answer = await query(sandbox.prometheus, substitute(target["expr"], tier=".*"))
+        return {series["metric"]["tier"]: float(series["value"][1]) for series in answer}
+
+    results = await per_tier("Newest restore drill")
+    assert results.pop("hot") == 1  # passed
+    assert set(results.values()) == {0}  # none
+    assert set(results) >= {"critical", "full", "config", "dr"}
+    verified = await per_tier("Last verified restore")
+    slack = 120.0  # the time since the story was written, and Prometheus' evaluation
+    assert abs(verified.pop("hot") - (DAY - 540)) <= slack
+    assert verified == {"critical": -1, "full": -1, "config": -1, "dr": -1}  # "never"
+    required = await per_tier("Drill validation required")
+    assert required == {"hot": 0, "critical": 0, "full": 0, "config": 0, "dr": 1}
 
 
 @pytest.mark.slow

@@ -7,13 +7,15 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from tests.test_metric_values import NOW, fixture_objects, load
+from tests.metrics_text import value
+from tests.test_metric_values import NOW, fixture_objects, load, render
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import BucketSettings, Config
@@ -74,6 +76,11 @@ def parse_tables(page: str) -> dict[str, list[list[str]]]:
 
 
 NO_AWS = AwsModel(buckets=(), regions=())
+H = 3600.0
+
+
+def utc(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def cron_or_error(spec: str) -> Cron | CronError:
@@ -115,6 +122,48 @@ def test_a_schedule_whose_cron_matches_no_time_shows_back_to_back_runs() -> None
         "back to back: its cron matches no time, so Velero backs up at every reconcile",
     ]
     assert "<tr class='bad'><td>feb-30</td>" in page
+
+
+def test_restore_drills_show_each_tiers_newest_drill_and_last_verified_one() -> None:
+    """velero_tier_last_drill_result, velero_tier_last_verified_restore_timestamp_seconds and the tier's
+    require_validation, tier by tier, as the metrics say them."""
+    config = Config(tiers=tuple(replace(t, require_validation=t.name == "critical") for t in Config().tiers))
+    objs = {
+        "backups": [
+            o.backup("hot-1", schedule="hourly-hot", started=NOW - 30 * H, completed=NOW - 30 * H + 60),
+            o.backup("critical-1", schedule="daily-critical", started=NOW - 30 * H, completed=NOW - 30 * H + 60),
+            o.backup("full-1", schedule="weekly-full", started=NOW - 30 * H, completed=NOW - 30 * H + 60),
+        ],
+        "restores": [
+            # hot: a verified drill yesterday, then a newer one whose validation has not reported yet
+            o.restore("drill-hot-1", backup_name="hot-1", completed=NOW - 26 * H, drill=True, validation="passed"),
+            o.restore("drill-hot-2", backup_name="hot-1", completed=NOW - H, drill=True),
+            # critical: its validation found the application broken; never verified
+            o.restore("drill-crit", backup_name="critical-1", completed=NOW - 3 * H, drill=True, validation="failed"),
+            # full: a plain restore is no drill
+            o.restore("restore-full", backup_name="full-1", completed=NOW - 2 * H),
+        ],
+    }
+    model = build_model(load(objs).view(), config, NOW, cron_or_error)
+    page = render_status_page(model, NO_AWS, Health(), NOW, version="t", telemetry_path="/metrics")
+    assert parse_tables(page)["Restore drills"] == [
+        ["hot", "unvalidated", f"{utc(NOW - 26 * H)} (1d2h ago)", "no"],
+        ["critical", "failed", "never", "yes"],
+        ["full", "none", "never", "no"],
+        ["config", "none", "never", "no"],
+        ["dr", "none", "never", "no"],
+    ]
+    assert re.findall(r"<tr class='(\w*)'><td>(hot|critical|full)</td><td>(?:unvalidated|failed|none)", page) == [
+        ("warn", "hot"),
+        ("bad", "critical"),
+        ("", "full"),
+    ]
+    samples = render(load(objs), config)
+    assert value(samples, "velero_tier_last_drill_result", tier="hot", result="unvalidated") == 1
+    assert value(samples, "velero_tier_last_drill_result", tier="critical", result="failed") == 1
+    assert value(samples, "velero_tier_last_verified_restore_timestamp_seconds", tier="hot") == NOW - 26 * H
+    assert value(samples, "velero_tier_last_verified_restore_timestamp_seconds", tier="critical") is None
+    assert value(samples, "velero_tier_drill_validation_required", tier="critical") == 1
 
 
 def test_html_is_escaped() -> None:
@@ -208,6 +257,19 @@ async def test_the_page_in_a_real_browser_shows_the_sandbox_tiers(demo_exporter:
     age = _minutes(tiers["critical"][2])
     assert 180 <= age <= 180 + (time.time() - demo_exporter.story_now) / 60 + 1
     tables = parse_tables(dom)
+    # The story's verified drill of the hot tier completed a day less nine minutes before the story's now; the
+    # dr tier requires validation (the demo's config) and has no drill yet.
+    drills = {row[0]: row[1:] for row in tables["Restore drills"]}
+    assert {tier: (row[0], row[2]) for tier, row in drills.items()} == {
+        "hot": ("passed", "no"),
+        "critical": ("none", "no"),
+        "full": ("none", "no"),
+        "config": ("none", "no"),
+        "dr": ("none", "yes"),
+    }
+    assert [row[1] for tier, row in drills.items() if tier != "hot"] == ["never"] * 4
+    verified = _minutes(drills["hot"][1].split("(")[1].rstrip(")"))
+    assert 24 * 60 - 9 <= verified <= 24 * 60 - 9 + (time.time() - demo_exporter.story_now) / 60 + 1
     locations = {row[0]: row[3] for row in tables["Storage locations"]}
     assert locations == {"default": "Available", "dr": "Unavailable"}
     # the story's stale DR copy: the critical tier's copies in us-west-2 stopped 2.5 days ago

@@ -63,6 +63,11 @@ SECTION_FAMILIES: dict[str, tuple[str, ...]] = {
         "velero_repository_last_maintenance_timestamp_seconds",
         "velero_repository_last_maintenance_result",
     ),
+    "Restore drills": (
+        "velero_tier_last_drill_result",
+        "velero_tier_last_verified_restore_timestamp_seconds",
+        "velero_tier_drill_validation_required",
+    ),
     "Restores": (
         "velero_restore_last_phase",
         "velero_restore_last_completion_timestamp_seconds",
@@ -159,6 +164,33 @@ def _tier_row(tier: TierState, now: float, last_result: str | None) -> TierRow:
         recovery_point_age=age,
         state=state,
         last_result=last_result,
+    )
+
+
+# A tier's newest drill, as its row is shown: passed is good, failed is bad, a Completed drill whose validation
+# has not reported yet is a warning, and a tier without drills is neither (VeleroRestoreTestOverdue judges that).
+DRILL_ROW_CLASS = {"passed": "good", "failed": "bad", "unvalidated": "warn"}
+
+
+def drill_table(model: Model, now: float) -> str:
+    """Each configured tier's newest restore drill and its last verified one (a drill that Completed and passed
+    its validation), and whether only verified drills count as its restore test."""
+    return _table(
+        "Restore drills",
+        ("tier", "newest drill", "last verified restore", "validation required"),
+        (
+            (
+                (
+                    _e(tier.name),
+                    _e(tier.last_drill_result or "none"),
+                    _e(_when(tier.last_verified_restore, now) if tier.last_verified_restore is not None else "never"),
+                    "yes" if tier.objectives is not None and tier.objectives.require_validation else "no",
+                ),
+                DRILL_ROW_CLASS.get(tier.last_drill_result or "", ""),
+            )
+            for tier in model.tiers
+            if tier.objectives is not None or tier.last_drill_result is not None
+        ),
     )
 
 
@@ -707,7 +739,7 @@ def render_status_page(
         f"<style>{STYLE}</style></head><body>"
         f"<h1>Velero backup status</h1><p class='meta'>velero-exporter {_e(version)} · as of {stamp} · "
         f"<a href='{path}'>metrics</a> · <a href='/healthz'>healthz</a> · <a href='/readyz'>readyz</a></p>"
-        f"{tiers}{schedules}{unfinished}{volume_table(volumes)}{operations_table(volumes, now)}{restores}{locations}"
+        f"{tiers}{schedules}{unfinished}{volume_table(volumes)}{operations_table(volumes, now)}{restores}{drill_table(model, now)}{locations}"
         f"{repository_table(volumes, model, now)}"
         f"{coverage_tables(coverage) if coverage_enabled else ''}"
         f"{bucket_table(aws, now)}{posture_table(model, aws, now)}{replica_table(aws)}"

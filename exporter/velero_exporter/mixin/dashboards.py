@@ -57,8 +57,12 @@ def age(timestamp: str) -> str:
     return f"time() - {timestamp}"
 
 
+def label_is(label: str, value: str) -> str:
+    return f'{label}="{value}"'
+
+
 def phase_is(phase: str) -> str:
-    return f'phase="{phase}"'
+    return label_is("phase", phase)
 
 
 def worst_phase(by: str, metric: str, labels: str, *matchers: str) -> str:
@@ -98,10 +102,22 @@ def rate(metric: str, labels: str, function: str = "rate") -> str:
     return f"sum by (cluster, {labels}) ({function}({sel(metric)}[$__rate_interval]))"
 
 
-def restore_test_age(*matchers: str) -> str:
-    """Time since a restore from the tier last Completed; -1 (shown as "never") for a tier never restored."""
-    last = sel("velero:tier_last_restore_success_timestamp_seconds", *matchers)
+def restore_test_age(*matchers: str, evidence: str = "velero:tier_last_restore_success_timestamp_seconds") -> str:
+    """Time since the tier's restore evidence (by default a restore from it last Completed); -1 (shown as
+    "never") for a configured tier without any."""
+    last = sel(evidence, *matchers)
     return f"{age(last)}\nor on (cluster, tier)\n{sel('velero:tier_rpo_seconds', *matchers)} * 0 - 1"
+
+
+# A tier's newest drill result as one number, the worse the higher (see DRILLS); 0: no drill.
+DRILL_CODES = {"passed": 1, "unvalidated": 2, "failed": 3}
+
+
+def drill_code(*matchers: str) -> str:
+    """The newest drill's result of each tier as its DRILL_CODES number, 0 without a drill."""
+    metric = "velero_tier_last_drill_result"
+    terms = [f"{code} * {per('tier', metric, label_is('result', r), *matchers)}" for r, code in DRILL_CODES.items()]
+    return "\n  + ".join(terms)
 
 
 def count_or_zero(expr: str) -> str:
@@ -132,6 +148,14 @@ PHASE_COLOURS = {"Completed": "green", "PartiallyFailed": "orange", "Failed": "r
 # The number each finished phase is shown as (see phase_code): its place in FINISHED_PHASES, 0 for none.
 PHASES = value_map({0: ("none yet", "text"), **{i: (p, PHASE_COLOURS[p]) for i, p in enumerate(FINISHED_PHASES, 1)}})
 NEVER = value_map({-1: ("never", "red")})
+DRILLS = value_map(
+    {
+        0: ("none", "text"),
+        DRILL_CODES["passed"]: ("passed", "green"),
+        DRILL_CODES["unvalidated"]: ("unvalidated", "orange"),
+        DRILL_CODES["failed"]: ("failed", "red"),
+    }
+)
 GOOD_IF_ZERO = steps(("green", None), ("red", 1))
 NEUTRAL = steps(("text", None))
 
@@ -662,6 +686,7 @@ def _tier_table() -> Panel:
             thresholds=RESTORE_TEST_AGE,
             mappings=NEVER,
         ),
+        Query(f"({drill_code()})\nand on (cluster, tier)\n{tiers}", name="Newest drill", unit="none", mappings=DRILLS),
     ]
     return table(
         6,
@@ -670,8 +695,9 @@ def _tier_table() -> Panel:
         " newest Completed backup: velero:tier_recovery_point_age_seconds), whether that meets the RPO"
         " (velero:tier_rpo_compliant; a tier without any recovery point counts as not met), the worst last result"
         " of the tier's schedules, the RTO objective against the duration of the newest restore from the tier"
-        " (velero:tier_rto_compliant), and how long ago a restore from the tier last Completed (never: no"
-        " restore test on record). Click a tier for its detail dashboard.",
+        " (velero:tier_rto_compliant), how long ago a restore from the tier last Completed (never: no"
+        " restore test on record), and the result of its newest restore drill (none: no drill). Click a tier for"
+        " its detail dashboard.",
         columns,
         explains=("RPOViolation", "VeleroBackupFailure", "VeleroRestoreSlowerThanRTO", "VeleroRestoreTestOverdue"),
         label_links={"tier": [tier_detail_link()]},
@@ -1737,6 +1763,46 @@ def tier_detail() -> Dashboard:
             thresholds=RESTORE_TEST_AGE,
             mappings=NEVER,
             explains=("VeleroRestoreTestOverdue",),
+        ),
+        stat(
+            12,
+            "Newest restore drill",
+            "The result of the tier's newest finished restore drill (velero_tier_last_drill_result): passed,"
+            " unvalidated (Completed, its validation has not reported yet) or failed (the restore did not complete"
+            " or its validation failed); none without a drill.",
+            "none",
+            [Query(drill_code(t), legend="{{tier}}")],
+            mappings=DRILLS,
+            explains=("VeleroRestoreTestOverdue",),
+            width=8,
+        ),
+        stat(
+            13,
+            "Last verified restore",
+            "How long ago the tier's newest drill that Completed and passed its validation completed"
+            " (velero:tier_last_verified_restore_timestamp_seconds, kept after Velero deletes the Restore); never,"
+            " when none is on record. Once the tier has one, it is the restore test VeleroRestoreTestOverdue measures.",
+            "dtdurations",
+            [
+                Query(
+                    restore_test_age(t, evidence="velero:tier_last_verified_restore_timestamp_seconds"),
+                    legend="{{tier}}",
+                )
+            ],
+            thresholds=RESTORE_TEST_AGE,
+            mappings=NEVER,
+            explains=("VeleroRestoreTestOverdue",),
+            width=8,
+        ),
+        stat(
+            14,
+            "Drill validation required",
+            "Whether only drills that passed validation count as the tier's restore test (the tier's"
+            " require_validation): then a Completed restore alone does not.",
+            "none",
+            [Query(per("tier", "velero_tier_drill_validation_required", t), legend="{{tier}}")],
+            mappings=value_map({1: ("required", "text"), 0: ("not required", "text")}),
+            width=8,
         ),
     ]
     schedules = Row(
