@@ -14,7 +14,7 @@ import sys
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -372,12 +372,24 @@ def _event(kind: str, name: str, rv: str) -> bytes:
     return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
 
 
+def _watch_backups(
+    kube: KubeClient, *, inactivity: float = 60.0, on_open: Callable[[], None] | None = None
+) -> AsyncGenerator[dict[str, Any], None]:
+    return kube.watch(
+        GV,
+        "velero",
+        "backups",
+        resource_version="5",
+        timeout_seconds=300,
+        inactivity_timeout=inactivity,
+        on_open=on_open,
+    )
+
+
 async def _collect(kube: KubeClient, inactivity: float = 2.0) -> tuple[list[tuple[str, str]], KubeError | None]:
     got: list[tuple[str, str]] = []
     try:
-        async for ev in kube.watch(
-            GV, "velero", "backups", resource_version="5", timeout_seconds=300, inactivity_timeout=inactivity
-        ):
+        async for ev in _watch_backups(kube, inactivity=inactivity):
             got.append((ev["type"], ev["object"]["metadata"]["resourceVersion"]))
     except KubeError as err:
         return got, err
@@ -470,15 +482,7 @@ async def test_on_open_is_called_once_the_server_accepts_the_watch_before_any_ev
     server.handler = _stream_handler([], then_hang=30)
     kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "x"})))
     opened: list[float] = []
-    events = kube.watch(
-        GV,
-        "velero",
-        "backups",
-        resource_version="5",
-        timeout_seconds=60,
-        inactivity_timeout=60,
-        on_open=lambda: opened.append(time.monotonic()),
-    )
+    events = _watch_backups(kube, on_open=lambda: opened.append(time.monotonic()))
     first = asyncio.ensure_future(anext(events))
     try:
         deadline = time.monotonic() + 20
@@ -503,15 +507,7 @@ async def test_on_open_is_not_called_for_a_refused_watch(server: Server, tmp_pat
     opened: list[bool] = []
     try:
         with pytest.raises(KubeError) as caught:
-            async for _ in kube.watch(
-                GV,
-                "velero",
-                "backups",
-                resource_version="5",
-                timeout_seconds=60,
-                inactivity_timeout=60,
-                on_open=lambda: opened.append(True),
-            ):
+            async for _ in _watch_backups(kube, on_open=lambda: opened.append(True)):
                 pass
     finally:
         await kube.close()

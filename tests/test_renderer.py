@@ -38,20 +38,26 @@ class Clock:
         return self.t
 
 
+def count_model_computations(renderer: Renderer) -> list[float]:
+    """The `now` of each computation of the models, from here on."""
+    calls: list[float] = []
+    models = renderer.models
+
+    def counting(view: StoreView, now: float) -> tuple[Model, AwsModel]:
+        calls.append(now)
+        return models(view, now)
+
+    renderer.models = counting  # type: ignore[method-assign]
+    return calls
+
+
 async def test_models_are_reused_until_the_store_changes_or_an_expiration_passes() -> None:
     expires = NOW + H
     store = load({"backups": [o.backup("b1", started=NOW - H, completed=NOW - H + 60, expiration=expires)]})
     clock = Clock(NOW)
     exposition = Exposition()
     renderer = Renderer(store, Config(), exposition, version="t", clock=clock)
-    calls: list[float] = []
-    compute = renderer.models
-
-    def counting(view: object, now: float) -> object:
-        calls.append(now)
-        return compute(view, now)  # type: ignore[arg-type]
-
-    renderer.models = counting  # type: ignore[assignment,method-assign]
+    calls = count_model_computations(renderer)
 
     def past_expiration() -> float | None:
         assert exposition.current is not None
@@ -87,14 +93,7 @@ async def test_a_change_of_health_alone_is_rendered_at_once_and_keeps_the_models
     store = load(fixture_objects())
     exposition = Exposition()
     renderer = Renderer(store, Config(), exposition, version="t", refresh_interval=H, health_interval=0.05)
-    models = renderer.models
-    calls: list[float] = []
-
-    def counting(view: object, now: float) -> object:
-        calls.append(now)
-        return models(view, now)  # type: ignore[arg-type]
-
-    renderer.models = counting  # type: ignore[assignment,method-assign]
+    calls = count_model_computations(renderer)
     task = asyncio.create_task(renderer.run())
     try:
         deadline = time.monotonic() + 20
@@ -160,14 +159,7 @@ async def test_readiness_without_a_change_of_objects_keeps_the_models() -> None:
     complete = False
     exposition = Exposition()
     renderer = Renderer(store, Config(), exposition, version="t", clock=Clock(NOW), ready=lambda: complete)
-    models = renderer.models
-    calls: list[float] = []
-
-    def counting(view: object, now: float) -> object:
-        calls.append(now)
-        return models(view, now)  # type: ignore[arg-type]
-
-    renderer.models = counting  # type: ignore[assignment,method-assign]
+    calls = count_model_computations(renderer)
     await renderer.render_now()
     assert not exposition.ready
     complete = True
