@@ -7,12 +7,11 @@ The failure is made in-process, as a bug would: the exporter's model raises on t
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+from tests.test_e2e import wait_for
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import AwsConfig, Config
 from velero_exporter.mixin.config import DEFAULT as MIXIN
@@ -35,15 +34,6 @@ async def firing(prometheus: str) -> list[dict[str, str]]:
     result = await query(prometheus, 'ALERTS{alertstate="firing"}')
     scrape_labels = {"__name__", "alertstate", "job", "instance"}
     return [{k: v for k, v in r["metric"].items() if k not in scrape_labels} for r in result]
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class ModelBugError(Exception):
@@ -72,14 +62,14 @@ async def test_a_render_that_keeps_failing_fires_the_alert_and_a_fixed_one_resol
                 answer = await query(prometheus.url, 'velero_exporter_resource_objects{resource="backups"} == 1')
                 return bool(answer)
 
-            await until(scraped, "the exporter's first payload in Prometheus")
+            await wait_for(scraped, "the exporter's first payload in Prometheus", within=DEADLINE)
             assert [r["value"][1] for r in await query(prometheus.url, model_errors)] == ["0"]
 
             async def quiet() -> bool:
                 return await firing(prometheus.url) == []
 
             # (absent() fires at the evaluations before the first scrape, with `for` at 0s)
-            await until(quiet, "nothing firing")
+            await wait_for(quiet, "nothing firing", within=DEADLINE)
 
             models = exporter.renderer.models
 
@@ -92,13 +82,13 @@ async def test_a_render_that_keeps_failing_fires_the_alert_and_a_fixed_one_resol
             async def fires() -> bool:
                 return await firing(prometheus.url) == [RENDER_FAILING]
 
-            await until(fires, "VeleroExporterRenderFailing{stage=model}")
+            await wait_for(fires, "VeleroExporterRenderFailing{stage=model}", within=DEADLINE)
             failed = float((await query(prometheus.url, model_errors))[0]["value"][1])
             assert failed >= 1
 
             exporter.renderer.models = models  # type: ignore[method-assign]
 
-            await until(quiet, "the alert resolved once renders succeed")
+            await wait_for(quiet, "the alert resolved once renders succeed", within=DEADLINE)
             # The retried render served the change the failing ones could not.
             assert await query(prometheus.url, 'velero_exporter_resource_objects{resource="backups"} == 2')
     finally:
