@@ -115,6 +115,35 @@ async def test_a_change_of_health_alone_is_rendered_at_once_and_keeps_the_models
             await task
 
 
+async def test_a_change_of_objects_does_not_wait_for_the_interval_of_a_pending_health_change() -> None:
+    """Health alone is rendered at most once per health_interval (a list counts a call per page); an object that
+    changes meanwhile (the watch's event) is rendered at once all the same."""
+    store = load(fixture_objects())
+    exposition = Exposition()
+    renderer = Renderer(store, Config(), exposition, version="t", refresh_interval=H, health_interval=H)
+    task = asyncio.create_task(renderer.run())
+    try:
+        deadline = time.monotonic() + 20
+        while exposition.current is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        held = len(store.backups)
+        store.health.source("buckets").count_call("ListObjectsV2")  # health alone: its render waits an hour
+        await asyncio.sleep(0.2)
+        store.backups.remove("hourly-hot-1")
+        while time.monotonic() < deadline:
+            if value(samples_of(exposition), "velero_exporter_resource_objects", resource="backups") == held - 1:
+                break
+            await asyncio.sleep(0.01)
+        samples = samples_of(exposition)
+        assert value(samples, "velero_exporter_resource_objects", resource="backups") == held - 1
+        # the health changed before was rendered with it
+        assert value(samples, "velero_exporter_api_calls_total", source="buckets", operation="ListObjectsV2") == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def test_a_payload_is_ready_only_when_its_models_come_from_a_view_taken_once_the_lists_ended() -> None:
     """The lists completing while the models of an older view are computed (on a busy machine, a render takes a
     while) must not make that render's payload ready: it does not hold them."""

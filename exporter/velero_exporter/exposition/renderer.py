@@ -278,20 +278,28 @@ class Renderer:
     async def run(self) -> None:
         """Render whenever the objects or the sources' health change (both signal the store), and every
         refresh_interval for the values the clock moves (ages, expirations)."""
-        changed = self._store.changed
+        store = self._store
         while True:
+            # What the next render will snapshot (the objects, the coverage source's included, and the health).
+            objects_version, health_version = store.changed.version, store.health_changed.version
             if not await self.render_now():
                 # The same input is likely to fail again: try later, and later still if it does.
                 await asyncio.sleep(self._retry.next())
                 continue
-            rendered_at = time.monotonic()
-            rendered_version = self._cached.version if self._cached is not None else -1
+            await self._next_change(time.monotonic(), objects_version, health_version)
+
+    async def _next_change(self, rendered_at: float, objects_version: int, health_version: int) -> None:
+        """Until what was rendered is out of date: the objects changed (after a short debounce, which coalesces a
+        relist or a busy watch into one render), the health changed and health_interval has passed since the
+        render, or refresh_interval has. A change of objects never waits for the health's interval."""
+        store = self._store
+        while store.changed.version == objects_version:
+            health_due = rendered_at + self._health_interval if store.health_changed.version != health_version else None
+            wait = (health_due if health_due is not None else rendered_at + self._refresh_interval) - time.monotonic()
+            if wait <= 0:
+                return
             try:
-                await asyncio.wait_for(changed.wait(), timeout=self._refresh_interval)
+                await asyncio.wait_for(store.changed.wait(), timeout=wait)
             except TimeoutError:
-                continue
-            if changed.version != rendered_version:
-                # Coalesce a burst (a relist, a busy watch) into one render.
-                await asyncio.sleep(self._debounce)
-            else:
-                await asyncio.sleep(max(self._debounce, rendered_at + self._health_interval - time.monotonic()))
+                return
+        await asyncio.sleep(self._debounce)

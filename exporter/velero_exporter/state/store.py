@@ -441,7 +441,8 @@ class Store:
         self.persistent_volumes: Collection[PersistentVolume] = Collection(self.coverage_changed)
         self.resource_policies: Collection[ResourcePolicy] = Collection(self.coverage_changed)
         # Health changes wake the renderer too, but are counted apart: they do not invalidate the models.
-        self.health = Health(ChangeSignal(self.changed, counted=False))
+        self.health_changed = ChangeSignal(self.changed, counted=False)
+        self.health = Health(self.health_changed)
 
     def collections(self) -> dict[str, Collection[Any]]:
         """Each collection by the plural of its Kubernetes resource (the coverage source's only when it is on)."""
