@@ -144,6 +144,24 @@ async def test_a_change_of_objects_does_not_wait_for_the_interval_of_a_pending_h
             await task
 
 
+async def test_the_render_loop_stops_when_cancelled_as_the_store_changes() -> None:
+    """Stopping the exporter cancels the sources and the renderer at once, and a cancelled reflector's backoff
+    signals its health: a cancellation that meets a change must still end the loop (asyncio.wait_for on 3.11
+    returned the change instead, and the exporter hung on stop)."""
+    store = load(fixture_objects())
+    exposition = Exposition()
+    renderer = Renderer(store, Config(), exposition, version="t", refresh_interval=H, health_interval=H)
+    task = asyncio.create_task(renderer.run())
+    deadline = time.monotonic() + 20
+    while exposition.current is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # waiting for the next change
+    store.health.resource("backups").waiting(0.0)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    assert done == {task} and task.cancelled()
+
+
 async def test_a_payload_is_ready_only_when_its_models_come_from_a_view_taken_once_the_lists_ended() -> None:
     """The lists completing while the models of an older view are computed (on a busy machine, a render takes a
     while) must not make that render's payload ready: it does not hold them."""

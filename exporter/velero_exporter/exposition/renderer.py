@@ -299,7 +299,10 @@ class Renderer:
             if wait <= 0:
                 return
             try:
-                await asyncio.wait_for(store.changed.wait(), timeout=wait)
+                # Not asyncio.wait_for: on 3.11 it swallows a cancellation that meets a change (a reflector's
+                # cancelled backoff signals its health), and the exporter would never stop.
+                async with asyncio.timeout(wait):
+                    await store.changed.wait()
             except TimeoutError:
                 return
         await asyncio.sleep(self._debounce)
