@@ -12,13 +12,13 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.metrics_text import Samples, parse_samples, series, value
+from tests.metrics_text import Samples, series, value
+from tests.test_exporter_live import Harness
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
@@ -41,28 +41,6 @@ def demo_config(*, coverage: bool = True) -> Config:
         aws=dataclasses.replace(config.aws, enabled=False),
         coverage=dataclasses.replace(config.coverage, enabled=coverage),
     )
-
-
-@dataclass
-class Harness:
-    api: FakeKubeAPI
-    exporter: Exporter
-    http: aiohttp.ClientSession
-
-    async def scrape(self) -> Samples:
-        async with self.http.get(f"{self.exporter.url}/metrics") as resp:
-            assert resp.status == 200
-            return parse_samples(await resp.text())
-
-    async def until(self, check: Callable[[Samples], bool], what: str) -> Samples:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            if self.exporter.exposition.current is not None:
-                samples = await self.scrape()
-                if check(samples):
-                    return samples
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
 
 
 async def harness_for(
@@ -245,8 +223,8 @@ async def test_a_cluster_kind_the_exporter_may_not_list_is_reported_and_nothing_
         )
         assert not synced(samples)  # half a cluster would claim volumes unprotected that are not
         assert not series(samples, "velero_pvc_unprotected")
-        async with h.http.get(f"{h.exporter.url}/readyz") as resp:
-            assert resp.status == 200  # Velero's objects are served all the same
+        assert await h.readiness() == 200  # Velero's objects are served all the same
+        assert not synced(await h.scrape())
 
 
 async def test_coverage_off_makes_no_cluster_wide_request(tmp_path: Path) -> None:

@@ -71,8 +71,7 @@ async def test_an_older_velero_without_the_data_movers_runs_and_says_so(tmp_path
         assert resource(samples, "served", "podvolumebackups") == 1
         # Not served is not down: the source is up, and the exporter ready, with what the cluster has.
         samples = await h.until(lambda s: value(s, "velero_exporter_source_up", source="kube") == 1, "source up")
-        async with h.http.get(f"{h.exporter.url}/readyz") as resp:
-            assert resp.status == 200
+        assert await h.readiness() == 200
         samples = await h.until(
             lambda s: value(s, "velero_volume_operations", kind="PodVolumeBackup", phase="Completed") == 1,
             "the PodVolumeBackup counted",
@@ -113,8 +112,7 @@ async def test_a_role_without_the_volume_kinds_is_reported_and_not_waited_for(tm
         samples = await h.until(lambda s: resource(s, "forbidden", "backuprepositories") == 1, "the 403s")
         await h.until(lambda s: phase_of(s, "hourly-hot", "hot") == "Completed", "backups served")
         samples = await h.until(lambda s: value(s, "velero_exporter_source_up", source="kube") == 1, "source up")
-        async with h.http.get(f"{h.exporter.url}/readyz") as resp:
-            assert resp.status == 200
+        assert await h.readiness() == 200
         assert not [name for name, _ in samples if name == "velero_volume_operations"]
         h.api.faults.allow("podvolumebackups")
         await h.until(
