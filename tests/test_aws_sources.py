@@ -65,14 +65,15 @@ STRAY = {"notes/readme.txt": b"kept by hand"}
 
 # full-1's folder is gone from the primary bucket (a lifecycle rule shorter than its TTL).
 PRIMARY_KEYS = {
+    # In the order the backups ended, as Velero uploads them (an upload that spans a second keeps that order).
     **aws_story.layout(
-        [HOT_1, HOT_2, CRIT_1, CRIT_2], [RESTORE], {"kopia/kailash-app": KOPIA, "restic/monitoring": RESTIC}
+        [CRIT_1, HOT_1, HOT_2, CRIT_2], [RESTORE], {"kopia/kailash-app": KOPIA, "restic/monitoring": RESTIC}
     ),
     **STRAY,
 }
 SECONDARY_KEYS = aws_story.layout([ADHOC], prefix="cluster-b")
 TERTIARY_KEYS = aws_story.layout([], prefix="cluster-c")
-DR_KEYS = aws_story.layout([CRIT_1, DR_ONLY])
+DR_KEYS = aws_story.layout([DR_ONLY, CRIT_1])
 
 
 def size(keys: dict[str, bytes], start: str = "", exclude: tuple[str, ...] = ()) -> tuple[int, int]:
