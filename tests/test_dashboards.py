@@ -76,6 +76,7 @@ def test_the_expected_dashboards_exist_with_stable_uids() -> None:
         "velero-overview.json": "velero-exporter-overview",
         "velero-tier-detail.json": "velero-exporter-tier-detail",
         "velero-exporter-health.json": "velero-exporter-health",
+        "velero-fleet.json": "velero-exporter-fleet",
     }
     for board in DASHBOARDS.values():
         assert re.fullmatch(r"[a-z0-9-]{1,40}", board["uid"])
@@ -226,6 +227,10 @@ EXPECTED_EMPTY: dict[str, str] = {
     "Backup duration p50 and p95 (Velero's histogram)": VELERO_OWN,
     "Backup duration p95 (Velero's histogram)": VELERO_OWN,
     "Backups being deleted": "the story deletes nothing (tests/test_e2e_fidelity.py holds a stuck deletion)",
+    # The fleet dashboard's DR and absence panels: tests/test_fleet.py checks them on the two-cluster sandbox.
+    "DR pairs and their lag": "the sandbox is one cluster, a primary: it has no DR cluster",
+    "DR lag over time": "the sandbox is one cluster, a primary: it has no DR cluster",
+    "Clusters whose exporter is absent": "the sandbox's exporter keeps reporting",
 }
 AWS_PANELS = (
     "Bucket size",
