@@ -1,4 +1,5 @@
-"""The sandbox's Velero stand-in: due schedules run, locations are revalidated, demo runs keep coming."""
+"""The sandbox's Velero stand-in: due schedules run, locations are revalidated, demo runs keep coming, and a DR
+cluster holds and syncs the primary's backups as Velero's sync controller does."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import contextlib
 import time
 
 from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.aws_story import dr_bucket_backups, replication_missed
+from velero_exporter.sandbox.dr_story import DR_LOCATION, DRILL_DURATIONS, SYNC_STOPPED, dr_story, tier_of
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.simulator import VeleroSimulator
+from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
+from velero_exporter.sandbox.story import DR_BUCKET, story
 from velero_exporter.sources.parsing import parse_timestamp
 
 
@@ -148,3 +152,67 @@ async def test_a_run_moves_its_schedules_volumes() -> None:
     assert ("InProgress", "InProgress", "InProgress") in phases
     assert all(p["status"]["progress"]["bytesDone"] == p["status"]["progress"]["totalBytes"] for p in pvbs)
     assert api.list("datauploads") == []
+
+
+# --- the DR cluster: its story and the sync of the primary's backups -----------------------------------------
+
+
+def _names(objs: list[o.Obj]) -> set[str]:
+    return {obj["metadata"]["name"] for obj in objs}
+
+
+def test_the_dr_cluster_holds_the_dr_buckets_backups_as_velero_synced_them_until_it_stopped() -> None:
+    now = time.time()
+    primary = story(now)
+    dr = dr_story(now, "http://moto:5000")
+    backups = [obj for obj in dr if obj["kind"] == "Backup"]
+    last_sync = now - SYNC_STOPPED
+    in_bucket = dr_bucket_backups(primary)
+    finished_then = [b for b in in_bucket if (parse_timestamp(b["status"]["completionTimestamp"]) or 0) <= last_sync]
+    assert _names(backups) == _names(finished_then)
+    # the replica misses one folder, and nothing after the last sync reached the cluster
+    assert not _names(backups) & replication_missed(o for o in primary if o["kind"] == "Backup")
+    assert len(finished_then) < len(in_bucket)
+    original = {b["metadata"]["name"]: b for b in in_bucket}
+    for backup in backups:
+        assert backup["spec"]["storageLocation"] == DR_LOCATION
+        assert backup["metadata"]["labels"]["velero.io/storage-location"] == DR_LOCATION
+        # everything else as the primary made it: phase, times, labels (the tier label among them)
+        assert backup["status"] == original[backup["metadata"]["name"]]["status"]
+    # every tier's, and the ad-hoc backup without a tier
+    assert {tier_of(b) for b in backups} == {"hot", "critical", "full", "config", "dr", None}
+    (location,) = [obj for obj in dr if obj["kind"] == "BackupStorageLocation"]
+    assert location["spec"]["objectStorage"] == {"bucket": DR_BUCKET}
+    assert (location["spec"]["accessMode"], location["status"]["phase"]) == ("ReadOnly", "Available")
+    assert location["spec"]["config"]["s3Url"] == "http://moto:5000"
+    assert parse_timestamp(location["status"]["lastSyncedTime"]) == int(last_sync)
+    drills = [obj for obj in dr if obj["kind"] == "Restore"]
+    assert {tier_of(original[d["spec"]["backupName"]]) for d in drills} == set(DRILL_DURATIONS)
+    assert not [obj for obj in dr if obj["kind"] == "Schedule"]
+
+
+def test_backup_sync_copies_the_finished_backups_of_the_syncing_tiers_and_catches_up() -> None:
+    now = time.time()
+    primary, dr = FakeKubeAPI(), FakeKubeAPI()
+    for name, tier, phase in (
+        ("hot-1", "hot", "Completed"),
+        ("hot-2", "hot", "InProgress"),  # not uploaded yet
+        ("full-1", "full", "PartiallyFailed"),
+        ("critical-1", "critical", "Failed"),
+        ("critical-2", "critical", "FailedValidation"),  # never ran: nothing uploaded
+    ):
+        primary.create(o.backup(name, phase=phase, labels={"backup-tier": tier}, started=now - 60))
+    sync = BackupSync(primary, dr, ("hot", "full"))
+    assert sync.sync_once() == 2
+    assert _names(dr.list("backups")) == {"hot-1", "full-1"}
+    assert sync.sync_once() == 0  # nothing twice
+    sync.stop("hot")
+    primary.create(o.backup("hot-3", labels={"backup-tier": "hot"}, started=now))
+    assert sync.sync_once() == 0
+    sync.start("hot")
+    sync.start("critical")
+    assert sync.sync_once() == 2
+    assert _names(dr.list("backups")) == {"hot-1", "full-1", "hot-3", "critical-1"}
+    copied = dr.get("backups", "critical-1")
+    assert copied is not None
+    assert copied["spec"]["storageLocation"] == "dr" and copied["status"]["phase"] == "Failed"

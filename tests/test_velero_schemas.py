@@ -16,6 +16,7 @@ import pytest
 from tests.test_e2e_fidelity import scene
 from tests.velero_schemas import violations
 from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.dr_story import dr_story
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.simulator import VeleroSimulator
 from velero_exporter.sandbox.story import story
@@ -37,6 +38,14 @@ def test_every_object_of_the_story_validates() -> None:
         "DataDownload",
         "BackupRepository",
     }
+    assert [v for obj in objects for v in violations(obj)] == []
+
+
+def test_every_object_of_the_dr_clusters_story_validates() -> None:
+    """The DR cluster's objects (sandbox/dr_story.py): the primary's backups as Velero's sync controller creates
+    them, its read-only location, its drills."""
+    objects = dr_story(NOW, "http://moto:5000")
+    assert {obj["kind"] for obj in objects} == {"Backup", "Restore", "BackupStorageLocation", "VolumeSnapshotLocation"}
     assert [v for obj in objects for v in violations(obj)] == []
 
 

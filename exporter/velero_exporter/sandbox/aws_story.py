@@ -230,6 +230,23 @@ def _started(backup: objects.Obj) -> float:
     return datetime.fromisoformat(backup["status"]["startTimestamp"].replace("Z", "+00:00")).timestamp()
 
 
+def replication_missed(backups: Iterable[objects.Obj]) -> set[str]:
+    """The backup folders the DR replica misses: the newest Completed daily-critical run's."""
+    daily = sorted(
+        (b for b in backups if b["status"]["phase"] == "Completed" and STALE_COPY_SCHEDULE in name_of(b)),
+        key=_started,
+    )
+    return {name_of(daily[-1])} if daily else set()
+
+
+def dr_bucket_backups(backups: Iterable[objects.Obj]) -> list[objects.Obj]:
+    """The finished backups whose folders the DR bucket holds: the primary bucket's, replicated, but for the
+    one replication missed."""
+    finished = [b for b in backups if _finished(b)]
+    missed = replication_missed(finished)
+    return [b for b in finished if name_of(b) not in missed]
+
+
 def lay_out_story(moto: MotoServer, now: float) -> None:
     """The story's buckets and snapshots at time `now` (the same `now` as the story's objects)."""
     everything = story(now)
@@ -238,9 +255,8 @@ def lay_out_story(moto: MotoServer, now: float) -> None:
     restores = [o for o in everything if o["kind"] == "Restore"]
     completed = [b for b in backups if b["status"]["phase"] == "Completed"]
     weekly = sorted((b for b in completed if "weekly-full" in name_of(b)), key=_started)
-    daily = sorted((b for b in completed if STALE_COPY_SCHEDULE in name_of(b)), key=_started)
     lost = {name_of(weekly[0])} if weekly else set()
-    not_replicated = {name_of(daily[-1])} if daily else set()
+    not_replicated = replication_missed(backups)
     keys = layout(backups, restores, {"kopia/kailash-app": kopia_repository(blobs=40, blob_bytes=20_000)})
 
     def without(names: set[str]) -> dict[str, bytes]:

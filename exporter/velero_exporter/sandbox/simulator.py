@@ -8,6 +8,8 @@
   PodVolumeBackups or DataUploads its schedule makes (sandbox/volume_story.py) move half their bytes, then
   complete.
 - For the watch path to be visible within a minute, the demo also runs hourly-hot every `demo_every` seconds.
+- BackupSync brings the primary's backups to a DR cluster, as a copy to the DR bucket and Velero's sync controller
+  would (the demo's DR cluster has stopped syncing; the tests start and stop it).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import next_run_base, validation_frequency
 from velero_exporter.sandbox import objects
+from velero_exporter.sandbox.dr_story import synced, tier_of
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.story import run_name
 from velero_exporter.sandbox.volume_story import operations
@@ -153,3 +156,49 @@ class VeleroSimulator:
             )
         )
         log.info("simulated backup=%s phase=Completed", backup_name)
+
+
+# What Velero uploads to a bucket: finished backups (FailedValidation ones never start, so they upload nothing).
+_UPLOADED_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed"})
+
+
+class BackupSync:
+    """The way of the primary's backups to the DR cluster: their copy into the DR bucket (the schedule's location,
+    S3 replication or a script) and Velero's sync controller in the DR cluster, which creates a Backup for each
+    backup it finds there (every minute by default; here every `period` seconds).
+
+    Per tier: `stop(tier)` plays a copy that stopped (a replication rule removed, a script failing), `start(tier)`
+    its repair, after which the DR cluster catches up with everything of the tier the primary holds.
+    """
+
+    def __init__(self, primary: FakeKubeAPI, dr: FakeKubeAPI, tiers: Iterable[str], *, period: float = 5.0) -> None:
+        self._primary = primary
+        self._dr = dr
+        self._tiers = set(tiers)
+        self._period = period
+
+    def start(self, tier: str) -> None:
+        self._tiers.add(tier)
+
+    def stop(self, tier: str) -> None:
+        self._tiers.discard(tier)
+
+    def sync_once(self) -> int:
+        """Copies what the DR cluster lacks of the syncing tiers; returns how many backups it created."""
+        created = 0
+        for backup in self._primary.list("backups"):
+            if (
+                tier_of(backup) in self._tiers
+                and backup.get("status", {}).get("phase") in _UPLOADED_PHASES
+                and self._dr.get("backups", backup["metadata"]["name"]) is None
+            ):
+                self._dr.create(synced(backup))
+                created += 1
+        return created
+
+    async def run(self) -> None:
+        while True:
+            created = self.sync_once()
+            if created:
+                log.info("synced backups=%d into the DR cluster", created)
+            await asyncio.sleep(self._period)

@@ -1,0 +1,344 @@
+"""End to end on the fleet topology of `velero-exporter demo --clusters 2`: the seed's primary and DR clusters, each
+with its sandbox and exporter and a Prometheus agent (Debian's `prometheus --enable-feature=agent`) that
+remote-writes with its cluster's `cluster` external label to a central Prometheus (`--web.enable-remote-write-
+receiver`), which evaluates the bundle's rules (`for` shortened to 0s) and notifies a real Alertmanager.
+
+What it proves: both clusters' alerts arrive with their cluster label and nothing else fires; the DR lag alerts of
+the story (the DR cluster stopped syncing 30 hours ago) resolve when it catches up, and fire again when its sync of
+a tier stops; nothing fires for a tier that does not reach the DR cluster; the fleet dashboard's panels show what
+the two clusters' objects imply; stopping one cluster's exporter fires absence for that cluster only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import re
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_dashboards import DASHBOARDS, substitute
+from tests.test_e2e import EXPECTED, Alert, Receiver, firing, receiver, test_rules, wait_for
+from velero_exporter.app import Exporter, Options
+from velero_exporter.config.file import load_config
+from velero_exporter.config.settings import Config
+from velero_exporter.sandbox import objects
+from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.dr_story import tier_of
+from velero_exporter.sandbox.fleet import DR, DR_CONFIG, PRIMARY, running_fleet
+from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.monitoring import query, running_alertmanager
+from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
+from velero_exporter.sources.parsing import parse_timestamp
+
+__all__ = ["receiver"]  # the webhook fixture, shared with test_e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("e2e")
+# The DR cluster's hot tier gets an RPO a test can wait for: its sync can stop and be seen falling behind within
+# a minute or two. Its config tier is left out: the tier then does not reach it, and nothing may fire for it.
+HOT_RPO = 60.0
+HOT_EVERY = 3.0  # the primary backs up its hot tier this often
+SYNC_PERIOD = 1.0
+SLACK = 60.0  # seconds between the objects' clock and Prometheus' evaluation, and the samples' travel
+PHASE_CODES = {"Completed": 1, "PartiallyFailed": 2, "Failed": 3, "FailedValidation": 4}  # the dashboards' codes
+
+
+def dr_config() -> Config:
+    """The demo's DR cluster (every configured tier reaches it) without the config tier, and with a hot RPO the
+    test can wait for."""
+    config = load_config(DR_CONFIG)
+    assert config.cluster is not None and config.cluster.dr_tiers is None
+    tiers = tuple(
+        dataclasses.replace(t, rpo_seconds=HOT_RPO) if t.name == "hot" else t
+        for t in config.tiers
+        if t.name != "config"
+    )
+    return dataclasses.replace(config, tiers=tiers)
+
+
+def in_cluster(alerts: Iterable[Alert], cluster: str) -> set[Alert]:
+    return {a | {("cluster", cluster)} for a in alerts}
+
+
+def dr_alert(**labels: str) -> Alert:
+    return frozenset({"cluster": DR, **labels}.items())
+
+
+def behind(tier: str) -> set[Alert]:
+    """The DR cluster behind its primary on the tier, and (inhibited at Alertmanager) its own RPO violation."""
+    return {
+        dr_alert(alertname="VeleroDRClusterBehind", severity="critical", tier=tier, dr_of=PRIMARY, reason="behind"),
+        dr_alert(alertname="RPOViolation", severity="critical", tier=tier, reason="too_old"),
+    }
+
+
+# The full tier is past its RPO in the DR cluster as in the primary (nothing newer than its PartiallyFailed runs).
+FULL_TOO_OLD = dr_alert(alertname="RPOViolation", severity="critical", tier="full", reason="too_old")
+
+
+def newest_finished(api: FakeKubeAPI) -> dict[str, objects.Obj]:
+    """The truth from the objects: each tier's newest finished backup (every sandbox backup of a tier carries its
+    tier label)."""
+    newest: dict[str, objects.Obj] = {}
+    finished = [b for b in api.list("backups") if b.get("status", {}).get("phase") in PHASE_CODES]
+    for backup in sorted(finished, key=lambda b: str(b["status"]["startTimestamp"])):
+        tier = tier_of(backup)
+        if tier is not None:
+            newest[tier] = backup  # the later start wins
+    return newest
+
+
+def cannot_restore(dr: FakeKubeAPI, tiers: Iterable[str]) -> set[Alert]:
+    """VeleroDRClusterCannotRestore as the DR cluster's objects imply it: its newest copy of a DR tier is not
+    Completed (no demo tier accepts PartiallyFailed)."""
+    newest = newest_finished(dr)
+    return {
+        dr_alert(
+            alertname="VeleroDRClusterCannotRestore",
+            severity="critical",
+            tier=tier,
+            location="dr",
+            phase=newest[tier]["status"]["phase"],
+            dr_of=PRIMARY,
+            reason="not_completed",
+        )
+        for tier in tiers
+        if tier in newest and newest[tier]["status"]["phase"] != "Completed"
+    }
+
+
+async def hot_runs(simulator: VeleroSimulator, api: FakeKubeAPI) -> None:
+    """The primary's hot schedule, run every HOT_EVERY seconds as Velero would run it (InProgress, Completed)."""
+    async with asyncio.TaskGroup() as group:
+        while True:
+            schedule = api.get("schedules", "hourly-hot")
+            assert schedule is not None
+            group.create_task(simulator.backup_run(schedule, time.time()))
+            await asyncio.sleep(HOT_EVERY)
+
+
+def recovery_points(api: FakeKubeAPI) -> dict[str, float]:
+    """The truth from the objects: each tier's newest Completed backup's start (every sandbox backup of a tier
+    carries its tier label)."""
+    points: dict[str, float] = {}
+    for backup in api.list("backups"):
+        tier, status = tier_of(backup), backup.get("status", {})
+        if tier is not None and status.get("phase") == "Completed":
+            started = parse_timestamp(status["startTimestamp"])
+            assert started is not None
+            points[tier] = max(points.get(tier, started), started)
+    return points
+
+
+async def panel_values(prometheus: str, title: str, ref: str = "A") -> list[dict[str, Any]]:
+    (panel,) = [p for p in DASHBOARDS["velero-fleet.json"]["panels"] if p.get("title") == title]
+    (target,) = [t for t in panel["targets"] if t["refId"] == ref]
+    return await query(prometheus, substitute(target["expr"]))
+
+
+def by(series: list[dict[str, Any]], *labels: str) -> dict[tuple[str, ...], float]:
+    return {tuple(s["metric"].get(label, "") for label in labels): float(s["value"][1]) for s in series}
+
+
+async def check_fleet_panels(
+    prometheus: str, primary: FakeKubeAPI, dr: FakeKubeAPI, configs: dict[str, Config], behind: set[str]
+) -> None:
+    """The fleet dashboard against the truth of the two clusters' objects; `behind`: the DR tiers that lag."""
+    now = time.time()
+    points = {PRIMARY: recovery_points(primary), DR: recovery_points(dr)}
+    dr_tiers = configs[DR].tier_names
+
+    async def stat(title: str) -> float:
+        (series,) = await panel_values(prometheus, title)
+        return float(series["value"][1])
+
+    assert await stat("Clusters reporting") == 2
+    assert await stat("Absent exporters") == 0
+    assert await stat("DR clusters") == 1
+    assert await stat("DR tiers behind their primary") == len(behind)
+
+    grid = by(await panel_values(prometheus, "Recovery point age against RPO"), "cluster", "tier")
+    assert set(grid) == {(cluster, tier.name) for cluster, config in configs.items() for tier in config.tiers}
+    for (cluster, tier), ratio in grid.items():
+        objective = configs[cluster].tier(tier)
+        assert objective is not None
+        age = now - points[cluster][tier]
+        assert abs(ratio * objective.rpo_seconds - age) <= SLACK, (cluster, tier, ratio, age)
+
+    pairs = "DR pairs and their lag"
+    lag = by(await panel_values(prometheus, pairs, "B"), "cluster", "tier", "dr_of")
+    assert set(lag) == {(DR, tier, PRIMARY) for tier in dr_tiers}
+    for tier in dr_tiers:
+        expected = points[PRIMARY][tier] - points[DR][tier]
+        if tier == "hot":  # the primary backs it up every few seconds: the clock is in it
+            assert abs(lag[DR, tier, PRIMARY] - expected) <= SLACK
+        else:  # no clock in it: the primary's point minus the DR cluster's
+            assert lag[DR, tier, PRIMARY] == expected, tier
+        objective = configs[DR].tier(tier)
+        assert objective is not None
+        assert (lag[DR, tier, PRIMARY] > objective.rpo_seconds) == (tier in behind), tier
+    newest = newest_finished(dr)
+    phases = by(await panel_values(prometheus, pairs, "F"), "cluster", "tier", "dr_of")
+    assert phases == {(DR, t, PRIMARY): PHASE_CODES[newest[t]["status"]["phase"]] for t in dr_tiers}
+    located = by(await panel_values(prometheus, pairs, "G"), "cluster", "tier", "dr_of")
+    assert located == {(DR, t, PRIMARY): 1.0 for t in dr_tiers}  # the DR location is Available
+
+    assert await panel_values(prometheus, "Clusters whose exporter is absent") == []
+    roles = by(await panel_values(prometheus, "Cluster names and roles"), "cluster", "cluster_name", "role", "dr_of")
+    assert set(roles) == {(PRIMARY, PRIMARY, "primary", ""), (DR, DR, "dr", PRIMARY)}
+
+
+@pytest.mark.slow
+async def test_a_dr_cluster_behind_its_primary_in_one_central_prometheus(
+    tmp_path: Path, receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="e2e")
+    webhook, webhook_url = receiver
+    rules = test_rules(tmp_path)
+    configs = {PRIMARY: load_config(DEMO_CONFIG), DR: dr_config()}
+    dr_tiers = configs[DR].tier_names
+    async with running_sandbox(time.time(), dr_cluster=True) as sandbox, contextlib.AsyncExitStack() as stack:
+        assert sandbox.dr_api is not None
+        options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(sandbox.kubeconfig))
+        primary = await stack.enter_async_context(Exporter(configs[PRIMARY], options))
+        dr_stack = await stack.enter_async_context(contextlib.AsyncExitStack())
+        dr_options = dataclasses.replace(options, kubeconfig=str(sandbox.dr_kubeconfig))
+        dr = await dr_stack.enter_async_context(Exporter(configs[DR], dr_options))
+        alertmanager = await stack.enter_async_context(
+            running_alertmanager(webhook_url, ROOT / "rules" / "alertmanager-inhibit.yml")
+        )
+        fleet = await stack.enter_async_context(
+            running_fleet({PRIMARY: primary.url, DR: dr.url}, [rules], alertmanager.url)
+        )
+        central = fleet.central.url
+        # As in the story, the DR cluster's Velero syncs nothing yet.
+        sync = BackupSync(sandbox.api, sandbox.dr_api, (), period=SYNC_PERIOD)
+        group = await stack.enter_async_context(asyncio.TaskGroup())
+        tasks = [
+            group.create_task(sync.run()),
+            group.create_task(hot_runs(VeleroSimulator(sandbox.api, run_duration=1.0), sandbox.api)),
+        ]
+        try:
+            # The primary's story alerts, but those of hourly-hot's newest run (main's volume story): it runs again
+            # every few seconds, with every volume.
+            primary_expected = in_cluster({a for a in EXPECTED if ("schedule", "hourly-hot") not in a}, PRIMARY)
+            last: set[Alert] = set()
+
+            async def fires(want: set[Alert]) -> bool:
+                nonlocal last
+                last = await firing(central)
+                return last == want
+
+            async def wait_firing(want: set[Alert], what: str, within: float = 180.0) -> None:
+                try:
+                    await wait_for(lambda: fires(want), what, within)
+                except AssertionError:
+                    missing = [dict(a) for a in want - last]
+                    extra = [dict(a) for a in last - want]
+                    raise AssertionError(f"{what}: missing {missing}, unexplained {extra}") from None
+
+            def dr_expected(*lagging: str) -> set[Alert]:
+                out = {FULL_TOO_OLD} | cannot_restore(sandbox.dr_api, dr_tiers)  # type: ignore[arg-type]
+                for tier in lagging:
+                    out |= behind(tier)
+                return out
+
+            async def lag_received(status: str, tiers: Iterable[str], since: int = 0) -> None:
+                """VeleroDRClusterBehind of these tiers at the receiver, in a notification after the first `since`."""
+                labels = [{"cluster": DR, "tier": tier, "dr_of": PRIMARY, "reason": "behind"} for tier in tiers]
+
+                async def seen() -> bool:
+                    later = Receiver(webhook.notifications[since:])
+                    return all(later.seen(status, "VeleroDRClusterBehind", one) for one in labels)
+
+                await wait_for(seen, f"VeleroDRClusterBehind {status} at the receiver for {labels}")
+
+            # The story: the DR cluster synced last 30 hours ago. Its hot and critical tiers lag the primary by more
+            # than their RPOs; its config tier lags as much, but does not reach it: nothing fires for it.
+            story_lag = ("hot", "critical")
+            await wait_firing(primary_expected | dr_expected(*story_lag), "both clusters' story alerts")
+            await check_fleet_panels(central, sandbox.api, sandbox.dr_api, configs, set(story_lag))
+            await lag_received("firing", story_lag)
+
+            # Its sync comes back: it catches up with the primary, and the lag alerts resolve.
+            for tier in dr_tiers:
+                sync.start(tier)
+            await wait_firing(primary_expected | dr_expected(), "the DR cluster caught up")
+            await check_fleet_panels(central, sandbox.api, sandbox.dr_api, configs, set())
+            await lag_received("resolved", story_lag)
+
+            # The copy of the hot tier stops again: once the primary's newest point is more than the RPO ahead,
+            # the lag alert fires; when it catches up, it resolves.
+            before = len(webhook.notifications)
+            sync.stop("hot")
+            await wait_firing(primary_expected | dr_expected("hot"), "the hot tier's lag", within=HOT_RPO + 120)
+            await lag_received("firing", ["hot"], since=before)
+            sync.start("hot")
+            await wait_firing(primary_expected | dr_expected(), "the hot tier caught up again")
+            await lag_received("resolved", ["hot"], since=before)
+
+            # One cluster's exporter stops: absence fires for it alone; the primary's alerts stay as they were.
+            await dr_stack.aclose()
+            gone = {
+                dr_alert(alertname="VeleroExporterDown", severity="critical", reason="scrape_failed"),
+                dr_alert(alertname="VeleroExporterDown", severity="critical", reason="cluster_gone"),
+            }
+            await wait_firing(primary_expected | gone, "the DR cluster's exporter absent")
+            (absent,) = await panel_values(central, "Clusters whose exporter is absent")
+            assert absent["metric"]["cluster"] == DR and 0 <= float(absent["value"][1]) <= SLACK
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+@pytest.mark.slow
+async def test_the_two_cluster_demo_shows_the_dr_lag_in_its_central_prometheus() -> None:
+    """`velero-exporter demo --clusters 2` as a user runs it (production intervals and `for`s): the DR lag alert
+    is there, pending its `for`, in the central Prometheus it prints; Ctrl-C stops everything."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "velero_exporter.cli",
+        "demo",
+        "--clusters",
+        "2",
+        "--web.listen-address",
+        "127.0.0.1:0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    try:
+        printed = ""
+        while "moto (AWS)" not in printed:
+            line = await asyncio.wait_for(process.stdout.readline(), 120)
+            assert line, f"the demo ended early: {printed}"
+            printed += line.decode()
+        central = re.search(r"central prometheus: (\S+)/alerts", printed)
+        assert central is not None, printed
+        assert printed.count("status page:") == 2 and printed.count("agent kailash-") == 2
+        behind: list[dict[str, Any]] = []
+
+        async def dr_lag_shown() -> bool:
+            nonlocal behind
+            behind = await query(central.group(1), 'ALERTS{alertname="VeleroDRClusterBehind"}')
+            return bool(behind)
+
+        await wait_for(dr_lag_shown, "VeleroDRClusterBehind in the central Prometheus", within=120)
+        # the story's: the DR cluster stopped syncing 30 hours ago
+        assert {(a["metric"]["cluster"], a["metric"]["tier"], a["metric"]["dr_of"]) for a in behind} == {
+            (DR, tier, PRIMARY) for tier in ("hot", "critical", "config")
+        }
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
