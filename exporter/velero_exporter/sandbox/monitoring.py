@@ -125,14 +125,18 @@ def prometheus_config(
     extra_labels: dict[str, str] | None = None,
     external_labels: dict[str, str] | None = None,
     remote_write: str | None = None,
+    target_groups: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
+    """The job velero-exporter scraping `targets` (with `extra_labels`) and any further `target_groups` (static
+    configs: targets with their own labels, such as `__metrics_path__`)."""
     static: dict[str, Any] = {"targets": list(targets)}
     if extra_labels:
         static["labels"] = dict(extra_labels)
+    groups = [static, *target_groups] if targets else list(target_groups)
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": [static]}] if targets else [],
+        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": groups}] if groups else [],
     }
     if external_labels:
         config["global"]["external_labels"] = dict(external_labels)
