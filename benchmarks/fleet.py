@@ -18,9 +18,9 @@ baseline is the same run with 2 clusters (one pair), measured first.
 
 Figures: per rule group, the minimum, median and maximum of Prometheus' own `evaluationTime` (/api/v1/rules) over
 the evaluations of the measuring window, and the slowest rules; the central's head series
-(prometheus_tsdb_head_series) and its peak RSS; the fleet alerts it raised (the DR payload's critical tier is
-behind its primary's: VeleroDRClusterBehind must be there for every DR cluster). docs/performance.md explains
-them.
+(prometheus_tsdb_head_series), its peak RSS and its CPU over the window (process_cpu_seconds_total); the fleet
+alerts it raised (the DR payload's critical tier is behind its primary's: VeleroDRClusterBehind must be there for
+every DR cluster). docs/performance.md explains them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,6 +226,8 @@ class Result:
     times: GroupTimes
     central_peak_rss: int
     agent_peak_rss: int
+    # The central's CPU over the measuring window (process_cpu_seconds_total), in cores: seconds per second.
+    central_cpu: float
     behind: int
     fleet_alerts: set[str]
     iterations_missed: float
@@ -269,10 +271,17 @@ async def measure_on(bodies: dict[str, bytes], tsdb: pathlib.Path, series: int, 
             visible_after = time.monotonic() - started
             await asyncio.sleep(plan.warmup)
             times, seen = GroupTimes(), set[tuple[str, str]]()
-            until = time.monotonic() + plan.window
+            cpu_before, window_start = (
+                await self_metric(http, central.url, "process_cpu_seconds_total"),
+                time.monotonic(),
+            )
+            until = window_start + plan.window
             while time.monotonic() < until:
                 times.add(await rule_groups(http, central.url), seen)
                 await asyncio.sleep(1)
+            cpu = (await self_metric(http, central.url, "process_cpu_seconds_total") - cpu_before) / (
+                time.monotonic() - window_start
+            )
             head = await self_metric(http, central.url, "prometheus_tsdb_head_series")
             missed = await self_metric(http, central.url, "prometheus_rule_group_iterations_missed_total")
             alerts = await query(central.url, 'ALERTS{alertname=~"VeleroDRCluster.*"}')
@@ -284,7 +293,7 @@ async def measure_on(bodies: dict[str, bytes], tsdb: pathlib.Path, series: int, 
             kinds = {f"{a['metric']['alertname']}/{a['metric'].get('reason', '')}" for a in alerts}
             agent_rss = proc_status(scraper.process.pid)["VmHWM"]
         central_rss = proc_status(central.process.pid)["VmHWM"]
-    return Result(count, series, head, times, central_rss, agent_rss, len(behind), kinds, missed, visible_after)
+    return Result(count, series, head, times, central_rss, agent_rss, cpu, len(behind), kinds, missed, visible_after)
 
 
 def ms(values: list[float]) -> str:
@@ -314,32 +323,23 @@ def report(baseline: Result, fleet: Result, plan: Plan) -> str:
     lines += ["", f"| the slowest rules at {fleet.clusters} clusters | min / median / max ms |", "|---|---|"]
     lines += [f"| {name} | {ms(values)} |" for name, values in slowest]
     out = ["\n".join(lines), ""]
+
+    def row(figure: str, value: Callable[[Result], str]) -> str:
+        return f"| {figure} | " + " | ".join(value(r) for r in (baseline, fleet)) + " |"
+
     out += [
         "| figure | " + " | ".join(f"{r.clusters} clusters" for r in (baseline, fleet)) + " |",
         "|---|---|---|",
-        "| exporter series served (sum of the payloads) | "
-        + " | ".join(f"{r.payload_series:,}" for r in (baseline, fleet))
-        + " |",
-        "| central head series (prometheus_tsdb_head_series) | "
-        + " | ".join(f"{r.head_series:,.0f}" for r in (baseline, fleet))
-        + " |",
-        "| central peak RSS (VmHWM) | " + " | ".join(mib(r.central_peak_rss) for r in (baseline, fleet)) + " |",
-        "| agent peak RSS (VmHWM) | " + " | ".join(mib(r.agent_peak_rss) for r in (baseline, fleet)) + " |",
-        "| every cluster in the central, from the agent's start | "
-        + " | ".join(f"{r.visible_after:.0f} s" for r in (baseline, fleet))
-        + " |",
-        "| evaluations measured per group | "
-        + " | ".join(str(min(len(v) for v in r.times.seconds.values())) for r in (baseline, fleet))
-        + " |",
-        "| rule group iterations missed | "
-        + " | ".join(f"{r.iterations_missed:.0f}" for r in (baseline, fleet))
-        + " |",
-        "| DR clusters with VeleroDRClusterBehind (critical) | "
-        + " | ".join(f"{r.behind} of {r.clusters // 2}" for r in (baseline, fleet))
-        + " |",
-        "| fleet alerts raised (alertname/reason) | "
-        + " | ".join(", ".join(sorted(r.fleet_alerts)) for r in (baseline, fleet))
-        + " |",
+        row("exporter series served (sum of the payloads)", lambda r: f"{r.payload_series:,}"),
+        row("central head series (prometheus_tsdb_head_series)", lambda r: f"{r.head_series:,.0f}"),
+        row("central peak RSS (VmHWM)", lambda r: mib(r.central_peak_rss)),
+        row("agent peak RSS (VmHWM)", lambda r: mib(r.agent_peak_rss)),
+        row("central CPU over the measuring window (cores)", lambda r: f"{r.central_cpu:.3f}"),
+        row("every cluster in the central, from the agent's start", lambda r: f"{r.visible_after:.0f} s"),
+        row("evaluations measured per group", lambda r: str(min(len(v) for v in r.times.seconds.values()))),
+        row("rule group iterations missed", lambda r: f"{r.iterations_missed:.0f}"),
+        row("DR clusters with VeleroDRClusterBehind (critical)", lambda r: f"{r.behind} of {r.clusters // 2}"),
+        row("fleet alerts raised (alertname/reason)", lambda r: ", ".join(sorted(r.fleet_alerts))),
     ]
     out.append(
         f"\nScrape and evaluation interval {plan.interval}; {HISTORY / 3600:.0f}h of history behind the series read"
