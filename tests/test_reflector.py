@@ -240,6 +240,55 @@ async def test_watches_that_keep_expiring_back_off_and_mark_the_resource_down(ha
     assert set(harness.sink.objects) == {"a"}
 
 
+async def test_the_next_page_is_asked_for_while_this_one_is_parsed(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server prepares page n+1 while page n is parsed: a list takes the longer of the two, not their sum."""
+    add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
+    original = harness.kube.list
+    asked: list[str | None] = []
+
+    async def recording_list(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        asked.append(kwargs["continue_token"])
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(harness.kube, "list", recording_list)
+    asked_at_add: list[int] = []
+    add = PageCollector.add
+
+    def recording_add(collector: PageCollector, objects: list[dict[str, Any]]) -> None:
+        asked_at_add.append(len(asked))
+        add(collector, objects)
+
+    monkeypatch.setattr(PageCollector, "add", recording_add)
+    async with running(harness.reflector(page_size=5)):
+        await wait_until(lambda: harness.health.synced, "the list")
+    assert len(asked) == 3 and asked[0] is None and None not in asked[1:]
+    assert asked_at_add == [2, 3, 3]  # pages 2 and 3 were asked for before pages 1 and 2 were parsed
+    assert len(harness.sink.objects) == 12
+
+
+async def test_a_list_that_fails_mid_page_drops_the_page_already_asked_for(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
+    failures = [RuntimeError("bug")]
+    add = PageCollector.add
+
+    def flaky_add(collector: PageCollector, objects: list[dict[str, Any]]) -> None:
+        if failures:
+            raise failures.pop()
+        add(collector, objects)
+
+    monkeypatch.setattr(PageCollector, "add", flaky_add)
+    async with running(harness.reflector(page_size=5)):
+        await wait_until(lambda: harness.health.synced, "the second list")
+    assert harness.source.errors == {"internal": 1}
+    assert len(harness.sink.objects) == 12 and len(harness.sink.replaced_at) == 1
+    # The first list's second page was asked for and never read: cancelled or retrieved, never left dangling.
+    assert "never retrieved" not in caplog.text and "destroyed but it is pending" not in caplog.text
+
+
 async def test_expired_continue_token_restarts_the_list(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
     original = harness.kube.list
