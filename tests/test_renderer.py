@@ -8,6 +8,7 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -364,3 +365,33 @@ async def test_the_render_loop_survives_failures_and_retries_with_backoff() -> N
     # Lower bounds only, which a loaded machine cannot break: never a hot loop, and the wait grows to its cap.
     assert min(gaps) >= 0.05 and max(gaps) >= 0.2
     assert store.health.render_errors["model"] == len(attempts)
+
+
+async def test_the_first_complete_objects_skip_the_debounce_and_later_changes_do_not() -> None:
+    """/readyz waits for the render of the first complete lists: nothing is left to coalesce, so no debounce."""
+    store = load(fixture_objects())
+    complete = False
+    exposition = Exposition()
+    renderer = Renderer(store, Config(), exposition, version="t", ready=lambda: complete, debounce=60.0)
+    task = asyncio.create_task(renderer.run())
+
+    async def until(condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.01)
+
+    try:
+        await until(lambda: exposition.current is not None, "the first render")
+        assert not exposition.ready
+        complete = True
+        store.backups.remove("hourly-hot-1")  # the last list's commit
+        await until(lambda: exposition.ready, "the ready render, well before the 60 s debounce")
+        served = exposition.current
+        store.backups.remove("hourly-hot-2")  # an event once ready: debounced
+        await asyncio.sleep(0.3)
+        assert exposition.current is served
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

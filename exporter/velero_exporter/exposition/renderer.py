@@ -293,8 +293,9 @@ class Renderer:
 
     async def _next_change(self, rendered_at: float, objects_version: int, health_version: int) -> None:
         """Until what was rendered is out of date: the objects changed (after a short debounce, which coalesces a
-        relist or a busy watch into one render), the health changed and health_interval has passed since the
-        render, or refresh_interval has. A change of objects never waits for the health's interval."""
+        relist or a busy watch into one render; none for the first complete objects), the health changed and
+        health_interval has passed since the render, or refresh_interval has. A change of objects never waits for
+        the health's interval."""
         store = self._store
         while store.changed.version == objects_version:
             health_due = rendered_at + self._health_interval if store.health_changed.version != health_version else None
@@ -308,4 +309,6 @@ class Renderer:
                     await store.changed.wait()
             except TimeoutError:
                 return
+        if self._ready() and not self._exposition.ready:
+            return  # the first complete objects: /readyz waits for this render, and nothing is left to coalesce
         await asyncio.sleep(self._debounce)
