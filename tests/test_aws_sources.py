@@ -579,6 +579,18 @@ async def test_missing_credentials_report_no_credentials_then_recover(
     assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) == size(PRIMARY_KEYS)[0]
 
 
+async def test_a_source_with_nothing_to_measure_is_up(peers: Peers) -> None:
+    """A cluster without VolumeSnapshotLocations (file-system or CSI backups only) has no region to look at: the
+    snapshots source is healthy, not down forever (found by the bucket-gone scenario, whose snapshots source
+    paged)."""
+    objs = kube_objects()
+    objs["volumesnapshotlocations"] = []
+    rig = Rig(config(extra_regions=()), objs)
+    samples = await rig.refresh("snapshots")
+    assert value(samples, "velero_exporter_source_up", source="snapshots") == 1
+    assert not series(samples, "velero_exporter_target_up")
+
+
 async def test_a_target_that_goes_leaves_no_series(peers: Peers) -> None:
     objs = kube_objects()
     rig = Rig(config(), objs)
