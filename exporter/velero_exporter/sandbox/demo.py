@@ -22,31 +22,24 @@ from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.web_config import WebConfig
-from velero_exporter.sandbox.aws_story import lay_out_story
-from velero_exporter.sandbox.cluster_story import cluster_story
+from velero_exporter.sandbox.cluster import Cluster, running
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
 from velero_exporter.sandbox.simulator import VeleroSimulator
-from velero_exporter.sandbox.story import story
+from velero_exporter.sandbox.story import DEMO, DEMO_CONFIG
+from velero_exporter.sandbox.world import World
 
 log = logging.getLogger("velero_exporter.sandbox")
 
-# Objectives that the story's schedules can meet (DESIGN.md: the seed's defaults cannot all hold).
-DEMO_CONFIG = Path(__file__).with_name("demo-config.yaml")
 
-
-async def start_sandbox_api(now: float, s3_url: str = "") -> FakeKubeAPI:
-    api = FakeKubeAPI(namespace="velero")
-    await api.start()
-    for obj in cluster_story(now):
-        api.create(obj)
-    for obj in story(now):
-        if s3_url and obj["kind"] == "BackupStorageLocation":
-            # As Velero would be configured against an S3-compatible endpoint.
-            obj["spec"]["config"].update({"s3Url": s3_url, "s3ForcePathStyle": "true"})
-        api.create(obj)
-    return api
+def with_s3_url(world: World, s3_url: str) -> World:
+    """The AWS locations configured as Velero would be against an S3-compatible endpoint."""
+    for location in world.of_kind("BackupStorageLocation"):
+        if location["spec"]["provider"] == "aws":
+            location["spec"]["config"].update({"s3Url": s3_url, "s3ForcePathStyle": "true"})
+            world.add(location)
+    return world
 
 
 @contextlib.contextmanager
@@ -66,28 +59,32 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 @dataclass(slots=True, frozen=True)
 class Sandbox:
-    api: FakeKubeAPI
+    cluster: Cluster
     moto: MotoServer
-    kubeconfig: Path
+
+    @property
+    def api(self) -> FakeKubeAPI:
+        return self.cluster.api
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.cluster.kubeconfig
 
 
 @contextlib.asynccontextmanager
 async def running_sandbox(now: float) -> AsyncIterator[Sandbox]:
-    """The fake Kubernetes API with the story, and moto with its buckets and snapshots; the process's AWS
-    environment points at moto (dummy credentials) while it runs. Everything is stopped afterwards."""
+    """The demo's story at `now`: its objects in the fake Kubernetes API, its buckets and snapshots in moto; the
+    process's AWS environment points at moto (dummy credentials) while it runs. Everything is stopped afterwards."""
     moto = MotoServer()
     await asyncio.to_thread(moto.start)
     try:
-        await asyncio.to_thread(lay_out_story, moto, now)
-        api = await start_sandbox_api(now, moto.url)
-        try:
-            with (
-                tempfile.TemporaryDirectory(prefix="velero-exporter-sandbox-") as tmp,
-                environment(aws_environment(moto.url)),
-            ):
-                yield Sandbox(api, moto, api.write_kubeconfig(Path(tmp) / "kubeconfig"))
-        finally:
-            await api.stop()
+        with (
+            tempfile.TemporaryDirectory(prefix="velero-exporter-sandbox-") as tmp,
+            environment(aws_environment(moto.url)),
+        ):
+            world = with_s3_url(DEMO.build(now), moto.url)
+            async with running(Cluster(world, moto, Path(tmp) / "kubeconfig")) as cluster:
+                yield Sandbox(cluster, moto)
     finally:
         moto.stop()
 

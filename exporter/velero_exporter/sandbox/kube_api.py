@@ -438,7 +438,6 @@ class Faults:
     def __init__(self, api: FakeKubeAPI) -> None:
         self._api = api
         self._rules: list[_FailRule] = []
-        self._forbidden: set[str] = set()
         self._expire_continue: dict[str, int] = {}
         self._expire_watch: dict[str, int] = {}
 
@@ -478,10 +477,10 @@ class Faults:
 
     def forbid(self, plural: str) -> None:
         """Persistent 403 on every request for that resource until allow()."""
-        self._forbidden.add(plural)
+        self._api.forbidden.add(plural)
 
     def allow(self, plural: str) -> None:
-        self._forbidden.discard(plural)
+        self._api.forbidden.discard(plural)
 
     def cut_watches(self, mid_event: bool = True) -> None:
         """Drop every open watch connection, after half an event line when mid_event."""
@@ -498,21 +497,12 @@ class Faults:
 
     def clear(self) -> None:
         self._rules.clear()
-        self._forbidden.clear()
+        self._api.forbidden.clear()
         self._expire_continue.clear()
         self._expire_watch.clear()
         self._api._stall_until = 0.0
 
     def check(self, plural: str, verb: str, namespace: str | None) -> web.Response | None:
-        if plural in self._forbidden:
-            resource = _BY_PLURAL[plural]
-            where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-            return _status_response(
-                403,
-                f'{resource.qualified} is forbidden: User "system:serviceaccount:velero:velero-exporter" '
-                f'cannot {verb} resource "{plural}" in API group "{resource.group}"{where}',
-                details={"group": resource.group, "kind": plural},
-            )
         for rule in self._rules:
             if rule.plural not in (None, plural) or rule.verb not in (None, verb):
                 continue
@@ -611,6 +601,8 @@ class FakeKubeAPI:
         self.port = 0
         self.host = "127.0.0.1"
         self.faults = Faults(self)
+        # RBAC: the resources (plural) the client's Role does not grant; every request for them answers 403.
+        self.forbidden: set[str] = set()
         self.requests: list[RequestRecord] = []
         self._records: dict[int, RequestRecord] = {}  # by id() of the request being handled
         self._rv = 0
@@ -935,6 +927,15 @@ class FakeKubeAPI:
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "")
         if not verb or (verb in ("list", "watch", "create")) != (name is None):
             return _status_response(405, "the server does not allow this method on the requested resource")
+        if plural in self.forbidden:
+            resource = _BY_PLURAL[plural]
+            where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+            return _status_response(
+                403,
+                f'{resource.qualified} is forbidden: User "system:serviceaccount:velero:velero-exporter" '
+                f'cannot {verb} resource "{plural}" in API group "{resource.group}"{where}',
+                details={"group": resource.group, "kind": plural},
+            )
         fault = self.faults.check(plural, verb, namespace)
         if fault is not None:
             return fault

@@ -15,7 +15,7 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,23 +112,31 @@ async def _start(
     return proc
 
 
+# A scrape target: its address, or its address and the labels Prometheus gives its series (a `cluster`).
+Target = str | tuple[str, Mapping[str, str]]
+
+
 def prometheus_config(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     rule_files: Sequence[Path],
     alertmanager: str | None,
     *,
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
-    extra_labels: dict[str, str] | None = None,
+    external_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    static: dict[str, Any] = {"targets": list(targets)}
-    if extra_labels:
-        static["labels"] = dict(extra_labels)
+    static: list[dict[str, Any]] = [
+        {"targets": [target]} if isinstance(target, str) else {"targets": [target[0]], "labels": dict(target[1])}
+        for target in targets
+    ]
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": [static]}],
+        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": static}],
     }
+    if external_labels:
+        # Added to the alerts Prometheus sends, as a Prometheus per cluster behind Thanos or Mimir does.
+        config["global"]["external_labels"] = dict(external_labels)
     if alertmanager is not None:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     return config
@@ -191,25 +199,26 @@ async def running_alertmanager(
 
 @contextlib.asynccontextmanager
 async def running_prometheus(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     rule_files: Sequence[Path] = (),
     alertmanager_url: str | None = None,
     *,
     storage: Path | None = None,
     access: WebAccess | None = None,
+    flags: Sequence[str] = (),
     **config_options: Any,
 ) -> AsyncIterator[Process]:
     """Prometheus scraping the targets; on `storage` (e.g. backfilled history, kept however old it is) instead
-    of a fresh data folder; behind TLS and basic auth with `access`."""
+    of a fresh data folder; behind TLS and basic auth with `access`; with further command-line `flags`."""
     binary = shutil.which(PROMETHEUS)
     if binary is None:
         raise FileNotFoundError("prometheus is not installed (apt-get install prometheus)")
     am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
     config = prometheus_config(targets, rule_files, am, **config_options)
-    flags = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle"]
+    argv = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle", *flags]
     if storage is not None:
-        flags.append("--storage.tsdb.retention.time=100y")
-    async with _running("prometheus", binary, config, flags, access) as proc:
+        argv.append("--storage.tsdb.retention.time=100y")
+    async with _running("prometheus", binary, config, argv, access) as proc:
         yield proc
 
 

@@ -22,7 +22,7 @@ from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import next_run_base, validation_frequency
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.story import run_name
+from velero_exporter.sandbox.objects import run_name
 from velero_exporter.sandbox.volume_story import operations
 from velero_exporter.sources.parsing import parse_schedule, parse_storage_location
 from velero_exporter.state.vocabulary import SCHEDULE_BLOCKING_PHASES, SCHEDULE_NAME_LABEL

@@ -1,0 +1,131 @@
+"""Buckets whose newest backup is stale or missing, that grow fast, or that lost a backup's folder.
+
+In the demo's story: the oldest Completed weekly-full backup's folder is gone from the primary bucket (a
+lifecycle rule shorter than the 90-day TTL). No alert says so; the dashboards' missing-backups panel does.
+"""
+
+from __future__ import annotations
+
+from velero_exporter.sandbox import cloud, objects, plan
+from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert
+from velero_exporter.sandbox.scenarios import base
+from velero_exporter.sandbox.scenarios.base import TierPlan
+from velero_exporter.sandbox.world import DAY, World
+
+# --- in the demo's story ---------------------------------------------------------------------------------------
+
+
+def _weekly_folder_lost(world: World) -> None:
+    oldest = world.backups_of("weekly-full", phase="Completed")[-1]
+    world.remove_keys(plan.PRIMARY_BUCKET, f"backups/{objects.name_of(oldest)}/")
+
+
+WEEKLY_FOLDER_LOST = Trouble(
+    "a lifecycle rule deleted the oldest weekly-full backup's folder from the primary bucket",
+    (),
+    change=_weekly_folder_lost,
+)
+
+
+# --- an archive copy that stopped, a new site's empty bucket, a bucket that tripled in a day -------------------
+
+APPS = TierPlan("apps", ("apps-nightly",))
+REGION = "us-east-1"
+PRIMARY = "buckets-primary"
+ARCHIVE = "buckets-archive"
+NEW_SITE = "buckets-new-site"
+# The archive's copies stopped 40 days ago; it holds ten older backups, so that one new copy grows it little.
+ARCHIVE_STOPPED = 40 * DAY
+ARCHIVED = 10
+BIG_BACKUP = "apps-with-logs"
+
+
+def _copy(world: World, bucket: str, backup: objects.Obj) -> None:
+    world.put(bucket, {f"backups/{objects.name_of(backup)}/{f}": b for f, b in cloud.backup_folder(backup).items()})
+
+
+def _cluster(now: float) -> World:
+    """The apps tier's backups in the primary bucket, copied to the archive and to the new site's bucket (a
+    replication rule)."""
+    world = base.world(now, (APPS,), bucket=PRIMARY)
+    world.add_bucket(ARCHIVE, REGION)
+    # A bucket made for a new site, which Velero never wrote to: not even metadata/revision.
+    world.add_bucket(NEW_SITE, REGION).keys.clear()
+    for backup in world.backups_of("apps-nightly"):
+        _copy(world, ARCHIVE, backup)
+        _copy(world, NEW_SITE, backup)
+    return world
+
+
+def _archive_stopped(world: World) -> None:
+    world.remove_keys(ARCHIVE, "backups/")
+    for i in range(ARCHIVED):
+        _copy(world, ARCHIVE, base.run("apps-nightly", APPS, world.now - ARCHIVE_STOPPED - i * DAY))
+
+
+def _copy_newest(bucket: str) -> Change:
+    """The replication copies the newest backup."""
+    return lambda world: _copy(world, bucket, world.backups_of("apps-nightly")[0])
+
+
+def _big_backup(world: World) -> None:
+    """Today someone backed up the apps tier by hand with a namespace full of logs: ten times a run's items."""
+    world.add(
+        objects.backup(
+            BIG_BACKUP,
+            labels={base.TIER_LABEL: APPS.name},
+            started=world.now - 3600,
+            completed=world.now - 3000,
+            expiration=world.now + 30 * DAY,
+            items_backed_up=10 * base.ITEMS,
+            items_total=10 * base.ITEMS,
+        )
+    )
+
+
+BUCKETS = Scenario(
+    "buckets",
+    "An archive bucket whose copies stopped 40 days ago, a new site's bucket with no backup, and a primary"
+    " bucket that tripled in a day.",
+    base.config(
+        APPS,
+        aws={
+            "extra_buckets": {
+                "archive": {"bucket": ARCHIVE, "region": REGION},
+                "new-site": {"bucket": NEW_SITE, "region": REGION},
+            }
+        },
+    ),
+    _cluster,
+    (
+        Trouble(
+            "the archive's copies stopped 40 days ago",
+            (
+                alert(
+                    "VeleroBucketRecoveryPointStale", location="archive", bucket=ARCHIVE, region=REGION, reason="stale"
+                ),
+            ),
+            change=_archive_stopped,
+            repair=_copy_newest(ARCHIVE),
+        ),
+        Trouble(
+            "the new site's bucket holds no backup: its replication was never set up",
+            (
+                alert(
+                    "VeleroBucketRecoveryPointStale", location="new-site", bucket=NEW_SITE, region=REGION, reason="none"
+                ),
+            ),
+            change=lambda world: world.remove_keys(NEW_SITE, ""),
+            repair=_copy_newest(NEW_SITE),
+        ),
+        Trouble(
+            "a backup taken by hand today tripled the primary bucket",
+            (alert("VeleroBucketGrowth", location="default", bucket=PRIMARY, region=REGION),),
+            change=_big_backup,
+            repair=lambda world: world.delete("Backup", BIG_BACKUP),
+            recent=True,
+        ),
+    ),
+)
+
+SCENARIOS = (BUCKETS,)

@@ -1,0 +1,142 @@
+"""The exporter itself in trouble: gone, never seen, its Kubernetes API down, a resource forbidden by RBAC, a bucket
+it cannot read. Each is a cluster of its own: an exporter that cannot see tells nothing else about its cluster.
+"""
+
+from __future__ import annotations
+
+from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert
+from velero_exporter.sandbox.scenarios import base
+from velero_exporter.sandbox.scenarios.base import TierPlan
+from velero_exporter.sandbox.world import World
+
+APPS = TierPlan("apps", ("apps-nightly",))
+
+
+def _exporter(up: bool) -> Change:
+    def change(world: World) -> None:
+        world.exporter_up = up
+
+    return change
+
+
+def _api(up: bool) -> Change:
+    def change(world: World) -> None:
+        world.api_up = up
+
+    return change
+
+
+def _forbid(*resources: str) -> Change:
+    def change(world: World) -> None:
+        world.forbidden = set(resources)
+
+    return change
+
+
+EXPORTER_GONE = Scenario(
+    "exporter-gone",
+    "The exporter ran, Prometheus scraped it, and it went away (its pod was evicted and not rescheduled).",
+    base.config(APPS),
+    base.cluster(APPS),
+    (
+        Trouble(
+            "the exporter stopped",
+            (
+                alert("VeleroExporterDown", reason="scrape_failed"),
+                alert("VeleroExporterDown", reason="cluster_gone"),
+            ),
+            later=_exporter(False),
+            repair=_exporter(True),
+        ),
+    ),
+)
+
+# Prometheus has a scrape target for the exporter, which has never answered (its image cannot be pulled): no
+# exporter reports at all. A Prometheus of its own, since any other cluster's exporter would answer for it; that
+# Prometheus's external label names the cluster, as in a Prometheus per cluster behind Thanos or Mimir.
+NO_EXPORTER = Scenario(
+    "no-exporter",
+    "Prometheus scrapes an exporter that has never answered: no exporter reports at all.",
+    base.config(APPS),
+    base.cluster(APPS),
+    (
+        Trouble(
+            "the exporter never started",
+            (
+                alert("VeleroExporterDown", reason="absent"),
+                alert("VeleroExporterDown", reason="scrape_failed"),
+            ),
+            change=_exporter(False),
+            repair=_exporter(True),
+        ),
+    ),
+    own_prometheus=True,
+)
+
+API_DOWN = Scenario(
+    "api-down",
+    "The Kubernetes API server stops answering after the exporter has read the cluster.",
+    base.config(APPS),
+    base.cluster(APPS),
+    (
+        Trouble(
+            "the API server is unreachable",
+            (alert("VeleroExporterSourceDown", source="kube", severity="critical"),),
+            later=_api(False),
+            repair=_api(True),
+        ),
+    ),
+)
+
+RBAC = Scenario(
+    "rbac",
+    "The exporter's Role lacks restores: the Kubernetes API forbids it to list them.",
+    base.config(APPS),
+    base.cluster(APPS),
+    (
+        Trouble(
+            "RBAC forbids the exporter to read restores: the kube source is not healthy, and without the restores"
+            " no drill is on record (the source's alert inhibits that consequence)",
+            (
+                alert("VeleroExporterResourceForbidden", resource="restores"),
+                alert("VeleroExporterSourceDown", source="kube", severity="critical"),
+                alert("VeleroRestoreTestOverdue", tier="apps", reason="never_restored", inhibited=True),
+            ),
+            change=_forbid("restores"),
+            repair=_forbid(),
+        ),
+    ),
+)
+
+GONE_BUCKET = "bucket-gone-primary"
+
+
+def _bucket_deleted(world: World) -> None:
+    del world.buckets[GONE_BUCKET]
+
+
+def _bucket_recreated(world: World) -> None:
+    """The bucket is created again and Velero's sync writes the backups' folders back."""
+    world.add_bucket(GONE_BUCKET, "us-east-1")
+    world.add(*world.of_kind("Backup"), *world.of_kind("Restore"))
+
+
+BUCKET_GONE = Scenario(
+    "bucket-gone",
+    "The default location's bucket was deleted: the exporter's bucket sources fail.",
+    base.config(APPS, aws={}),
+    base.cluster(APPS, bucket=GONE_BUCKET),
+    (
+        Trouble(
+            "the location's bucket does not exist",
+            (
+                alert("VeleroExporterSourceDown", source="buckets", severity="warning"),
+                alert("VeleroExporterSourceDown", source="repositories", severity="warning"),
+            ),
+            change=_bucket_deleted,
+            repair=_bucket_recreated,
+        ),
+    ),
+)
+
+SCENARIOS = (EXPORTER_GONE, NO_EXPORTER, API_DOWN, RBAC, BUCKET_GONE)
