@@ -1,4 +1,4 @@
-"""Restores that fail, are slower than the tier's RTO, or were never or not lately tried.
+"""Restores that fail, are slower than the tier's RTO, or were never or not lately tried; a drill that failed.
 
 In the demo's story: a restore from a critical backup failed two hours ago, and only the hot tier has a restore
 drill on record.
@@ -6,8 +6,10 @@ drill on record.
 
 from __future__ import annotations
 
+from typing import Any
+
 from velero_exporter.sandbox import objects, plan
-from velero_exporter.sandbox.scenario import Scenario, Trouble, alert
+from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert
 from velero_exporter.sandbox.scenarios import base
 from velero_exporter.sandbox.scenarios.base import TierPlan
 from velero_exporter.sandbox.world import DAY, HOUR, World
@@ -49,17 +51,18 @@ def _drills_deleted(world: World) -> None:
 
 
 def _drills_done(world: World) -> None:
-    """Each tier is restored from its newest Completed run, into a scratch namespace."""
+    """Each tier is restored from its newest Completed run into a scratch namespace, and the drill's validation
+    job passes it."""
     for name, tier, *_ in plan.SCHEDULES:
         if tier in UNDRILLED_TIERS:
             newest = world.backups_of(name, phase="Completed")[0]
-            world.add(_restore(f"drill-{tier}-restore", newest, world, took=300))
+            world.add(_restore(f"drill-{tier}-restore", newest, world, took=300, drill=True, validation="passed"))
 
 
-def _restore(name: str, backup: objects.Obj, world: World, *, took: float) -> objects.Obj:
+def _restore(name: str, backup: objects.Obj, world: World, *, took: float, **fields: Any) -> objects.Obj:
     """A restore from the backup that has just completed."""
     return objects.restore(
-        name, backup_name=objects.name_of(backup), started=world.now - took - 5, completed=world.now - 5
+        name, backup_name=objects.name_of(backup), started=world.now - took - 5, completed=world.now - 5, **fields
     )
 
 
@@ -75,6 +78,7 @@ DRILLS_MISSING = Trouble(
 
 WEB = TierPlan("web", ("web-nightly",), rto="15m")
 DB = TierPlan("db", ("db-nightly",), retention="90d")
+PAYMENTS = TierPlan("payments", ("payments-nightly",))
 SLOW_RESTORE_TAKES = 40 * 60.0
 DRILL_AGE = 40 * DAY
 
@@ -86,11 +90,23 @@ def _old_drill(world: World) -> None:
     world.add(old, base.drill(DB.name, old, world.now, ago=DRILL_AGE))
 
 
+def _verified_drill(name: str, result: str) -> Change:
+    """A restore drill of payments (labelled as a drill) from its newest run, which its validation job
+    annotated with the result."""
+
+    def change(world: World) -> None:
+        newest = world.backups_of("payments-nightly")[0]
+        world.add(_restore(name, newest, world, took=600, drill=True, validation=result))
+
+    return change
+
+
 RESTORES = Scenario(
     "restores",
-    "A restore slower than its tier's RTO, and a tier whose last drill was 40 days ago.",
-    base.config(WEB, DB),
-    base.cluster(WEB, DB),
+    "A restore slower than its tier's RTO, a tier whose last drill was 40 days ago, and a drill whose"
+    " validation failed.",
+    base.config(WEB, DB, PAYMENTS),
+    base.cluster(WEB, DB, PAYMENTS),
     (
         Trouble(
             "web's newest restore took 40 minutes; its RTO is 15",
@@ -110,6 +126,12 @@ RESTORES = Scenario(
             repair=lambda world: world.add(
                 _restore("drill-db-again", world.backups_of("db-nightly")[0], world, took=600)
             ),
+        ),
+        Trouble(
+            "payments' newest restore drill completed, and its validation job found the application broken",
+            (alert("VeleroRestoreTestOverdue", tier="payments", reason="drill_failed"),),
+            change=_verified_drill("drill-payments-verify", "failed"),
+            repair=_verified_drill("drill-payments-verify-again", "passed"),
         ),
     ),
 )
