@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from velero_exporter.sandbox import cluster_objects as k
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import (
@@ -41,8 +42,8 @@ def kubectl_installed() -> None:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeKubeAPI]:
-    server = FakeKubeAPI(bookmark_interval=0.2)
+async def api() -> AsyncIterator[FaultyKubeAPI]:
+    server = FaultyKubeAPI(bookmark_interval=0.2)
     await server.start()
     for i in range(7):
         server.create(objects.backup(f"b{i}", schedule="daily" if i % 2 else None, started=T0 + i))
