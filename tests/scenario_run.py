@@ -27,7 +27,7 @@ import contextlib
 import re
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,13 @@ from velero_exporter.sandbox.world import DAY, World
 ROOT = Path(__file__).resolve().parent.parent
 INHIBITIONS = ROOT / "rules" / "alertmanager-inhibit.yml"
 
-# The shipped rules with every `for` at 0s: a test cannot wait the production durations.
-RULES = replace(MIXIN, alert_for=dict.fromkeys(MIXIN.alert_for, "0s"))
+# The shipped rules with every `for` shortened (a test cannot wait the production durations): 0s, but for the
+# alerts on the exporter's own health, which a single scrape or watch that a loaded machine makes late must not
+# fire (as their production `for` ensures).
+HEALTH_ALERTS = ("VeleroExporterDown", "VeleroExporterSourceDown")
+RULES = replace(MIXIN, alert_for={name: "10s" if name in HEALTH_ALERTS else "0s" for name in MIXIN.alert_for})
+# Prometheus scrapes every exporter this often (its timeout too): every exporter shares one process and two cores.
+SCRAPE_INTERVAL = "2s"
 # How often the AWS sources look (production: minutes), and the reflectors' backoff (a repaired API server or
 # RBAC is seen within a second).
 AWS_INTERVAL = 3.0
@@ -171,7 +176,6 @@ class Outcome:
 @dataclass
 class Live:
     scenario: Scenario
-    config: Config
     cluster: Cluster
     port: int
     outcome: Outcome = field(default_factory=Outcome)
@@ -208,23 +212,34 @@ class Live:
         world = self.cluster.world.copy()
         world.now = time.time()
         what(world)
+        running = self.cluster.exporter
         await self.cluster.apply(world)
+        exporter = self.cluster.exporter
+        if isinstance(exporter, Exporter) and exporter is not running:
+            # A new exporter (started, or restarted with a new configuration): what it serves counts once every
+            # source has looked, not while a family is absent because it has not yet.
+            sources = exporter.store.health.sources
+
+            async def looked() -> bool:
+                return bool(sources) and all(source.up for source in sources.values())
+
+            if not await until(looked):
+                self.outcome.problems.append(f"the new exporter's sources never all came up: {sorted(sources)}")
 
 
-def exporter_config(scenario: Scenario) -> Config:
-    config = parse_config(dict(scenario.config), f"scenario {scenario.name}")
-    intervals = dict.fromkeys(("buckets_interval", "repositories_interval", "snapshots_interval"), AWS_INTERVAL)
-    return replace(config, aws=replace(config.aws, **intervals))
+def exporter_config(data: Mapping[str, Any], scenario: str) -> Config:
+    """The scenario's configuration with the AWS sources' intervals shortened."""
+    config = parse_config(dict(data), f"scenario {scenario}")
+    intervals = ("buckets_interval", "repositories_interval", "snapshots_interval", "posture_interval")
+    return replace(config, aws=replace(config.aws, **dict.fromkeys(intervals, AWS_INTERVAL)))
 
 
 def live_cluster(scenario: Scenario, now: float, moto: MotoServer, workdir: Path) -> Live:
     recent = tuple(t for t in scenario.troubles if t.recent)
-    world = scenario.build(now, without=recent)
-    config = exporter_config(scenario)
     port = free_port()
     kubeconfig = workdir / f"{scenario.name}.kubeconfig"
 
-    def exporter() -> Exporter:
+    def exporter(config: Mapping[str, Any]) -> Exporter:
         options = Options(
             listen_host="127.0.0.1",
             listen_port=port,
@@ -233,9 +248,10 @@ def live_cluster(scenario: Scenario, now: float, moto: MotoServer, workdir: Path
             reflector_options=FAST_REFLECTOR,
             aws_options={"tick": 0.5, "backoff_base": 0.1},
         )
-        return Exporter(config, options)
+        return Exporter(exporter_config(config, scenario.name), options)
 
-    return Live(scenario, config, Cluster(world, moto, kubeconfig, exporter=exporter), port)
+    cluster = Cluster(scenario.build(now, without=recent), moto, kubeconfig, exporter=exporter)
+    return Live(scenario, cluster, port)
 
 
 # --- waiting ----------------------------------------------------------------------------------------------------
@@ -296,10 +312,13 @@ async def record_history(live: Live, http: aiohttp.ClientSession) -> None:
     history of a day ago; then the troubles happen."""
 
     async def measured() -> bool:
-        async with http.get(f"http://{live.address}/metrics") as resp:
-            if resp.status != 200:
-                return False
-            text = await resp.text()
+        try:
+            async with http.get(f"http://{live.address}/metrics") as resp:
+                if resp.status != 200:
+                    return False
+                text = await resp.text()
+        except aiohttp.ClientError:
+            return False  # not listening yet
         buckets = len(re.findall(r"^velero_bucket_size_bytes\{", text, re.M))
         if not re.search(r'^velero_exporter_source_up\{source="buckets"\} 1', text, re.M) or buckets < len(
             live.cluster.world.buckets
@@ -407,11 +426,25 @@ def substitute(expr: str, cluster: str) -> str:
 
 
 PanelKey = tuple[str, int, str]  # (dashboard file, panel id, refId)
+STEADY_WINDOW = "10s"
 
 
-async def answer_panels(prometheus: str, clusters: list[str]) -> dict[PanelKey, dict[str, Answer]]:
-    """Every panel query's answer in every cluster. Asked once for all clusters where the answer keeps the
-    `cluster` label; else (a count, a sum) once per cluster."""
+async def steady(prometheus: str, lives: list[Live]) -> float:
+    """A moment when every running exporter has been scraped without a miss for a while (a missed scrape makes
+    its series stale, and the panels would show a gap): the time to ask the panels at."""
+
+    async def all_scraped() -> bool:
+        found = await query(prometheus, f"min_over_time(up[{STEADY_WINDOW}]) == 1")
+        return {r["metric"].get("cluster") for r in found} >= {live.name for live in lives}
+
+    if not await until(all_scraped):
+        raise AssertionError(f"the exporters were never all scraped without a miss for {STEADY_WINDOW}")
+    return time.time() - 1  # the newest evaluation of the recording rules is done by then
+
+
+async def answer_panels(prometheus: str, clusters: list[str], at: float) -> dict[PanelKey, dict[str, Answer]]:
+    """Every panel query's answer in every cluster at one moment. Asked once for all clusters where the answer
+    keeps the `cluster` label; else (a count, a sum) once per cluster."""
     targets = [
         ((board.file, panel.id, target["refId"]), target["expr"])
         for board in dashboards.dashboards()
@@ -423,7 +456,8 @@ async def answer_panels(prometheus: str, clusters: list[str]) -> dict[PanelKey, 
     answers: dict[PanelKey, dict[str, Answer]] = {}
 
     async def ask(http: aiohttp.ClientSession, expr: str) -> list[dict[str, Any]]:
-        async with limit, http.get(f"{prometheus}/api/v1/query", params={"query": expr}) as resp:
+        params = {"query": expr, "time": f"{at:.3f}"}
+        async with limit, http.get(f"{prometheus}/api/v1/query", params=params) as resp:
             body = await resp.json()
         if body.get("status") != "success":
             raise RuntimeError(f"query {expr!r} failed: {body.get('error')}")
@@ -506,6 +540,7 @@ async def _with_moto(moto: MotoServer, workdir: Path, now: float, began: float) 
                         alertmanager.url,
                         storage=storage,
                         flags=PROMETHEUS_FLAGS,
+                        scrape_interval=SCRAPE_INTERVAL,
                     )
                 )
                 for live in lives:
@@ -517,6 +552,7 @@ async def _with_moto(moto: MotoServer, workdir: Path, now: float, began: float) 
                                 alertmanager.url,
                                 external_labels={"cluster": live.name},
                                 flags=PROMETHEUS_FLAGS,
+                                scrape_interval=SCRAPE_INTERVAL,
                             )
                         )
                         live.prometheus = own.url
@@ -525,8 +561,8 @@ async def _with_moto(moto: MotoServer, workdir: Path, now: float, began: float) 
                 started = time.monotonic()
                 setup_took = started - began
                 await asyncio.gather(*(go_wrong(live, receiver, started) for live in lives))
-                panels_at = time.time()
-                panels = await answer_panels(prometheus.url, [live.name for live in shared])
+                panels_at = await steady(prometheus.url, [live for live in shared if live.cluster.world.exporter_up])
+                panels = await answer_panels(prometheus.url, [live.name for live in shared], panels_at)
                 worlds = {live.name: live.cluster.world for live in lives}
                 await asyncio.gather(*(repair(live, receiver, started) for live in lives if not live.outcome.problems))
     finally:

@@ -157,9 +157,11 @@ def upload(s3: Any, bucket: str, keys: Mapping[str, bytes], *, region: str, vers
     put_objects(s3, bucket, keys)
 
 
-def put_objects(s3: Any, bucket: str, keys: Mapping[str, bytes]) -> None:
+def put_objects(s3: Any, bucket: str, keys: Mapping[str, bytes]) -> dict[str, str]:
+    """Uploads the keys; returns the version each got (in a versioned bucket)."""
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-        list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), keys.items()))
+        answers = list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), keys.items()))
+    return {key: answer["VersionId"] for key, answer in zip(keys, answers, strict=True) if "VersionId" in answer}
 
 
 def snapshot_tags(backup: objects.Obj, pv: str) -> list[dict[str, str]]:

@@ -2,14 +2,17 @@
 and its volume snapshots copied to the DR region. The demo's story (story.py) is this cluster with troubles.
 
 Runs are aligned to their crons, as Velero's are, so ages vary with the wall clock within a cron interval. Every
-tier has a recent restore drill that passed its validation (a verified drill); every backup that snapshots volumes has its snapshots in the primary region and
-copies in the DR region (a script's CopySnapshot), and its folder copied to the DR bucket.
+tier has a recent restore drill that passed its validation (a verified drill). The buckets are set up as the seed
+DR plan sets them up (versioned, encrypted with AES256, public access blocked), the primary replicating to the DR
+bucket, which carries Object Lock; every backup that snapshots volumes has its (encrypted) snapshots in the
+primary region and copies in the DR region (a script's CopySnapshot).
 """
 
 from __future__ import annotations
 
 from velero_exporter.sandbox import cloud, objects
-from velero_exporter.sandbox.world import DAY, HOUR, World, snapshots_of
+from velero_exporter.sandbox.cloud import BucketSetup
+from velero_exporter.sandbox.world import DAY, HOUR, Snapshot, World, snapshots_of
 from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.velero.cron import parse_cron
 
@@ -152,34 +155,35 @@ def run_by_hand(schedule: str, started: float, completed: float) -> objects.Obj:
 
 
 def take(world: World, backup: objects.Obj, *, copied: bool) -> None:
-    """A backup Velero ran: the object, its folder in the bucket, the snapshots of its volumes; `copied`: the DR
-    plan's script copied it to the DR bucket and region."""
+    """A backup Velero ran: the object, its folder in the bucket (replicated to the DR bucket), the snapshots of
+    its volumes; `copied`: the DR plan's script copied the snapshots to the DR region."""
     world.add(backup)
     if backup["status"].get("volumeSnapshotsCompleted", 0):
-        world.add_snapshots(snapshots_of(backup, PRIMARY_REGION))
+        world.add_snapshots(snapshots_of(backup, PRIMARY_REGION, encrypted=True))
         if copied:
             copy_to_dr(world, backup)
 
 
-def update_run(world: World, backup: objects.Obj) -> None:
-    """A finished run changed (a trouble): in the cluster, in its bucket, and in the DR bucket if copied there."""
-    world.add(backup)
-    if f"backups/{objects.name_of(backup)}/velero-backup.json" in world.buckets[DR_BUCKET].keys:
-        copy_to_dr(world, backup)
+def dr_copies(backup: objects.Obj) -> list[Snapshot]:
+    """The DR plan's script's copies of the backup's snapshots (with their tags) in the DR region."""
+    return [s.copied_to(DR_REGION) for s in snapshots_of(backup, PRIMARY_REGION, encrypted=True)]
 
 
 def copy_to_dr(world: World, backup: objects.Obj) -> None:
-    """The DR plan's copy of a backup that snapshots volumes: its folder to the DR bucket, its snapshots (with
-    their tags) to the DR region."""
-    world.put(DR_BUCKET, {f"backups/{objects.name_of(backup)}/{f}": b for f, b in cloud.backup_folder(backup).items()})
-    world.add_snapshots(s.copied_to(DR_REGION) for s in snapshots_of(backup, PRIMARY_REGION))
+    world.add_snapshots(dr_copies(backup))
+
+
+# The seed DR plan's buckets: versioned, encrypted and private; the primary replicates everything to the DR
+# bucket, which keeps what it holds for the longest retention (Object Lock in compliance mode).
+PRIMARY_SETUP = BucketSetup(replicate_to=DR_BUCKET)
+DR_SETUP = BucketSetup(object_lock_days=365)
 
 
 def world(now: float) -> World:
     """The DR plan's cluster at `now` (POSIX seconds), with nothing wrong."""
     out = World(now)
-    out.add_bucket(PRIMARY_BUCKET, PRIMARY_REGION, versioned=True)  # the seed DR plan versions both buckets
-    out.add_bucket(DR_BUCKET, DR_REGION, versioned=True)
+    out.add_bucket(DR_BUCKET, DR_REGION, setup=DR_SETUP)
+    out.add_bucket(PRIMARY_BUCKET, PRIMARY_REGION, setup=PRIMARY_SETUP)
     out.add(
         objects.storage_location(
             "default",

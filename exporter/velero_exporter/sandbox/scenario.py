@@ -24,6 +24,8 @@ alert or a `reason` of the shipped rules has no scenario, or when a scenario dec
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +47,13 @@ class Alert:
     inhibited: bool = False
 
 
-def alert(name: str, *, inhibited: bool = False, **labels: str) -> Alert:
-    return Alert(name, tuple(sorted(labels.items())), inhibited)
+def alert(name: str, **labels: str) -> Alert:
+    return Alert(name, tuple(sorted(labels.items())))
+
+
+def inhibited(fired: Alert) -> Alert:
+    """The alert fires, and Alertmanager's inhibitions keep it from the receiver."""
+    return dataclasses.replace(fired, inhibited=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,7 @@ class Scenario:
     def build(self, now: float, *, without: tuple[Trouble, ...] = ()) -> World:
         """The World at `now` with every trouble's change, except those left out."""
         world = self.world(now)
+        world.config = copy.deepcopy(dict(self.config))
         for trouble in self.troubles:
             if trouble.change is not None and trouble not in without:
                 trouble.change(world)

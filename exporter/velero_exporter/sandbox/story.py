@@ -6,8 +6,9 @@ paths a platform team meets most. Each trouble lives in its themed module, with 
   (backups.py);
 - a restore from a critical backup Failed two hours ago, and only the hot tier has a restore drill (restores.py);
 - the read-only DR location is Unavailable (locations.py);
-- the critical tier's copies to the DR bucket and region stopped 2.5 days ago (snapshots.py);
-- the oldest Completed weekly-full backup's folder is gone from the primary bucket (buckets.py).
+- the critical tier's snapshot copies to the DR region stopped 2.5 days ago (snapshots.py);
+- the primary bucket's lifecycle rule is shorter than the retention of the tiers it keeps; the DR replica misses a
+  backup folder and carries no Object Lock (buckets.py).
 hourly-hot, config-backup and monthly-dr are healthy.
 """
 
@@ -36,6 +37,8 @@ DEMO = Scenario(
         restores.DRILLS_MISSING,
         locations.DR_UNAVAILABLE,
         snapshots.DR_COPY_STALE,
-        buckets.WEEKLY_FOLDER_LOST,
+        buckets.LIFECYCLE_BELOW_RETENTION,
+        buckets.REPLICA_INCOMPLETE,
+        buckets.DR_NOT_IMMUTABLE,
     ),
 )

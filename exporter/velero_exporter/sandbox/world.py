@@ -1,12 +1,15 @@
-"""A sandbox cluster's whole state at one moment, as data: Velero's objects, the buckets and EBS snapshots in AWS,
-and whether the exporter runs, the API server answers and RBAC lets the exporter read each resource.
+"""A sandbox cluster's whole state at one moment, as data: Velero's objects, the buckets (with their setup) and EBS
+snapshots in AWS, the exporter's configuration and whether it runs, whether the API server answers and what RBAC
+lets the exporter read.
 
 Scenarios (sandbox/scenario.py) build a World and change it: a trouble, later its repair. sandbox/cluster.py makes
 a World live and applies the difference between two Worlds, as Velero, an operator or an outage would.
 
 As in a real cluster, a finished backup's folder is in its location's bucket: adding the backup writes it (Velero
 uploads it when the backup ends, pkg/controller/backup_controller.go) and deleting the backup removes it
-(pkg/controller/backup_deletion_controller.go); a restore's logs and results go to its backup's location.
+(pkg/controller/backup_deletion_controller.go); a restore's logs and results go to its backup's location. A bucket
+whose setup replicates to another bucket of the World has what is written to it copied there (S3 replication,
+deletions not replicated).
 Objects are values: `get` returns a copy, and a change is an `add` of the changed copy, so that two Worlds can be
 compared.
 """
@@ -16,8 +19,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from velero_exporter.sandbox import cloud, objects
+from velero_exporter.sandbox.cloud import SEED_SETUP, BucketSetup
 from velero_exporter.sandbox.objects import Obj
 
 HOUR = 3600.0
@@ -32,30 +37,43 @@ SCHEDULE_LABEL = "velero.io/schedule-name"
 class Bucket:
     region: str
     keys: dict[str, bytes] = field(default_factory=dict)
-    versioned: bool = False
+    setup: BucketSetup = SEED_SETUP
+    # The role through which its account is reached (the DR account's); "" for the exporter's own account.
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An EBS snapshot of one volume of a backup, tagged as Velero tags it (cloud.snapshot_tags); a cross-region
-    copy names the region it was copied from (CopySnapshot with the source's tags, as the DR plan's script does)."""
+    """An EBS snapshot of one volume of a backup, tagged as Velero tags it (cloud.snapshot_tags), in the account
+    reached through `role` ("" for the exporter's own). A cross-region copy names the region it was copied from
+    (CopySnapshot with the source's tags, as the DR plan's script does)."""
 
     region: str
     backup: str
     pv: str
     tags: tuple[tuple[str, str], ...]
+    encrypted: bool = False
+    role: str = ""
     source_region: str | None = None
 
     def copied_to(self, region: str) -> Snapshot:
+        """The copy in another region of the same account (a copy of an encrypted snapshot is encrypted)."""
         return replace(self, region=region, source_region=self.region)
 
 
-def snapshots_of(backup: Obj, region: str, *, volumes: int = 1) -> list[Snapshot]:
+def snapshots_of(
+    backup: Obj, region: str, *, volumes: int = 1, encrypted: bool = False, role: str = ""
+) -> list[Snapshot]:
     """The snapshots Velero's AWS plugin takes of a backup's volumes in the region."""
     name = objects.name_of(backup)
     return [
         Snapshot(
-            region, name, f"pvc-{i}", tuple((t["Key"], t["Value"]) for t in cloud.snapshot_tags(backup, f"pvc-{i}"))
+            region,
+            name,
+            f"pvc-{i}",
+            tuple((t["Key"], t["Value"]) for t in cloud.snapshot_tags(backup, f"pvc-{i}")),
+            encrypted,
+            role,
         )
         for i in range(volumes)
     ]
@@ -71,6 +89,8 @@ class World:
     forbidden: set[str] = field(default_factory=set)
     api_up: bool = True
     exporter_up: bool = True
+    # The exporter's configuration file, as data (config/file.py parses it); a change restarts the exporter.
+    config: dict[str, Any] = field(default_factory=dict)
 
     # -- objects
 
@@ -88,10 +108,8 @@ class World:
                 for name in files.keys() - kept.keys():
                     del self.buckets[bucket].keys[folder + name]
             if after is not None:
-                # A replaced file keeps its place: keys are uploaded in insertion order, which gives the bucket's
-                # LastModified order (the order in which Velero wrote the folders).
                 bucket, folder, files = after
-                self.buckets[bucket].keys.update({folder + name: data for name, data in files.items()})
+                self._write(bucket, {folder + name: data for name, data in files.items()})
 
     def delete(self, kind: str, name: str) -> None:
         self._remove_folder((kind, name))
@@ -125,17 +143,32 @@ class World:
             set(self.forbidden),
             self.api_up,
             self.exporter_up,
+            copy.deepcopy(self.config),
         )
 
     # -- AWS
 
-    def add_bucket(self, name: str, region: str, *, versioned: bool = False) -> Bucket:
-        bucket = self.buckets[name] = Bucket(region, {"metadata/revision": b"a1b2c3d4-velero-revision"}, versioned)
+    def add_bucket(self, name: str, region: str, *, setup: BucketSetup = SEED_SETUP, role: str = "") -> Bucket:
+        """A bucket Velero has written its revision to; set up as the seed DR plan says unless told otherwise."""
+        bucket = self.buckets[name] = Bucket(region, {"metadata/revision": b"a1b2c3d4-velero-revision"}, setup, role)
         return bucket
+
+    def set_up(self, bucket: str, **setup: Any) -> None:
+        """Change the bucket's setup (the fields of cloud.BucketSetup)."""
+        self.buckets[bucket].setup = replace(self.buckets[bucket].setup, **setup)
 
     def put(self, bucket: str, keys: dict[str, bytes], prefix: str = "") -> None:
         root = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-        self.buckets[bucket].keys.update({root + key: data for key, data in keys.items()})
+        self._write(bucket, {root + key: data for key, data in keys.items()})
+
+    def _write(self, bucket: str, keys: dict[str, bytes]) -> None:
+        """Into the bucket and, where its replication names a bucket of the World, into that one. A replaced key
+        keeps its place: keys are uploaded in insertion order, which gives the bucket's LastModified order (the
+        order in which Velero wrote the folders)."""
+        self.buckets[bucket].keys.update(keys)
+        replica = self.buckets[bucket].setup.replicate_to
+        if replica in self.buckets:
+            self.buckets[replica].keys.update(keys)
 
     def remove_keys(self, bucket: str, under: str) -> None:
         keys = self.buckets[bucket].keys

@@ -31,7 +31,7 @@ def _daily_failed(world: World) -> None:
             "volumeSnapshotsCompleted": 2,
         }
     )
-    plan.update_run(world, failed)
+    world.add(failed)
     # On-call took an ad-hoc backup labelled for the tier: it is the tier's recovery point.
     world.add(
         objects.backup(
@@ -64,7 +64,7 @@ def _weekly_partially_failed(world: World) -> None:
     for started in (plan.newest_finished(world.now)["weekly-full"] - i * 7 * DAY for i in range(2)):
         partial = world.get("Backup", objects.run_name("weekly-full", started))
         partial["status"].update({"phase": "PartiallyFailed", "errors": 3, "warnings": 12})
-        plan.update_run(world, partial)
+        world.add(partial)
 
 
 WEEKLY_PARTIALLY_FAILED = Trouble(

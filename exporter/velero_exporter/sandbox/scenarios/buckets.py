@@ -1,7 +1,11 @@
-"""Buckets whose newest backup is stale or missing, that grow fast, or that lost a backup's folder.
+"""Buckets whose newest backup is stale or missing, that grow fast, whose lifecycle rule is shorter than the
+retention they keep, whose DR replica is incomplete or not immutable.
 
-In the demo's story: the oldest Completed weekly-full backup's folder is gone from the primary bucket (a
-lifecycle rule shorter than the 90-day TTL). No alert says so; the dashboards' missing-backups panel does.
+In the demo's story: the primary's lifecycle rule expires backups/ after 30 days, shorter than the full (90d) and
+dr (1y) tiers kept there (moto runs no lifecycle rule: the oldest Completed weekly-full folder, gone from the
+primary, stands for what the rule deletes; the DR replica, which has no such rule, still holds it); the DR replica
+misses one backup folder (the newest Completed daily-critical run's) and carries no Object Lock, which the demo's
+config expects of DR replicas.
 """
 
 from __future__ import annotations
@@ -14,16 +18,56 @@ from velero_exporter.sandbox.world import DAY, World
 
 # --- in the demo's story ---------------------------------------------------------------------------------------
 
+PRIMARY_WHERE = {"location": "default", "bucket": plan.PRIMARY_BUCKET, "region": plan.PRIMARY_REGION}
+EXPIRE_BACKUPS_AFTER_DAYS = 30
 
-def _weekly_folder_lost(world: World) -> None:
+
+def _folder(backup: objects.Obj) -> str:
+    return f"backups/{objects.name_of(backup)}/"
+
+
+def _lifecycle_expires_backups(world: World) -> None:
+    world.set_up(plan.PRIMARY_BUCKET, expire_backups_after_days=EXPIRE_BACKUPS_AFTER_DAYS)
     oldest = world.backups_of("weekly-full", phase="Completed")[-1]
-    world.remove_keys(plan.PRIMARY_BUCKET, f"backups/{objects.name_of(oldest)}/")
+    world.remove_keys(plan.PRIMARY_BUCKET, _folder(oldest))
 
 
-WEEKLY_FOLDER_LOST = Trouble(
-    "a lifecycle rule deleted the oldest weekly-full backup's folder from the primary bucket",
-    (),
-    change=_weekly_folder_lost,
+LIFECYCLE_BELOW_RETENTION = Trouble(
+    "the primary's lifecycle rule expires backups/ after 30 days; the full and dr tiers keep theirs longer",
+    (alert("VeleroBucketLifecycleBelowRetention", prefix="backups/", **PRIMARY_WHERE),),
+    change=_lifecycle_expires_backups,
+    # The rule is removed. What it deleted stays gone from the primary (the DR replica keeps it): copied back,
+    # the old folder would be the bucket's newest by LastModified, which the buckets source takes for its
+    # recovery point (sources/aws/buckets.py).
+    repair=lambda world: world.set_up(plan.PRIMARY_BUCKET, expire_backups_after_days=None),
+)
+
+
+def _batch_replication(world: World) -> None:
+    """S3 Batch Replication: what the primary holds and the replica misses is copied."""
+    primary, replica = world.buckets[plan.PRIMARY_BUCKET].keys, world.buckets[plan.DR_BUCKET].keys
+    world.put(plan.DR_BUCKET, {key: data for key, data in primary.items() if key not in replica})
+
+
+REPLICA_INCOMPLETE = Trouble(
+    "the DR replica misses the newest Completed daily-critical backup's folder",
+    (alert("VeleroReplicaIncomplete", bucket=plan.PRIMARY_BUCKET, replica_bucket=plan.DR_BUCKET),),
+    change=lambda world: world.remove_keys(
+        plan.DR_BUCKET, _folder(world.backups_of("daily-critical", phase="Completed")[0])
+    ),
+    repair=_batch_replication,
+)
+
+
+def _object_lock(days: int | None) -> Change:
+    return lambda world: world.set_up(plan.DR_BUCKET, object_lock_days=days)
+
+
+DR_NOT_IMMUTABLE = Trouble(
+    "the DR replica carries no Object Lock",
+    (alert("VeleroDRBucketNotImmutable", location="dr", bucket=plan.DR_BUCKET, region=plan.DR_REGION),),
+    change=_object_lock(None),
+    repair=_object_lock(plan.DR_SETUP.object_lock_days),
 )
 
 
@@ -41,7 +85,7 @@ BIG_BACKUP = "apps-with-logs"
 
 
 def _copy(world: World, bucket: str, backup: objects.Obj) -> None:
-    world.put(bucket, {f"backups/{objects.name_of(backup)}/{f}": b for f, b in cloud.backup_folder(backup).items()})
+    world.put(bucket, {_folder(backup) + f: b for f, b in cloud.backup_folder(backup).items()})
 
 
 def _cluster(now: float) -> World:

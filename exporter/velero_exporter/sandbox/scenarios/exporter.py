@@ -4,7 +4,7 @@ it cannot read. Each is a cluster of its own: an exporter that cannot see tells 
 
 from __future__ import annotations
 
-from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert
+from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert, inhibited
 from velero_exporter.sandbox.scenarios import base
 from velero_exporter.sandbox.scenarios.base import TierPlan
 from velero_exporter.sandbox.world import World
@@ -100,7 +100,7 @@ RBAC = Scenario(
             (
                 alert("VeleroExporterResourceForbidden", resource="restores"),
                 alert("VeleroExporterSourceDown", source="kube", severity="critical"),
-                alert("VeleroRestoreTestOverdue", tier="apps", reason="never_restored", inhibited=True),
+                inhibited(alert("VeleroRestoreTestOverdue", tier="apps", reason="never_restored")),
             ),
             change=_forbid("restores"),
             repair=_forbid(),
@@ -123,7 +123,7 @@ def _bucket_recreated(world: World) -> None:
 
 BUCKET_GONE = Scenario(
     "bucket-gone",
-    "The default location's bucket was deleted: the exporter's bucket sources fail.",
+    "The default location's bucket was deleted: the exporter's sources that read buckets fail.",
     base.config(APPS, aws={}),
     base.cluster(APPS, bucket=GONE_BUCKET),
     (
@@ -132,6 +132,7 @@ BUCKET_GONE = Scenario(
             (
                 alert("VeleroExporterSourceDown", source="buckets", severity="warning"),
                 alert("VeleroExporterSourceDown", source="repositories", severity="warning"),
+                alert("VeleroExporterSourceDown", source="posture", severity="warning"),
             ),
             change=_bucket_deleted,
             repair=_bucket_recreated,

@@ -1,6 +1,6 @@
 """EBS snapshots whose copies in the DR region are stale, lagging or missing.
 
-In the demo's story: the critical tier's copies to the DR bucket and region stopped two and a half days ago (the
+In the demo's story: the critical tier's snapshot copies to the DR region stopped two and a half days ago (the
 other tiers' copies are current), so whatever the time of day the DR region's newest critical snapshot is more
 than two daily intervals old and more than a day behind the primary's.
 """
@@ -30,8 +30,7 @@ def _recent_critical(world: World) -> list[objects.Obj]:
 
 def _dr_copies_stopped(world: World) -> None:
     for backup in _recent_critical(world):
-        world.remove_keys(plan.DR_BUCKET, f"backups/{objects.name_of(backup)}/")
-        world.remove_snapshots(s.copied_to(plan.DR_REGION) for s in snapshots_of(backup, plan.PRIMARY_REGION))
+        world.remove_snapshots(plan.dr_copies(backup))
 
 
 def _dr_copies_resumed(world: World) -> None:
@@ -40,7 +39,7 @@ def _dr_copies_resumed(world: World) -> None:
 
 
 DR_COPY_STALE = Trouble(
-    "the critical tier's copies to the DR bucket and region stopped two and a half days ago",
+    "the critical tier's snapshot copies to the DR region stopped two and a half days ago",
     (
         alert("VeleroSnapshotCopyStale", tier="critical", region=plan.DR_REGION, reason="stale"),
         alert("VeleroSnapshotCopyStale", tier="critical", region=plan.DR_REGION, reason="lagging"),
@@ -60,11 +59,12 @@ BUCKET = "snapshots-primary"
 
 
 def _cluster(now: float) -> World:
-    """Every backup snapshots one volume in the primary region; a script copies the snapshots to the DR region."""
+    """Every backup snapshots one (encrypted) volume in the primary region; a script copies the snapshots to the DR
+    region."""
     world = base.world(now, (APPS, DB), bucket=BUCKET, region=PRIMARY_REGION)
     world.add(objects.snapshot_location("default", region=PRIMARY_REGION))
     for backup in world.of_kind("Backup"):
-        taken = snapshots_of(backup, PRIMARY_REGION)
+        taken = snapshots_of(backup, PRIMARY_REGION, encrypted=True)
         world.add_snapshots(taken)
         world.add_snapshots(s.copied_to(DR_REGION) for s in taken)
     return world
@@ -74,7 +74,7 @@ def _db_copies(world: World) -> list[Snapshot]:
     return [
         s.copied_to(DR_REGION)
         for backup in world.backups_of("db-nightly")
-        for s in snapshots_of(backup, PRIMARY_REGION)
+        for s in snapshots_of(backup, PRIMARY_REGION, encrypted=True)
     ]
 
 
