@@ -213,7 +213,8 @@ def _targets(queries: Sequence[Query], *, instant: bool, table: bool = False) ->
 
 @dataclass(frozen=True, slots=True)
 class Panel:
-    """A panel and what the reference page says of it; `layout` places it."""
+    """A panel and what the reference page says of it; `layout` places it. `empty` says when the panel may
+    rightly show nothing (the dashboard test accepts an empty answer only from a panel that says so)."""
 
     id: int
     title: str
@@ -222,6 +223,7 @@ class Panel:
     explains: tuple[str, ...] = ()
     width: int = 12
     height: int = 8
+    empty: str = ""
 
 
 def _panel(
@@ -279,6 +281,7 @@ def stat(
     thresholds: Json | None = None,
     text_mode: str = "auto",
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 6,
     height: int = 4,
     links: Sequence[Json] = (),
@@ -305,7 +308,7 @@ def stat(
         thresholds=thresholds,
         links=links,
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def table(
@@ -316,6 +319,7 @@ def table(
     *,
     hide: Sequence[str] = (),
     explains: tuple[str, ...] = (),
+    empty: str = "",
     label_links: Mapping[str, Sequence[Json]] | None = None,
     pivot: tuple[str, str] | None = None,
     width: int = 12,
@@ -367,7 +371,7 @@ def table(
         overrides=overrides,
         transformations=transformations,
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def timeseries(
@@ -381,6 +385,7 @@ def timeseries(
     bars: bool = False,
     interval: str | None = None,
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 12,
     height: int = 8,
     min_zero: bool = True,
@@ -413,7 +418,7 @@ def timeseries(
         interval=interval,
         overrides=overrides,
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def bargauge(
@@ -425,6 +430,7 @@ def bargauge(
     *,
     thresholds: Json | None = None,
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 12,
     height: int = 8,
     max_value: float | None = None,
@@ -454,7 +460,7 @@ def bargauge(
     if max_value is not None:
         body["fieldConfig"]["defaults"]["max"] = max_value
     body["fieldConfig"]["defaults"]["min"] = 0
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def state_timeline(
@@ -465,6 +471,7 @@ def state_timeline(
     *,
     mappings: Sequence[Json],
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 24,
     height: int = 6,
 ) -> Panel:
@@ -488,7 +495,7 @@ def state_timeline(
         mappings=mappings,
         thresholds=steps(("red", None), ("green", 1)),
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -651,6 +658,9 @@ def dashboard_link(title: str, uid: str, tooltip: str) -> Json:
     }
 
 
+# Why panels may show nothing: they read Velero's own metrics, or what the AWS sources measure.
+VELERO_OWN_EMPTY = "it reads Velero's own metrics, which Prometheus holds only where it scrapes Velero's server."
+AWS_EMPTY = "the AWS sources are off (aws.enabled: false) or have nothing of this kind to measure."
 VELERO_OWN = (
     " Source: Velero's own metrics (its server's /metrics), not the exporter's: they restart at 0 with Velero's pod,"
     " so they show rates and durations, never the state."
@@ -706,13 +716,19 @@ def _tier_table() -> Panel:
     )
 
 
-def _failing_schedules() -> Panel:
+def failing_schedules() -> str:
+    """Schedules whose newest finished backup failed, failed validation, or partially failed where the tier does
+    not accept it: exactly those VeleroBackupFailure fires for."""
     accepted = f"(max by (cluster, tier) ({sel('velero_tier_partially_failed_accepted')}) == 1)"
-    failing = (
+    return (
         f"(\n  {per('schedule, tier, phase', 'velero_schedule_last_backup_phase', FAILED)}"
         f" == 1\n  or\n  ({per('schedule, tier, phase', 'velero_schedule_last_backup_phase', PARTIALLY_FAILED)}"
         f" == 1\n    unless on (cluster, tier) {accepted})\n)"
     )
+
+
+def _failing_schedules() -> Panel:
+    failing = failing_schedules()
 
     def column(expr: str) -> str:
         return f"({expr})\n* on (cluster, schedule) group_left (tier, phase)\n{failing}"
@@ -764,18 +780,10 @@ def overview() -> Dashboard:
             stat(
                 3,
                 "Schedules failing",
-                "Schedules whose newest finished backup did not complete (see the Failing schedules table).",
+                "Schedules whose newest finished backup did not complete, PartiallyFailed counting only where the"
+                " tier does not accept it: the rows of the Failing schedules table.",
                 "short",
-                [
-                    Query(
-                        count_or_zero(
-                            f"{per('schedule', 'velero_schedule_last_backup_phase', FAILED)}"
-                            " == 1"
-                            f"\nor\n{per('schedule', 'velero_schedule_last_backup_phase', PARTIALLY_FAILED)}"
-                            " == 1"
-                        )
-                    )
-                ],
+                [Query(count_or_zero(failing_schedules()))],
                 thresholds=GOOD_IF_ZERO,
                 explains=("VeleroBackupFailure",),
             ),
@@ -798,6 +806,7 @@ def overview() -> Dashboard:
                 [Query(age(sel("velero:cluster_last_success_timestamp_seconds")), legend="{{cluster}}")],
                 thresholds=steps(("green", None), ("red", seconds(MIXIN.backup_missing_cluster_window))),
                 explains=("VeleroBackupMissing",),
+                empty="no backup of the cluster has completed yet.",
             ),
             _tier_table(),
             state_timeline(
@@ -869,6 +878,7 @@ def overview() -> Dashboard:
                 bars=True,
                 stacked=True,
                 interval="1h",
+                empty=VELERO_OWN_EMPTY,
             ),
             timeseries(
                 15,
@@ -894,6 +904,7 @@ def overview() -> Dashboard:
                     for q in (0.5, 0.95)
                 ],
                 interval="1h",
+                empty=VELERO_OWN_EMPTY,
             ),
             stat(
                 17,
@@ -1219,6 +1230,7 @@ def _storage_row(rid: int) -> Row:
                 " source (list or CloudWatch mode).",
                 "bytes",
                 [Query(per(bucket, "velero_bucket_size_bytes"), legend="{{bucket}} ({{region}})")],
+                empty=AWS_EMPTY,
             ),
             timeseries(
                 rid + 2,
@@ -1235,6 +1247,7 @@ def _storage_row(rid: int) -> Row:
                 ],
                 explains=("VeleroBucketGrowth",),
                 min_zero=False,
+                empty=AWS_EMPTY,
             ),
             bargauge(
                 rid + 3,
@@ -1242,6 +1255,7 @@ def _storage_row(rid: int) -> Row:
                 "Bytes of the backup folders of each tier in each bucket.",
                 "bytes",
                 [Query(per(f"{bucket}, tier", "velero_bucket_tier_size_bytes"), legend="{{tier}} in {{bucket}}")],
+                empty=AWS_EMPTY,
             ),
             timeseries(
                 rid + 4,
@@ -1250,6 +1264,7 @@ def _storage_row(rid: int) -> Row:
                 "bytes",
                 [Query(per(f"{bucket}, kind", "velero_bucket_prefix_size_bytes"), legend="{{bucket}} {{kind}}")],
                 stacked=True,
+                empty=AWS_EMPTY,
             ),
             bargauge(
                 rid + 5,
@@ -1267,6 +1282,7 @@ def _storage_row(rid: int) -> Row:
                 thresholds=steps(("green", None), ("red", seconds(MIXIN.bucket_recovery_point_max_age))),
                 explains=("VeleroBucketRecoveryPointStale",),
                 height=6,
+                empty=AWS_EMPTY,
             ),
             stat(
                 rid + 6,
@@ -1278,6 +1294,7 @@ def _storage_row(rid: int) -> Row:
                 thresholds=GOOD_IF_ZERO,
                 width=12,
                 height=6,
+                empty=AWS_EMPTY,
             ),
         ],
     )
@@ -1303,6 +1320,7 @@ def _snapshot_row(rid: int) -> Row:
         ],
         pivot=("tier", "region"),
         explains=("VeleroSnapshotCopyStale",),
+        empty=AWS_EMPTY,
     )
     return Row(
         rid,
@@ -1319,6 +1337,7 @@ def _snapshot_row(rid: int) -> Row:
                 [Query(by_state, legend="{{region}} {{state}}")],
                 stacked=True,
                 explains=("VeleroSnapshotsFailed",),
+                empty=AWS_EMPTY,
             ),
         ],
     )
@@ -1397,6 +1416,7 @@ def _posture_row(rid: int) -> Row:
                 ),
                 width=24,
                 height=7,
+                empty=AWS_EMPTY + " A bucket without a default Object Lock retention has none.",
             ),
             table(
                 rid + 2,
@@ -1421,6 +1441,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroBucketLifecycleBelowRetention",),
                 width=12,
                 height=6,
+                empty=AWS_EMPTY + " Only buckets with a lifecycle rule on backups/ have a row.",
             ),
             table(
                 rid + 3,
@@ -1440,6 +1461,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroReplicaIncomplete",),
                 width=12,
                 height=6,
+                empty=AWS_EMPTY + " Only where a bucket is a DR replica (declared, or by replication).",
             ),
             table(
                 rid + 4,
@@ -1459,6 +1481,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroSnapshotUnencrypted",),
                 width=8,
                 height=6,
+                empty=AWS_EMPTY + " Locks are read only with aws.snapshot_lock.",
             ),
             table(
                 rid + 5,
@@ -1480,6 +1503,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroDRCopySameAccount",),
                 width=8,
                 height=6,
+                empty=AWS_EMPTY + " The DR column only with aws.require_separate_dr_account.",
             ),
             bargauge(
                 rid + 6,
@@ -1888,6 +1912,7 @@ def tier_detail() -> Dashboard:
                     )
                 ],
                 interval="1h",
+                empty=VELERO_OWN_EMPTY,
             ),
         ],
     )
@@ -2082,6 +2107,7 @@ def tier_detail() -> Dashboard:
                         legend="{{bucket}} ({{region}})",
                     )
                 ],
+                empty=AWS_EMPTY,
             ),
             bargauge(
                 62,
@@ -2096,6 +2122,7 @@ def tier_detail() -> Dashboard:
                     )
                 ],
                 explains=("VeleroSnapshotCopyStale",),
+                empty=AWS_EMPTY,
             ),
         ],
     )
@@ -2464,7 +2491,8 @@ def render_docs(dashboards: Sequence[Dashboard]) -> str:
         for row in board.rows:
             out.append(f"\n### {row.title}\n\n| id | panel | explains | what it shows |\n|---|---|---|---|")
             for panel in row.panels:
-                out.append(f"| {panel.id} | {panel.title} | {', '.join(panel.explains)} | {panel.description} |")
+                empty = f" Shows nothing when {panel.empty}" if panel.empty else ""
+                out.append(f"| {panel.id} | {panel.title} | {', '.join(panel.explains)} | {panel.description}{empty} |")
                 panels[board.uid, panel.id] = (board, panel)
     out.append(
         "\n## Alerts and their panels\n\nThe panel that best explains each alert, for its runbook to link to; the"

@@ -11,6 +11,7 @@ config expects of DR replicas.
 from __future__ import annotations
 
 from velero_exporter.sandbox import cloud, objects, plan
+from velero_exporter.sandbox.cloud import BucketSetup
 from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert
 from velero_exporter.sandbox.scenarios import base
 from velero_exporter.sandbox.scenarios.base import TierPlan
@@ -92,7 +93,7 @@ def _cluster(now: float) -> World:
     """The apps tier's backups in the primary bucket, copied to the archive and to the new site's bucket (a
     replication rule)."""
     world = base.world(now, (APPS,), bucket=PRIMARY)
-    world.add_bucket(ARCHIVE, REGION)
+    world.add_bucket(ARCHIVE, REGION, setup=BucketSetup(object_lock_days=365))  # an archive keeps what it holds
     # A bucket made for a new site, which Velero never wrote to: not even metadata/revision.
     world.add_bucket(NEW_SITE, REGION).keys.clear()
     for backup in world.backups_of("apps-nightly"):
