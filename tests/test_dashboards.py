@@ -475,13 +475,18 @@ def _visible_snapshots(f: Facts) -> list[Snapshot]:
     return [s for s in f.world.snapshots if s.role == roles.get(s.region, "")]
 
 
-def _snapshot_points(f: Facts) -> Truth:
-    newest: dict[tuple[str, str], float] = {}
+def _snapshots_by_tier(f: Facts) -> Iterator[tuple[tuple[str, str], Snapshot, Obj]]:
+    """(region, tier), snapshot and its backup, of the visible snapshots of backups the cluster holds."""
     for snapshot in _visible_snapshots(f):
         backup = f.world.objects.get(("Backup", snapshot.backup))
         if backup is not None:
-            key = (snapshot.region, f.tier(backup))
-            newest[key] = max(newest.get(key, 0.0), started(backup))
+            yield (snapshot.region, f.tier(backup)), snapshot, backup
+
+
+def _snapshot_points(f: Facts) -> Truth:
+    newest: dict[tuple[str, str], float] = {}
+    for key, _, backup in _snapshots_by_tier(f):
+        newest[key] = max(newest.get(key, 0.0), started(backup))
     return ages("region, tier", newest, f.at)
 
 
@@ -564,11 +569,8 @@ def _replica_missing(f: Facts) -> Truth:
 
 def _unencrypted(f: Facts) -> Truth:
     counts: dict[tuple[str, str], float] = {}
-    for snapshot in _visible_snapshots(f):
-        backup = f.world.objects.get(("Backup", snapshot.backup))
-        if backup is not None:
-            key = (snapshot.region, f.tier(backup))
-            counts[key] = counts.get(key, 0.0) + (not snapshot.encrypted)
+    for key, snapshot, _ in _snapshots_by_tier(f):
+        counts[key] = counts.get(key, 0.0) + (not snapshot.encrypted)
     return per("region, tier", counts)
 
 

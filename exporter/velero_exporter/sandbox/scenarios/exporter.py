@@ -33,78 +33,61 @@ def _forbid(*resources: str) -> Change:
     return change
 
 
-EXPORTER_GONE = Scenario(
+def _apps_cluster(name: str, summary: str, trouble: Trouble, *, own_prometheus: bool = False) -> Scenario:
+    """A healthy cluster of one tier, with the one trouble."""
+    return Scenario(name, summary, base.config(APPS), base.cluster(APPS), (trouble,), own_prometheus)
+
+
+EXPORTER_GONE = _apps_cluster(
     "exporter-gone",
     "The exporter ran, Prometheus scraped it, and it went away (its pod was evicted and not rescheduled).",
-    base.config(APPS),
-    base.cluster(APPS),
-    (
-        Trouble(
-            "the exporter stopped",
-            (
-                alert("VeleroExporterDown", reason="scrape_failed"),
-                alert("VeleroExporterDown", reason="cluster_gone"),
-            ),
-            later=_exporter(False),
-            repair=_exporter(True),
-        ),
+    Trouble(
+        "the exporter stopped",
+        (alert("VeleroExporterDown", reason="scrape_failed"), alert("VeleroExporterDown", reason="cluster_gone")),
+        later=_exporter(False),
+        repair=_exporter(True),
     ),
 )
 
 # Prometheus has a scrape target for the exporter, which has never answered (its image cannot be pulled): no
 # exporter reports at all. A Prometheus of its own, since any other cluster's exporter would answer for it; that
 # Prometheus's external label names the cluster, as in a Prometheus per cluster behind Thanos or Mimir.
-NO_EXPORTER = Scenario(
+NO_EXPORTER = _apps_cluster(
     "no-exporter",
     "Prometheus scrapes an exporter that has never answered: no exporter reports at all.",
-    base.config(APPS),
-    base.cluster(APPS),
-    (
-        Trouble(
-            "the exporter never started",
-            (
-                alert("VeleroExporterDown", reason="absent"),
-                alert("VeleroExporterDown", reason="scrape_failed"),
-            ),
-            change=_exporter(False),
-            repair=_exporter(True),
-        ),
+    Trouble(
+        "the exporter never started",
+        (alert("VeleroExporterDown", reason="absent"), alert("VeleroExporterDown", reason="scrape_failed")),
+        change=_exporter(False),
+        repair=_exporter(True),
     ),
     own_prometheus=True,
 )
 
-API_DOWN = Scenario(
+API_DOWN = _apps_cluster(
     "api-down",
     "The Kubernetes API server stops answering after the exporter has read the cluster.",
-    base.config(APPS),
-    base.cluster(APPS),
-    (
-        Trouble(
-            "the API server is unreachable",
-            (alert("VeleroExporterSourceDown", source="kube", severity="critical"),),
-            later=_api(False),
-            repair=_api(True),
-        ),
+    Trouble(
+        "the API server is unreachable",
+        (alert("VeleroExporterSourceDown", source="kube", severity="critical"),),
+        later=_api(False),
+        repair=_api(True),
     ),
 )
 
-RBAC = Scenario(
+RBAC = _apps_cluster(
     "rbac",
     "The exporter's Role lacks restores: the Kubernetes API forbids it to list them.",
-    base.config(APPS),
-    base.cluster(APPS),
-    (
-        Trouble(
-            "RBAC forbids the exporter to read restores: the kube source is not healthy, and without the restores"
-            " no drill is on record (the source's alert inhibits that consequence)",
-            (
-                alert("VeleroExporterResourceForbidden", resource="restores"),
-                alert("VeleroExporterSourceDown", source="kube", severity="critical"),
-                inhibited(alert("VeleroRestoreTestOverdue", tier="apps", reason="never_restored")),
-            ),
-            change=_forbid("restores"),
-            repair=_forbid(),
+    Trouble(
+        "RBAC forbids the exporter to read restores: the kube source is not healthy, and without the restores no"
+        " drill is on record (the source's alert inhibits that consequence)",
+        (
+            alert("VeleroExporterResourceForbidden", resource="restores"),
+            alert("VeleroExporterSourceDown", source="kube", severity="critical"),
+            inhibited(alert("VeleroRestoreTestOverdue", tier="apps", reason="never_restored")),
         ),
+        change=_forbid("restores"),
+        repair=_forbid(),
     ),
 )
 
