@@ -14,7 +14,9 @@ The run has two phases, all scenarios at once in each:
    webhook. Then every dashboard panel's query is answered for every cluster, at that moment.
 2. each trouble's repair in turn: the firing set must lose exactly that trouble's alerts, and the webhook must be
    told each one resolved.
-A scenario whose troubles happened `recent`ly gets a history first: the exporter's real output on the World
+Every exporter reaches moto through the fault proxy (tests/fault_proxy.py), which reports the state a World gives a
+snapshot where it is not `completed` (AWS fails snapshots; moto never does). A scenario whose troubles happened
+`recent`ly gets a history first: the exporter's real output on the World
 without them becomes Prometheus's samples of a day ago (promtool writes the blocks), and then the World changes.
 
 What each scenario met is recorded, not raised, so that each test reports its own scenario or panel.
@@ -36,6 +38,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fault_proxy import Fault, FaultProxy
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import parse_config
 from velero_exporter.config.settings import Config
@@ -124,6 +127,16 @@ def expected_labels(alert: Alert, cluster: str | None) -> Labels:
     return frozenset(labels.items())
 
 
+def labels(**given: str) -> Labels:
+    return frozenset(given.items())
+
+
+async def firing(prometheus: str, matchers: str = "") -> set[Labels]:
+    """The firing alerts' labels, but those that depend on how Prometheus scrapes."""
+    result = await query(prometheus, f'ALERTS{{alertstate="firing"{", " + matchers if matchers else ""}}}')
+    return {frozenset((k, v) for k, v in r["metric"].items() if k not in SCRAPE_LABELS) for r in result}
+
+
 def describe(labels: Iterable[Labels]) -> list[str]:
     return sorted(" ".join(f"{k}={v}" for k, v in sorted(a) if k != "severity") for a in labels)
 
@@ -174,6 +187,26 @@ class Outcome:
     repaired_after: float = 0.0
 
 
+class SnapshotStates:
+    """The states DescribeSnapshots reports other than moto's `completed`, by snapshot id, from the Worlds."""
+
+    def __init__(self, proxy: FaultProxy) -> None:
+        self._states: dict[str, str] = {}
+        proxy.add(Fault(None, service="ec2", operation="DescribeSnapshots", rewrite=self._rewrite))
+
+    def update(self, cluster: Cluster) -> None:
+        states = {cluster.snapshot_id(s): s.state for s in cluster.world.snapshots}
+        self._states |= {i: state for i, state in states.items() if state != "completed"}
+        for i in [i for i, state in states.items() if state == "completed"]:
+            self._states.pop(i, None)
+
+    def _rewrite(self, body: bytes) -> bytes:
+        for snapshot_id, state in list(self._states.items()):
+            pattern = rf"(<snapshotId>{snapshot_id}</snapshotId>.*?<status>)completed(</status>)"
+            body = re.sub(pattern.encode(), rb"\1" + state.encode() + rb"\2", body, count=1, flags=re.S)
+        return body
+
+
 @dataclass
 class Live:
     scenario: Scenario
@@ -182,6 +215,7 @@ class Live:
     outcome: Outcome = field(default_factory=Outcome)
     prometheus: str = ""
     history: str = ""
+    states: SnapshotStates | None = None
 
     @property
     def name(self) -> str:
@@ -205,9 +239,7 @@ class Live:
         return {expected_labels(a, self.name) for a in alerts if a.inhibited == inhibited}
 
     async def firing(self) -> set[Labels]:
-        selector = 'alertstate="firing"' + (f', cluster="{self.label}"' if self.label else "")
-        result = await query(self.prometheus, f"ALERTS{{{selector}}}")
-        return {frozenset((k, v) for k, v in r["metric"].items() if k not in SCRAPE_LABELS) for r in result}
+        return await firing(self.prometheus, f'cluster="{self.label}"' if self.label else "")
 
     async def change(self, what: Callable[[World], None]) -> None:
         world = self.cluster.world.copy()
@@ -215,6 +247,8 @@ class Live:
         what(world)
         running = self.cluster.exporter
         await self.cluster.apply(world)
+        if self.states is not None:
+            self.states.update(self.cluster)
         exporter = self.cluster.exporter
         if isinstance(exporter, Exporter) and exporter is not running:
             # A new exporter (started, or restarted with a new configuration): what it serves counts once every
@@ -333,6 +367,8 @@ async def record_history(live: Live, http: aiohttp.ClientSession) -> None:
         live.outcome.problems.append("the exporter never measured every bucket, for the history of a day ago")
         return
     await live.cluster.apply(live.scenario.build(live.cluster.world.now))
+    if live.states is not None:
+        live.states.update(live.cluster)
 
 
 # --- the two phases ----------------------------------------------------------------------------------------------
@@ -507,17 +543,23 @@ async def _run() -> Run:
     now = time.time()
     moto = MotoServer()
     await asyncio.to_thread(moto.start)
+    proxy = FaultProxy(moto.url)
+    proxy.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="velero-exporter-e2e-") as tmp, environment(aws_environment(moto.url)):
-            return await _with_moto(moto, Path(tmp), now, began)
+        with tempfile.TemporaryDirectory(prefix="velero-exporter-e2e-") as tmp, environment(aws_environment(proxy.url)):
+            return await _with_moto(moto, SnapshotStates(proxy), Path(tmp), now, began)
     finally:
+        proxy.stop()
         moto.stop()
 
 
-async def _with_moto(moto: MotoServer, workdir: Path, now: float, began: float) -> Run:
+async def _with_moto(moto: MotoServer, states: SnapshotStates, workdir: Path, now: float, began: float) -> Run:
     lives = [live_cluster(s, now, moto, workdir) for s in all_scenarios()]
     rules = rule_file(workdir)
     await asyncio.gather(*(live.cluster.start() for live in lives))
+    for live in lives:
+        live.states = states
+        states.update(live.cluster)
     try:
         async with (
             aiohttp.ClientSession() as http,

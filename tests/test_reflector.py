@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from velero_exporter.backoff import Backoff
 from tests.faulty_kube_api import FaultyKubeAPI
+from velero_exporter.backoff import Backoff
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import RequestRecord
 from velero_exporter.sources.kube.client import KubeClient

@@ -18,9 +18,14 @@ from tests.velero_schemas import violations
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.simulator import VeleroSimulator
-from velero_exporter.sandbox.story import story
+from velero_exporter.sandbox.scenarios import all_scenarios
+from velero_exporter.sandbox.story import DEMO
 
 NOW = 1_790_000_000.0
+
+
+def story(now: float) -> list[o.Obj]:
+    return list(DEMO.build(now).objects.values())
 
 
 def test_every_object_of_the_story_validates() -> None:
@@ -38,6 +43,19 @@ def test_every_object_of_the_story_validates() -> None:
         "BackupRepository",
     }
     assert [v for obj in objects for v in violations(obj)] == []
+
+
+@pytest.mark.parametrize("scenario", all_scenarios(), ids=lambda s: s.name)
+def test_every_object_of_every_scenario_validates(scenario: Any) -> None:
+    """In trouble, and after each repair."""
+    world = scenario.build(NOW)
+    worlds = [world]
+    for trouble in scenario.troubles:
+        if trouble.repair is not None:
+            world = world.copy()
+            trouble.repair(world)
+            worlds.append(world)
+    assert [v for w in worlds for obj in w.objects.values() for v in violations(obj)] == []
 
 
 def test_the_fidelity_scene_validates() -> None:

@@ -94,6 +94,10 @@ class Cluster:
                 await self.exporter.start()
         self.world = world
 
+    def snapshot_id(self, snapshot: Snapshot) -> str:
+        """The id EC2 gave the World's snapshot."""
+        return self._snapshot_ids[snapshot.region, snapshot.role, snapshot.backup, snapshot.pv]
+
     # -- AWS
 
     def _client(self, service: str, region: str, role: str = "") -> Any:

@@ -55,6 +55,9 @@ class Snapshot:
     encrypted: bool = False
     role: str = ""
     source_region: str | None = None
+    # What DescribeSnapshots reports: AWS may fail a snapshot after it was taken (moto never does; the end-to-end
+    # run's proxy reports this state instead).
+    state: str = "completed"
 
     def copied_to(self, region: str) -> Snapshot:
         """The copy in another region of the same account (a copy of an encrypted snapshot is encrypted)."""

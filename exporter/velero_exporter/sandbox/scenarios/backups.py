@@ -93,6 +93,8 @@ APPS = TierPlan(
 )
 LOGS = TierPlan("logs", ("logs-nightly",))
 AUDIT = TierPlan("audit", ("audit-nightly",))
+# A weekly tier created 400 days ago that keeps 90 days: thirteen runs.
+HISTORY = TierPlan("weekly", ("weekly-archive",), rpo="8d", retention="90d", every="168h", runs=13, created_ago="400d")
 
 
 def _newest_run_with(schedule: str, tier: TierPlan, **status: Any) -> Change:
@@ -231,11 +233,46 @@ def _undeleted(world: World) -> None:
     )
 
 
+# A backup of audit-nightly taken by hand (`--from-schedule`) before a migration, deleted three hours ago: Velero
+# set it Deleting (the API server dates that write in managedFields) and its deletion hangs.
+DELETING = "audit-before-migration"
+
+
+def _deleting(world: World) -> None:
+    started = world.now - 2 * DAY
+    world.add(
+        objects.backup(
+            DELETING,
+            phase="Deleting",
+            schedule="audit-nightly",
+            labels={base.TIER_LABEL: AUDIT.name},
+            started=started,
+            completed=started + base.RUN_TAKES,
+            expiration=started + 30 * DAY,
+            changed=world.now - 3 * HOUR,
+        )
+    )
+
+
+def _history_lost(world: World) -> None:
+    """A lifecycle rule deleted the weekly tier's folders older than two weeks, and Velero's backup sync deleted
+    their Backups (pkg/controller/backup_sync_controller.go): 400 days old, the tier keeps two weeks of 90."""
+    for backup in world.backups_of("weekly-archive")[2:]:
+        world.delete("Backup", objects.name_of(backup))
+
+
+def _history_back(world: World) -> None:
+    """The folders are copied back from the DR replica and Velero's sync creates their Backups again."""
+    newest = parse_timestamp(world.backups_of("weekly-archive")[0]["status"]["startTimestamp"]) or world.now
+    world.add(*(base.run("weekly-archive", HISTORY, newest - i * HISTORY.interval) for i in range(2, HISTORY.runs)))
+
+
 BACKUPS = Scenario(
     "backups",
-    "Backups that are empty, incomplete, whose hooks failed, that are stuck, kept too briefly or not deleted.",
-    base.config(APPS, LOGS, AUDIT),
-    base.cluster(APPS, LOGS, AUDIT),
+    "Backups that are empty, incomplete, whose hooks failed, that are stuck, kept too briefly or not deleted;"
+    " a deletion that hangs; a tier that lost most of its history.",
+    base.config(APPS, LOGS, AUDIT, HISTORY),
+    base.cluster(APPS, LOGS, AUDIT, HISTORY),
     (
         EMPTY,
         SNAPSHOTS_INCOMPLETE,
@@ -246,6 +283,18 @@ BACKUPS = Scenario(
             (alert("VeleroRetentionBelowObjective", tier="logs"),),
             change=_short_ttl,
             repair=_retake_with_the_retention,
+        ),
+        Trouble(
+            "a backup of audit-nightly has been Deleting for three hours",
+            (alert("VeleroBackupDeletionStuck", backup=DELETING, schedule="audit-nightly", tier="audit"),),
+            change=_deleting,
+            repair=lambda world: world.delete("Backup", DELETING),
+        ),
+        Trouble(
+            "the weekly tier, 400 days old and promising 90 days, keeps two weeks of backups",
+            (alert("VeleroRecoveryPointHistoryLost", tier="weekly"),),
+            change=_history_lost,
+            repair=_history_back,
         ),
         Trouble(
             "a run of audit-nightly expired a day ago and Velero has not deleted it",

@@ -17,7 +17,7 @@ from typing import Any
 from velero_exporter.config.durations import parse_duration
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.objects import Obj
-from velero_exporter.sandbox.world import DAY, HOUR, World
+from velero_exporter.sandbox.world import HOUR, World
 from velero_exporter.sources.parsing import parse_go_duration
 
 TIER_LABEL = "backup-tier"
@@ -40,6 +40,9 @@ class TierPlan:
     retention: str = "30d"
     accept_partially_failed: bool = False
     every: str = "24h"
+    # How many runs each schedule has kept, and how long ago it was created.
+    runs: int = RUNS
+    created_ago: str = "30d"
 
     @property
     def cron(self) -> str:
@@ -106,7 +109,7 @@ def schedule(name: str, tier: TierPlan, now: float, *, last_backup: float | None
         name,
         cron=fields.pop("cron", tier.cron),
         tier_label=(TIER_LABEL, tier.name),
-        created=now - 30 * DAY,
+        created=now - parse_duration(tier.created_ago),
         last_backup=now - tier.last_run_ago if last_backup is None else last_backup,
         ttl=fields.pop("ttl", tier.ttl),
         **fields,
@@ -138,7 +141,7 @@ def world(now: float, tiers: tuple[TierPlan, ...], *, bucket: str = "", region: 
     )
     for tier in tiers:
         for name in tier.schedules:
-            out.add(*(run(name, tier, now - tier.last_run_ago - i * tier.interval) for i in range(RUNS)))
+            out.add(*(run(name, tier, now - tier.last_run_ago - i * tier.interval) for i in range(tier.runs)))
             out.add(schedule(name, tier, now))
         out.add(drill(tier.name, run(tier.schedules[0], tier, now - tier.last_run_ago), now))
     return out

@@ -1,5 +1,5 @@
-"""Schedules that do not run as they should: failed validation, a missed or skipped run, paused, configured but
-gone. None of it is in the demo's story: its simulator plays Velero, which runs every due schedule.
+"""Schedules that do not run as they should: failed validation, a missed run, paused, configured but gone. None
+of it is in the demo's story: its simulator plays Velero, which runs every due schedule.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from velero_exporter.sandbox.scenarios.base import TierPlan
 from velero_exporter.sandbox.world import HOUR, World
 
 # ops-nightly keeps the ops tier within its RPO whatever happens to the others; hourly-late runs every hour.
-OPS = TierPlan("ops", ("ops-nightly", "invalid-nightly", "skipped-nightly", "paused-nightly", "reports-nightly"))
+OPS = TierPlan("ops", ("ops-nightly", "invalid-nightly", "paused-nightly", "reports-nightly"))
 HOURLY = TierPlan("hourly", ("hourly-late",), rpo="4h", every="1h")
 
 
@@ -44,14 +44,8 @@ def _overdue(world: World) -> None:
     world.add(base.drill(HOURLY.name, base.run("hourly-late", HOURLY, started), world.now))
 
 
-def _skipped(world: World) -> None:
-    """An hour ago Velero skipped a due run of skipped-nightly because its previous backup was still running."""
-    world.add(base.schedule("skipped-nightly", OPS, world.now, last_skipped=world.now - HOUR))
-
-
 def _created_again(name: str) -> Change:
-    """The schedule is created (again): it has not run yet. Velero never clears a schedule's lastSkipped, so the
-    repair of a skipped run is to delete and create the schedule; its backups stay."""
+    """The schedule is created (again): it has not run yet."""
     return lambda world: world.add(base.created_now(name, OPS, world.now))
 
 
@@ -68,7 +62,7 @@ def _paused(world: World) -> None:
 
 SCHEDULES = Scenario(
     "schedules",
-    "Schedules that fail validation, miss or skip a run, are paused, or are configured and gone from Velero.",
+    "Schedules that fail validation, miss a run, are paused, or are configured and gone from Velero.",
     base.config(OPS, HOURLY),
     base.cluster(OPS, HOURLY),
     (
@@ -83,12 +77,6 @@ SCHEDULES = Scenario(
             (alert("VeleroScheduleMissedRun", schedule="hourly-late", tier="hourly", reason="overdue"),),
             change=_overdue,
             repair=_ran_now("hourly-late", HOURLY),
-        ),
-        Trouble(
-            "Velero skipped a run of skipped-nightly an hour ago",
-            (alert("VeleroScheduleMissedRun", schedule="skipped-nightly", tier="ops", reason="skipped"),),
-            change=_skipped,
-            repair=_created_again("skipped-nightly"),
         ),
         Trouble(
             "paused-nightly has been paused for 30 hours",

@@ -1,4 +1,4 @@
-"""EBS snapshots whose copies in the DR region are stale, lagging or missing.
+"""EBS snapshots that failed, or whose copies in the DR region are stale, lagging or missing.
 
 In the demo's story: the critical tier's snapshot copies to the DR region stopped two and a half days ago (the
 other tiers' copies are current), so whatever the time of day the DR region's newest critical snapshot is more
@@ -6,6 +6,8 @@ than two daily intervals old and more than a day behind the primary's.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from velero_exporter.sandbox import objects, plan
 from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert
@@ -78,6 +80,14 @@ def _db_copies(world: World) -> list[Snapshot]:
     ]
 
 
+def _failed_snapshot(world: World) -> list[Snapshot]:
+    """The snapshot of a second volume of apps' newest run, which AWS failed after velero-plugin-for-aws had
+    reported it completed (the backup is Completed with every snapshot counted)."""
+    newest = world.backups_of("apps-nightly")[0]
+    (snapshot,) = snapshots_of(newest, PRIMARY_REGION, volumes=2, encrypted=True)[1:]
+    return [replace(snapshot, state="error")]
+
+
 def _copies_of_db(present: bool) -> Change:
     def change(world: World) -> None:
         if present:
@@ -94,6 +104,13 @@ SNAPSHOTS = Scenario(
     base.config(APPS, DB, aws={"extra_regions": [DR_REGION]}),
     _cluster,
     (
+        Trouble(
+            "AWS failed a snapshot of apps' newest run after the backup completed",
+            (alert("VeleroSnapshotsFailed", region=PRIMARY_REGION),),
+            change=lambda world: world.add_snapshots(_failed_snapshot(world)),
+            # The failed snapshot is deleted (the next backup takes a good one).
+            repair=lambda world: world.remove_snapshots(_failed_snapshot(world)),
+        ),
         Trouble(
             "the copy script's filter misses the db tier: the DR region holds none of its snapshots",
             (alert("VeleroSnapshotCopyStale", tier="db", reason="missing_region"),),
