@@ -17,8 +17,8 @@ from tests.test_e2e_fidelity import scene
 from tests.velero_schemas import violations
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.simulator import VeleroSimulator
 from velero_exporter.sandbox.scenarios import all_scenarios
+from velero_exporter.sandbox.simulator import VeleroSimulator
 from velero_exporter.sandbox.story import DEMO
 
 NOW = 1_790_000_000.0

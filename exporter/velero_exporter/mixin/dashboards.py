@@ -758,6 +758,7 @@ def _failing_schedules() -> Panel:
         hide=("Value #A",),
         explains=("VeleroBackupFailure",),
         label_links={"tier": [tier_detail_link()]},
+        empty="no schedule's newest finished backup failed.",
     )
 
 
@@ -839,6 +840,7 @@ def overview() -> Dashboard:
                     )
                 ],
                 explains=("VeleroBackupMissing",),
+                empty="no schedule has a Completed backup.",
             ),
             timeseries(
                 13,
@@ -1000,6 +1002,7 @@ def overview() -> Dashboard:
                 explains=("VeleroStorageLocationUnavailable", "VeleroStorageLocationNotValidated"),
                 width=16,
                 height=6,
+                empty="the cluster has no BackupStorageLocation.",
             ),
             state_timeline(
                 32,
@@ -1010,6 +1013,7 @@ def overview() -> Dashboard:
                 explains=("VeleroStorageLocationUnavailable",),
                 width=8,
                 height=6,
+                empty="the cluster has no BackupStorageLocation.",
             ),
         ],
     )
@@ -1028,6 +1032,7 @@ def overview() -> Dashboard:
                 thresholds=steps(("green", None), ("red", seconds(MIXIN.restore_test_max_age))),
                 explains=("VeleroRestoreTestOverdue",),
                 width=6,
+                empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
             ),
             stat(
                 43,
@@ -1061,6 +1066,7 @@ def overview() -> Dashboard:
                 stacked=True,
                 width=24,
                 height=6,
+                empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
             ),
         ],
     )
@@ -1123,6 +1129,7 @@ def _restore_table(pid: int, title: str, tier_filter: tuple[str, ...]) -> Panel:
         columns,
         explains=("VeleroRestoreFailure", "VeleroRestoreSlowerThanRTO"),
         label_links={"tier": [tier_detail_link()]},
+        empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
     )
 
 
@@ -1517,6 +1524,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroLastRecoveryPointExpiring",),
                 width=8,
                 height=6,
+                empty="the tier has no recovery point.",
             ),
         ],
     )
@@ -1709,6 +1717,7 @@ def tier_detail() -> Dashboard:
             [Query(sel("velero:tier_recovery_point_age_seconds", t), legend="{{tier}}")],
             explains=("RPOViolation",),
             width=4,
+            empty="the tier has no recovery point.",
         ),
         stat(
             4,
@@ -1738,6 +1747,7 @@ def tier_detail() -> Dashboard:
             [Query(sel("velero:tier_restore_duration_seconds:max", t), legend="{{tier}}")],
             explains=("VeleroRestoreSlowerThanRTO",),
             width=4,
+            empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
         ),
         stat(
             7,
@@ -1756,6 +1766,7 @@ def tier_detail() -> Dashboard:
             "dtdurations",
             [Query(age(per("tier", "velero_tier_oldest_recovery_point_timestamp_seconds", t)), legend="{{tier}}")],
             explains=("VeleroRecoveryPointHistoryLost",),
+            empty="the tier has no recovery point.",
         ),
         stat(
             9,
@@ -2028,6 +2039,7 @@ def tier_detail() -> Dashboard:
                 max_value=1,
                 explains=("VeleroBackupVolumeSnapshotsIncomplete",),
                 height=6,
+                empty="no schedule's newest backup attempted a volume snapshot.",
             ),
         ],
     )
@@ -2047,6 +2059,7 @@ def tier_detail() -> Dashboard:
                 [Query(age(since), name="For", unit="dtdurations")],
                 explains=("VeleroBackupStuck",),
                 height=7,
+                empty="no backup is in flight.",
             ),
             timeseries(
                 42,
@@ -2074,6 +2087,7 @@ def tier_detail() -> Dashboard:
                 explains=("VeleroBackupDeletionStuck",),
                 width=24,
                 height=6,
+                empty="no backup is being deleted.",
             ),
         ],
     )
@@ -2089,6 +2103,7 @@ def tier_detail() -> Dashboard:
                 "short",
                 [Query(f"{per('tier, phase', 'velero_restores', t)} > 0", legend="{{phase}}")],
                 stacked=True,
+                empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
             ),
         ],
     )

@@ -40,9 +40,10 @@ class TierPlan:
     retention: str = "30d"
     accept_partially_failed: bool = False
     every: str = "24h"
-    # How many runs each schedule has kept, and how long ago it was created.
+    # How many runs each schedule has kept, and how long ago it was created: a young cluster, younger than any
+    # tier's retention, so that keeping only a few runs is no VeleroRecoveryPointHistoryLost.
     runs: int = RUNS
-    created_ago: str = "30d"
+    created_ago: str = "14d"
 
     @property
     def cron(self) -> str:
@@ -104,7 +105,7 @@ def run(schedule: str, tier: TierPlan, started: float, *, ttl: str | None = None
 
 
 def schedule(name: str, tier: TierPlan, now: float, *, last_backup: float | None = None, **fields: Any) -> Obj:
-    """One of the tier's Schedules, created a month ago, whose newest run started at `last_backup`."""
+    """One of the tier's Schedules, created `created_ago`, whose newest run started at `last_backup`."""
     return objects.schedule(
         name,
         cron=fields.pop("cron", tier.cron),
