@@ -19,6 +19,8 @@ from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenario import Scenario
 from velero_exporter.sandbox.world import World
 from velero_exporter.sources.parsing import parse_go_duration, parse_timestamp
+from velero_exporter.state.vocabulary import BACKUP_NAME_LABEL
+from velero_exporter.velero.labels import label_value
 
 Answer = list[tuple[dict[str, str], float]]
 ANY = None  # a value not checked (a rate, a duration of the scrape): the series must be there, with its labels
@@ -41,7 +43,20 @@ PLURALS = {
     "Restore": "restores",
     "Schedule": "schedules",
     "VolumeSnapshotLocation": "volumesnapshotlocations",
+    "PodVolumeBackup": "podvolumebackups",
+    "PodVolumeRestore": "podvolumerestores",
+    "DataUpload": "datauploads",
+    "DataDownload": "datadownloads",
+    "BackupRepository": "backuprepositories",
+    "Namespace": "namespaces",
+    "Pod": "pods",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "PersistentVolume": "persistentvolumes",
+    "StorageClass": "storageclasses",
+    "ConfigMap": "configmaps",
 }
+# How each kind of volume data operation saves a backup's volumes (the exporter's `method`).
+BACKUP_OPERATION_METHODS = {"PodVolumeBackup": "fs-backup", "DataUpload": "data-mover"}
 UNASSIGNED = "unassigned"
 AGE_SLACK = 10.0  # ages: the recording rules ran up to a few seconds before the panels were asked
 
@@ -171,8 +186,21 @@ class Facts:
 
     def newest_finished(self, schedule: str) -> Obj | None:
         """The schedule's backup that finished last (by completion, then start)."""
+        return next(iter(self.finished(schedule)), None)
+
+    def finished(self, schedule: str) -> list[Obj]:
+        """The schedule's finished backups, the one that finished last first."""
         done = [b for b in self.runs(schedule) if phase(b) in FINISHED]
-        return max(done, key=lambda b: (ts(b["status"].get("completionTimestamp")) or 0, started(b)), default=None)
+        return sorted(done, key=lambda b: (ts(b["status"].get("completionTimestamp")) or 0, started(b)), reverse=True)
+
+    def operations_of(self, backup: Obj) -> list[Obj]:
+        """The backup's PodVolumeBackups and DataUploads (they name it in Velero's backup-name label)."""
+        return [
+            op
+            for kind in BACKUP_OPERATION_METHODS
+            for op in self.objects(kind)
+            if op["metadata"].get("labels", {}).get(BACKUP_NAME_LABEL) == label_value(name_of(backup))
+        ]
 
     def recovery_point(self, tier: str) -> Obj | None:
         """The tier's newest recovery point: the newest Completed backup (or PartiallyFailed where accepted)."""

@@ -89,15 +89,21 @@ Answer = list[tuple[dict[str, str], float]]
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    """One alerting rule: its alert name and the labels it sets itself (severity, reason)."""
+    """One alerting rule: its alert name and the labels it sets itself (severity, reason); whether its `reason`
+    comes from the series it reads (VeleroVolumeUnprotected's, by claim) when it sets none itself."""
 
     name: str
     labels: Labels
+    reason_of_series: bool = False
 
 
 def rule_variants() -> list[Variant]:
     return [
-        Variant(rule["alert"], frozenset(rule["labels"].items()))
+        Variant(
+            rule["alert"],
+            frozenset(rule["labels"].items()),
+            "reason" not in rule["labels"] and re.search(r"\bby \([^)]*\breason\b", rule["expr"]) is not None,
+        )
         for group in groups(MIXIN)
         for rule in group["rules"]
         if "alert" in rule
@@ -105,12 +111,14 @@ def rule_variants() -> list[Variant]:
 
 
 def variants_of(alert: Alert) -> list[Variant]:
-    """The rules that can raise the alert: same name, same reason (or none), and its severity if it gives one."""
+    """The rules that can raise the alert: same name, same reason (or none, or any where the series give it), and
+    its severity if it gives one."""
     labels = dict(alert.labels)
     found = []
     for variant in rule_variants():
         own = dict(variant.labels)
-        if variant.name != alert.name or own.get("reason") != labels.get("reason"):
+        same_reason = own.get("reason") == labels.get("reason") or variant.reason_of_series
+        if variant.name != alert.name or not same_reason:
             continue
         if "severity" in labels and own["severity"] != labels["severity"]:
             continue

@@ -8,6 +8,7 @@ them, since the panels are only proven by it.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -20,9 +21,11 @@ import yaml
 from tests.panel_truth import (
     AGE_SLACK,
     ANY,
+    BACKUP_OPERATION_METHODS,
     EMPTY,
     FINISHED,
     PHASE_CODE,
+    PLURALS,
     SCHEDULE_LABEL,
     UNASSIGNED,
     UNFINISHED,
@@ -45,13 +48,17 @@ from tests.scenario_run import PanelKey, Run
 from velero_exporter import __version__
 from velero_exporter.mixin import dashboards as generate
 from velero_exporter.sandbox.cloud import BucketSetup
+from velero_exporter.sandbox.cluster_objects import EBS_CSI
 from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenarios import all_scenarios
 from velero_exporter.sandbox.world import Snapshot
+from velero_exporter.sources.cluster_parsing import VOLUMES_TO_EXCLUDE as EXCLUDES_ANNOTATION
 from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.state.aws_records import PREFIX_KINDS
-from velero_exporter.state.vocabulary import ERROR_KINDS, PROBLEMS
+from velero_exporter.state.coverage_records import COVERAGE_ANNOTATION
+from velero_exporter.state.vocabulary import BACKUP_NAME_LABEL, ERROR_KINDS, PROBLEMS, RESTORE_NAME_LABEL
 from velero_exporter.velero.cron import CronError, parse_cron
+from velero_exporter.velero.labels import label_value
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
@@ -613,7 +620,7 @@ def _expires_in(f: Facts) -> Truth:
 
 
 def _resources(f: Facts, value: Callable[[str], float]) -> Truth:
-    return per("resource", {r: value(r) for r in KINDS})
+    return per("resource", {r: value(r) for r in _kinds(f)})
 
 
 def _resource_up(f: Facts, resource: str) -> float:
@@ -621,17 +628,310 @@ def _resource_up(f: Facts, resource: str) -> float:
 
 
 def _objects_of(f: Facts, resource: str) -> float:
-    return 0.0 if resource in f.world.forbidden else float(len(f.objects(KINDS[resource])))
+    """What the exporter holds of the resource: of the cluster's pods only those with a claim, of the ConfigMaps
+    only the resource policies the Schedules name."""
+    if resource in f.world.forbidden:
+        return 0.0
+    held = f.objects(_kinds(f)[resource])
+    if resource == "pods":
+        held = [p for p in held if any("persistentVolumeClaim" in v for v in p["spec"]["volumes"])]
+    elif resource == "configmaps":
+        named = {s["spec"]["template"].get("resourcePolicy", {}).get("name") for s in f.schedules.values()}
+        held = [c for c in held if name_of(c) in named]
+    return float(len(held))
+
+
+def _kinds(f: Facts) -> dict[str, str]:
+    """The resources the exporter watches (the cluster's own where the coverage source runs), by plural."""
+    return {**KINDS, **(COVERAGE_KINDS if f.config.coverage.enabled else {})}
 
 
 PRIMARY_ACCOUNT = "123456789012"  # moto's own account
 KINDS = {
-    "backups": "Backup",
-    "backupstoragelocations": "BackupStorageLocation",
-    "restores": "Restore",
-    "schedules": "Schedule",
-    "volumesnapshotlocations": "VolumeSnapshotLocation",
+    plural: kind
+    for kind, plural in PLURALS.items()
+    if kind
+    in (
+        "Backup",
+        "BackupStorageLocation",
+        "Restore",
+        "Schedule",
+        "VolumeSnapshotLocation",
+        "PodVolumeBackup",
+        "PodVolumeRestore",
+        "DataUpload",
+        "DataDownload",
+        "BackupRepository",
+    )
 }
+COVERAGE_KINDS = {
+    plural: kind
+    for kind, plural in PLURALS.items()
+    if kind in ("Namespace", "Pod", "PersistentVolumeClaim", "PersistentVolume", "ConfigMap")
+}
+
+
+# -- volume data and repositories
+
+
+def _operation_counts(f: Facts) -> Truth:
+    """Operations held, by kind and phase (a phase with none is no series of the panel)."""
+    counts: dict[tuple[str, str], float] = {}
+    for kind in ("PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"):
+        for op in f.objects(kind):
+            counts[kind, phase(op)] = counts.get((kind, phase(op)), 0.0) + 1
+    return per("kind, phase", counts)
+
+
+def _in_flight(f: Facts) -> Truth:
+    """Unfinished operations and how long since they last moved. None here has moved a byte since the exporter
+    first saw it: the newest of its creation, acceptance and start."""
+    since: dict[tuple[str, ...], Value] = {}
+    for kind in ("PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"):
+        for op in f.objects(kind):
+            if phase(op) in ("Completed", "Failed", "Canceled"):
+                continue
+            labels = op["metadata"].get("labels", {})
+            backup = labels.get(BACKUP_NAME_LABEL)
+            if backup is None:  # a restore's: the restored backup
+                restore = next(
+                    (r for r in f.objects("Restore") if label_value(name_of(r)) == labels.get(RESTORE_NAME_LABEL)), None
+                )
+                backup = restore["spec"]["backupName"] if restore is not None else ""
+            times = [
+                ts(op["metadata"].get("creationTimestamp")),
+                ts(op["status"].get("acceptedTimestamp")),
+                started(op),
+            ]
+            since[kind, name_of(op), backup] = f.at - max(t for t in times if t is not None)
+    return per("kind, operation, backup", since, AGE_SLACK)
+
+
+def _repositories(f: Facts, value: Callable[[Obj], float | None], within: float = 0.0) -> Truth:
+    """A Backup repositories column: per repository, with its type, location and volume namespace."""
+    values = {}
+    for repository in f.objects("BackupRepository"):
+        spec = repository["spec"]
+        v = value(repository)
+        if v is not None:
+            key = (name_of(repository), spec["repositoryType"], spec["backupStorageLocation"], spec["volumeNamespace"])
+            values[key] = v
+    return per("repository, repository_type, location, volume_namespace", values, within)
+
+
+def _frequency(repository: Obj) -> float:
+    return parse_go_duration(repository["spec"]["maintenanceFrequency"]) or 0.0
+
+
+def _maintained_ago(f: Facts, repository: Obj) -> float | None:
+    last = ts(repository.get("status", {}).get("lastMaintenanceTime"))
+    return f.at - last if last is not None else None
+
+
+def _newest_maintenance_failed(repository: Obj) -> float | None:
+    history = repository.get("status", {}).get("recentMaintenance", [])
+    if not history:
+        return None
+    newest = max(history, key=lambda m: ts(m.get("completeTimestamp")) or 0.0)
+    return float(newest["result"] == "Failed")
+
+
+VOLUME_METHODS = ("fs-backup", "data-mover")
+SNAPSHOT_METHODS = {
+    "snapshot": ("volumeSnapshotsAttempted", "volumeSnapshotsCompleted"),
+    "csi-snapshot": ("csiVolumeSnapshotsAttempted", "csiVolumeSnapshotsCompleted"),
+}
+
+
+def _volumes(f: Facts, backup: Obj | None) -> dict[str, dict[str, float]]:
+    """method -> {"volumes", "failed", "bytes"} of one finished backup: its operations by method, and its volume
+    snapshots (those attempted and not completed failed)."""
+    if backup is None:
+        return {}
+    out = {m: {"volumes": 0.0, "failed": 0.0, "bytes": 0.0} for m in VOLUME_METHODS}
+    for op in f.operations_of(backup):
+        counted = out[BACKUP_OPERATION_METHODS[op["kind"]]]
+        counted["volumes"] += 1
+        counted["failed"] += phase(op) in ("Failed", "Canceled")
+        counted["bytes"] += op.get("status", {}).get("progress", {}).get("bytesDone", 0)
+    status = backup.get("status", {})
+    for method, (attempted, completed) in SNAPSHOT_METHODS.items():
+        tried, done = status.get(attempted, 0), status.get(completed, 0)
+        out[method] = {"volumes": float(max(tried, done)), "failed": float(max(0, tried - done))}
+    return out
+
+
+def _last_and_previous(f: Facts, schedule: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    finished = f.finished(schedule)
+    return _volumes(f, finished[0] if finished else None), _volumes(f, finished[1] if len(finished) > 1 else None)
+
+
+def _volume_table(f: Facts, column: Callable[[dict[str, float], dict[str, float]], float | None]) -> Truth:
+    """A Volumes: newest backup vs the one before column: per schedule and method with a volume in either."""
+    values = {}
+    for schedule in f.schedules:
+        last, previous = _last_and_previous(f, schedule)
+        for method, now in last.items():
+            before = previous.get(method, {"volumes": 0.0})
+            if now["volumes"] + before["volumes"] > 0 and (v := column(now, before)) is not None:
+                values[schedule, method] = v
+    return per("schedule, method", values)
+
+
+def _volume_bytes_ratio(f: Facts) -> Truth:
+    values = {}
+    for schedule in f.schedules:
+        last, previous = _last_and_previous(f, schedule)
+        for method in VOLUME_METHODS:
+            if method in previous and previous[method]["bytes"] > 0:
+                values[schedule, method] = last[method]["bytes"] / previous[method]["bytes"]
+    return per("schedule, method", values, 0.0001)
+
+
+def _folder_bytes(f: Facts, backup: Obj) -> float | None:
+    """The backup's folder in its location's bucket, if the exporter lists that bucket and the folder is there."""
+    location = backup["spec"].get("storageLocation", "default")
+    if not f.aws or location not in f.measured_buckets():
+        return None
+    folder = f"backups/{name_of(backup)}/"
+    sizes = [len(v) for k, v in _keys_of(f, location).items() if k.startswith(folder)]
+    return float(sum(sizes)) if sizes else None
+
+
+def _folder_ratio(f: Facts) -> Truth:
+    values = {}
+    for schedule in f.schedules:
+        finished = f.finished(schedule)
+        if len(finished) > 1:
+            last, previous = _folder_bytes(f, finished[0]), _folder_bytes(f, finished[1])
+            if last is not None and previous:
+                values[schedule] = last / previous
+    return per("schedule", values, 0.0001)
+
+
+# -- coverage: the namespaces and claims of the World, as Velero's selection of each tier's Schedules reads them
+
+
+def _coverage(truth: Callable[[Facts], Truth]) -> TruthOf:
+    """The truth of a coverage panel: nothing where the coverage source is off."""
+    return lambda f: truth(f) if f.config.coverage.enabled else EMPTY
+
+
+def _namespace_ignored(f: Facts, namespace: Obj) -> bool:
+    name, meta = name_of(namespace), namespace["metadata"]
+    created = ts(meta.get("creationTimestamp"))
+    return (
+        meta.get("annotations", {}).get(COVERAGE_ANNOTATION) == "ignore"
+        or any(fnmatch.fnmatchcase(name, glob) for glob in f.config.coverage.ignore_namespaces)
+        or (created is not None and f.at - created < f.config.coverage.grace_seconds)
+    )
+
+
+def _namespace_states(f: Facts) -> dict[str, str]:
+    unprotected = {a["namespace"] for a in f.alerts("VeleroNamespaceUnprotected")}
+    states = {}
+    for namespace in f.objects("Namespace"):
+        name = name_of(namespace)
+        ignored = _namespace_ignored(f, namespace)
+        states[name] = "ignored" if ignored else "unprotected" if name in unprotected else "protected"
+    return states
+
+
+def _claim_states(f: Facts) -> dict[tuple[str, str], str]:
+    namespaces = _namespace_states(f)
+    unprotected = {(a["namespace"], a["persistentvolumeclaim"]) for a in f.alerts("VeleroVolumeUnprotected")}
+    states = {}
+    for claim in f.objects("PersistentVolumeClaim"):
+        key = (claim["metadata"]["namespace"], name_of(claim))
+        ignored = claim["metadata"].get("annotations", {}).get(COVERAGE_ANNOTATION) == "ignore"
+        if ignored or namespaces.get(key[0]) == "ignored":
+            states[key] = "ignored"
+        else:
+            states[key] = "unprotected" if key in unprotected else "protected"
+    return states
+
+
+def _by_state(states: dict[Any, str]) -> Truth:
+    counts = dict.fromkeys(("protected", "unprotected", "ignored"), 0.0)
+    for state in states.values():
+        counts[state] += 1
+    return per("state", counts)
+
+
+def _tier_schedules(f: Facts, tier: str) -> list[Obj]:
+    """The tier's Schedules that run (not paused)."""
+    return [s for name, s in f.schedules.items() if f.schedule_tier(name) == tier and not s["spec"].get("paused")]
+
+
+def _selected(f: Facts, schedule: Obj) -> set[str]:
+    """The namespaces a Schedule selects: its includedNamespaces (all when empty or *) less its
+    excludedNamespaces."""
+    everything = {name_of(n) for n in f.objects("Namespace")}
+    template = schedule["spec"]["template"]
+    included = set(template.get("includedNamespaces") or ["*"])
+    chosen = everything if "*" in included else included & everything
+    return chosen - set(template.get("excludedNamespaces", []))
+
+
+def _covered(f: Facts, tier: str) -> set[str]:
+    return {n for schedule in _tier_schedules(f, tier) for n in _selected(f, schedule)}
+
+
+def _protected_claims(f: Facts, tier: str) -> set[tuple[str, str]]:
+    """The claims whose data the tier's Schedules carry: by file-system backup (every pod volume by default, less
+    those the claim's pods exclude by annotation), or by a snapshot (EBS only: no plugin copies EFS) unless a
+    resource policy the Schedule names skips the claim's storage class."""
+    out: set[tuple[str, str]] = set()
+    pods = f.objects("Pod")
+    for schedule in _tier_schedules(f, tier):
+        template = schedule["spec"]["template"]
+        if template.get("includedResources") and "persistentvolumeclaims" not in template["includedResources"]:
+            continue
+        skipped, selected = _skipped_classes(f, template), _selected(f, schedule)
+        for claim in f.objects("PersistentVolumeClaim"):
+            namespace, claim_name = claim["metadata"]["namespace"], name_of(claim)
+            if namespace not in selected:
+                continue
+            mounting = [
+                (p, v["name"])
+                for p in pods
+                if p["metadata"]["namespace"] == namespace
+                for v in p["spec"]["volumes"]
+                if v.get("persistentVolumeClaim", {}).get("claimName") == claim_name
+            ]
+            excluded = all(
+                volume in p["metadata"].get("annotations", {}).get(EXCLUDES_ANNOTATION, "").split(",")
+                for p, volume in mounting
+            )
+            fs_backup = template.get("defaultVolumesToFsBackup") and mounting and not excluded
+            snapshot = (
+                template.get("snapshotVolumes")
+                and _driver(f, claim) == EBS_CSI
+                and claim["spec"].get("storageClassName") not in skipped
+            )
+            if fs_backup or snapshot:
+                out.add((namespace, claim_name))
+    return out
+
+
+def _driver(f: Facts, claim: Obj) -> str | None:
+    volume = f.world.objects.get(("PersistentVolume", claim["spec"].get("volumeName", "")))
+    return volume["spec"].get("csi", {}).get("driver") if volume is not None else None
+
+
+def _skipped_classes(f: Facts, template: Obj) -> set[str]:
+    """The storage classes the Schedule's resource policy (a ConfigMap in Velero's namespace) skips."""
+    policy = template.get("resourcePolicy")
+    config_map = f.world.objects.get(("ConfigMap", policy["name"])) if policy is not None else None
+    if config_map is None:
+        return set()
+    document = yaml.safe_load(next(iter(config_map["data"].values())))
+    return {
+        storage_class
+        for rule in document.get("volumePolicies", [])
+        if rule["action"]["type"] == "skip"
+        for storage_class in rule["conditions"].get("storageClass", [])
+    }
 
 
 TRUTHS: dict[tuple[str, str, str], TruthOf] = {
@@ -758,6 +1058,38 @@ TRUTHS: dict[tuple[str, str, str], TruthOf] = {
     ("overview", "AWS accounts", "info"): _aws(_accounts),
     ("overview", "AWS accounts", "DR copy in the primary's account"): _aws(_same_account),
     ("overview", "Newest recovery point expires in", "A"): _expires_in,
+    # volume data and repositories
+    ("overview", "Volume operations by kind and phase", "A"): _operation_counts,
+    ("overview", "Volume operations in flight", "Last moved"): _in_flight,
+    ("overview", "Backup repositories", "Ready"): lambda f: _repositories(
+        f, lambda r: float(r.get("status", {}).get("phase") == "Ready")
+    ),
+    ("overview", "Backup repositories", "Frequency"): lambda f: _repositories(f, _frequency),
+    ("overview", "Backup repositories", "Last maintained"): lambda f: _repositories(
+        f, lambda r: _maintained_ago(f, r), AGE_SLACK
+    ),
+    ("overview", "Backup repositories", "Age in frequencies"): lambda f: _repositories(
+        f, lambda r: ago / _frequency(r) if (ago := _maintained_ago(f, r)) is not None else None, 0.01
+    ),
+    ("overview", "Backup repositories", "Newest maintenance"): lambda f: _repositories(f, _newest_maintenance_failed),
+    # coverage
+    ("overview", "Namespaces no tier protects", "A"): lambda f: one(len(f.alerts("VeleroNamespaceUnprotected"))),
+    ("overview", "Volumes no tier protects", "A"): _coverage(lambda f: one(len(f.alerts("VeleroVolumeUnprotected")))),
+    ("overview", "Unprotected namespaces", "unprotected"): lambda f: per(
+        "namespace", {a["namespace"]: 1.0 for a in f.alerts("VeleroNamespaceUnprotected")}
+    ),
+    ("overview", "Unprotected volumes", "unprotected"): lambda f: per(
+        "namespace, persistentvolumeclaim, reason",
+        {(a["namespace"], a["persistentvolumeclaim"], a["reason"]): 1.0 for a in f.alerts("VeleroVolumeUnprotected")},
+    ),
+    ("overview", "Coverage per tier", "Namespaces covered"): _coverage(
+        lambda f: per("tier", {t: float(len(_covered(f, t))) for t in f.tiers})
+    ),
+    ("overview", "Coverage per tier", "Volumes protected"): _coverage(
+        lambda f: per("tier", {t: float(n) for t in f.tiers if (n := len(_protected_claims(f, t)))})
+    ),
+    ("overview", "Coverage over time", "A"): _coverage(lambda f: _by_state(_namespace_states(f))),
+    ("overview", "Coverage over time", "B"): _coverage(lambda f: _by_state(_claim_states(f))),
 }
 
 
@@ -871,12 +1203,13 @@ TRUTHS |= {
     ("health", "Kubernetes resources", "Synced"): lambda f: _resources(f, lambda r: float(r not in f.world.forbidden)),
     ("health", "Kubernetes resources", "RBAC"): lambda f: _resources(f, lambda r: float(r in f.world.forbidden)),
     ("health", "Kubernetes resources", "Objects"): lambda f: _resources(f, lambda r: _objects_of(f, r)),
+    ("health", "Kubernetes resources", "API"): lambda f: _resources(f, lambda _: 1.0),
     **{
-        ("health", "Relists and watch restarts", ref): lambda _: per("resource", dict.fromkeys(KINDS, ANY))
+        ("health", "Relists and watch restarts", ref): lambda f: per("resource", dict.fromkeys(_kinds(f), ANY))
         for ref in "AB"
     },
     ("health", "Invalid objects", "Objects"): lambda f: per(
-        "resource, reason", {(r, p): ANY for r in KINDS for p in PROBLEMS}
+        "resource, reason", {(r, p): ANY for r in _kinds(f) for p in PROBLEMS}
     ),
     **{("health", "Scrape duration and size", ref): lambda _: per("job", {"velero-exporter": ANY}) for ref in "AB"},
     # the tier detail: every tier at once
@@ -957,6 +1290,26 @@ TRUTHS |= {
     ),
     ("tier", "Tier storage per bucket", "A"): _aws(_tier_sizes),
     ("tier", "Snapshot freshness per region", "A"): _aws(_snapshot_points),
+    ("tier", "Volume bytes of the newest backup", "A"): lambda f: _volume_table(
+        f, lambda now, _: now["bytes"] if now.get("bytes") else None
+    ),
+    ("tier", "Newest backup against the one before", "A"): _folder_ratio,
+    ("tier", "Newest backup against the one before", "B"): _volume_bytes_ratio,
+    ("tier", "Volumes: newest backup vs the one before", "Volumes"): lambda f: _volume_table(
+        f, lambda now, _: now["volumes"]
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Volumes before"): lambda f: _volume_table(
+        f, lambda _, before: before["volumes"]
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Failed"): lambda f: _volume_table(
+        f, lambda now, _: now["failed"]
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Bytes"): lambda f: _volume_table(
+        f, lambda now, _: now.get("bytes")
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Bytes before"): lambda f: _volume_table(
+        f, lambda now, before: before.get("bytes", 0.0 if "bytes" in now else None)
+    ),
 }
 
 
@@ -1066,103 +1419,6 @@ def test_a_missed_runs_count_with_paused_schedules_fails(scenario_run: Run) -> N
     assert truth.check([({}, missed + len(paused))])
 
 
-async def _table(sandbox: Sandbox, file: str, title: str, column: str, *keys: str) -> dict[tuple[str, ...], float]:
-    """One column of a table panel, keyed by the given labels."""
-    answer = await _column_series(sandbox, _panel(file, title), column)
-    return {tuple(s["metric"][k] for k in keys): float(s["value"][1]) for s in answer}
-
-
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_volume_panels_show_the_sandboxs_volume_data(sandbox: Sandbox) -> None:
-    """The story's volume data (sandbox/volume_story.py) as the tier detail (tier critical) and overview show it."""
-    volumes = VOLUMES["daily-critical"][1]
-    moved_before = sum(v.bytes for v in volumes)
-    moved = moved_before - volumes[-1].bytes + volumes[-1].bytes // 3  # the failed run's last upload failed
-
-    detail, keys = "velero-tier-detail.json", ("schedule", "method")
-    title = "Volumes: newest backup vs the one before"
-    assert await _table(sandbox, detail, title, "Volumes", *keys) == {
-        ("daily-critical", "data-mover"): 3,
-        ("daily-critical", "snapshot"): 6,  # the failed run completed 2 of its 6 native snapshots
-    }
-    assert await _table(sandbox, detail, title, "Volumes before", *keys) == {
-        ("daily-critical", "data-mover"): 3,
-        ("daily-critical", "snapshot"): 6,
-    }
-    assert await _table(sandbox, detail, title, "Failed", *keys) == {
-        ("daily-critical", "data-mover"): 1,
-        ("daily-critical", "snapshot"): 4,
-    }
-    assert await _table(sandbox, detail, title, "Bytes", *keys) == {("daily-critical", "data-mover"): moved}
-    assert await _table(sandbox, detail, title, "Bytes before", *keys) == {
-        ("daily-critical", "data-mover"): moved_before
-    }
-    ratios = _panel(detail, "Newest backup against the one before")["targets"]
-    bytes_ratio = await query(sandbox.prometheus, substitute(ratios[1]["expr"]))
-    assert [(s["metric"]["method"], round(float(s["value"][1]), 4)) for s in bytes_ratio] == [
-        ("data-mover", round(moved / moved_before, 4))
-    ]
-    folders = await query(sandbox.prometheus, substitute(ratios[0]["expr"]))
-    (failed_run, previous_run) = [b for b in _story_backups() if _schedule_of(b) == "daily-critical"][:2]
-    assert [round(float(s["value"][1]), 4) for s in folders] == [
-        round(_folder_bytes(failed_run) / _folder_bytes(previous_run), 4)
-    ]
-
-    overview = "velero-overview.json"
-    in_flight = await _table(sandbox, overview, "Volume operations in flight", "Last moved", "kind", "operation")
-    (((kind, operation), since),) = in_flight.items()
-    assert kind == "DataUpload" and operation.startswith(STALLED_BACKUP)
-    assert STALLED_FOR <= since <= STALLED_FOR + 180  # the time since the sandbox was written, and the scrape
-    repositories = "Backup repositories"
-    ready = await _table(sandbox, overview, repositories, "Ready", "repository")
-    assert ready == dict.fromkeys(
-        [
-            ("kailash-app-default-kopia",),
-            ("logging-default-kopia",),
-            ("monitoring-default-kopia",),
-            ("vault-default-kopia",),
-        ],
-        1.0,
-    )
-    failed = await _table(sandbox, overview, repositories, "Newest maintenance", "repository")
-    assert failed == {**dict.fromkeys(ready, 0.0), ("vault-default-kopia",): 1.0}
-    ages = await _table(sandbox, overview, repositories, "Age in frequencies", "repository")
-    expected = {"kailash-app": 15, "logging": 25, "monitoring": 35, "vault": 90}  # minutes since, of an hour
-    assert {k: round(v, 1) for k, v in ages.items()} == pytest.approx(
-        {(f"{ns}-default-kopia",): round(m / 60, 1) for ns, m in expected.items()}, abs=0.1
-    )
-    counted = await query(
-        sandbox.prometheus, substitute(_panel(overview, "Volume operations by kind and phase")["targets"][0]["expr"])
-    )
-    shown = {(s["metric"]["kind"], s["metric"]["phase"]): float(s["value"][1]) for s in counted}
-    assert shown == {k: float(v) for k, v in _operation_counts().items()}
-
-
-def _story_backups() -> list[dict[str, Any]]:
-    """The story's finished backups, newest first (the story at this moment: their sizes do not depend on it)."""
-    backups = [o for o in story(time.time()) if o["kind"] == "Backup" and o["status"].get("completionTimestamp")]
-    return sorted(backups, key=lambda b: b["status"]["startTimestamp"], reverse=True)
-
-
-def _schedule_of(backup: dict[str, Any]) -> str:
-    return str(backup["metadata"].get("labels", {}).get("velero.io/schedule-name", ""))
-
-
-def _folder_bytes(backup: dict[str, Any]) -> int:
-    return sum(len(content) for content in backup_folder(backup).values())
-
-
-def _operation_counts() -> dict[tuple[str, str], int]:
-    counts: dict[tuple[str, str], int] = {}
-    operation_kinds = {"PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"}
-    for obj in story(time.time()):
-        if obj["kind"] in operation_kinds:
-            key = (obj["kind"], obj["status"]["phase"])
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:
     table = dict(re.findall(r"^\| (\w+) \| [^|]+ \| [^|]+ \| `([^`]+)` \|$", DOCS.read_text(), re.M))
     runbooks = (ROOT / "docs" / "runbooks.md").read_text()
@@ -1171,44 +1427,3 @@ def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:
     )
     assert table, "docs/dashboards.md lists no alert panels"
     assert linked == table
-
-
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_coverage_row_shows_the_sandboxs_truth(sandbox: Sandbox) -> None:
-    """sandbox/cluster_story.py: 13 namespaces, kailash-reports in no schedule; three volumes no tier protects."""
-
-    async def answer(title: str, ref: str = "A") -> list[dict[str, Any]]:
-        (target,) = [t for t in _panel("velero-overview.json", title)["targets"] if t["refId"] == ref]
-        return await query(sandbox.prometheus, substitute(target["expr"]))
-
-    (namespaces,) = await answer("Namespaces no tier protects")
-    assert float(namespaces["value"][1]) == 1
-    (volumes,) = await answer("Volumes no tier protects")
-    assert float(volumes["value"][1]) == 3
-    assert [s["metric"]["namespace"] for s in await answer("Unprotected namespaces")] == ["kailash-reports"]
-    unprotected = {
-        (s["metric"]["namespace"], s["metric"]["persistentvolumeclaim"], s["metric"]["reason"])
-        for s in await answer("Unprotected volumes")
-    }
-    assert unprotected == {
-        ("kailash-app", "media", "volume_excluded"),
-        ("monitoring", "grafana-data", "policy_skip"),
-        ("kailash-reports", "reports-db-data", "namespace_not_selected"),
-    }
-    tiers = _panel("velero-overview.json", "Coverage per tier")
-    assert await _column(sandbox, tiers, "Namespaces covered") == {
-        "hot": 1,
-        "critical": 4,
-        "full": 6,
-        "config": 6,
-        "dr": 6,
-    }
-    # hot carries postgres, redis and uploads by fs-backup; config carries no volume (no row); the others snapshot
-    # eight (not uploads: EFS).
-    assert await _column(sandbox, tiers, "Volumes protected") == {"hot": 3, "critical": 8, "full": 8, "dr": 8}
-    # The trend's queries, answered now: namespaces and volumes by state.
-    namespaces_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "A")}
-    assert namespaces_now == {"protected": 6, "unprotected": 1, "ignored": 6}
-    volumes_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "B")}
-    assert volumes_now == {"protected": 9, "unprotected": 3, "ignored": 2}

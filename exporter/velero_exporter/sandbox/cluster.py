@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import boto3
 
-from velero_exporter.sandbox import cloud
+from velero_exporter.sandbox import cloud, objects
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.moto_server import MotoServer
 from velero_exporter.sandbox.world import Bucket, Snapshot, World
@@ -75,8 +75,9 @@ class Cluster:
                 self.api.create(obj)
             elif old.objects[key] != obj:
                 self.api.replace(obj)
-        for kind, name in old.objects.keys() - world.objects.keys():
-            self.api.delete(kind.lower(), name)
+        for key in old.objects.keys() - world.objects.keys():
+            gone = old.objects[key]
+            self.api.delete(gone["kind"].lower(), objects.name_of(gone), gone["metadata"].get("namespace"))
         self.api.forbidden = set(world.forbidden)
         if old.buckets != world.buckets or old.snapshots != world.snapshots:
             await asyncio.to_thread(self._apply_cloud, old, world)

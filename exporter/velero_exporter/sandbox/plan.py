@@ -1,5 +1,7 @@
 """The DR plan's cluster, healthy: its five schedules with their history, its two storage locations and buckets,
-and its volume snapshots copied to the DR region. The demo's story (story.py) is this cluster with troubles.
+its volume snapshots copied to the DR region, the volume data its backups and restores moved (volume_story.py),
+and the namespaces, pods and volumes its schedules protect (cluster_story.py). The demo's story (story.py) is this
+cluster with troubles.
 
 Runs are aligned to their crons, as Velero's are, so ages vary with the wall clock within a cron interval. Every
 tier has a recent restore drill that passed its validation (a verified drill). The buckets are set up as the seed
@@ -10,8 +12,9 @@ primary region and copies in the DR region (a script's CopySnapshot).
 
 from __future__ import annotations
 
-from velero_exporter.sandbox import cloud, objects
+from velero_exporter.sandbox import cloud, cluster_story, objects, volume_story
 from velero_exporter.sandbox.cloud import BucketSetup
+from velero_exporter.sandbox.cluster_story import PLATFORM_NAMESPACES, VOLUME_POLICY
 from velero_exporter.sandbox.world import DAY, HOUR, Snapshot, World, snapshots_of
 from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.velero.cron import parse_cron
@@ -23,7 +26,8 @@ PRIMARY_REGION = "us-east-1"
 DR_REGION = "us-west-2"
 
 SCHEDULES: tuple[tuple[str, str, str, str, list[str]], ...] = (
-    # name, tier, cron, ttl, included namespaces
+    # name, tier, cron, ttl, included namespaces (the whole-cluster ones list the namespaces of the day they were
+    # written, as operators write them: a namespace created since is in none)
     ("hourly-hot", "hot", "0 * * * *", "168h0m0s", ["kailash-app"]),
     (
         "daily-critical",
@@ -32,10 +36,35 @@ SCHEDULES: tuple[tuple[str, str, str, str, list[str]], ...] = (
         "720h0m0s",
         ["kailash-app", "monitoring", "logging", "vault"],
     ),
-    ("weekly-full", "full", "0 3 * * 0", "2160h0m0s", []),
-    ("config-backup", "config", "*/30 * * * *", "72h0m0s", []),
-    ("monthly-dr", "dr", "0 4 1 * *", "8760h0m0s", []),
+    ("weekly-full", "full", "0 3 * * 0", "2160h0m0s", PLATFORM_NAMESPACES),
+    ("config-backup", "config", "*/30 * * * *", "72h0m0s", PLATFORM_NAMESPACES),
+    ("monthly-dr", "dr", "0 4 1 * *", "8760h0m0s", PLATFORM_NAMESPACES),
 )
+_POLICY = {"resourcePolicy": {"kind": "configmap", "name": VOLUME_POLICY}}
+_SNAPSHOTS = {"snapshotVolumes": True, **_POLICY}
+# The rest of each template's selection, as the seed describes the schedules.
+SELECTIONS: dict[str, objects.Obj] = {
+    # "Application data only, no volume snapshots (uses Restic)": file-system backup of every volume.
+    "hourly-hot": {"snapshotVolumes": False, "defaultVolumesToFsBackup": True},
+    # "Full volume snapshots".
+    "daily-critical": _SNAPSHOTS,
+    "weekly-full": {**_SNAPSHOTS, "includeClusterResources": True},
+    # "ConfigMaps, Secrets, RBAC; no persistent volumes".
+    "config-backup": {
+        "includedResources": [
+            "configmaps",
+            "secrets",
+            "serviceaccounts",
+            "roles.rbac.authorization.k8s.io",
+            "rolebindings.rbac.authorization.k8s.io",
+            "clusterroles.rbac.authorization.k8s.io",
+            "clusterrolebindings.rbac.authorization.k8s.io",
+        ],
+        "includeClusterResources": True,
+        "snapshotVolumes": False,
+    },
+    "monthly-dr": {**_SNAPSHOTS, "includeClusterResources": True},
+}
 # Restore drills, one per tier: the restore, the schedule and which of its runs it restored (0: the newest, and
 # always one that had finished before the drill), how long ago it started and how long it took.
 DRILLS: tuple[tuple[str, str, int, float, float], ...] = (
@@ -155,9 +184,10 @@ def run_by_hand(schedule: str, started: float, completed: float) -> objects.Obj:
 
 
 def take(world: World, backup: objects.Obj, *, copied: bool) -> None:
-    """A backup Velero ran: the object, its folder in the bucket (replicated to the DR bucket), the snapshots of
-    its volumes; `copied`: the DR plan's script copied the snapshots to the DR region."""
-    world.add(backup)
+    """A backup Velero ran: the object, its folder in the bucket (replicated to the DR bucket), its volume data
+    operations (sandbox/volume_story.py), the snapshots of its volumes; `copied`: the DR plan's script copied the
+    snapshots to the DR region."""
+    world.add(backup, *volume_story.backup_operations(backup))
     if backup["status"].get("volumeSnapshotsCompleted", 0):
         world.add_snapshots(snapshots_of(backup, PRIMARY_REGION, encrypted=True))
         if copied:
@@ -182,6 +212,7 @@ DR_SETUP = BucketSetup(object_lock_days=365)
 def world(now: float) -> World:
     """The DR plan's cluster at `now` (POSIX seconds), with nothing wrong."""
     out = World(now)
+    out.add(*cluster_story.cluster_objects(now), *volume_story.repositories(now))
     out.add_bucket(DR_BUCKET, DR_REGION, setup=DR_SETUP)
     out.add_bucket(PRIMARY_BUCKET, PRIMARY_REGION, setup=PRIMARY_SETUP)
     out.add(
@@ -240,12 +271,14 @@ def world(now: float) -> World:
                 last_backup=started,
                 ttl=ttl,
                 included_namespaces=namespaces,
+                selection=SELECTIONS[name],
             )
         )
     for restore, schedule, run, ago, took in DRILLS:
         source = finished[schedule][run]
         # Labelled as a drill, and its validation job annotated it as passed: a verified drill.
-        out.add(
+        restored(
+            out,
             objects.restore(
                 restore,
                 backup_name=objects.name_of(source),
@@ -253,9 +286,15 @@ def world(now: float) -> World:
                 completed=now - ago + took,
                 drill=True,
                 validation="passed",
-            )
+            ),
         )
     return out
+
+
+def restored(world: World, restore: objects.Obj) -> None:
+    """A restore Velero ran, with the volume data it moved back (sandbox/volume_story.py)."""
+    source = world.get("Backup", restore["spec"]["backupName"])
+    world.add(restore, *volume_story.restore_operations(restore, source))
 
 
 def _completed(backup: objects.Obj) -> str:

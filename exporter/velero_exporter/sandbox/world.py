@@ -1,6 +1,7 @@
-"""A sandbox cluster's whole state at one moment, as data: Velero's objects, the buckets (with their setup) and EBS
-snapshots in AWS, the exporter's configuration and whether it runs, whether the API server answers and what RBAC
-lets the exporter read.
+"""A sandbox cluster's whole state at one moment, as data: Velero's objects (its volume data operations and
+repositories too), the cluster's own (namespaces, pods, claims, volumes, storage classes, ConfigMaps), the buckets
+(with their setup) and EBS snapshots in AWS, the exporter's configuration and whether it runs, whether the API
+server answers and what RBAC lets the exporter read.
 
 Scenarios (sandbox/scenario.py) build a World and change it: a trouble, later its repair. sandbox/cluster.py makes
 a World live and applies the difference between two Worlds, as Velero, an operator or an outage would.
@@ -24,13 +25,25 @@ from typing import Any
 from velero_exporter.sandbox import cloud, objects
 from velero_exporter.sandbox.cloud import SEED_SETUP, BucketSetup
 from velero_exporter.sandbox.objects import Obj
+from velero_exporter.state.vocabulary import BACKUP_NAME_LABEL, RESTORE_NAME_LABEL
+from velero_exporter.velero.labels import label_value
 
 HOUR = 3600.0
 DAY = 86400.0
 # Velero writes a backup's folder once the backup has run (a backup that failed validation never ran).
 UPLOADED_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed"})
-Key = tuple[str, str]  # (kind, name)
+VELERO_NAMESPACE = "velero"
+# (kind, name); an object of another namespace than Velero's is named <namespace>/<name>, as kubectl names it.
+Key = tuple[str, str]
 SCHEDULE_LABEL = "velero.io/schedule-name"
+OWNER_LABELS = {"Backup": BACKUP_NAME_LABEL, "Restore": RESTORE_NAME_LABEL}
+OPERATION_KINDS = frozenset({"PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"})
+
+
+def key_of(obj: Obj) -> Key:
+    namespace = obj["metadata"].get("namespace", VELERO_NAMESPACE)
+    name = objects.name_of(obj)
+    return obj["kind"], name if namespace == VELERO_NAMESPACE else f"{namespace}/{name}"
 
 
 @dataclass(slots=True)
@@ -100,7 +113,7 @@ class World:
     def add(self, *objs: Obj) -> None:
         """Store each object (replacing one of the same kind and name), with its folder in its bucket."""
         for obj in objs:
-            key = (obj["kind"], objects.name_of(obj))
+            key = key_of(obj)
             old = self.objects.get(key)
             before = self._folder(old) if old is not None else None
             after = self._folder(obj)
@@ -115,11 +128,19 @@ class World:
                 self._write(bucket, {folder + name: data for name, data in files.items()})
 
     def delete(self, kind: str, name: str) -> None:
+        """Delete the object, and with a Backup or Restore its volume data operations (they name it in a label;
+        Velero deletes a backup's with it, pkg/controller/backup_deletion_controller.go, and Kubernetes garbage
+        collects a restore's, which it owns)."""
         self._remove_folder((kind, name))
         del self.objects[kind, name]
+        label = OWNER_LABELS.get(kind)
+        if label is not None:
+            for key, obj in list(self.objects.items()):
+                if key[0] in OPERATION_KINDS and obj["metadata"].get("labels", {}).get(label) == label_value(name):
+                    del self.objects[key]
 
     def get(self, kind: str, name: str) -> Obj:
-        """A copy of the object, to change and `add` back."""
+        """A copy of the object (named as in its key), to change and `add` back."""
         return copy.deepcopy(self.objects[kind, name])
 
     def of_kind(self, kind: str) -> list[Obj]:

@@ -2,14 +2,15 @@
 success: the troubles of the velero-backups rules.
 
 In the demo's story: the newest daily-critical run Failed (an ad-hoc backup labelled for the tier keeps it within
-its RPO), and weekly-full's two newest runs were PartiallyFailed, which the full tier does not accept.
+its RPO), and weekly-full's two newest runs were PartiallyFailed (each lost a volume), which the full tier does
+not accept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from velero_exporter.sandbox import objects, plan
+from velero_exporter.sandbox import objects, plan, volume_story
 from velero_exporter.sandbox.scenario import Alert, Change, Scenario, Trouble, alert
 from velero_exporter.sandbox.scenarios import base
 from velero_exporter.sandbox.scenarios.base import TierPlan
@@ -31,7 +32,8 @@ def _daily_failed(world: World) -> None:
             "volumeSnapshotsCompleted": 2,
         }
     )
-    world.add(failed)
+    # The data mover's upload of its last volume was refused too.
+    world.add(failed, *volume_story.backup_operations(failed, failed=volume_story.VOLUMES["daily-critical"][1][-1]))
     # On-call took an ad-hoc backup labelled for the tier: it is the tier's recovery point.
     world.add(
         objects.backup(
@@ -61,20 +63,24 @@ DAILY_FAILED = Trouble(
 
 
 def _weekly_partially_failed(world: World) -> None:
+    """Each lost the file-system backup of its last volume (Velero: "lost some volumes")."""
+    lost = volume_story.VOLUMES["weekly-full"][1][-1]
     for started in (plan.newest_finished(world.now)["weekly-full"] - i * 7 * DAY for i in range(2)):
         partial = world.get("Backup", objects.run_name("weekly-full", started))
         partial["status"].update({"phase": "PartiallyFailed", "errors": 3, "warnings": 12})
-        world.add(partial)
+        world.add(partial, *volume_story.backup_operations(partial, failed=lost))
 
 
 WEEKLY_PARTIALLY_FAILED = Trouble(
-    "weekly-full's two newest runs PartiallyFailed (3 errors, 12 warnings each), which the full tier does not"
-    " accept: its recovery point is two to three weeks old, past the 8d RPO and two weekly intervals",
+    "weekly-full's two newest runs PartiallyFailed (3 errors, 12 warnings each; a file-system backup failed), which"
+    " the full tier does not accept: its recovery point is two to three weeks old, past the 8d RPO and two weekly"
+    " intervals",
     (
         alert("VeleroBackupFailure", schedule="weekly-full", tier="full", phase="PartiallyFailed"),
         alert("RPOViolation", tier="full", reason="too_old"),
         alert("VeleroBackupMissing", schedule="weekly-full", tier="full", reason="schedule_stale"),
         alert("VeleroBackupWarnings", schedule="weekly-full", tier="full"),
+        alert("VeleroVolumeOperationFailed", schedule="weekly-full", tier="full", method="fs-backup", phase="Failed"),
     ),
     change=_weekly_partially_failed,
     repair=lambda world: plan.take(
@@ -104,9 +110,9 @@ def _newest_run_with(schedule: str, tier: TierPlan, **status: Any) -> Change:
     return change
 
 
-def _run_again(schedule: str, tier: TierPlan = APPS) -> Change:
-    """The repair of a bad run: the schedule's next run completes well."""
-    return lambda world: world.add(base.run_now(schedule, tier, world))
+def _run_again(schedule: str, tier: TierPlan = APPS, **status: Any) -> Change:
+    """The repair of a bad run: the schedule's next run completes well (with these fields of base.run)."""
+    return lambda world: world.add(base.run_now(schedule, tier, world, **status))
 
 
 EMPTY = Trouble(
@@ -126,7 +132,8 @@ SNAPSHOTS_INCOMPLETE = Trouble(
         volume_snapshots_attempted=4,
         volume_snapshots_completed=3,
     ),
-    repair=_run_again("snapshots-nightly"),
+    # The next run snapshots all four (one volume fewer would be VeleroBackupVolumeDataMissing).
+    repair=_run_again("snapshots-nightly", volume_snapshots_attempted=4, volume_snapshots_completed=4),
 )
 HOOKS_FAILED = Trouble(
     "hooks-nightly's pre-backup hook (a database freeze) failed in its newest run",

@@ -21,7 +21,8 @@ FAILED_RESTORE = "restore-critical-app"
 
 def _restore_failed(world: World) -> None:
     source = plan.runs(world.now)["daily-critical"][1]
-    world.add(
+    plan.restored(
+        world,
         objects.restore(
             FAILED_RESTORE,
             backup_name=objects.name_of(source),
@@ -29,7 +30,7 @@ def _restore_failed(world: World) -> None:
             started=world.now - 2 * HOUR,
             completed=world.now - 2 * HOUR + 300,
             errors=4,
-        )
+        ),
     )
 
 
@@ -56,7 +57,9 @@ def _drills_done(world: World) -> None:
     for name, tier, *_ in plan.SCHEDULES:
         if tier in UNDRILLED_TIERS:
             newest = world.backups_of(name, phase="Completed")[0]
-            world.add(_restore(f"drill-{tier}-restore", newest, world, took=300, drill=True, validation="passed"))
+            plan.restored(
+                world, _restore(f"drill-{tier}-restore", newest, world, took=300, drill=True, validation="passed")
+            )
 
 
 def _restore(name: str, backup: objects.Obj, world: World, *, took: float, **fields: Any) -> objects.Obj:
