@@ -18,8 +18,9 @@ from velero_exporter.config.settings import Config
 from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenario import Scenario
 from velero_exporter.sandbox.world import World
-from velero_exporter.sources.parsing import parse_go_duration, parse_timestamp
+from velero_exporter.sources.parsing import parse_timestamp
 from velero_exporter.state.vocabulary import BACKUP_NAME_LABEL
+from velero_exporter.velero.duration import go_duration_seconds
 from velero_exporter.velero.labels import label_value
 
 Answer = list[tuple[dict[str, str], float]]
@@ -277,7 +278,7 @@ def expiration(backup: Obj) -> float | None:
 
 
 def ttl(backup: Obj) -> float:
-    return parse_go_duration(backup["spec"].get("ttl", "0s")) or 0.0
+    return go_duration_seconds(backup["spec"].get("ttl", "0s")) or 0.0
 
 
 TruthOf = Callable[[Facts], Truth | None]

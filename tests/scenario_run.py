@@ -61,7 +61,12 @@ INHIBITIONS = ROOT / "rules" / "alertmanager-inhibit.yml"
 # machine makes late must not fire them), and the alerts they inhibit wait longer, so that, as in production, the
 # inhibiting alert fires first and Alertmanager never notifies what it inhibits.
 SHORTENED_FOR = {"VeleroExporterDown": "10s", "VeleroExporterSourceDown": "15s"}
-RULES = replace(MIXIN, alert_for={name: SHORTENED_FOR.get(name, "20s") for name in MIXIN.alert_for})
+# The render errors' window too: a fixed render resolves VeleroExporterRenderFailing once the window has passed.
+RULES = replace(
+    MIXIN,
+    alert_for={name: SHORTENED_FOR.get(name, "20s") for name in MIXIN.alert_for},
+    render_errors_window="30s",
+)
 # Prometheus scrapes every exporter this often (its timeout too): every exporter shares one process and two cores.
 SCRAPE_INTERVAL = "2s"
 # How often the AWS sources look (production: minutes), and the reflectors' backoff (a repaired API server or
@@ -255,6 +260,8 @@ class Live:
         what(world)
         running = self.cluster.exporter
         await self.cluster.apply(world)
+        if isinstance(self.cluster.exporter, Exporter):
+            break_render(self.cluster.exporter, world.broken_render_stages)
         if self.states is not None:
             self.states.update(self.cluster)
         exporter = self.cluster.exporter
@@ -268,6 +275,29 @@ class Live:
 
             if not await until(looked):
                 self.outcome.problems.append(f"the new exporter's sources never all came up: {sorted(sources)}")
+
+
+class RenderBugError(Exception):
+    """What a render stage raises where the World says the exporter's code is broken."""
+
+
+def _broken(*_: object) -> Any:
+    raise RenderBugError("a field no test foresaw")
+
+
+# The renderer's method that computes each stage that a World can break.
+RENDER_STAGES = {"model": "models", "status_page": "status_page"}
+
+
+def break_render(exporter: Exporter, stages: Iterable[str]) -> None:
+    """Make the live exporter's render stages raise as a bug would (the World's broken_render_stages), the others
+    its own code again. No object can do it: the bug is put in-process, into the running renderer."""
+    renderer = exporter.renderer
+    for stage, method in RENDER_STAGES.items():
+        if stage in stages:
+            setattr(renderer, method, _broken)
+        elif method in vars(renderer):
+            delattr(renderer, method)
 
 
 def exporter_config(data: Mapping[str, Any], scenario: str) -> Config:

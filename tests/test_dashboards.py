@@ -53,11 +53,18 @@ from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenarios import all_scenarios
 from velero_exporter.sandbox.world import Snapshot
 from velero_exporter.sources.cluster_parsing import VOLUMES_TO_EXCLUDE as EXCLUDES_ANNOTATION
-from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.state.aws_records import PREFIX_KINDS
 from velero_exporter.state.coverage_records import COVERAGE_ANNOTATION
-from velero_exporter.state.vocabulary import BACKUP_NAME_LABEL, ERROR_KINDS, PROBLEMS, RESTORE_NAME_LABEL
+from velero_exporter.state.vocabulary import (
+    BACKUP_NAME_LABEL,
+    ERROR_KINDS,
+    PROBLEMS,
+    RENDER_STAGES,
+    RESTORE_NAME_LABEL,
+    VALIDATION_ANNOTATION,
+)
 from velero_exporter.velero.cron import CronError, parse_cron
+from velero_exporter.velero.duration import go_duration_seconds
 from velero_exporter.velero.labels import label_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -720,7 +727,7 @@ def _repositories(f: Facts, value: Callable[[Obj], float | None], within: float 
 
 
 def _frequency(repository: Obj) -> float:
-    return parse_go_duration(repository["spec"]["maintenanceFrequency"]) or 0.0
+    return go_duration_seconds(repository["spec"]["maintenanceFrequency"]) or 0.0
 
 
 def _maintained_ago(f: Facts, repository: Obj) -> float | None:
@@ -934,6 +941,44 @@ def _skipped_classes(f: Facts, template: Obj) -> set[str]:
     }
 
 
+# -- restore drills
+
+
+DRILL_CODES = {"passed": 1.0, "unvalidated": 2.0, "failed": 3.0}  # the dashboards' drill_code
+
+
+def _drills(f: Facts) -> dict[str, list[Obj]]:
+    """Per configured tier, its finished restore drills (Restores labelled with the config's drill label)."""
+    out: dict[str, list[Obj]] = {t: [] for t in f.tiers}
+    for restore in f.objects("Restore"):
+        labelled = restore["metadata"].get("labels", {}).get(f.config.drill_label, "").lower() == "true"
+        if labelled and phase(restore) in FINISHED and f.restore_tier(restore) in out:
+            out[f.restore_tier(restore)].append(restore)
+    return out
+
+
+def _drill_result(restore: Obj) -> str:
+    """A drill that did not complete failed, whatever its validation says; a Completed one is its validation."""
+    if phase(restore) != "Completed":
+        return "failed"
+    return str(restore["metadata"].get("annotations", {}).get(VALIDATION_ANNOTATION, "unvalidated"))
+
+
+def _newest_drill(f: Facts) -> Truth:
+    """Per tier, the code of its newest drill's result (by start, then name), 0 without one."""
+    newest = {t: max(d, key=lambda r: (started(r), name_of(r)), default=None) for t, d in _drills(f).items()}
+    return per("tier", {t: DRILL_CODES[_drill_result(r)] if r is not None else 0.0 for t, r in newest.items()})
+
+
+def _last_verified(f: Facts) -> Truth:
+    """Per tier, how long ago its newest drill that passed completed; -1 (never) without one."""
+    values = {}
+    for tier, drills in _drills(f).items():
+        passed = [finished_at(r) for r in drills if _drill_result(r) == "passed"]
+        values[tier] = f.at - max(passed) if passed else -1.0
+    return per("tier", values, AGE_SLACK)
+
+
 TRUTHS: dict[tuple[str, str, str], TruthOf] = {
     # overview: recovery objectives per tier
     ("overview", "Tiers violating their RPO", "A"): lambda f: one(len({a["tier"] for a in f.alerts("RPOViolation")})),
@@ -950,6 +995,7 @@ TRUTHS: dict[tuple[str, str, str], TruthOf] = {
     ("overview", "Tiers", "Newest restore took"): _tier_restore_took,
     ("overview", "Tiers", "RTO met"): _tier_rto_met,
     ("overview", "Tiers", "Last good restore"): lambda f: _last_good_restore(f, never=True),
+    ("overview", "Tiers", "Newest drill"): _newest_drill,
     ("overview", "RPO compliance over time", "A"): _rpo_met,
     # schedules and backups
     ("overview", "Failing schedules", "failing"): lambda f: _failing_column(f, lambda _: 1.0),
@@ -989,7 +1035,7 @@ TRUTHS: dict[tuple[str, str, str], TruthOf] = {
     ("overview", "Backup storage locations", "Validated every"): lambda f: per(
         "location",
         {
-            name_of(b): parse_go_duration(b["spec"].get("validationFrequency", ""))
+            name_of(b): go_duration_seconds(b["spec"].get("validationFrequency", ""))
             or f.config.store_validation_frequency_seconds
             for b in _locations(f)
         },
@@ -1194,6 +1240,8 @@ EXPORTER_ROW: dict[tuple[str, str], TruthOf] = {
 TRUTHS |= {(board, *key): truth for board in ("overview", "health") for key, truth in EXPORTER_ROW.items()}
 TRUTHS |= {
     # the exporter's health
+    ("health", "Render errors by stage", "A"): lambda _: per("stage", dict.fromkeys(RENDER_STAGES, ANY)),
+    ("health", "Render stages failing", "A"): lambda f: one(len(f.world.broken_render_stages)),
     ("health", "Sources", "State"): lambda f: per("source", {s: float(s not in _down(f)) for s in _sources(f)}),
     ("health", "Sources", "Last healthy"): lambda f: per("source", dict.fromkeys(_sources(f), ANY)),
     ("health", "Source errors by kind", "A"): lambda f: per(
@@ -1229,6 +1277,11 @@ TRUTHS |= {
     ),
     ("tier", "Backups past expiration", "A"): _past_expiration,
     ("tier", "Last good restore", "A"): lambda f: _last_good_restore(f, never=True),
+    ("tier", "Newest restore drill", "A"): _newest_drill,
+    ("tier", "Last verified restore", "A"): _last_verified,
+    ("tier", "Drill validation required", "A"): lambda f: per(
+        "tier", {t.name: float(t.require_validation) for t in f.config.tiers}
+    ),
     ("tier", "Schedules", "Last result"): lambda f: _per_schedule_of_tier(
         f, lambda s: float(PHASE_CODE[phase(b)]) if (b := f.newest_finished(s)) is not None else 0.0
     ),

@@ -1138,6 +1138,11 @@ COVERAGE_NOTE = (
     " Served with the exporter's coverage source on (coverage.enabled), which reads namespaces, pods, claims and"
     " volumes cluster-wide."
 )
+COVERAGE_EMPTY = "the coverage source is off (coverage.enabled: false)."
+NO_VOLUME_DATA = (
+    "no schedule's newest or previous finished backup saved a volume (no PodVolumeBackup, DataUpload or volume"
+    " snapshot)."
+)
 
 
 def _coverage_row(rid: int) -> Row:
@@ -1170,6 +1175,7 @@ def _coverage_row(rid: int) -> Row:
                 [Query(f"sum({per('state', 'velero_coverage_pvcs', UNPROTECTED)})")],
                 thresholds=GOOD_IF_ZERO,
                 explains=("VeleroVolumeUnprotected",),
+                empty=COVERAGE_EMPTY,
             ),
             table(
                 rid + 3,
@@ -1183,6 +1189,7 @@ def _coverage_row(rid: int) -> Row:
                 label_links={"tier": [tier_detail_link()]},
                 width=12,
                 height=6,
+                empty=COVERAGE_EMPTY + " A tier that protects no claim has no Volumes protected.",
             ),
             table(
                 rid + 4,
@@ -1196,6 +1203,7 @@ def _coverage_row(rid: int) -> Row:
                 explains=("VeleroVolumeUnprotected",),
                 width=12,
                 height=6,
+                empty="every claim is protected or ignored, or " + COVERAGE_EMPTY,
             ),
             table(
                 rid + 5,
@@ -1206,6 +1214,7 @@ def _coverage_row(rid: int) -> Row:
                 explains=("VeleroNamespaceUnprotected",),
                 width=8,
                 height=6,
+                empty="every namespace is protected or ignored, or " + COVERAGE_EMPTY,
             ),
             timeseries(
                 rid + 6,
@@ -1219,6 +1228,7 @@ def _coverage_row(rid: int) -> Row:
                 ],
                 width=16,
                 height=6,
+                empty=COVERAGE_EMPTY,
             ),
         ],
     )
@@ -1564,6 +1574,7 @@ def _volume_data_row(rid: int) -> Row:
                     )
                 ],
                 explains=("VeleroVolumeOperationStalled",),
+                empty="no volume data operation is in flight.",
             ),
             timeseries(
                 rid + 2,
@@ -1573,6 +1584,7 @@ def _volume_data_row(rid: int) -> Row:
                 "short",
                 [Query(f"{per('kind, phase', 'velero_volume_operations')} > 0", legend="{{kind}} {{phase}}")],
                 stacked=True,
+                empty="Velero holds no PodVolumeBackup, PodVolumeRestore, DataUpload or DataDownload.",
             ),
             table(
                 rid + 3,
@@ -1611,6 +1623,7 @@ def _volume_data_row(rid: int) -> Row:
                     "VeleroRepositoryMaintenanceFailed",
                 ),
                 width=24,
+                empty="Velero holds no BackupRepository (no file-system backup or data mover has run).",
             ),
         ],
     )
@@ -2202,6 +2215,7 @@ def _tier_volume_row(rid: int) -> Row:
                 explains=("VeleroBackupVolumeDataMissing", "VeleroVolumeOperationFailed"),
                 width=24,
                 height=7,
+                empty=NO_VOLUME_DATA,
             ),
             bargauge(
                 rid + 2,
@@ -2220,6 +2234,7 @@ def _tier_volume_row(rid: int) -> Row:
                 thresholds=shrink,
                 explains=("VeleroBackupShrank", "VeleroBackupVolumeDataMissing"),
                 height=7,
+                empty="no schedule has two finished backups with a measured folder or moved bytes.",
             ),
             timeseries(
                 rid + 3,
@@ -2229,6 +2244,7 @@ def _tier_volume_row(rid: int) -> Row:
                 "bytes",
                 [Query(of_tier(f"{last_bytes} > 0"), legend="{{schedule}} {{method}}")],
                 height=7,
+                empty="no schedule's newest finished backup moved volume data (fs-backup or data mover).",
             ),
         ],
     )

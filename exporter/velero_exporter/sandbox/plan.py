@@ -16,8 +16,8 @@ from velero_exporter.sandbox import cloud, cluster_story, objects, volume_story
 from velero_exporter.sandbox.cloud import BucketSetup
 from velero_exporter.sandbox.cluster_story import PLATFORM_NAMESPACES, VOLUME_POLICY
 from velero_exporter.sandbox.world import DAY, HOUR, Snapshot, World, snapshots_of
-from velero_exporter.sources.parsing import parse_go_duration
 from velero_exporter.velero.cron import parse_cron
+from velero_exporter.velero.duration import go_duration_seconds
 
 TIER_LABEL = "backup-tier"
 PRIMARY_BUCKET = "kailash-velero-backups"
@@ -99,7 +99,7 @@ def scheduled_runs(
                 labels={TIER_LABEL: tier},
                 started=start,
                 completed=start + duration,
-                expiration=start + (parse_go_duration(ttl) or 0.0),
+                expiration=start + (go_duration_seconds(ttl) or 0.0),
                 ttl=ttl,
                 items_backed_up=items,
                 items_total=items,

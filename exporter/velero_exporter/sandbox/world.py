@@ -107,6 +107,9 @@ class World:
     exporter_up: bool = True
     # The exporter's configuration file, as data (config/file.py parses it); a change restarts the exporter.
     config: dict[str, Any] = field(default_factory=dict)
+    # Render stages (model, status_page) that the exporter's code fails at, as a bug would. No object makes them
+    # fail: the end-to-end run breaks the running exporter in-process (tests/scenario_run.py).
+    broken_render_stages: frozenset[str] = frozenset()
 
     # -- objects
 
@@ -168,6 +171,7 @@ class World:
             self.api_up,
             self.exporter_up,
             copy.deepcopy(self.config),
+            self.broken_render_stages,
         )
 
     # -- AWS

@@ -18,7 +18,7 @@ from velero_exporter.config.durations import parse_duration
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.objects import Obj
 from velero_exporter.sandbox.world import HOUR, World
-from velero_exporter.sources.parsing import parse_go_duration
+from velero_exporter.velero.duration import go_duration_seconds
 
 TIER_LABEL = "backup-tier"
 RUN_TAKES = 600.0
@@ -89,7 +89,7 @@ def run(schedule: str, tier: TierPlan, started: float, *, ttl: str | None = None
     ttl = ttl or tier.ttl
     fields: dict[str, Any] = {
         "completed": started + RUN_TAKES,
-        "expiration": started + (parse_go_duration(ttl) or 0.0),
+        "expiration": started + (go_duration_seconds(ttl) or 0.0),
         "items_backed_up": ITEMS,
         "items_total": ITEMS,
         **status,

@@ -1,5 +1,6 @@
 """The exporter itself in trouble: gone, never seen, its Kubernetes API down, a resource forbidden by RBAC, a bucket
-it cannot read. Each is a cluster of its own: an exporter that cannot see tells nothing else about its cluster.
+it cannot read, a render that keeps failing. Each is a cluster of its own: an exporter that cannot see tells
+nothing else about its cluster.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from velero_exporter.sandbox.scenarios.base import TierPlan
 from velero_exporter.sandbox.world import World
 
 APPS = TierPlan("apps", ("apps-nightly",))
+HELM_REVISION = "meta.helm.sh/release-revision"
 
 
 def _exporter(up: bool) -> Change:
@@ -123,4 +125,37 @@ BUCKET_GONE = Scenario(
     ),
 )
 
-SCENARIOS = (EXPORTER_GONE, NO_EXPORTER, API_DOWN, RBAC, BUCKET_GONE)
+
+def _render_broken(stage: str, broken: bool) -> Change:
+    """A release of the exporter whose render stage raises (or one that fixes it). Meanwhile a Helm upgrade of
+    Velero's chart re-applies the Schedule (its revision annotation): an object change, which makes the exporter
+    compute its models again, and which nothing the exporter serves shows (its stale output is still the truth)."""
+
+    def change(world: World) -> None:
+        stages = world.broken_render_stages
+        world.broken_render_stages = stages | {stage} if broken else stages - {stage}
+        schedule = world.get("Schedule", "apps-nightly")
+        annotations = schedule["metadata"].setdefault("annotations", {})
+        annotations[HELM_REVISION] = str(int(annotations.get(HELM_REVISION, "1")) + 1)
+        world.add(schedule)
+
+    return change
+
+
+RENDER_FAILING = Scenario(
+    "render-failing",
+    "An exporter release whose model raises on the cluster's objects, and whose status page raises too.",
+    base.config(APPS),
+    base.cluster(APPS),
+    tuple(
+        Trouble(
+            f"the exporter's {stage} stage raises at every render (a bug): it serves its last good output",
+            (alert("VeleroExporterRenderFailing", stage=stage, severity=severity),),
+            later=_render_broken(stage, True),
+            repair=_render_broken(stage, False),
+        )
+        for stage, severity in (("model", "critical"), ("status_page", "warning"))
+    ),
+)
+
+SCENARIOS = (EXPORTER_GONE, NO_EXPORTER, API_DOWN, RBAC, BUCKET_GONE, RENDER_FAILING)
