@@ -320,6 +320,8 @@ def live_cluster(scenario: Scenario, now: float, moto: MotoServer, workdir: Path
             namespace="velero",
             reflector_options=FAST_REFLECTOR,
             aws_options={"tick": 0.5, "backoff_base": 0.1},
+            # A failing render is tried again well within the render errors' window (RULES).
+            render_retry_max=5.0,
         )
         return Exporter(exporter_config(config, scenario.name), options)
 

@@ -5,13 +5,13 @@ nothing else about its cluster.
 
 from __future__ import annotations
 
+from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.scenario import Change, Scenario, Trouble, alert, inhibited
 from velero_exporter.sandbox.scenarios import base
 from velero_exporter.sandbox.scenarios.base import TierPlan
 from velero_exporter.sandbox.world import World
 
 APPS = TierPlan("apps", ("apps-nightly",))
-HELM_REVISION = "meta.helm.sh/release-revision"
 
 
 def _exporter(up: bool) -> Change:
@@ -127,17 +127,16 @@ BUCKET_GONE = Scenario(
 
 
 def _render_broken(stage: str, broken: bool) -> Change:
-    """A release of the exporter whose render stage raises (or one that fixes it). Meanwhile a Helm upgrade of
-    Velero's chart re-applies the Schedule (its revision annotation): an object change, which makes the exporter
-    compute its models again, and which nothing the exporter serves shows (its stale output is still the truth)."""
+    """A release of the exporter whose render stage raises (or one that fixes it). With the broken release, the
+    platform team adds a snapshot location for another region: an object change, which makes the exporter render
+    (and compute its models) again, and which nothing this cluster's exporter serves shows but its object count
+    (AWS is off): its stale output is still the cluster's truth."""
 
     def change(world: World) -> None:
         stages = world.broken_render_stages
         world.broken_render_stages = stages | {stage} if broken else stages - {stage}
-        schedule = world.get("Schedule", "apps-nightly")
-        annotations = schedule["metadata"].setdefault("annotations", {})
-        annotations[HELM_REVISION] = str(int(annotations.get(HELM_REVISION, "1")) + 1)
-        world.add(schedule)
+        if broken:
+            world.add(objects.snapshot_location(f"{stage.replace('_', '-')}-region", region="eu-west-1"))
 
     return change
 
