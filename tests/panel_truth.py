@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from velero_exporter.config.file import parse_config
-from velero_exporter.config.settings import Config
+from velero_exporter.config.settings import Config, Tier
 from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenario import Scenario
 from velero_exporter.sandbox.world import World
@@ -163,7 +163,7 @@ class Facts:
         label = backup["metadata"].get("labels", {}).get(self.config.tier_label)
         schedule = backup["metadata"].get("labels", {}).get(SCHEDULE_LABEL)
         for tier in self.config.tiers:
-            if label == tier.name or schedule in tier.schedule_names:
+            if label == tier.name or schedule in _schedule_names(tier):
                 return tier.name
         return UNASSIGNED
 
@@ -176,7 +176,7 @@ class Facts:
 
     def schedule_tier(self, name: str) -> str:
         for tier in self.config.tiers:
-            if name in tier.schedule_names:
+            if name in _schedule_names(tier):
                 return tier.name
         schedule = self.schedules.get(name)
         labels = schedule["spec"]["template"].get("metadata", {}).get("labels", {}) if schedule else {}
@@ -259,6 +259,10 @@ class Facts:
             if extra.bucket in self.world.buckets:
                 out[extra.name] = (extra.bucket, extra.region, extra.prefix)
         return out
+
+
+def _schedule_names(tier: Tier) -> set[str]:
+    return {schedule.name for schedule in tier.schedules}
 
 
 def phase(obj: Obj) -> str:

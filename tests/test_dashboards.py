@@ -53,6 +53,9 @@ from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenarios import all_scenarios
 from velero_exporter.sandbox.world import Snapshot
 from velero_exporter.sources.cluster_parsing import VOLUMES_TO_EXCLUDE as EXCLUDES_ANNOTATION
+from velero_exporter.sources.kube.coverage import POLICIES as POLICY_RESOURCE
+from velero_exporter.sources.kube.coverage import RESOURCES as CLUSTER_RESOURCES
+from velero_exporter.sources.kube.source import RESOURCES as VELERO_RESOURCES
 from velero_exporter.state.aws_records import PREFIX_KINDS
 from velero_exporter.state.coverage_records import COVERAGE_ANNOTATION
 from velero_exporter.state.vocabulary import (
@@ -269,7 +272,19 @@ SOURCES_AWS = ("accounts", "buckets", "posture", "repositories", "snapshots")
 
 
 def _sources(f: Facts) -> list[str]:
-    return ["kube", *(SOURCES_AWS if f.aws else ())]
+    return ["kube", *(SOURCES_AWS if f.aws else ()), *(["coverage"] if f.config.coverage.enabled else [])]
+
+
+def _ever_up(f: Facts) -> list[str]:
+    """The sources that have had a success: all but an AWS source down from the start (a trouble's change, not a
+    later one). The kube source's success is any list's: one resource forbidden leaves the others'."""
+    never = {
+        a["source"]
+        for trouble in f.scenario.troubles
+        if trouble.change is not None
+        for a in (dict(alert.labels) for alert in trouble.alerts if alert.name == "VeleroExporterSourceDown")
+    }
+    return [s for s in _sources(f) if s == "kube" or s not in never]
 
 
 def _down(f: Facts) -> set[str]:
@@ -654,27 +669,13 @@ def _kinds(f: Facts) -> dict[str, str]:
 
 
 PRIMARY_ACCOUNT = "123456789012"  # moto's own account
-KINDS = {
-    plural: kind
-    for kind, plural in PLURALS.items()
-    if kind
-    in (
-        "Backup",
-        "BackupStorageLocation",
-        "Restore",
-        "Schedule",
-        "VolumeSnapshotLocation",
-        "PodVolumeBackup",
-        "PodVolumeRestore",
-        "DataUpload",
-        "DataDownload",
-        "BackupRepository",
-    )
-}
+# The resources the exporter watches: Velero's, and the cluster's own (with the policy ConfigMaps it gets) where
+# the coverage source runs.
+KINDS = {plural: kind for kind, plural in PLURALS.items() if plural in {r.plural for r in VELERO_RESOURCES}}
 COVERAGE_KINDS = {
     plural: kind
     for kind, plural in PLURALS.items()
-    if kind in ("Namespace", "Pod", "PersistentVolumeClaim", "PersistentVolume", "ConfigMap")
+    if plural in {*(r.plural for r in CLUSTER_RESOURCES), POLICY_RESOURCE}
 }
 
 
@@ -1243,7 +1244,7 @@ TRUTHS |= {
     ("health", "Render errors by stage", "A"): lambda _: per("stage", dict.fromkeys(RENDER_STAGES, ANY)),
     ("health", "Render stages failing", "A"): lambda f: one(len(f.world.broken_render_stages)),
     ("health", "Sources", "State"): lambda f: per("source", {s: float(s not in _down(f)) for s in _sources(f)}),
-    ("health", "Sources", "Last healthy"): lambda f: per("source", dict.fromkeys(_sources(f), ANY)),
+    ("health", "Sources", "Last healthy"): lambda f: per("source", dict.fromkeys(_ever_up(f), ANY)),
     ("health", "Source errors by kind", "A"): lambda f: per(
         "source, kind", {(s, k): ANY for s in _sources(f) for k in ERROR_KINDS}
     ),
