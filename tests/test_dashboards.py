@@ -965,10 +965,12 @@ def _drill_result(restore: Obj) -> str:
     return str(restore["metadata"].get("annotations", {}).get(VALIDATION_ANNOTATION, "unvalidated"))
 
 
-def _newest_drill(f: Facts) -> Truth:
-    """Per tier, the code of its newest drill's result (by start, then name), 0 without one."""
+def _newest_drill(f: Facts, *, unassigned: bool = False) -> Truth:
+    """Per tier, the code of its newest drill's result (by start, then name), 0 without one; with `unassigned`,
+    the backups of no tier too (the tier detail asked for every tier), which no drill counts for."""
     newest = {t: max(d, key=lambda r: (started(r), name_of(r)), default=None) for t, d in _drills(f).items()}
-    return per("tier", {t: DRILL_CODES[_drill_result(r)] if r is not None else 0.0 for t, r in newest.items()})
+    codes = {t: DRILL_CODES[_drill_result(r)] if r is not None else 0.0 for t, r in newest.items()}
+    return per("tier", {**codes, **({UNASSIGNED: 0.0} if unassigned else {})})
 
 
 def _last_verified(f: Facts) -> Truth:
@@ -1278,7 +1280,7 @@ TRUTHS |= {
     ),
     ("tier", "Backups past expiration", "A"): _past_expiration,
     ("tier", "Last good restore", "A"): lambda f: _last_good_restore(f, never=True),
-    ("tier", "Newest restore drill", "A"): _newest_drill,
+    ("tier", "Newest restore drill", "A"): lambda f: _newest_drill(f, unassigned=True),
     ("tier", "Last verified restore", "A"): _last_verified,
     ("tier", "Drill validation required", "A"): lambda f: per(
         "tier", {t.name: float(t.require_validation) for t in f.config.tiers}

@@ -29,9 +29,8 @@ import pytest
 
 from tests.fault_proxy import Fault, FaultProxy
 from tests.scenario_run import Labels as Alert
-from tests.scenario_run import firing, wait_for
+from tests.scenario_run import firing, rule_file, wait_for
 from tests.scenario_run import labels as alert
-from tests.scenario_run import rule_file as test_rules
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import DAY, HOUR, MINUTE, AwsConfig, Config, Tier, TierSchedule
 from velero_exporter.sandbox import objects as o
@@ -238,7 +237,7 @@ async def peers() -> AsyncIterator[Peers]:
 
 
 async def test_velero_as_it_behaves_raises_exactly_the_alerts_it_should(peers: Peers, tmp_path: Path) -> None:
-    rules = test_rules(tmp_path)
+    rules = rule_file(tmp_path)
     options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(peers.kubeconfig))
     async with (
         Exporter(CONFIG, options) as exporter,

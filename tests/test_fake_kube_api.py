@@ -973,7 +973,7 @@ async def test_cluster_kinds_over_raw_http(cluster: FakeKubeAPI, http: aiohttp.C
 
 
 async def test_a_forbidden_cluster_kind_names_its_api_group(cluster: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
-    cluster.faults.forbid("pods")
+    cluster.forbidden.add("pods")
     status, body = await get_json(http, f"{cluster.url}/api/v1/pods")
     assert status == 403
     assert body["message"] == (
