@@ -552,7 +552,12 @@ def test_dashboards_become_sidecar_config_maps() -> None:
         assert cm["metadata"]["labels"]["my_dash"] == "yes"
         assert cm["metadata"]["annotations"]["grafana_folder"] == "Backups"
         assert json.loads(cm["data"][name]) == json.loads(expected[name])
-    assert sorted(expected) == ["velero-exporter-health.json", "velero-overview.json", "velero-tier-detail.json"]
+    assert sorted(expected) == [
+        "velero-exporter-health.json",
+        "velero-fleet.json",
+        "velero-overview.json",
+        "velero-tier-detail.json",
+    ]
 
 
 # --- values.schema.json ---------------------------------------------------------------------------------------
@@ -570,6 +575,8 @@ def test_dashboards_become_sidecar_config_maps() -> None:
         ({"config": {"tiers": {"hot": {"rpo": "1 hour", "rto": "1h", "retention": "7d"}}}}, "/config/tiers/hot/rpo"),
         ({"config": {"tiers": {"hot": {"rpo": "1h"}}}}, "/config/tiers/hot"),
         ({"config": {"teirs": {}}}, "/config"),
+        ({"config": {"cluster": {"role": "dr"}}}, "/config/cluster"),
+        ({"config": {"cluster": {"name": "a", "role": "standby"}}}, "/config/cluster/role"),
         ({"replicas": 2}, "additional properties 'replicas'"),
         ({"coverage": {"enabled": "yes"}}, "/coverage/enabled"),
         ({"coverage": {"resourcePolicies": ["Bad Name"]}}, "/coverage/resourcePolicies"),

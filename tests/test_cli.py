@@ -155,3 +155,10 @@ async def test_demo_honours_the_web_config(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 60)
+
+
+def test_the_demo_runs_one_or_two_clusters() -> None:
+    for value, problem in (("3", "invalid choice: 3 (choose from 1, 2)"), ("two", "invalid int value: 'two'")):
+        result = run("demo", "--clusters", value)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[-1] == f"velero-exporter demo: error: argument --clusters: {problem}"

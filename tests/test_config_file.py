@@ -18,6 +18,7 @@ from velero_exporter.config.settings import (
     MINUTE,
     AwsConfig,
     BucketSettings,
+    ClusterSettings,
     Config,
     CoverageConfig,
     ExtraBucket,
@@ -163,7 +164,7 @@ tiers:
 TIER = "rpo: 1h\n    rto: 15m\n    retention: 7d"
 TOP_KEYS = (
     "tier_label, drill_label, velero_timezone, gc_grace, clock_skew, limits, velero_version, "
-    "velero_store_validation_frequency, tiers, aws, coverage"
+    "velero_store_validation_frequency, tiers, aws, coverage, cluster"
 )
 
 BAD_FILES = [
@@ -172,7 +173,7 @@ BAD_FILES = [
     ("tier-label: x\n", "tier-label: unknown key (did you mean tier_label?)"),
     ("Tiers: {}\n", "Tiers: unknown key (did you mean tiers?)"),
     ("timezone: UTC\n", "timezone: unknown key (did you mean velero_timezone?)"),
-    ("colour: blue\n", f"colour: unknown key (known keys: {TOP_KEYS})"),
+    ("verbose: true\n", f"verbose: unknown key (known keys: {TOP_KEYS})"),
     (
         "tiers:\n  hot:\n    rop: 1h\n    rto: 15m\n    retention: 7d\n",
         "tiers.hot.rop: unknown key (did you mean rpo?)",
@@ -836,3 +837,108 @@ def test_a_bad_coverage_section_stops_with_one_line(text: str, problem: str) -> 
         parse_config(yaml.safe_load(text), "c.yaml")
     assert str(raised.value).startswith(f"c.yaml: {problem}")
     assert "\n" not in str(raised.value)
+
+
+# --- cluster: identity and DR pairing ---------------------------------------------------------------------
+
+
+def test_a_dr_cluster_names_its_primary_and_the_tiers_that_reach_it() -> None:
+    text = "cluster: {name: kailash-dr, role: dr, dr_of: kailash-prod, dr_tiers: [dr, critical]}"
+    cluster = parse_config(yaml.safe_load(text), "c.yaml").cluster
+    assert cluster == ClusterSettings("kailash-dr", "dr", "kailash-prod", ("dr", "critical"))
+    assert cluster.dr_tier_names(Config().tier_names) == ("dr", "critical")
+
+
+def test_a_dr_cluster_without_dr_tiers_compares_every_tier() -> None:
+    cluster = parse_config({"cluster": {"name": "b", "role": "dr", "dr_of": "a"}}, "c.yaml").cluster
+    assert cluster == ClusterSettings("b", "dr", "a", None)
+    assert cluster.dr_tier_names(("hot", "dr")) == ("hot", "dr")
+
+
+def test_a_cluster_is_a_primary_unless_it_says_otherwise() -> None:
+    cluster = parse_config({"cluster": {"name": "prod-us-east-1"}}, "c.yaml").cluster
+    assert cluster == ClusterSettings("prod-us-east-1", "primary")
+    assert cluster.dr_tier_names(Config().tier_names) == ()
+    assert parse_config({}, "c.yaml").cluster is None
+
+
+def test_dr_tiers_are_checked_against_the_tiers_given_in_the_same_file() -> None:
+    # `cluster` after `tiers` in the file or before it: the tiers are read first either way.
+    data = {
+        "cluster": {"name": "b", "role": "dr", "dr_of": "a", "dr_tiers": ["gold"]},
+        "tiers": {"gold": {"rpo": "1h", "rto": "1h", "retention": "1d"}},
+    }
+    assert parse_config(data, "c.yaml").cluster == ClusterSettings("b", "dr", "a", ("gold",))
+
+
+BAD_CLUSTER = [
+    (
+        "cluster: kailash",
+        "cluster: expected a mapping of settings (name, role, dr_of, dr_tiers), got string 'kailash'",
+    ),
+    ("cluster: {role: dr}", "cluster: missing name (the cluster's name, which a DR cluster's dr_of refers to)"),
+    (
+        "cluster: {name: 'prod east'}",
+        "cluster.name: 'prod east' is not a cluster name (letters, digits, '-', '_' and '.', starting and ending "
+        "with a letter or digit, at most 253 characters)",
+    ),
+    ("cluster: {name: 7}", "cluster.name: expected a string, got integer 7"),
+    ("cluster: {name: a, role: standby}", "cluster.role: 'standby' is not a cluster role (primary or dr)"),
+    ("cluster: {name: a, rol: dr}", "cluster.rol: unknown key (did you mean role?)"),
+    (
+        "cluster: {name: a, dr_of: b}",
+        "cluster.dr_of: applies to role dr only (this cluster's role is primary)",
+    ),
+    (
+        "cluster: {name: a, role: primary, dr_tiers: [dr]}",
+        "cluster.dr_tiers: applies to role dr only (this cluster's role is primary)",
+    ),
+    (
+        "cluster: {name: a, role: dr}",
+        "cluster: missing dr_of (a DR cluster names the primary whose backups it restores)",
+    ),
+    (
+        "cluster: {name: a, role: dr, dr_of: a}",
+        "cluster.dr_of: 'a' is this cluster's own name (dr_of names its primary)",
+    ),
+    (
+        "cluster: {name: a, role: dr, dr_of: b, dr_tiers: [gold]}",
+        "cluster.dr_tiers.[0]: 'gold' is not a configured tier (hot, critical, full, config, dr)",
+    ),
+    (
+        "cluster: {name: a, role: dr, dr_of: b, dr_tiers: [dr, dr]}",
+        "cluster.dr_tiers.[1]: tier 'dr' is listed twice",
+    ),
+    (
+        "cluster: {name: a, role: dr, dr_of: b, dr_tiers: []}",
+        "cluster.dr_tiers: lists no tier (leave dr_tiers out for every tier)",
+    ),
+    ("cluster: {name: a, role: dr, dr_of: b, dr_tiers: dr}", "cluster.dr_tiers: expected a list, got string 'dr'"),
+    (
+        "{tiers: {}, cluster: {name: a, role: dr, dr_of: b, dr_tiers: [dr]}}",
+        "cluster.dr_tiers.[0]: 'dr' is not a configured tier (none configured)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_CLUSTER)
+def test_a_bad_cluster_section_stops_with_one_line(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(yaml.safe_load(text), "c.yaml")
+    assert str(raised.value) == f"c.yaml: {problem}"
+
+
+def test_the_dr_cluster_example_is_the_seeds_dr_cluster() -> None:
+    config = load_config(EXAMPLES / "config-dr-cluster.yaml")
+    assert config.cluster == ClusterSettings("kailash-dr-us-west-2", "dr", "kailash-prod-us-east-1", ("dr",))
+    (dr,) = config.tiers
+    seed_dr = Config().tier("dr")
+    assert seed_dr is not None
+    # The seed's objectives for the tier; no schedule runs in the DR cluster (its backups are synced).
+    assert (dr.name, dr.rpo_seconds, dr.rto_seconds, dr.retention_seconds, dr.schedules) == (
+        "dr",
+        seed_dr.rpo_seconds,
+        seed_dr.rto_seconds,
+        seed_dr.retention_seconds,
+        (),
+    )

@@ -116,6 +116,7 @@ def test_the_expected_dashboards_exist_with_stable_uids() -> None:
         "velero-overview.json": "velero-exporter-overview",
         "velero-tier-detail.json": "velero-exporter-tier-detail",
         "velero-exporter-health.json": "velero-exporter-health",
+        "velero-fleet.json": "velero-exporter-fleet",
     }
     for board in DASHBOARDS.values():
         assert re.fullmatch(r"[a-z0-9-]{1,40}", board["uid"])
@@ -267,6 +268,7 @@ BOARDS = {
     "overview": "velero-overview.json",
     "tier": "velero-tier-detail.json",
     "health": "velero-exporter-health.json",
+    "fleet": "velero-fleet.json",
 }
 SOURCES_AWS = ("accounts", "buckets", "posture", "repositories", "snapshots")
 

@@ -1,4 +1,5 @@
-"""The sandbox's Velero stand-in: due schedules run, locations are revalidated, demo runs keep coming."""
+"""The sandbox's Velero stand-in: due schedules run, locations are revalidated, demo runs keep coming, and a DR
+cluster holds and syncs the primary's backups as Velero's sync controller does."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import asyncio
 import contextlib
 import time
 
+from velero_exporter.sandbox import dr_story, plan
 from velero_exporter.sandbox import objects as o
+from velero_exporter.sandbox.dr_cluster import LOCATION, tier_of
+from velero_exporter.sandbox.dr_story import DRILL_DURATIONS, SYNC_STOPPED
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.simulator import VeleroSimulator
+from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
+from velero_exporter.sandbox.story import DEMO
 from velero_exporter.sources.parsing import parse_timestamp
 
 
@@ -148,3 +153,95 @@ async def test_a_run_moves_its_schedules_volumes() -> None:
     assert ("InProgress", "InProgress", "InProgress") in phases
     assert all(p["status"]["progress"]["bytesDone"] == p["status"]["progress"]["totalBytes"] for p in pvbs)
     assert api.list("datauploads") == []
+
+
+# --- the DR cluster: its story and the sync of the primary's backups -----------------------------------------
+
+
+def _names(objs: list[o.Obj]) -> set[str]:
+    return {obj["metadata"]["name"] for obj in objs}
+
+
+def test_the_dr_cluster_holds_the_dr_buckets_backups_as_velero_synced_them_until_it_stopped() -> None:
+    now = time.time()
+    primary = DEMO.build(now)
+    dr = dr_story.world(now, primary)
+    backups = dr.of_kind("Backup")
+    last_sync = now - SYNC_STOPPED
+    finished = {
+        o.name_of(b): b
+        for b in primary.of_kind("Backup")
+        if b["status"]["phase"] in {"Completed", "PartiallyFailed", "Failed"}
+    }
+    replica = primary.buckets[plan.DR_BUCKET].keys
+    in_bucket = {name for name in finished if f"backups/{name}/velero-backup.json" in replica}
+    finished_then = {
+        n for n in in_bucket if (parse_timestamp(finished[n]["status"]["completionTimestamp"]) or 0) <= last_sync
+    }
+    assert _names(backups) == finished_then
+    # the replica misses one folder (the demo's story), and nothing after the last sync reached the cluster
+    assert len(in_bucket) == len(finished) - 1
+    assert len(finished_then) < len(in_bucket)
+    for backup in backups:
+        assert backup["spec"]["storageLocation"] == LOCATION
+        assert backup["metadata"]["labels"]["velero.io/storage-location"] == LOCATION
+        # everything else as the primary made it: phase, times, labels (the tier label among them)
+        assert backup["status"] == finished[backup["metadata"]["name"]]["status"]
+    # every tier's, and the ad-hoc backups without a tier
+    assert {tier_of(b, plan.TIER_LABEL) for b in backups} == {"hot", "critical", "full", "config", "dr", None}
+    (location,) = dr.of_kind("BackupStorageLocation")
+    assert location["spec"]["objectStorage"] == {"bucket": plan.DR_BUCKET}
+    assert (location["spec"]["accessMode"], location["status"]["phase"]) == ("ReadOnly", "Available")
+    assert parse_timestamp(location["status"]["lastSyncedTime"]) == int(last_sync)
+    drills = dr.of_kind("Restore")
+    assert {tier_of(finished[d["spec"]["backupName"]], plan.TIER_LABEL) for d in drills} == set(DRILL_DURATIONS)
+    assert not dr.of_kind("Schedule")
+    assert not dr.buckets  # the DR bucket is the primary's World's (the same account): the cluster only reads it
+
+
+def test_backup_sync_copies_the_finished_backups_of_the_syncing_tiers_and_catches_up() -> None:
+    now = time.time()
+    primary, dr = FakeKubeAPI(), FakeKubeAPI()
+    for name, tier, phase in (
+        ("hot-1", "hot", "Completed"),
+        ("hot-2", "hot", "InProgress"),  # not uploaded yet
+        ("full-1", "full", "PartiallyFailed"),
+        ("critical-1", "critical", "Failed"),
+        ("critical-2", "critical", "FailedValidation"),  # never ran: nothing uploaded
+    ):
+        primary.create(o.backup(name, phase=phase, labels={"backup-tier": tier}, started=now - 60))
+    sync = BackupSync(primary, dr, ("hot", "full"))
+    assert sync.sync_once() == 2
+    assert _names(dr.list("backups")) == {"hot-1", "full-1"}
+    assert sync.sync_once() == 0  # nothing twice
+    sync.stop("hot")
+    primary.create(o.backup("hot-3", labels={"backup-tier": "hot"}, started=now))
+    assert sync.sync_once() == 0
+    sync.start("hot")
+    sync.start("critical")
+    assert sync.sync_once() == 2
+    assert _names(dr.list("backups")) == {"hot-1", "full-1", "hot-3", "critical-1"}
+    copied = dr.get("backups", "critical-1")
+    assert copied is not None
+    assert copied["spec"]["storageLocation"] == "dr" and copied["status"]["phase"] == "Failed"
+
+
+def test_a_purged_tier_loses_the_backups_velero_deletes_as_orphans_and_comes_back_when_its_copy_does() -> None:
+    now = time.time()
+    primary, dr = FakeKubeAPI(), FakeKubeAPI()
+    for name, tier, phase in (
+        ("dr-1", "dr", "Completed"),
+        ("dr-2", "dr", "PartiallyFailed"),
+        ("dr-3", "dr", "Failed"),
+        ("hot-1", "hot", "Completed"),
+    ):
+        primary.create(o.backup(name, phase=phase, labels={"backup-tier": tier}, started=now - 60))
+    sync = BackupSync(primary, dr, ("dr", "hot"))
+    assert sync.sync_once() == 4
+    # Velero's sync controller deletes Completed and PartiallyFailed orphans only; the tier's copy stopped
+    assert sync.purge("dr") == 2
+    assert _names(dr.list("backups")) == {"dr-3", "hot-1"}
+    assert sync.sync_once() == 0
+    sync.start("dr")
+    assert sync.sync_once() == 2
+    assert _names(dr.list("backups")) == {"dr-1", "dr-2", "dr-3", "hot-1"}

@@ -15,10 +15,11 @@ import pytest
 
 from tests.test_e2e_fidelity import scene
 from tests.velero_schemas import violations
+from velero_exporter.sandbox import dr_story
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.scenarios import all_scenarios
-from velero_exporter.sandbox.simulator import VeleroSimulator
+from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
 from velero_exporter.sandbox.story import DEMO
 from velero_exporter.sandbox.world import World
 
@@ -62,6 +63,33 @@ def test_every_object_of_every_scenario_validates(scenario: Any) -> None:
             trouble.repair(world)
             worlds.append(world)
     assert [v for w in worlds for obj in velero_objects(w) for v in violations(obj)] == []
+
+
+def test_every_object_of_the_dr_clusters_story_validates() -> None:
+    """The DR cluster's objects (sandbox/dr_story.py): the primary's backups as Velero's sync controller creates
+    them, its read-only location, its drills."""
+    objects = velero_objects(dr_story.world(NOW))
+    assert {obj["kind"] for obj in objects} == {"Backup", "Restore", "BackupStorageLocation", "VolumeSnapshotLocation"}
+    assert [v for obj in objects for v in violations(obj)] == []
+
+
+def test_the_dr_clusters_objects_as_served_and_synced_validate() -> None:
+    """The DR cluster in the fleet end to end (tests/test_fleet.py): its story as the fake API serves it, every
+    backup of the primary's story as BackupSync copies it there, and its location as the test turns it
+    Unavailable."""
+    primary, dr = FakeKubeAPI(), FakeKubeAPI()
+    for obj in story(NOW):
+        primary.create(obj)
+    for obj in velero_objects(dr_story.world(NOW)):
+        dr.create(obj)
+    sync = BackupSync(primary, dr, ("hot", "critical", "full", "config", "dr"))
+    assert sync.sync_once() > 0
+    (location,) = dr.list("backupstoragelocations")
+    location["status"]["phase"] = "Unavailable"
+    dr.replace(location)
+    served = [obj for plural in ("backups", "restores", "bsl", "vsl") for obj in dr.list(plural)]
+    assert {obj["kind"] for obj in served} == {"Backup", "Restore", "BackupStorageLocation", "VolumeSnapshotLocation"}
+    assert [v for obj in served for v in violations(obj)] == []
 
 
 def test_the_fidelity_scene_validates() -> None:

@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     demo = commands.add_parser("demo", help="run on the built-in sandbox: no cluster, no AWS account")
     _add_exporter_flags(demo)
+    demo.add_argument(
+        "--clusters",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: the seed's primary and DR clusters, each with its exporter and a Prometheus agent remote-writing "
+        "to a central Prometheus (default 1)",
+    )
     report = commands.add_parser(
         "report",
         help="write a compliance report from the exporter's history in Prometheus",
@@ -134,7 +142,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "demo":
                 from velero_exporter.sandbox.demo import run_demo  # noqa: PLC0415 (production never loads the sandbox)
 
-                asyncio.run(run_demo(config if args.config else None, host, port, telemetry_path, web_config))
+                asyncio.run(
+                    run_demo(
+                        config if args.config else None,
+                        host,
+                        port,
+                        telemetry_path,
+                        web_config=web_config,
+                        clusters=args.clusters,
+                    )
+                )
                 return 0
             options = Options(
                 listen_host=host,

@@ -26,9 +26,11 @@ import yaml
 from velero_exporter.config.durations import DurationError, parse_duration
 from velero_exporter.config.settings import (
     BUCKET_MODES,
+    CLUSTER_ROLES,
     VELERO_VERSIONS,
     AwsConfig,
     BucketSettings,
+    ClusterSettings,
     Config,
     CoverageConfig,
     ExtraBucket,
@@ -412,6 +414,57 @@ def _feature(node: _Node) -> str:
     return feature
 
 
+# A cluster's name is a label value in every fleet query; the names EKS, GKE and kubeconfig contexts use.
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_CLUSTER_KEYS = ("name", "role", "dr_of", "dr_tiers")
+
+
+def _cluster(node: _Node, config: Config) -> dict[str, Any]:
+    fields = node.fields(_CLUSTER_KEYS)
+    if "name" not in fields:
+        raise node.error("missing name (the cluster's name, which a DR cluster's dr_of refers to)")
+    name = _cluster_name(fields["name"])
+    role = fields["role"].string() if "role" in fields else "primary"
+    if role not in CLUSTER_ROLES:
+        raise fields["role"].error(f"{role!r} is not a cluster role ({' or '.join(CLUSTER_ROLES)})")
+    if role != "dr":
+        for key in ("dr_of", "dr_tiers"):
+            if key in fields:
+                raise fields[key].error(f"applies to role dr only (this cluster's role is {role})")
+        return {"cluster": ClusterSettings(name, role)}
+    if "dr_of" not in fields:
+        raise node.error("missing dr_of (a DR cluster names the primary whose backups it restores)")
+    dr_of = _cluster_name(fields["dr_of"])
+    if dr_of == name:
+        raise fields["dr_of"].error(f"{dr_of!r} is this cluster's own name (dr_of names its primary)")
+    dr_tiers = _dr_tiers(fields["dr_tiers"], config.tier_names) if "dr_tiers" in fields else None
+    return {"cluster": ClusterSettings(name, role, dr_of, dr_tiers)}
+
+
+def _cluster_name(node: _Node) -> str:
+    name = node.string()
+    if len(name) > 253 or _CLUSTER_NAME.fullmatch(name) is None:
+        raise node.error(
+            f"{name!r} is not a cluster name (letters, digits, '-', '_' and '.', starting and ending with a letter "
+            "or digit, at most 253 characters)"
+        )
+    return name
+
+
+def _dr_tiers(node: _Node, configured: tuple[str, ...]) -> tuple[str, ...]:
+    tiers: list[str] = []
+    for item in node.items():
+        tier = item.string()
+        if tier not in configured:
+            raise item.error(f"{tier!r} is not a configured tier ({', '.join(configured) or 'none configured'})")
+        if tier in tiers:
+            raise item.error(f"tier {tier!r} is listed twice")
+        tiers.append(tier)
+    if not tiers:
+        raise node.error("lists no tier (leave dr_tiers out for every tier)")
+    return tuple(tiers)
+
+
 _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "tier_label": _tier_label,
     "drill_label": _drill_label,
@@ -424,6 +477,8 @@ _SECTIONS: dict[str, Callable[[_Node, Config], dict[str, Any]]] = {
     "tiers": _tiers,
     "aws": _aws,
     "coverage": _coverage,
+    # After tiers: dr_tiers must name configured tiers.
+    "cluster": _cluster,
 }
 
 _TIER_KEYS = ("rpo", "rto", "retention", "accept_partially_failed", "require_validation", "schedules")

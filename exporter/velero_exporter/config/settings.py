@@ -1,6 +1,6 @@
 """The exporter's configuration: typed, immutable, with the seed DR plan's five tiers as defaults.
 
-Loading and validation live in config_file.py; this module only says what a configuration is.
+Loading and validation live in config/file.py; this module only says what a configuration is.
 """
 
 from __future__ import annotations
@@ -183,6 +183,29 @@ class CoverageConfig:
     policy_interval_seconds: float = 1 * MINUTE
 
 
+CLUSTER_ROLES: tuple[str, ...] = ("primary", "dr")
+
+
+@dataclass(slots=True, frozen=True)
+class ClusterSettings:
+    """Which cluster this exporter watches and, for a DR cluster, whose: the fleet rules join a DR cluster to its
+    primary through these (velero_cluster_info), so that no rule names a cluster."""
+
+    name: str
+    role: str = "primary"  # one of CLUSTER_ROLES
+    # A DR cluster's primary: the `name` its exporter is configured with.
+    dr_of: str | None = None
+    # The tiers whose backups reach this DR cluster (None: every configured tier). In the seed's plan only the
+    # monthly dr tier is written to the DR bucket, unless the primary bucket is replicated.
+    dr_tiers: tuple[str, ...] | None = None
+
+    def dr_tier_names(self, configured: tuple[str, ...]) -> tuple[str, ...]:
+        """The tiers compared with the primary's: none for a primary."""
+        if self.role != "dr":
+            return ()
+        return configured if self.dr_tiers is None else self.dr_tiers
+
+
 def _seed_tiers() -> tuple[Tier, ...]:
     """The five tiers of the DR plan (seed README), with its schedule names and crons."""
     return (
@@ -221,6 +244,8 @@ class Config:
     store_validation_frequency_seconds: float = MINUTE
     aws: AwsConfig = field(default_factory=AwsConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    # This cluster's name and role in a fleet; None: not said (no velero_cluster_info, no DR pairing).
+    cluster: ClusterSettings | None = None
     # Where the file came from, for messages; None for built-in defaults.
     source: str | None = None
 

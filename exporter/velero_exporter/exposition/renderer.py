@@ -157,7 +157,9 @@ class Renderer:
     def exported(
         self, models: Models, health: Health, resources: Mapping[str, ResourceStats], coverage: CoverageModel
     ) -> Exported:
-        return Exported(models.model, models.aws, health, resources, self._version, models.volumes, coverage)
+        return Exported(
+            models.model, models.aws, health, resources, self._version, models.volumes, coverage, self._config.cluster
+        )
 
     def families(self, exported: Exported) -> Families:
         return collect(exported)

@@ -7,6 +7,7 @@ from typing import Any
 from velero_exporter.metrics.account import AWS_TARGETS
 from velero_exporter.metrics.backup import DELETING, UNFINISHED
 from velero_exporter.metrics.bucket import BUCKETS
+from velero_exporter.metrics.cluster import CLUSTER, DR_TIERS
 from velero_exporter.metrics.coverage import NAMESPACES, PVCS, TOTALS
 from velero_exporter.metrics.family import Family, Subject
 from velero_exporter.metrics.health import BUILD, RENDERS, RESOURCES, SOURCES, TARGETS
@@ -41,6 +42,8 @@ SUBJECTS: tuple[Subject[Any], ...] = (
     TOTALS,
     NAMESPACES,
     PVCS,
+    CLUSTER,
+    DR_TIERS,
     BUILD,
     SOURCES,
     TARGETS,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
+from velero_exporter.config.settings import ClusterSettings
 from velero_exporter.model.aws import AwsModel
 from velero_exporter.model.coverage import NOT_SYNCED, CoverageModel
 from velero_exporter.model.velero import Model
@@ -34,7 +35,8 @@ class ResourceStats:
 
 @dataclass(slots=True, frozen=True)
 class Exported:
-    """Everything one render exports: the models, the sources' health, and what is held per resource."""
+    """Everything one render exports: the models, the sources' health, what is held per resource, and which
+    cluster this is."""
 
     model: Model
     aws: AwsModel
@@ -43,6 +45,8 @@ class Exported:
     version: str
     volumes: VolumeModel = NO_VOLUMES
     coverage: CoverageModel = NOT_SYNCED
+    # The cluster's identity from config (None: not configured).
+    cluster: ClusterSettings | None = None
 
 
 @dataclass(slots=True, frozen=True)

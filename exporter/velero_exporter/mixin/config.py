@@ -166,6 +166,11 @@ class MixinConfig:
             "VeleroExporterRenderFailing": "critical",
             # Only the status page is stale; the metrics and the alerts are current.
             "VeleroExporterStatusPageRenderFailing": "warning",
+            # A DR cluster that cannot restore what its primary holds fails the DR plan's objectives.
+            "VeleroDRClusterBehind": "critical",
+            "VeleroDRClusterCannotRestore": "critical",
+            # A DR cluster naming a primary that never reports: a configuration to fix, not an outage.
+            "VeleroDRClusterPrimaryUnknown": "warning",
         }
     )
     # `for` of each alert; docs/runbooks.md explains each value.
@@ -226,6 +231,8 @@ class MixinConfig:
             "VeleroExporterSourceDown": "15m",
             "VeleroExporterResourceForbidden": "10m",
             "VeleroExporterRenderFailing": "10m",
+            "VeleroDRClusterBehind": "30m",
+            "VeleroDRClusterCannotRestore": "10m",
         }
     )
 

@@ -41,6 +41,8 @@ FINISHED = f'phase=~"{"|".join(FINISHED_PHASES)}"'
 OVERVIEW_UID = "velero-exporter-overview"
 TIER_UID = "velero-exporter-tier-detail"
 HEALTH_UID = "velero-exporter-health"
+FLEET_UID = "velero-exporter-fleet"
+DR_ROLE = 'role="dr"'
 
 
 def sel(metric: str, *matchers: str) -> str:
@@ -359,15 +361,21 @@ def table(
     transformations.append(
         {"id": "organize", "options": {"excludeByName": {"Time": True, **dict.fromkeys(hide, True)}}}
     )
+    # A matrix's cells are named by the column label's values, not by the query: its query's thresholds and
+    # mappings colour every cell.
+    cells = columns[0] if pivot is not None else None
+    coloured = cells is not None and bool(cells.thresholds or cells.mappings)
     body = _panel(
         "table",
         pid,
         title,
         description,
-        columns[0].unit if pivot is not None else "none",
+        cells.unit if cells is not None else "none",
         targets=_targets(columns, instant=True, table=True),
         options=options,
-        custom={"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False},
+        custom={"align": "auto", "cellOptions": {"type": "color-text" if coloured else "auto"}, "inspect": False},
+        mappings=cells.mappings if cells is not None else (),
+        thresholds=cells.thresholds if cells is not None else None,
         overrides=overrides,
         transformations=transformations,
     )
@@ -2435,7 +2443,215 @@ def exporter_health() -> Dashboard:
     )
 
 
-DASHBOARD_BUILDERS: tuple[Callable[[], Dashboard], ...] = (overview, tier_detail, exporter_health)
+# --- fleet ------------------------------------------------------------------------------------------------
+
+
+def absent_exporters() -> str:
+    """Seconds since each cluster's exporter last reported, for the clusters that reported within the absence
+    lookback and no longer do (VeleroExporterDown's cluster_gone)."""
+    build = sel("velero_exporter_build_info")
+    lookback = MIXIN.exporter_absent_lookback
+    return (
+        f"time() - max by (cluster) (max_over_time(timestamp({build})[{lookback}:1m]))\n"
+        f"unless on (cluster)\ngroup by (cluster) ({build})"
+    )
+
+
+def on_dr_pair(expr: str) -> str:
+    """A per (cluster, tier) series of a DR cluster, restricted to its DR tiers and labelled with its primary."""
+    return f"({expr})\n* on (cluster, tier) group_left (dr_of)\n{sel('velero:dr_tier_info')}"
+
+
+def fleet() -> Dashboard:
+    lag = sel("velero:dr_tier_recovery_point_lag_seconds")
+    rpo = sel("velero:tier_rpo_seconds")
+    behind = f"{lag} > on (cluster, tier) group_left () {rpo}"
+    clusters = Row(
+        1,
+        "Clusters",
+        [
+            stat(
+                2,
+                "Clusters reporting",
+                "Clusters whose exporter reports now (one per value of the `cluster` label that Prometheus,"
+                " Thanos or Mimir adds).",
+                "short",
+                [Query(count_or_zero(f"group by (cluster) ({sel('velero_exporter_build_info')})"))],
+            ),
+            stat(
+                3,
+                "Absent exporters",
+                f"Clusters whose exporter reported within the last {MIXIN.exporter_absent_lookback} and no longer"
+                " does: no Velero alert can fire for them. VeleroExporterDown pages for each.",
+                "short",
+                [Query(count_or_zero(absent_exporters()))],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroExporterDown",),
+            ),
+            stat(
+                4,
+                "DR clusters",
+                "Clusters whose exporter says it is the DR cluster of a primary (cluster.role: dr).",
+                "short",
+                [Query(count_or_zero(f"group by (cluster) ({sel('velero_cluster_info', DR_ROLE)})"))],
+            ),
+            stat(
+                5,
+                "DR tiers behind their primary",
+                "DR tiers whose newest recovery point in the DR cluster lags the primary's by more than the tier's"
+                " RPO, or that the DR cluster holds none of while the primary has one: what VeleroDRClusterBehind"
+                " fires for.",
+                "short",
+                [
+                    Query(
+                        count_or_zero(
+                            f"{behind}\nor\n{sel('velero:dr_tier_primary_recovery_point_timestamp_seconds')}"
+                            f"\nunless on (cluster, tier)\n{sel('velero_tier_recovery_point_timestamp_seconds')}"
+                        )
+                    )
+                ],
+                thresholds=GOOD_IF_ZERO,
+                explains=("VeleroDRClusterBehind",),
+            ),
+            table(
+                6,
+                "Recovery point age against RPO",
+                "Every cluster (rows) and tier (columns): the age of the tier's newest recovery point in that"
+                " cluster as a share of the tier's RPO there (velero:tier_recovery_point_age_seconds /"
+                " velero:tier_rpo_seconds). Up to 100% the objective holds; above it RPOViolation fires; none: the"
+                " tier has no recovery point at all. A DR cluster's row shows what it can restore from. An empty"
+                " cell is a tier the cluster does not configure.",
+                [
+                    Query(
+                        f"{sel('velero:tier_recovery_point_age_seconds')}\n/ on (cluster, tier)\n{rpo}\n"
+                        f"or on (cluster, tier)\n{rpo} * 0 - 1",
+                        name="age / RPO",
+                        unit="percentunit",
+                        thresholds=steps(("green", None), ("orange", 0.8), ("red", 1.0)),
+                        mappings=value_map({-1: ("none", "red")}),
+                    )
+                ],
+                pivot=("cluster", "tier"),
+                explains=("RPOViolation",),
+                width=24,
+                height=9,
+            ),
+        ],
+    )
+    last_phase = "velero_cluster_dr_tier_last_backup_phase"
+    pairs = Row(
+        10,
+        "DR clusters and their primaries",
+        [
+            table(
+                11,
+                "DR pairs and their lag",
+                "One row per DR cluster (cluster) and DR tier, with the primary it restores for (dr_of): how far its"
+                " newest recovery point is behind the primary's (velero:dr_tier_recovery_point_lag_seconds) and"
+                " that lag as a share of the tier's RPO (VeleroDRClusterBehind fires above 100%, or when the DR"
+                " cluster holds no point while the primary has one), the age of each side's newest point, and the"
+                " newest copy the DR cluster holds: its phase and whether its location is Available"
+                " (VeleroDRClusterCannotRestore fires when it is not Completed, or the location is unavailable).",
+                [
+                    Query(sel("velero:dr_tier_info"), name="pair", unit="none"),
+                    Query(lag, name="Behind the primary by", unit="dtdurations"),
+                    Query(
+                        f"{lag}\n/ on (cluster, tier) group_left ()\n{rpo}",
+                        name="Lag against RPO",
+                        unit="percentunit",
+                        thresholds=steps(("green", None), ("red", 1.0)),
+                    ),
+                    Query(
+                        age(sel("velero:dr_tier_primary_recovery_point_timestamp_seconds")),
+                        name="Primary's newest point",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        on_dr_pair(age(per("tier", "velero_tier_recovery_point_timestamp_seconds"))),
+                        name="DR cluster's newest point",
+                        unit="dtdurations",
+                    ),
+                    Query(
+                        on_dr_pair(worst_phase("tier", last_phase, "tier, location")),
+                        name="Newest copy",
+                        unit="none",
+                        mappings=PHASES,
+                    ),
+                    Query(
+                        on_dr_pair(
+                            f"max by (cluster, tier) (\n  group by (cluster, tier, location) ({sel(last_phase)})\n"
+                            f"  * on (cluster, location) group_left ()\n"
+                            f"  {per('location', 'velero_storage_location_available')}\n)"
+                        ),
+                        name="Its location",
+                        unit="none",
+                        mappings=AVAILABLE,
+                    ),
+                ],
+                hide=("Value #A",),
+                explains=("VeleroDRClusterBehind", "VeleroDRClusterCannotRestore"),
+                width=24,
+                height=8,
+            ),
+            timeseries(
+                12,
+                "DR lag over time",
+                "How far each DR cluster's newest recovery point of each DR tier was behind its primary's, over"
+                " time: it drops to 0 when the DR cluster syncs the primary's newest backup, and grows while copies"
+                " or syncs stop.",
+                "s",
+                [Query(lag, legend="{{cluster}} {{tier}} (DR of {{dr_of}})")],
+                explains=("VeleroDRClusterBehind",),
+                width=24,
+            ),
+        ],
+    )
+    exporters = Row(
+        20,
+        "Exporters",
+        [
+            table(
+                21,
+                "Clusters whose exporter is absent",
+                f"Each cluster whose exporter reported within the last {MIXIN.exporter_absent_lookback} and no"
+                " longer does, with the time since its last report. VeleroExporterDown (cluster_gone) pages for"
+                " each; the other clusters keep being watched.",
+                [Query(absent_exporters(), name="Last report", unit="dtdurations")],
+                explains=("VeleroExporterDown",),
+            ),
+            table(
+                22,
+                "Cluster names and roles",
+                "What each exporter says of its cluster (velero_cluster_info: its configured name, its role, and for"
+                " a DR cluster its primary's name) beside the `cluster` label Prometheus gives its series. The fleet"
+                " rules pair a DR cluster with the cluster whose exporter's name its dr_of gives.",
+                [
+                    Query(
+                        f"max by (cluster, cluster_name, role, dr_of) ({sel('velero_cluster_info')})",
+                        name="reported",
+                        unit="none",
+                    )
+                ],
+                hide=("Value",),
+            ),
+        ],
+    )
+    return Dashboard(
+        "velero-fleet.json",
+        FLEET_UID,
+        "Velero / Fleet",
+        "Every cluster in one view, as a central Prometheus, Thanos or Mimir sees them: each cluster's tiers"
+        " against their RPO, each DR cluster against its primary, and the clusters whose exporter is gone.",
+        [clusters, pairs, exporters],
+        [datasource_variable(), cluster_variable()],
+        [
+            dashboard_link("Overview", OVERVIEW_UID, "Every tier at a glance"),
+            dashboard_link("Exporter health", HEALTH_UID, "The exporter's sources and Kubernetes resources"),
+        ],
+    )
+
+
+DASHBOARD_BUILDERS: tuple[Callable[[], Dashboard], ...] = (overview, tier_detail, exporter_health, fleet)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -2447,7 +2663,7 @@ DOC_INTRO = """\
 
 Generated from `velero_exporter/mixin`: do not edit; run `python -m velero_exporter.mixin`.
 
-Three Grafana dashboards in `dashboards/`, for Grafana 10 and later (schemaVersion 39). Import them (Dashboards →
+Four Grafana dashboards in `dashboards/`, for Grafana 10 and later (schemaVersion 39). Import them (Dashboards →
 New → Import) or provision the folder. Each has a `datasource` variable (any Prometheus) and a `cluster` variable
 whose "All" is `.*`, which also matches series without a cluster label, so the dashboards work on a single
 Prometheus and on Thanos or Mimir alike. No job is named: the exporter's families have names of their own, and the
@@ -2509,6 +2725,8 @@ ALERT_PANELS: dict[str, tuple[str, int]] = {
     "VeleroExporterSourceDown": (HEALTH_UID, 11),
     "VeleroExporterResourceForbidden": (HEALTH_UID, 21),
     "VeleroExporterRenderFailing": (HEALTH_UID, 31),
+    "VeleroDRClusterBehind": (FLEET_UID, 11),
+    "VeleroDRClusterCannotRestore": (FLEET_UID, 11),
 }
 
 

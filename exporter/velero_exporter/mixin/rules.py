@@ -70,6 +70,10 @@ class Builder:
         }
         return rule
 
+    def dr_clusters(self) -> str:
+        """The DR clusters' identity (velero_cluster_info of role dr): `on (cluster)` it selects them."""
+        return self.s("velero_cluster_info", 'role="dr"')
+
     def record(self, name: str, expr: str) -> Rule:
         return {"record": name, "expr": _tidy(expr)}
 
@@ -208,6 +212,9 @@ def backup_alerts(b: Builder) -> list[Rule]:
     adhoc_phase = "velero_tier_last_adhoc_backup_phase"
     accepted = f"max by {b.by('tier')} ({b.s('velero_tier_partially_failed_accepted')}) == 1"
     missing_cluster = seconds(b.cfg.backup_missing_cluster_window)
+    # A DR cluster makes no backups of its own tiers: what it holds is synced from its primary's, and the fleet
+    # rules compare that with the primary's. Its own schedules, if any, are checked per schedule below.
+    not_dr = f"unless on ({c})\n{b.dr_clusters()}"
     n = b.cfg.backup_missing_intervals
     last_success = b.agg("max", "velero_schedule_last_success_timestamp_seconds", "schedule")
     interval = b.agg("max", "velero_schedule_interval_seconds", "schedule")
@@ -262,7 +269,7 @@ or
         ),
         b.alert(
             "VeleroBackupMissing",
-            f"time() - velero:cluster_last_success_timestamp_seconds > {missing_cluster}",
+            f"time() - velero:cluster_last_success_timestamp_seconds > {missing_cluster}\n{not_dr}",
             "No successful Velero backup in the cluster lately.",
             "The newest successful backup of any tier" + ic + " completed {{ $value | humanizeDuration }} ago "
             f"(threshold {b.cfg.backup_missing_cluster_window}).",
@@ -274,6 +281,7 @@ or
 group by ({c}) ({b.s("velero_exporter_build_info")})
 unless on ({c})
 {b.s("velero_tier_last_success_timestamp_seconds")}
+{not_dr}
 """,
             "No successful Velero backup in the cluster lately.",
             "The cluster" + ic.replace(" in cluster", "") + " holds no successful backup of any tier at all.",
@@ -992,6 +1000,122 @@ def exporter_alerts(b: Builder) -> list[Rule]:
     ]
 
 
+def fleet_rules(b: Builder) -> list[Rule]:
+    """A DR cluster against its primary. Each exporter states its cluster's name and role (velero_cluster_info);
+    a DR cluster's `dr_of` is its primary's name, which becomes a `dr_of` label on the primary's recovery points
+    so that the two meet in one join: no rule names a cluster, and a tier outside the DR cluster's dr_tiers
+    (velero_cluster_dr_tier_info) never enters the join. That join, on (dr_of, tier), is the only one that
+    matches series of two clusters; with a single cluster it finds no pair and everything here stays silent."""
+    c = b.c
+    ic = b.in_cluster()
+    info = "velero_cluster_info"
+    dr_info = b.dr_clusters()
+    recovery_point = b.agg("max", "velero_tier_recovery_point_timestamp_seconds", "tier")
+    dr_tier = "velero:dr_tier_info"
+    primary_point = "velero:dr_tier_primary_recovery_point_timestamp_seconds"
+    lag = "velero:dr_tier_recovery_point_lag_seconds"
+    ever_named = (
+        f"label_replace(\n  max by {b.by('cluster_name')} "
+        f"(max_over_time({b.s(info)}[{b.cfg.exporter_absent_lookback}])),\n"
+        '  "dr_of", "$1", "cluster_name", "(.*)"\n)'
+    )
+
+    def with_primary(expr: str) -> str:
+        return f"(\n{expr}\n)\n* on ({c}) group_left (dr_of)\nmax by {b.by('dr_of')} ({dr_info})"
+
+    last_phase = "velero_cluster_dr_tier_last_backup_phase"
+    accepted = f"max by {b.by('tier')} ({b.s('velero_tier_partially_failed_accepted')}) == 1"
+    by_copy = ("tier", "location", "phase")
+    behind_summary = "A DR cluster's newest recovery point lags its primary's by more than the RPO."
+    restore_summary = "A DR cluster cannot restore the newest copy of a DR tier."
+    return [
+        # {cluster, tier, dr_of}: each DR cluster's DR tiers, with the primary it names.
+        b.record(
+            dr_tier,
+            with_primary(f"max by {b.by('tier')} ({b.s('velero_cluster_dr_tier_info')})"),
+        ),
+        # The primary's newest recovery point of each DR tier, on the DR cluster's labels: every cluster's points
+        # under the name a dr_of would give it, matched on (dr_of, tier).
+        b.record(
+            primary_point,
+            f"""
+max by (dr_of, tier) (
+  label_replace(
+    {recovery_point}
+    * on ({c}) group_left (cluster_name)
+    max by {b.by("cluster_name")} ({b.s(info)}),
+    "dr_of", "$1", "cluster_name", "(.*)"
+  )
+)
+* on (dr_of, tier) group_right ()
+{dr_tier}
+""",
+        ),
+        # Primary's point minus the DR cluster's. Negative when the DR cluster holds a newer point (the
+        # primary's newest was deleted); absent when the DR cluster holds none.
+        b.record(lag, f"{primary_point}\n- on {b.by('tier')} group_left ()\n{recovery_point}"),
+        b.alert(
+            "VeleroDRClusterBehind",
+            f"{lag}\n> on {b.by('tier')} group_left ()\nvelero:tier_rpo_seconds",
+            behind_summary,
+            "The newest recovery point of tier {{ $labels.tier }} that DR cluster {{ $labels.cluster }} holds is "
+            "{{ $value | humanizeDuration }} older than primary {{ $labels.dr_of }}'s, more than the tier's RPO: "
+            "a disaster now would lose that much more.",
+            reason="behind",
+        ),
+        b.alert(
+            "VeleroDRClusterBehind",
+            f"{primary_point}\nunless on {b.by('tier')}\n{b.s('velero_tier_recovery_point_timestamp_seconds')}",
+            behind_summary,
+            "DR cluster {{ $labels.cluster }} holds no recovery point of tier {{ $labels.tier }} while its primary "
+            "{{ $labels.dr_of }} has one: nothing of the tier has reached it.",
+            reason="none",
+        ),
+        b.alert(
+            "VeleroDRClusterBehind",
+            # Only where clusters meet: a DR cluster's own Prometheus cannot see its primary, and says nothing.
+            f"max by {b.by('dr_of')} ({dr_info})\nunless on (dr_of)\n{ever_named}\n"
+            f"and on ()\ncount(group by ({c}) ({b.s('velero_exporter_build_info')})) > 1",
+            behind_summary,
+            "DR cluster" + ic.replace(" in cluster", "") + " names {{ $labels.dr_of }} as its primary, and no "
+            f"exporter has reported that cluster name within {b.cfg.exporter_absent_lookback}: the pair cannot be "
+            "compared.",
+            severity_key="VeleroDRClusterPrimaryUnknown",
+            reason="primary_unknown",
+        ),
+        b.alert(
+            "VeleroDRClusterCannotRestore",
+            with_primary(
+                f"group by {b.by('tier', 'location')} ({b.s(last_phase)})\n"
+                f"and on {b.by('location')}\n"
+                f"({b.agg('max', 'velero_storage_location_available', 'location')} == 0)"
+            ),
+            restore_summary,
+            "BackupStorageLocation {{ $labels.location }} of DR cluster {{ $labels.cluster }}, which holds its newest "
+            "copy of tier {{ $labels.tier }} (primary {{ $labels.dr_of }}), is unavailable: Velero refuses restores "
+            "from it and syncs no new backups from it.",
+            reason="location_unavailable",
+        ),
+        b.alert(
+            "VeleroDRClusterCannotRestore",
+            with_primary(
+                f"""
+max by {b.by(*by_copy)} ({b.s(last_phase, 'phase=~"Failed|FailedValidation"')}) == 1
+or
+(
+  max by {b.by(*by_copy)} ({b.s(last_phase, 'phase="PartiallyFailed"')}) == 1
+  unless on {b.by("tier")} ({accepted})
+)"""
+            ),
+            restore_summary,
+            "The newest backup of tier {{ $labels.tier }} that DR cluster {{ $labels.cluster }} holds (synced from "
+            "location {{ $labels.location }}; primary {{ $labels.dr_of }}) ended {{ $labels.phase }}: a restore "
+            "from it would not bring back everything.",
+            reason="not_completed",
+        ),
+    ]
+
+
 def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
     """The rule groups, in evaluation order: recording rules first, since the alerts read them."""
     b = Builder(cfg)
@@ -1006,6 +1130,7 @@ def groups(cfg: MixinConfig) -> list[dict[str, Any]]:
         {"name": "velero-repositories", "rules": repository_alerts(b)},
         {"name": "velero-coverage", "rules": coverage_alerts(b)},
         {"name": "velero-exporter", "rules": exporter_alerts(b)},
+        {"name": "velero-fleet", "rules": fleet_rules(b)},
     ]
 
 
@@ -1090,6 +1215,19 @@ def inhibit_rules(cfg: MixinConfig) -> list[dict[str, Any]]:
             "source_matchers": ['alertname="VeleroStorageLocationUnavailable"', 'default!="false"'],
             "target_matchers": [f'alertname=~"{_LOCATION_CAUSED_ALERTS}"'],
             "equal": equal(),
+        },
+        {
+            # A DR cluster behind its primary is past the tier's RPO by construction (the primary's point is not
+            # in the future): its own RPOViolation for the tier says nothing more.
+            "source_matchers": ['alertname="VeleroDRClusterBehind"'],
+            "target_matchers": ['alertname="RPOViolation"'],
+            "equal": [*equal(), "tier"],
+        },
+        {
+            # Velero syncs no backups from an unavailable location: the DR copy of its tiers falls behind.
+            "source_matchers": ['alertname="VeleroDRClusterCannotRestore"', 'reason="location_unavailable"'],
+            "target_matchers": ['alertname="VeleroDRClusterBehind"'],
+            "equal": [*equal(), "tier"],
         },
     ]
 

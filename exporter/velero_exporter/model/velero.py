@@ -69,6 +69,8 @@ class TierState:
     last_restore_success: float | None
     last_verified_restore: float | None  # completion of the newest drill that Completed and passed validation
     last_drill_result: DrillResult | None  # of the newest finished drill; None: no drill
+    # The newest finished backup of the tier, scheduled or ad-hoc (in a DR cluster: the newest synced one).
+    last_finished: Backup | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -235,6 +237,7 @@ class _TierAccumulator:
     ttl_below_retention: int = 0
     past_expiration: int = 0
     last_adhoc: Backup | None = None
+    last_finished: Backup | None = None
     last_restore_success: float | None = None
     last_verified_restore: float | None = None
     last_drill: Restore | None = None
@@ -311,6 +314,8 @@ def build_model(view: StoreView, config: Config, now: float, crons: CronLookup) 
                 tier.past_expiration += 1
             else:
                 valid_until = min(valid_until, overdue_at)
+        if finished and _newer(backup, tier.last_finished, run_time):
+            tier.last_finished = backup
         schedule_name = backup.schedule
         if schedule_name is None:
             if finished and _newer(backup, tier.last_adhoc, run_time):
@@ -415,6 +420,7 @@ def _tier_state(name: str, acc: _TierAccumulator) -> TierState:
         last_restore_success=acc.last_restore_success,
         last_verified_restore=acc.last_verified_restore,
         last_drill_result=drill_result(acc.last_drill) if acc.last_drill is not None else None,
+        last_finished=acc.last_finished,
     )
 
 

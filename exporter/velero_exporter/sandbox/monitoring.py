@@ -1,7 +1,10 @@
 """Real Prometheus and Alertmanager processes for the demo and the tests, wired to the bundle's rules.
 
 They are the Debian packages' binaries (`prometheus`, `prometheus-alertmanager`), run on loopback with their
-data in a temporary folder, and stopped (never left running) when the context ends.
+data in a temporary folder, and stopped (never left running) when the context ends. Prometheus also runs as an
+agent (`--enable-feature=agent`: it scrapes and remote-writes, storing nothing and evaluating no rules) and as a
+central server that receives remote write (`--web.enable-remote-write-receiver`, the protocol Thanos Receive and
+Mimir accept too), for the fleet.
 """
 
 from __future__ import annotations
@@ -124,7 +127,10 @@ def prometheus_config(
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
     external_labels: Mapping[str, str] | None = None,
+    remote_write: str | None = None,
 ) -> dict[str, Any]:
+    """The job velero-exporter scraping `targets`, each with its own labels if it has any (a `cluster`, a
+    `__metrics_path__`); with `remote_write`, every sample also goes to that URL."""
     static: list[dict[str, Any]] = [
         {"targets": [target]} if isinstance(target, str) else {"targets": [target[0]], "labels": dict(target[1])}
         for target in targets
@@ -132,11 +138,15 @@ def prometheus_config(
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": static}],
+        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": static}] if static else [],
     }
     if external_labels:
-        # Added to the alerts Prometheus sends, as a Prometheus per cluster behind Thanos or Mimir does.
+        # Added to the alerts Prometheus sends and to the samples an agent writes, as a Prometheus per cluster
+        # behind Thanos or Mimir does.
         config["global"]["external_labels"] = dict(external_labels)
+    if remote_write is not None:
+        # Samples leave within a second (the default waits up to 5s to fill a batch): tests wait less.
+        config["remote_write"] = [{"url": remote_write, "queue_config": {"batch_send_deadline": "1s"}}]
     if alertmanager is not None:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     return config
@@ -206,19 +216,28 @@ async def running_prometheus(
     storage: Path | None = None,
     access: WebAccess | None = None,
     flags: Sequence[str] = (),
+    agent: bool = False,
+    receiver: bool = False,
     **config_options: Any,
 ) -> AsyncIterator[Process]:
     """Prometheus scraping the targets; on `storage` (e.g. backfilled history, kept however old it is) instead
-    of a fresh data folder; behind TLS and basic auth with `access`; with further command-line `flags`."""
+    of a fresh data folder; behind TLS and basic auth with `access`; with further command-line `flags`. As an
+    `agent` it only remote-writes what it scrapes (config_options' remote_write, external_labels); as a
+    `receiver` it takes remote write from agents."""
     binary = shutil.which(PROMETHEUS)
     if binary is None:
         raise FileNotFoundError("prometheus is not installed (apt-get install prometheus)")
     am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
     config = prometheus_config(targets, rule_files, am, **config_options)
-    argv = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle", *flags]
-    if storage is not None:
-        argv.append("--storage.tsdb.retention.time=100y")
-    async with _running("prometheus", binary, config, argv, access) as proc:
+    if agent:
+        argv = ["--enable-feature=agent", "--storage.agent.path=data", *flags]
+    else:
+        argv = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle", *flags]
+        if storage is not None:
+            argv.append("--storage.tsdb.retention.time=100y")
+    if receiver:
+        argv.append("--web.enable-remote-write-receiver")
+    async with _running("prometheus-agent" if agent else "prometheus", binary, config, argv, access) as proc:
         yield proc
 
 
