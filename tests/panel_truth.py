@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from velero_exporter.config.file import parse_config
-from velero_exporter.config.settings import Config, Tier
+from velero_exporter.config.settings import ClusterSettings, Config, Tier
 from velero_exporter.sandbox.objects import Obj, name_of
 from velero_exporter.sandbox.scenario import Scenario
 from velero_exporter.sandbox.world import World
@@ -120,15 +120,63 @@ def ts(value: Any) -> float | None:
 
 @dataclass
 class Facts:
-    """What a scenario's cluster holds when the panels are asked (`at`)."""
+    """What a scenario's cluster holds when the panels are asked (`at`), and beside it every cluster that shares
+    its Prometheus (`fleet`, by name: a DR cluster's primary among them)."""
 
     scenario: Scenario
     world: World
     at: float
+    fleet: Mapping[str, Facts] = field(default_factory=dict)
     config: Config = field(init=False)
 
     def __post_init__(self) -> None:
         self.config = parse_config(dict(self.world.config), self.scenario.name)
+
+    @property
+    def reporting(self) -> bool:
+        """Its exporter runs: Prometheus scrapes its series."""
+        return self.world.exporter_up
+
+    # -- the fleet
+
+    @property
+    def dr(self) -> ClusterSettings | None:
+        """Its identity, if its exporter says it is a DR cluster."""
+        cluster = self.config.cluster
+        return cluster if cluster is not None and cluster.role == "dr" else None
+
+    @property
+    def dr_tiers(self) -> tuple[str, ...]:
+        return self.dr.dr_tier_names(self.config.tier_names) if self.dr is not None else ()
+
+    @property
+    def primary(self) -> Facts | None:
+        """The reporting cluster whose exporter has the name this DR cluster's dr_of gives."""
+        if self.dr is None:
+            return None
+        for other in self.fleet.values():
+            if other.reporting and other.config.cluster is not None and other.config.cluster.name == self.dr.dr_of:
+                return other
+        return None
+
+    def point(self, tier: str) -> float | None:
+        """The start of the tier's newest recovery point."""
+        found = self.recovery_point(tier)
+        return started(found) if found is not None else None
+
+    def lag(self, tier: str) -> float | None:
+        """How far this DR cluster's newest point of the tier is behind its primary's, where both have one."""
+        primary = self.primary
+        theirs, ours = (primary.point(tier) if primary else None), self.point(tier)
+        return theirs - ours if theirs is not None and ours is not None else None
+
+    def behind(self, tier: str) -> bool:
+        """VeleroDRClusterBehind's two lag cases: past the RPO, or no point while the primary has one."""
+        primary = self.primary
+        if primary is None or primary.point(tier) is None:
+            return False
+        lag = self.lag(tier)
+        return lag is None or lag > self.objective("rpo")[tier]
 
     # -- the config and the declared alerts
 

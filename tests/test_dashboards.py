@@ -46,7 +46,9 @@ from tests.panel_truth import (
 )
 from tests.scenario_run import PanelKey, Run
 from velero_exporter import __version__
+from velero_exporter.config.durations import parse_duration
 from velero_exporter.mixin import dashboards as generate
+from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.sandbox.cloud import BucketSetup
 from velero_exporter.sandbox.cluster_objects import EBS_CSI
 from velero_exporter.sandbox.objects import Obj, name_of
@@ -984,6 +986,74 @@ def _last_verified(f: Facts) -> Truth:
     return per("tier", values, AGE_SLACK)
 
 
+# --- the fleet: every cluster of the run that Prometheus scrapes, a DR cluster against its primary ---------------
+
+
+def _newest_copy(f: Facts, tier: str) -> Obj | None:
+    """The DR cluster's newest finished backup of the tier (by start, then name, as the exporter orders runs)."""
+    done = [b for b in f.backups if f.tier(b) == tier and phase(b) in FINISHED]
+    return max(done, key=lambda b: (started(b), name_of(b)), default=None)
+
+
+def _location_available(f: Facts, backup: Obj) -> float:
+    location = f.world.objects.get(("BackupStorageLocation", backup["spec"]["storageLocation"]))
+    return float(location is not None and location.get("status", {}).get("phase") == "Available")
+
+
+def _on_pairs(f: Facts, value: Callable[[str], Value | None], within: float = 0.0) -> Truth:
+    """A DR cluster's series per DR tier, labelled with the primary it names (none for another cluster)."""
+    if f.dr is None:
+        return EMPTY
+    dr_of = f.dr.dr_of or ""
+    return per("tier, dr_of", {(t, dr_of): v for t in f.dr_tiers if (v := value(t)) is not None}, within)
+
+
+def _lag(f: Facts) -> Truth:
+    return _on_pairs(f, f.lag)
+
+
+def _lag_ratio(f: Facts) -> Truth:
+    rpo = f.objective("rpo")
+    return _on_pairs(f, lambda t: lag / rpo[t] if (lag := f.lag(t)) is not None else None)
+
+
+def _primary_age(f: Facts) -> Truth:
+    primary = f.primary
+    return _on_pairs(
+        f,
+        lambda t: f.at - point if primary is not None and (point := primary.point(t)) is not None else None,
+        AGE_SLACK,
+    )
+
+
+def _age_against_rpo(f: Facts) -> Truth:
+    """Each tier's recovery point age as a share of its RPO (a range: the age is known within AGE_SLACK), or -1."""
+    rpo = f.objective("rpo")
+    values: dict[str, Value] = {}
+    for tier in f.tiers:
+        point = f.point(tier)
+        age = f.at - point if point is not None else None
+        values[tier] = -1.0 if age is None else ((age - AGE_SLACK) / rpo[tier], (age + AGE_SLACK) / rpo[tier])
+    return per("tier", values)
+
+
+def _absent_for(f: Facts) -> Truth:
+    """How long ago the exporter of a cluster that is gone reported (within the absence lookback)."""
+    return EMPTY if f.reporting else one((0.0, parse_duration(MIXIN.exporter_absent_lookback)))
+
+
+def _identity(f: Facts) -> Truth:
+    cluster = f.config.cluster
+    if cluster is None:
+        return EMPTY
+    return per("cluster_name, role, dr_of", {(cluster.name, cluster.role, cluster.dr_of or ""): 1.0})
+
+
+def _reporting(truth: TruthOf) -> TruthOf:
+    """Where the cluster's exporter reports: a gone one's series are stale, and nothing is checked there."""
+    return lambda f: truth(f) if f.reporting else None
+
+
 TRUTHS: dict[tuple[str, str, str], TruthOf] = {
     # overview: recovery objectives per tier
     ("overview", "Tiers violating their RPO", "A"): lambda f: one(len({a["tier"] for a in f.alerts("RPOViolation")})),
@@ -1371,6 +1441,33 @@ TRUTHS |= {
 }
 
 
+FLEET = {
+    # Asked with the `cluster` variable at each cluster: its own exporter, whether it reports.
+    ("Clusters reporting", "A"): lambda f: one(float(f.reporting)),
+    ("Absent exporters", "A"): lambda f: one(float(not f.reporting)),
+    ("Clusters whose exporter is absent", "Last report"): _absent_for,
+    ("DR clusters", "A"): lambda f: one(float(f.reporting and f.dr is not None)),
+    ("DR tiers behind their primary", "A"): lambda f: one(float(f.reporting and sum(map(f.behind, f.dr_tiers)))),
+    ("Recovery point age against RPO", "age / RPO"): _reporting(_age_against_rpo),
+    ("DR pairs and their lag", "pair"): _reporting(lambda f: _on_pairs(f, lambda _: 1.0)),
+    ("DR pairs and their lag", "Behind the primary by"): _reporting(_lag),
+    ("DR pairs and their lag", "Lag against RPO"): _reporting(_lag_ratio),
+    ("DR pairs and their lag", "Primary's newest point"): _reporting(_primary_age),
+    ("DR pairs and their lag", "DR cluster's newest point"): _reporting(
+        lambda f: _on_pairs(f, lambda t: f.at - point if (point := f.point(t)) is not None else None, AGE_SLACK)
+    ),
+    ("DR pairs and their lag", "Newest copy"): _reporting(
+        lambda f: _on_pairs(f, lambda t: float(PHASE_CODE[phase(b)]) if (b := _newest_copy(f, t)) else None)
+    ),
+    ("DR pairs and their lag", "Its location"): _reporting(
+        lambda f: _on_pairs(f, lambda t: _location_available(f, b) if (b := _newest_copy(f, t)) else None)
+    ),
+    ("DR lag over time", "A"): _reporting(_lag),
+    ("Cluster names and roles", "reported"): _reporting(_identity),
+}
+TRUTHS |= {("fleet", *key): truth for key, truth in FLEET.items()}
+
+
 def _column_names(panel: generate.Panel) -> dict[str, str]:
     """refId -> the column a table's query fills (its override's displayName), else the refId itself."""
     names = {
@@ -1399,16 +1496,22 @@ TARGETS = _panel_targets()
 
 
 def _facts(run: Run) -> dict[str, Facts]:
-    """The clusters whose exporter Prometheus was scraping when the panels were asked."""
-    return {
-        s.name: Facts(s, run.worlds[s.name], run.panels_at)
-        for s in all_scenarios()
-        if not s.own_prometheus and run.worlds[s.name].exporter_up
-    }
+    """The clusters of the Prometheus that the panels were asked, each with the others beside it."""
+    fleet: dict[str, Facts] = {}
+    for s in all_scenarios():
+        if not s.own_prometheus:
+            fleet[s.name] = Facts(s, run.worlds[s.name], run.panels_at, fleet)
+    return fleet
 
 
 def _truths(run: Run, key: tuple[str, str, str]) -> dict[str, Truth]:
-    return {name: truth for name, facts in _facts(run).items() if (truth := TRUTHS[key](facts)) is not None}
+    """The truth of the panel query in each cluster: on the fleet board in every cluster (a gone exporter is part
+    of what it shows), elsewhere in the clusters whose exporter Prometheus was scraping."""
+    return {
+        name: truth
+        for name, facts in _facts(run).items()
+        if (facts.reporting or key[0] == "fleet") and (truth := TRUTHS[key](facts)) is not None
+    }
 
 
 def test_every_panel_query_has_its_truth() -> None:

@@ -50,8 +50,8 @@ from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.rules import render_rule_file
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
-from velero_exporter.sandbox.dr_cluster import LOCATION as DR_LOCATION
 from velero_exporter.sandbox.dr_cluster import tier_of
+from velero_exporter.sandbox.dr_story import LOCATION as DR_LOCATION
 from velero_exporter.sandbox.fleet import DR, DR_CONFIG, PRIMARY, running_fleet
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import query, running_alertmanager

@@ -9,8 +9,8 @@ import time
 
 from velero_exporter.sandbox import dr_story, plan
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.dr_cluster import LOCATION, tier_of
-from velero_exporter.sandbox.dr_story import DRILL_DURATIONS, SYNC_STOPPED
+from velero_exporter.sandbox.dr_cluster import tier_of
+from velero_exporter.sandbox.dr_story import DRILL_DURATIONS, LOCATION, SYNC_STOPPED
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
 from velero_exporter.sandbox.story import DEMO

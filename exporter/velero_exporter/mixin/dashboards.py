@@ -2457,6 +2457,9 @@ def absent_exporters() -> str:
     )
 
 
+NO_DR_CLUSTER = "the cluster is no DR cluster (its exporter's config says no `cluster.role: dr`)"
+
+
 def on_dr_pair(expr: str) -> str:
     """A per (cluster, tier) series of a DR cluster, restricted to its DR tiers and labelled with its primary."""
     return f"({expr})\n* on (cluster, tier) group_left (dr_of)\n{sel('velero:dr_tier_info')}"
@@ -2592,6 +2595,7 @@ def fleet() -> Dashboard:
                 explains=("VeleroDRClusterBehind", "VeleroDRClusterCannotRestore"),
                 width=24,
                 height=8,
+                empty=NO_DR_CLUSTER + ".",
             ),
             timeseries(
                 12,
@@ -2603,6 +2607,7 @@ def fleet() -> Dashboard:
                 [Query(lag, legend="{{cluster}} {{tier}} (DR of {{dr_of}})")],
                 explains=("VeleroDRClusterBehind",),
                 width=24,
+                empty=NO_DR_CLUSTER + ", or the primary it names does not report.",
             ),
         ],
     )
@@ -2618,6 +2623,7 @@ def fleet() -> Dashboard:
                 " each; the other clusters keep being watched.",
                 [Query(absent_exporters(), name="Last report", unit="dtdurations")],
                 explains=("VeleroExporterDown",),
+                empty="the cluster's exporter reports.",
             ),
             table(
                 22,
@@ -2633,6 +2639,7 @@ def fleet() -> Dashboard:
                     )
                 ],
                 hide=("Value",),
+                empty="the cluster's exporter has no `cluster:` section in its config.",
             ),
         ],
     )

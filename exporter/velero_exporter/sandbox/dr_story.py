@@ -15,10 +15,11 @@ cluster never holds it.
 
 from __future__ import annotations
 
-from velero_exporter.sandbox import dr_cluster, plan
+from velero_exporter.sandbox import dr_cluster, objects, plan
 from velero_exporter.sandbox.story import DEMO
 from velero_exporter.sandbox.world import HOUR, World
 
+LOCATION = "dr"
 # When the DR cluster's Velero last synced the DR bucket.
 SYNC_STOPPED = 30 * HOUR
 # Restore drills in the DR cluster, an hour after the last sync: how long each tier's took (within its RTO).
@@ -28,12 +29,14 @@ DRILL_DURATIONS = {"hot": 600.0, "critical": 40 * 60.0, "full": 3 * HOUR, "confi
 def world(now: float, primary: World | None = None) -> World:
     """The DR cluster at `now`, beside the demo's story at the same `now` (`primary`, built if not given)."""
     primary = primary if primary is not None else DEMO.build(now)
-    return dr_cluster.world(
-        now,
-        dr_cluster.in_bucket(primary, plan.DR_BUCKET),
-        bucket=plan.DR_BUCKET,
-        region=plan.DR_REGION,
-        tier_label=plan.TIER_LABEL,
-        last_sync=now - SYNC_STOPPED,
-        drills=DRILL_DURATIONS,
+    last_sync = now - SYNC_STOPPED
+    out = World(now)
+    out.add(
+        dr_cluster.location(
+            LOCATION, bucket=plan.DR_BUCKET, region=plan.DR_REGION, now=now, last_sync=last_sync, default=True
+        ),
+        objects.snapshot_location(LOCATION, region=plan.DR_REGION),
     )
+    dr_cluster.sync(out, LOCATION, dr_cluster.backups_in(primary, plan.DR_BUCKET), until=last_sync)
+    dr_cluster.drills(out, DRILL_DURATIONS, at=last_sync + HOUR, tier_label=plan.TIER_LABEL)
+    return out

@@ -11,12 +11,14 @@ that exactly that trouble's alerts resolve. The dashboards' panels are checked a
 
 Adding an alert means adding the trouble that makes it fire (README, Development):
 - in the themed module of sandbox/scenarios/ (backups, schedules, restores, locations, buckets, snapshots,
-  exporter; a new theme is a new module there, found without registration);
+  exporter, fleet ...; a new theme is a new module there, found without registration);
 - where it can happen in the demo's cluster beside the other troubles, also in story.DEMO's troubles, so that
   the demo shows it;
 - where it cannot (a cluster-wide condition, an exporter that is gone, a forbidden resource, a need for history),
   in a Scenario of its own in the module's SCENARIOS, built from the same builders (sandbox/objects.py,
   sandbox/scenarios/base.py).
+Alerts that join clusters (the fleet rules) are the DR cluster's: its scenario's World is built from its
+primary's (another scenario, in the same Prometheus, paired through the exporters' `cluster:` config).
 Alert labels are the rule's labels except `severity` (taken from the rule; give it only where one alert's rules
 differ in severity and not in `reason`) and `cluster` (the scenario's). tests/test_scenarios.py fails when an
 alert or a `reason` of the shipped rules has no scenario, or when a scenario declares an alert no rule raises.
@@ -45,6 +47,8 @@ class Alert:
     name: str
     labels: tuple[tuple[str, str], ...]
     inhibited: bool = False
+    # Inhibited only once it has reached the receiver: its `for` ends before its inhibitor's does, as in production.
+    notified_first: bool = False
 
 
 def alert(name: str, **labels: str) -> Alert:
@@ -54,6 +58,12 @@ def alert(name: str, **labels: str) -> Alert:
 def inhibited(fired: Alert) -> Alert:
     """The alert fires, and Alertmanager's inhibitions keep it from the receiver."""
     return dataclasses.replace(fired, inhibited=True)
+
+
+def notified_then_inhibited(fired: Alert) -> Alert:
+    """The alert fires and reaches the receiver; then the alert that inhibits it fires (its `for` is longer), and
+    Alertmanager inhibits it from then on: it is not notified again."""
+    return dataclasses.replace(fired, inhibited=True, notified_first=True)
 
 
 @dataclass(frozen=True, slots=True)

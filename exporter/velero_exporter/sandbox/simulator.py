@@ -182,12 +182,14 @@ class BackupSync:
         *,
         period: float = 5.0,
         tier_label: str = TIER_LABEL,
+        location: str = "dr",
     ) -> None:
         self._primary = primary
         self._dr = dr
         self._tiers = set(tiers)
         self._period = period
         self._tier_label = tier_label
+        self._location = location  # the DR cluster's location on the DR bucket
 
     def start(self, tier: str) -> None:
         self._tiers.add(tier)
@@ -218,7 +220,7 @@ class BackupSync:
                 and backup.get("status", {}).get("phase") in UPLOADED_PHASES
                 and self._dr.get("backups", backup["metadata"]["name"]) is None
             ):
-                self._dr.create(synced(backup))
+                self._dr.create(synced(backup, self._location))
                 created += 1
         return created
 

@@ -142,6 +142,11 @@ class World:
                 if key[0] in OPERATION_KINDS and obj["metadata"].get("labels", {}).get(label) == label_value(name):
                     del self.objects[key]
 
+    def drop(self, kind: str, name: str) -> None:
+        """The object gone from the cluster and nothing else: its folder stays in its bucket (a Backup that a DR
+        cluster's Velero has not synced from the bucket yet)."""
+        del self.objects[kind, name]
+
     def get(self, kind: str, name: str) -> Obj:
         """A copy of the object (named as in its key), to change and `add` back."""
         return copy.deepcopy(self.objects[kind, name])
