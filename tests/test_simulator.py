@@ -224,24 +224,3 @@ def test_backup_sync_copies_the_finished_backups_of_the_syncing_tiers_and_catche
     copied = dr.get("backups", "critical-1")
     assert copied is not None
     assert copied["spec"]["storageLocation"] == "dr" and copied["status"]["phase"] == "Failed"
-
-
-def test_a_purged_tier_loses_the_backups_velero_deletes_as_orphans_and_comes_back_when_its_copy_does() -> None:
-    now = time.time()
-    primary, dr = FakeKubeAPI(), FakeKubeAPI()
-    for name, tier, phase in (
-        ("dr-1", "dr", "Completed"),
-        ("dr-2", "dr", "PartiallyFailed"),
-        ("dr-3", "dr", "Failed"),
-        ("hot-1", "hot", "Completed"),
-    ):
-        primary.create(o.backup(name, phase=phase, labels={"backup-tier": tier}, started=now - 60))
-    sync = BackupSync(primary, dr, ("dr", "hot"))
-    assert sync.sync_once() == 4
-    # Velero's sync controller deletes Completed and PartiallyFailed orphans only; the tier's copy stopped
-    assert sync.purge("dr") == 2
-    assert _names(dr.list("backups")) == {"dr-3", "hot-1"}
-    assert sync.sync_once() == 0
-    sync.start("dr")
-    assert sync.sync_once() == 2
-    assert _names(dr.list("backups")) == {"dr-1", "dr-2", "dr-3", "hot-1"}

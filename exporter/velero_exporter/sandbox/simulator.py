@@ -160,11 +160,6 @@ class VeleroSimulator:
         log.info("simulated backup=%s phase=Completed", backup_name)
 
 
-# The Backups that Velero's sync controller deletes from a cluster when their folder is gone from the bucket
-# (deleteOrphanedBackups in pkg/controller/backup_sync_controller.go): other phases stay.
-_ORPHANED_PHASES = frozenset({"Completed", "PartiallyFailed"})
-
-
 class BackupSync:
     """The way of the primary's backups to the DR cluster: their copy into the DR bucket (the schedule's location,
     S3 replication or a script) and Velero's sync controller in the DR cluster, which creates a Backup for each
@@ -196,20 +191,6 @@ class BackupSync:
 
     def stop(self, tier: str) -> None:
         self._tiers.discard(tier)
-
-    def purge(self, tier: str) -> int:
-        """The tier's folders gone from the DR bucket (a lifecycle rule on the replica, a replica made anew) and its
-        copy stopped: Velero's sync controller deletes the tier's Backups it finds no folder for. Returns how many
-        it deleted."""
-        self.stop(tier)
-        orphans = [
-            backup["metadata"]["name"]
-            for backup in self._dr.list("backups")
-            if tier_of(backup, self._tier_label) == tier and backup.get("status", {}).get("phase") in _ORPHANED_PHASES
-        ]
-        for name in orphans:
-            self._dr.delete("backups", name)
-        return len(orphans)
 
     def sync_once(self) -> int:
         """Copies what the DR cluster lacks of the syncing tiers; returns how many backups it created."""
