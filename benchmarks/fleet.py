@@ -45,9 +45,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from benchmarks.run import machine, mib, proc_status
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.demo import running_sandbox
 from velero_exporter.sandbox.fleet import DR, DR_CONFIG, PRIMARY
 from velero_exporter.sandbox.monitoring import Process, backfill, free_port, query, running_prometheus
+from velero_exporter.sandbox.story import DEMO_CONFIG
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RULE_FILE = ROOT / "rules" / "velero-exporter.rules.yml"
@@ -74,8 +75,9 @@ async def capture_payloads() -> Payloads:
         aiohttp.ClientSession() as http,
         contextlib.AsyncExitStack() as stack,
     ):
+        assert sandbox.dr is not None
         texts = []
-        for config, kubeconfig in ((DEMO_CONFIG, sandbox.kubeconfig), (DR_CONFIG, sandbox.dr_kubeconfig)):
+        for config, kubeconfig in ((DEMO_CONFIG, sandbox.kubeconfig), (DR_CONFIG, sandbox.dr.kubeconfig)):
             options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig))
             exporter = await stack.enter_async_context(Exporter(load_config(config), options))
             deadline = time.monotonic() + 120

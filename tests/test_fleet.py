@@ -49,14 +49,14 @@ from velero_exporter.config.settings import Config
 from velero_exporter.mixin.config import DEFAULT as MIXIN
 from velero_exporter.mixin.rules import render_rule_file
 from velero_exporter.sandbox import objects
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.demo import running_sandbox
 from velero_exporter.sandbox.dr_cluster import tier_of
 from velero_exporter.sandbox.fleet import DR, DR_CONFIG, PRIMARY, running_fleet
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import query, running_alertmanager
 from velero_exporter.sandbox.plan import TIER_LABEL
 from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
-from velero_exporter.sandbox.story import DEMO
+from velero_exporter.sandbox.story import DEMO, DEMO_CONFIG
 from velero_exporter.sources.parsing import parse_timestamp
 
 Alert = Labels

@@ -673,6 +673,8 @@ VELERO_OWN = (
     " Source: Velero's own metrics (its server's /metrics), not the exporter's: they restart at 0 with Velero's pod,"
     " so they show rates and durations, never the state."
 )
+# A DR cluster runs no schedules: its backups are its primary's, synced from the DR bucket.
+NO_SCHEDULE = "the cluster has no Schedule (a DR cluster's backups are its primary's, synced from the DR bucket)."
 
 
 # --- overview --------------------------------------------------------------------------------------------
@@ -897,6 +899,7 @@ def overview() -> Dashboard:
                 " line steps when a new backup finishes, so its history is the trend of backup durations.",
                 "s",
                 [Query(per("schedule", "velero_schedule_last_backup_duration_seconds"), legend="{{schedule}}")],
+                empty=NO_SCHEDULE,
             ),
             timeseries(
                 16,
@@ -1916,6 +1919,7 @@ def tier_detail() -> Dashboard:
                 ),
                 width=24,
                 height=6,
+                empty=NO_SCHEDULE,
             ),
             timeseries(
                 22,
@@ -1928,6 +1932,7 @@ def tier_detail() -> Dashboard:
                         of_tier(per("schedule", "velero_schedule_last_backup_duration_seconds")), legend="{{schedule}}"
                     )
                 ],
+                empty=NO_SCHEDULE,
             ),
             timeseries(
                 23,
@@ -2029,6 +2034,7 @@ def tier_detail() -> Dashboard:
                 ),
                 width=24,
                 height=6,
+                empty=NO_SCHEDULE,
             ),
             bargauge(
                 32,
@@ -2048,6 +2054,7 @@ def tier_detail() -> Dashboard:
                 max_value=1,
                 explains=("VeleroBackupEmpty",),
                 height=6,
+                empty=NO_SCHEDULE,
             ),
             bargauge(
                 33,
