@@ -11,9 +11,10 @@ alerts to one real Alertmanager (the shipped inhibitions), which notifies a webh
 The run has two phases, all scenarios at once in each:
 1. each cluster goes wrong (its troubles' changes, then what happens `later`, once Prometheus has seen the
    exporter); the firing set of its cluster must become exactly the declared alerts, and each must reach the
-   webhook. Then every dashboard panel's query is answered for every cluster, at that moment.
+   webhook but those inhibited (one inhibited only once notified must reach it, then be inhibited in
+   Alertmanager). Then every dashboard panel's query is answered for every cluster, at that moment.
 2. each trouble's repair in turn: the firing set must lose exactly that trouble's alerts, and the webhook must be
-   told each one resolved.
+   told each one resolved (but one inhibited once notified: see `repair`).
 Every exporter reaches moto through the fault proxy (tests/fault_proxy.py), which reports the state a World gives a
 snapshot where it is not `completed` (AWS fails snapshots; moto never does). A scenario whose troubles happened
 `recent`ly gets a history first: the exporter's real output on the World

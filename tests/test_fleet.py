@@ -270,7 +270,13 @@ async def test_a_dr_cluster_behind_its_primary_in_one_central_prometheus(
             await wait_firing(primary_expected | dr_expected(), "the hot tier caught up again")
             await lag_received("resolved", ["hot"], since=before)
 
-            # One cluster's exporter stops: absence fires for it alone; the primary's alerts stay as they were.
+            # One cluster's exporter stops: absence fires for it alone; the primary's alerts stay as they were. The
+            # absence panels look back in minute steps: it stops once a step has seen it report.
+            async def seen_at_a_minute_step() -> bool:
+                build = f'velero_exporter_build_info{{cluster="{DR}"}}'
+                return bool(await query(central, f"max_over_time({build}[10m:1m])"))
+
+            await wait_for(seen_at_a_minute_step, "the DR cluster's exporter seen at a minute step", within=90)
             await dr_stack.aclose()
             gone = {
                 dr_alert(alertname="VeleroExporterDown", severity="critical", reason="scrape_failed"),
@@ -284,7 +290,6 @@ async def test_a_dr_cluster_behind_its_primary_in_one_central_prometheus(
                 absent = await panel_values(central, "Clusters whose exporter is absent")
                 return bool(absent)
 
-            # The panel looks back in minute steps: the DR cluster shows once a step saw it.
             await wait_for(absent_shown, "the DR cluster in the absent exporters panel", within=SLACK + 30)
             assert [a["metric"]["cluster"] for a in absent] == [DR]
             assert 0 <= float(absent[0]["value"][1]) <= 2 * SLACK
