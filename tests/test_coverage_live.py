@@ -14,13 +14,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.faulty_kube_api import FaultyKubeAPI
 from tests.metrics_text import Samples, series, value
-from tests.test_exporter_live import Harness
-from velero_exporter.app import Exporter, Options
+from tests.test_exporter_live import Harness, serving
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
 from velero_exporter.sandbox import cluster_objects as k
@@ -30,7 +28,6 @@ from velero_exporter.sandbox.story import DEMO, DEMO_CONFIG
 from velero_exporter.sources.kube.source import RESOURCES as VELERO_RESOURCES
 
 DEADLINE = 30.0
-FAST_REFLECTOR = {"inactivity_timeout": 2.0, "backoff_initial": 0.05, "backoff_max": 0.5, "watch_timeout": 5.0}
 log = logging.getLogger("coverage-live")
 
 
@@ -59,17 +56,8 @@ async def harness_for(
     api = await demo_api(time.time())
     if seed is not None:
         seed(api)
-    options = Options(
-        listen_host="127.0.0.1",
-        listen_port=0,
-        kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
-        reflector_options=FAST_REFLECTOR,
-    )
-    try:
-        async with Exporter(config, options) as exporter, aiohttp.ClientSession() as http:
-            yield Harness(api, exporter, http)
-    finally:
-        await api.stop()
+    async for h in serving(tmp_path, api, config):
+        yield h
 
 
 @pytest.fixture

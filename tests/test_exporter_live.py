@@ -73,12 +73,8 @@ def now() -> float:
     return float(int(time.time()))
 
 
-async def start_harness(
-    tmp_path: Path, seed: Callable[[FaultyKubeAPI], None], *, bookmark_interval: float = 0.5, **reflector: float
-) -> AsyncIterator[Harness]:
-    api = FaultyKubeAPI(bookmark_interval=bookmark_interval)
-    await api.start()
-    seed(api)
+async def serving(tmp_path: Path, api: FaultyKubeAPI, config: Config, **reflector: float) -> AsyncIterator[Harness]:
+    """The exporter with `config` on an API already started and seeded; the API is stopped after."""
     options = Options(
         listen_host="127.0.0.1",
         listen_port=0,
@@ -86,10 +82,20 @@ async def start_harness(
         reflector_options={**FAST_REFLECTOR, **reflector},
     )
     try:
-        async with Exporter(KUBE_ONLY, options) as exporter, aiohttp.ClientSession() as http:
+        async with Exporter(config, options) as exporter, aiohttp.ClientSession() as http:
             yield Harness(api, exporter, http)
     finally:
         await api.stop()
+
+
+async def start_harness(
+    tmp_path: Path, seed: Callable[[FaultyKubeAPI], None], *, bookmark_interval: float = 0.5, **reflector: float
+) -> AsyncIterator[Harness]:
+    api = FaultyKubeAPI(bookmark_interval=bookmark_interval)
+    await api.start()
+    seed(api)
+    async for h in serving(tmp_path, api, KUBE_ONLY, **reflector):
+        yield h
 
 
 def seed_hourly(api: FaultyKubeAPI) -> None:

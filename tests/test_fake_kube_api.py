@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import pathlib
 import time
@@ -88,22 +89,43 @@ async def open_watch(http: aiohttp.ClientSession, api: FakeKubeAPI, plural: str,
     return Watch(resp)
 
 
-async def kubectl(api: FakeKubeAPI, tmp_path: pathlib.Path, *args: str) -> str:
+async def start_kubectl(api: FakeKubeAPI, tmp_path: pathlib.Path, *args: str) -> asyncio.subprocess.Process:
     assert KUBECTL is not None
     config = api.write_kubeconfig(tmp_path / "kubeconfig")
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         KUBECTL,
-        "--kubeconfig",
-        str(config),
-        "--cache-dir",
-        str(tmp_path / "cache"),
+        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def kubectl(api: FakeKubeAPI, tmp_path: pathlib.Path, *args: str) -> str:
+    proc = await start_kubectl(api, tmp_path, *args)
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     return out.decode()
+
+
+@contextlib.asynccontextmanager
+async def kubectl_watching(api: FakeKubeAPI, tmp_path: pathlib.Path, *args: str) -> AsyncIterator[asyncio.StreamReader]:
+    """kubectl running `args` (a `get -w`), its output to read, killed on leaving."""
+    proc = await start_kubectl(api, tmp_path, *args)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def watch_opened(api: FakeKubeAPI, path: str | None = None) -> None:
+    """Until kubectl's watch request (on `path`, or any) reached the server: the printed list comes before it."""
+    for _ in range(400):
+        if any(r.query.get("watch") == "true" and path in (None, r.path) for r in api.requests):
+            return
+        await asyncio.sleep(0.05)
 
 
 def resource_requests(api: FakeKubeAPI, plural: str) -> list[dict[str, str]]:
@@ -147,31 +169,14 @@ async def test_kubectl_default_output_resolves_short_names(api: FakeKubeAPI, tmp
 
 @needs_kubectl
 async def test_kubectl_watch_sees_a_server_side_create(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
-    config = api.write_kubeconfig(tmp_path / "kubeconfig")
-    assert KUBECTL is not None
-    proc = await asyncio.create_subprocess_exec(
-        KUBECTL,
-        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
-        *("get", "backups.velero.io", "-n", "velero", "-w", "-o", "name"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
+    watch_args = ("get", "backups.velero.io", "-n", "velero", "-w", "-o", "name")
+    async with kubectl_watching(api, tmp_path, *watch_args) as out, asyncio.timeout(20):
         seen: list[str] = []
-        async with asyncio.timeout(20):
-            while len(seen) < 7:
-                seen.append((await proc.stdout.readline()).decode().strip())
-            # The initial list is printed; now wait for kubectl's watch to be open before changing things.
-            for _ in range(400):
-                if any(r.query.get("watch") == "true" for r in api.requests):
-                    break
-                await asyncio.sleep(0.05)
-            api.create(objects.backup("late-arrival", started=T0 + 100))
-            line = (await proc.stdout.readline()).decode().strip()
-    finally:
-        proc.kill()
-        await proc.wait()
+        while len(seen) < 7:
+            seen.append((await out.readline()).decode().strip())
+        await watch_opened(api)  # the initial list is printed; change things once the watch is open
+        api.create(objects.backup("late-arrival", started=T0 + 100))
+        line = (await out.readline()).decode().strip()
     assert seen == [f"backup.velero.io/b{i}" for i in range(7)]
     assert line == "backup.velero.io/late-arrival"
     watch = next(r for r in api.requests if r.query.get("watch") == "true")
@@ -239,33 +244,17 @@ async def test_kubectl_reads_the_volume_kinds_at_their_group_versions(api: FakeK
 
 @needs_kubectl
 async def test_kubectl_creates_and_watches_a_dataupload(api: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
-    config = api.write_kubeconfig(tmp_path / "kubeconfig")
     manifest = tmp_path / "dataupload.json"
     upload = objects.data_upload(
         "b2-a1b2c", backup="b2", pvc="data-db-0", pvc_namespace="app", progress=objects.Progress(phase=None)
     )
     manifest.write_text(json.dumps(upload))
-    assert KUBECTL is not None
-    proc = await asyncio.create_subprocess_exec(
-        KUBECTL,
-        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
-        *("get", "datauploads.velero.io", "-n", "velero", "-w", "-o", "name"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            for _ in range(400):
-                if any(r.query.get("watch") == "true" and r.path == f"{V2}/datauploads" for r in api.requests):
-                    break
-                await asyncio.sleep(0.05)
-            # The fake serves no OpenAPI document for kubectl's client-side validation.
-            out = await kubectl(api, tmp_path, "create", "--validate=false", "-f", str(manifest))
-            line = (await proc.stdout.readline()).decode().strip()
-    finally:
-        proc.kill()
-        await proc.wait()
+    watch_args = ("get", "datauploads.velero.io", "-n", "velero", "-w", "-o", "name")
+    async with kubectl_watching(api, tmp_path, *watch_args) as watched, asyncio.timeout(20):
+        await watch_opened(api, f"{V2}/datauploads")
+        # The fake serves no OpenAPI document for kubectl's client-side validation.
+        out = await kubectl(api, tmp_path, "create", "--validate=false", "-f", str(manifest))
+        line = (await watched.readline()).decode().strip()
     assert out.strip() == "dataupload.velero.io/b2-a1b2c created"
     assert line == "dataupload.velero.io/b2-a1b2c"
     stored = api.get("datauploads", "b2-a1b2c")
@@ -275,15 +264,7 @@ async def test_kubectl_creates_and_watches_a_dataupload(api: FakeKubeAPI, tmp_pa
 @needs_kubectl
 async def test_an_older_velero_serves_no_data_movers(tmp_path: pathlib.Path) -> None:
     async with running(FakeKubeAPI(versions=("v1",))) as older, aiohttp.ClientSession() as http:
-        assert KUBECTL is not None
-        config = older.write_kubeconfig(tmp_path / "kubeconfig")
-        proc = await asyncio.create_subprocess_exec(
-            KUBECTL,
-            *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
-            *("get", "datauploads", "-n", "velero"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await start_kubectl(older, tmp_path, "get", "datauploads", "-n", "velero")
         _, err = await asyncio.wait_for(proc.communicate(), 30)
         status, body = await get_json(http, f"{older.url}{V2}/datauploads")
         _, groups = await get_json(http, f"{older.url}/apis")
@@ -905,30 +886,13 @@ async def test_kubectl_default_output_of_every_cluster_kind(cluster: FakeKubeAPI
 
 @needs_kubectl
 async def test_kubectl_watches_pods_of_every_namespace(cluster: FakeKubeAPI, tmp_path: pathlib.Path) -> None:
-    config = cluster.write_kubeconfig(tmp_path / "kubeconfig")
-    assert KUBECTL is not None
-    proc = await asyncio.create_subprocess_exec(
-        KUBECTL,
-        *("--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")),
-        *("get", "pods", "-A", "-w", "-o", "name"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(20):
-            for _ in range(5):
-                await proc.stdout.readline()
-            for _ in range(400):
-                if any(r.query.get("watch") == "true" and r.path == "/api/v1/pods" for r in cluster.requests):
-                    break
-                await asyncio.sleep(0.05)
-            cluster.create(k.namespace("late", created=T0))
-            cluster.create(k.pod("newcomer", "late", claims={"v": "c"}))
-            line = (await proc.stdout.readline()).decode().strip()
-    finally:
-        proc.kill()
-        await proc.wait()
+    async with kubectl_watching(cluster, tmp_path, "get", "pods", "-A", "-w", "-o", "name") as out, asyncio.timeout(20):
+        for _ in range(5):
+            await out.readline()
+        await watch_opened(cluster, "/api/v1/pods")
+        cluster.create(k.namespace("late", created=T0))
+        cluster.create(k.pod("newcomer", "late", claims={"v": "c"}))
+        line = (await out.readline()).decode().strip()
     assert line == "pod/newcomer"
 
 

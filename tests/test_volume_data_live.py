@@ -12,9 +12,8 @@ import aiohttp
 
 from tests.faulty_kube_api import FaultyKubeAPI
 from tests.metrics_text import Samples, value
-from tests.test_exporter_live import FAST_REFLECTOR, KUBE_ONLY, Harness, now, phase_of, seed_hourly
+from tests.test_exporter_live import KUBE_ONLY, Harness, now, phase_of, seed_hourly, serving
 from tests.test_status_page import DemoExporter, demo_exporter, parse_tables
-from velero_exporter.app import Exporter, Options
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.scenarios.volumes import STALLED_BACKUP
 
@@ -27,17 +26,8 @@ UPLOAD = {"kind": "DataUpload", "operation": "hourly-hot-1-a1b2c", "backup": "ho
 async def running(tmp_path: Path, api: FaultyKubeAPI, seed: Callable[[FaultyKubeAPI], None]) -> AsyncIterator[Harness]:
     await api.start()
     seed(api)
-    options = Options(
-        listen_host="127.0.0.1",
-        listen_port=0,
-        kubeconfig=str(api.write_kubeconfig(tmp_path / "kubeconfig")),
-        reflector_options=FAST_REFLECTOR,
-    )
-    try:
-        async with Exporter(KUBE_ONLY, options) as exporter, aiohttp.ClientSession() as http:
-            yield Harness(api, exporter, http)
-    finally:
-        await api.stop()
+    async for h in serving(tmp_path, api, KUBE_ONLY):
+        yield h
 
 
 def seed_volumes(api: FaultyKubeAPI) -> None:

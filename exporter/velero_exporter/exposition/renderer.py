@@ -95,6 +95,7 @@ class Renderer:
         telemetry_path: str = "/metrics",
         retry_initial: float = 1.0,
         retry_max: float = 60.0,
+        rng: random.Random | None = None,
     ) -> None:
         """`ready` says whether the store holds complete objects (the sources' first lists have ended); a
         payload rendered from them is marked ready, which /readyz answers. A change of the sources' health alone
@@ -114,7 +115,7 @@ class Renderer:
         self._cached: _Cached | None = None
         self._status_page: str | None = None  # the last good one
         self._seen_errors: set[tuple[str, str]] = set()
-        self._retry = Backoff(retry_initial, retry_max, random.Random(), reset_after=4 * retry_max)
+        self._retry = Backoff(retry_initial, retry_max, rng or random.Random(), reset_after=4 * retry_max)
         self._coverage: _Coverage | None = None
         # Held across renders: results and encoded lines of unchanged namespaces and claims are reused.
         self._coverage_memo = CoverageMemo()

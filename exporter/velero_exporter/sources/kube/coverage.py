@@ -115,10 +115,10 @@ class CoverageSource:
 
     async def run(self) -> None:
         health = self._store.health
-        parts = (*(health.resource(r.plural) for r in RESOURCES), health.resource(POLICIES))
+        resources = {r.plural: health.resource(r.plural) for r in RESOURCES}
         # Up when every kind's list and watch and the policies' reads are: each change of their health is one.
-        source_health = health.source(SOURCE, parts=parts)
-        log.info("source=coverage resources=%s", ",".join(r.plural for r in RESOURCES))
+        source_health = health.source(SOURCE, parts=(*resources.values(), health.resource(POLICIES)))
+        log.info("source=coverage resources=%s", ",".join(resources))
         async with asyncio.TaskGroup() as group:
             for resource in RESOURCES:
                 reflector = Reflector(
@@ -131,7 +131,7 @@ class CoverageSource:
                         resource.key,
                         max_value_bytes=self._max_value_bytes,
                     ),
-                    health.resource(resource.plural),
+                    resources[resource.plural],
                     source_health,
                     group_version_path=CORE,
                     **self._options,
