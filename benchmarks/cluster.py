@@ -13,7 +13,7 @@ from typing import Any
 
 from velero_exporter.sandbox import cluster_objects as k
 from velero_exporter.sandbox import objects
-from velero_exporter.sandbox.story import TIER_LABEL
+from velero_exporter.sandbox.plan import TIER_LABEL
 
 Obj = dict[str, Any]
 DAY = 86400.0

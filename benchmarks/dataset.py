@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from velero_exporter.sandbox import objects
-from velero_exporter.sandbox.story import SCHEDULES, TIER_LABEL, run_name
+from velero_exporter.sandbox.objects import run_name
+from velero_exporter.sandbox.plan import SCHEDULES, TIER_LABEL
 
 Obj = dict[str, Any]
 HOUR = 3600.0

@@ -45,9 +45,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from benchmarks.run import machine, mib, proc_status
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.demo import running_sandbox
 from velero_exporter.sandbox.fleet import DR, DR_CONFIG, PRIMARY
 from velero_exporter.sandbox.monitoring import Process, backfill, free_port, query, running_prometheus
+from velero_exporter.sandbox.story import DEMO_CONFIG
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RULE_FILE = ROOT / "rules" / "velero-exporter.rules.yml"
@@ -74,8 +75,9 @@ async def capture_payloads() -> Payloads:
         aiohttp.ClientSession() as http,
         contextlib.AsyncExitStack() as stack,
     ):
+        assert sandbox.dr is not None
         texts = []
-        for config, kubeconfig in ((DEMO_CONFIG, sandbox.kubeconfig), (DR_CONFIG, sandbox.dr_kubeconfig)):
+        for config, kubeconfig in ((DEMO_CONFIG, sandbox.kubeconfig), (DR_CONFIG, sandbox.dr.kubeconfig)):
             options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(kubeconfig))
             exporter = await stack.enter_async_context(Exporter(load_config(config), options))
             deadline = time.monotonic() + 120
@@ -160,13 +162,8 @@ def history(bodies: dict[str, bytes], start: float, end: float, step: float) -> 
 @contextlib.asynccontextmanager
 async def agent(address: str, clusters: Sequence[str], remote_write: str, interval: str) -> AsyncIterator[Process]:
     """The real Prometheus agent scraping every cluster's payload, each target with its cluster label."""
-    groups = [
-        {"targets": [address], "labels": {"cluster": c, "instance": c, "__metrics_path__": f"/metrics/{c}"}}
-        for c in clusters
-    ]
-    async with running_prometheus(
-        [], agent=True, scrape_interval=interval, remote_write=remote_write, target_groups=groups
-    ) as proc:
+    targets = [(address, {"cluster": c, "instance": c, "__metrics_path__": f"/metrics/{c}"}) for c in clusters]
+    async with running_prometheus(targets, agent=True, scrape_interval=interval, remote_write=remote_write) as proc:
         yield proc
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.scenario_run import Run, run_every_scenario
+
 # A closed port on loopback: an AWS call that no sandbox redirected fails at once, and says so.
 NOWHERE = "http://127.0.0.1:9"
 
@@ -18,3 +20,9 @@ def no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="session")
+def scenario_run() -> Run:
+    """Every scenario, run once end to end (tests/scenario_run.py), for the end-to-end and dashboard tests."""
+    return run_every_scenario()

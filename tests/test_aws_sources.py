@@ -1,6 +1,6 @@
 """The AWS sources against moto in server mode, over HTTP, through the fault proxy that counts every call.
 
-The fixture lays out buckets as Velero does (sandbox/aws_story.py) and snapshots in two regions (DR copies made
+The fixture lays out buckets as Velero does (sandbox/cloud.py) and snapshots in two regions (DR copies made
 with CopySnapshot and copied tags); every expected value is what the fixture implies.
 """
 
@@ -25,7 +25,7 @@ from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import AwsConfig, BucketSettings, Config, ExtraBucket, RegionSettings
 from velero_exporter.exposition.payload import TEXT, Exposition
 from velero_exporter.exposition.renderer import Renderer
-from velero_exporter.sandbox import aws_story
+from velero_exporter.sandbox import cloud
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
@@ -59,21 +59,21 @@ ADHOC = backup("adhoc-x", None, None, NOW - 3 * H, storage_location="secondary",
 # In the DR bucket only: a backup this cluster does not hold; its tier comes from its velero-backup.json.
 DR_ONLY = backup("dr-only-1", "monthly-dr", "dr", NOW - 40 * D, items_backed_up=60)
 RESTORE = o.restore("r1", backup_name="hot-1", started=NOW - H, completed=NOW - H + 60)
-KOPIA = aws_story.kopia_repository(blobs=3, blob_bytes=1000)
+KOPIA = cloud.kopia_repository(blobs=3, blob_bytes=1000)
 RESTIC = {"config": bytes(100), "data/ab/abcdef": bytes(5000)}
 STRAY = {"notes/readme.txt": b"kept by hand"}
 
 # full-1's folder is gone from the primary bucket (a lifecycle rule shorter than its TTL).
 PRIMARY_KEYS = {
     # In the order the backups ended, as Velero uploads them (an upload that spans a second keeps that order).
-    **aws_story.layout(
+    **cloud.layout(
         [CRIT_1, HOT_1, HOT_2, CRIT_2], [RESTORE], {"kopia/kailash-app": KOPIA, "restic/monitoring": RESTIC}
     ),
     **STRAY,
 }
-SECONDARY_KEYS = aws_story.layout([ADHOC], prefix="cluster-b")
-TERTIARY_KEYS = aws_story.layout([], prefix="cluster-c")
-DR_KEYS = aws_story.layout([DR_ONLY, CRIT_1])
+SECONDARY_KEYS = cloud.layout([ADHOC], prefix="cluster-b")
+TERTIARY_KEYS = cloud.layout([], prefix="cluster-c")
+DR_KEYS = cloud.layout([DR_ONLY, CRIT_1])
 
 
 def size(keys: dict[str, bytes], start: str = "", exclude: tuple[str, ...] = ()) -> tuple[int, int]:
@@ -139,19 +139,19 @@ def lay_out(moto: MotoServer) -> dict[str, dict[str, list[str]]]:
         {k: v for k, v in keys.items() if k.startswith(f"backups/{name}/")}
         for keys, name in ((PRIMARY_KEYS, "crit-2"), (DR_KEYS, "crit-1"))
     )
-    aws_story.upload(s3, PRIMARY, {k: v for k, v in PRIMARY_KEYS.items() if k not in newest}, region="us-east-1")
-    aws_story.upload(dr_s3, DR, {k: v for k, v in DR_KEYS.items() if k not in newest_dr}, region="us-west-2")
+    cloud.upload(s3, PRIMARY, {k: v for k, v in PRIMARY_KEYS.items() if k not in newest}, region="us-east-1")
+    cloud.upload(dr_s3, DR, {k: v for k, v in DR_KEYS.items() if k not in newest_dr}, region="us-west-2")
     time.sleep(1.1)
-    aws_story.put_objects(s3, PRIMARY, newest)
-    aws_story.put_objects(dr_s3, DR, newest_dr)
-    aws_story.upload(s3, SHARED, {**SECONDARY_KEYS, **TERTIARY_KEYS}, region="us-east-1")
+    cloud.put_objects(s3, PRIMARY, newest)
+    cloud.put_objects(dr_s3, DR, newest_dr)
+    cloud.upload(s3, SHARED, {**SECONDARY_KEYS, **TERTIARY_KEYS}, region="us-east-1")
     east, west = moto.client("ec2", "us-east-1"), moto.client("ec2", "us-west-2")
-    taken = aws_story.take_snapshots(east, [CRIT_1], per_backup=2, encrypted=True)
-    taken |= aws_story.take_snapshots(east, [FULL_1])
+    taken = cloud.take_snapshots(east, [CRIT_1], per_backup=2, encrypted=True)
+    taken |= cloud.take_snapshots(east, [FULL_1])
     # A snapshot of a backup the cluster no longer holds: its point in time is its own StartTime.
     gone = backup("gone-backup", None, "hot", NOW - 10 * D)
-    taken |= aws_story.take_snapshots(east, [gone])
-    copies = aws_story.copy_snapshots(east, west, taken["full-1"])
+    taken |= cloud.take_snapshots(east, [gone])
+    copies = cloud.copy_snapshots(east, west, taken["full-1"])
     # A copy tool that drops the tags: the filter cannot see it as Velero's.
     west.copy_snapshot(SourceSnapshotId=taken["crit-1"][0], SourceRegion="us-east-1")
     day = dt.datetime.fromtimestamp(NOW, dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -339,11 +339,11 @@ async def test_cloudwatch_mode_sums_the_newest_day_of_every_storage_type(peers: 
 
 async def test_versioned_bucket_counts_current_versions_unless_asked(peers: Peers) -> None:
     s3 = peers.moto.client("s3")
-    aws_story.upload(s3, "versioned-backups", aws_story.layout([HOT_1]), region="us-east-1", versioned=True)
+    cloud.upload(s3, "versioned-backups", cloud.layout([HOT_1]), region="us-east-1", versioned=True)
     json_key = "backups/hot-1/velero-backup.json"
     s3.put_object(Bucket="versioned-backups", Key=json_key, Body=b"{}")  # the old version becomes noncurrent
-    current = {**aws_story.layout([HOT_1]), json_key: b"{}"}
-    everything = size(current)[0] + len(aws_story.layout([HOT_1])[json_key])
+    current = {**cloud.layout([HOT_1]), json_key: b"{}"}
+    everything = size(current)[0] + len(cloud.layout([HOT_1])[json_key])
     locations = [o.storage_location("v", bucket="versioned-backups")]
     for include, expected in ((False, (size(current)[0], len(current))), (True, (everything, len(current) + 1))):
         settings = (("v", BucketSettings(include_noncurrent=include)),)
@@ -405,12 +405,12 @@ async def test_steady_state_lists_in_proportion_to_new_backups_not_objects(peers
     runs = [backup(f"hourly-{i:05d}", "hourly-hot", "hot", NOW - (count - i) * H) for i in range(count)]
 
     def folder(b: o.Obj) -> dict[str, bytes]:
-        name = aws_story.name_of(b)
-        files = aws_story.backup_folder(b)
+        name = o.name_of(b)
+        files = cloud.backup_folder(b)
         return {f"backups/{name}/{f}": files[f] for f in ("velero-backup.json", f"{name}.tar.gz")}
 
     keys = {k: v for b in runs for k, v in folder(b).items()}
-    aws_story.upload(peers.moto.client("s3"), bucket, keys, region="us-east-1")
+    cloud.upload(peers.moto.client("s3"), bucket, keys, region="us-east-1")
     objs = {"backups": runs, "backupstoragelocations": [o.storage_location("big", bucket=bucket)]}
     rig = Rig(config(extra_buckets=(), extra_regions=()), objs)
 
@@ -426,7 +426,7 @@ async def test_steady_state_lists_in_proportion_to_new_backups_not_objects(peers
     assert lists(peers.proxy, bucket) == 1 + 2  # nothing new: the root and the folder names
 
     new = backup("hourly-new", "hourly-hot", "hot", NOW)
-    aws_story.put_objects(peers.moto.client("s3"), bucket, folder(new))
+    cloud.put_objects(peers.moto.client("s3"), bucket, folder(new))
     rig.store.backups.put("hourly-new", RESOURCES[0].parse(new).record)
     peers.proxy.reset_calls()
     samples = await rig.refresh("buckets")
@@ -579,6 +579,18 @@ async def test_missing_credentials_report_no_credentials_then_recover(
     assert value(samples, "velero_bucket_size_bytes", **where("default", PRIMARY)) == size(PRIMARY_KEYS)[0]
 
 
+async def test_a_source_with_nothing_to_measure_is_up(peers: Peers) -> None:
+    """A cluster without VolumeSnapshotLocations (file-system or CSI backups only) has no region to look at: the
+    snapshots source is healthy, not down forever (found by the bucket-gone scenario, whose snapshots source
+    paged)."""
+    objs = kube_objects()
+    objs["volumesnapshotlocations"] = []
+    rig = Rig(config(extra_regions=()), objs)
+    samples = await rig.refresh("snapshots")
+    assert value(samples, "velero_exporter_source_up", source="snapshots") == 1
+    assert not series(samples, "velero_exporter_target_up")
+
+
 async def test_a_target_that_goes_leaves_no_series(peers: Peers) -> None:
     objs = kube_objects()
     rig = Rig(config(), objs)
@@ -704,8 +716,8 @@ def set_up_posture(moto: MotoServer) -> None:
     to the DR bucket. The DR bucket: none of it (never versioned, no encryption, no block, no rules). The shared
     bucket: versioning suspended, a rule on cluster-b's backups only. The vault: Object Lock in governance mode."""
     s3 = moto.client("s3")
-    aws_story.set_up_bucket(
-        s3, PRIMARY, aws_story.BucketSetup(encryption="aws:kms", replicate_to=DR, expire_backups_after_days=None)
+    cloud.set_up_bucket(
+        s3, PRIMARY, cloud.BucketSetup(encryption="aws:kms", replicate_to=DR, expire_backups_after_days=None)
     )
     rules = [
         {"ID": "all", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 60}},
@@ -720,7 +732,7 @@ def set_up_posture(moto: MotoServer) -> None:
     only_b = {"ID": "b", "Filter": {"Prefix": "cluster-b/backups/"}, "Status": "Enabled", "Expiration": {"Days": 10}}
     s3.put_bucket_lifecycle_configuration(Bucket=SHARED, LifecycleConfiguration={"Rules": [only_b]})
     s3.create_bucket(Bucket=VAULT)
-    aws_story.set_up_bucket(s3, VAULT, aws_story.SEED_SETUP)
+    cloud.set_up_bucket(s3, VAULT, cloud.SEED_SETUP)
     create_archive(moto)
     lock = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 1}}}
     s3.put_object_lock_configuration(Bucket=VAULT, ObjectLockConfiguration=lock)
@@ -825,7 +837,7 @@ async def test_a_bucket_that_denies_the_posture_calls_reports_forbidden_and_keep
 
 async def test_replicas_declared_or_found_miss_the_folders_absent_from_them_at_no_extra_call(peers: Peers) -> None:
     set_up_posture(peers.moto)
-    aws_story.put_objects(peers.moto.client("s3"), VAULT, {k: v for k, v in PRIMARY_KEYS.items() if "hot-1/" in k})
+    cloud.put_objects(peers.moto.client("s3"), VAULT, {k: v for k, v in PRIMARY_KEYS.items() if "hot-1/" in k})
     grace0 = posture_config(replica_grace=0.0)
     rig = Rig(grace0, kube_objects())
     samples = await rig.refresh("buckets", "posture")  # posture finds the replication; listings are then kept

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from tests.metrics_text import Samples, series, value
 from tests.test_exporter_live import Harness, serving
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
 from velero_exporter.sandbox import cluster_objects as k
-from velero_exporter.sandbox.cluster_story import NEW_NAMESPACE, PLATFORM_NAMESPACES, VOLUME_POLICY
-from velero_exporter.sandbox.demo import DEMO_CONFIG, start_sandbox_api
-from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.cluster_story import PLATFORM_NAMESPACES, VOLUME_POLICY
+from velero_exporter.sandbox.scenarios.coverage import NEW_NAMESPACE
+from velero_exporter.sandbox.story import DEMO, DEMO_CONFIG
 from velero_exporter.sources.kube.source import RESOURCES as VELERO_RESOURCES
 
 DEADLINE = 30.0
@@ -40,10 +41,19 @@ def demo_config(*, coverage: bool = True) -> Config:
     )
 
 
+async def demo_api(now: float) -> FaultyKubeAPI:
+    """The demo's cluster (sandbox/story.py) in the fake API: its Kubernetes objects only, the AWS sources are off."""
+    api = FaultyKubeAPI(namespace="velero")
+    await api.start()
+    for obj in DEMO.build(now).objects.values():
+        api.create(obj)
+    return api
+
+
 async def harness_for(
-    tmp_path: Path, config: Config, seed: Callable[[FakeKubeAPI], None] | None = None
+    tmp_path: Path, config: Config, seed: Callable[[FaultyKubeAPI], None] | None = None
 ) -> AsyncIterator[Harness]:
-    api = await start_sandbox_api(time.time())
+    api = await demo_api(time.time())
     if seed is not None:
         seed(api)
     async for h in serving(tmp_path, api, config):
@@ -181,8 +191,8 @@ async def test_new_and_deleted_objects_follow(harness: Harness) -> None:
 
 
 async def test_a_policy_the_exporter_may_not_read_makes_its_volumes_unknown(tmp_path: Path) -> None:
-    def seed(api: FakeKubeAPI) -> None:
-        api.faults.forbid("configmaps")
+    def seed(api: FaultyKubeAPI) -> None:
+        api.forbidden.add("configmaps")
 
     async for h in harness_for(tmp_path, demo_config(), seed):
         samples = await h.until(
@@ -195,15 +205,15 @@ async def test_a_policy_the_exporter_may_not_read_makes_its_volumes_unknown(tmp_
         assert reasons[("kailash-app", "media")] == "unknown"
         assert reasons[(NEW_NAMESPACE, "reports-db-data")] == "namespace_not_selected"  # no tier selects it
         assert value(samples, "velero_coverage_pvcs", state="protected") == 3  # hot's fs-backup needs no policy
-        h.api.faults.allow("configmaps")
+        h.api.forbidden.discard("configmaps")
         await h.until(
             lambda s: unprotected_volumes(s).get(("monitoring", "grafana-data")) == "policy_skip", "the policy read"
         )
 
 
 async def test_a_cluster_kind_the_exporter_may_not_list_is_reported_and_nothing_is_said(tmp_path: Path) -> None:
-    def seed(api: FakeKubeAPI) -> None:
-        api.faults.forbid("pods")
+    def seed(api: FaultyKubeAPI) -> None:
+        api.forbidden.add("pods")
 
     async for h in harness_for(tmp_path, demo_config(), seed):
         samples = await h.until(

@@ -1,5 +1,6 @@
 """The Grafana dashboards: generated without drift, built to the conventions, and every panel query answered by a
-real Prometheus that scrapes the exporter running on the demo sandbox, with the values the sandbox's story implies.
+real Prometheus that scrapes the exporter of every scenario's cluster, with what each cluster holds
+(tests/panel_truth.py says what that is; tests/scenario_run.py asks the queries).
 
 Prometheus is the Debian package's binary (`prometheus`): a missing binary fails these tests rather than skipping
 them, since the panels are only proven by it.
@@ -7,28 +8,69 @@ them, since the panels are only proven by it.
 
 from __future__ import annotations
 
-import asyncio
+import fnmatch
 import json
 import re
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-import pytest_asyncio
 import yaml
 
-from velero_exporter.app import Exporter, Options
-from velero_exporter.config.file import load_config
+from tests.panel_truth import (
+    AGE_SLACK,
+    ANY,
+    BACKUP_OPERATION_METHODS,
+    EMPTY,
+    FINISHED,
+    PHASE_CODE,
+    PLURALS,
+    SCHEDULE_LABEL,
+    UNASSIGNED,
+    UNFINISHED,
+    Answer,
+    Facts,
+    Truth,
+    TruthOf,
+    Value,
+    ages,
+    expiration,
+    finished_at,
+    one,
+    per,
+    phase,
+    started,
+    ts,
+    ttl,
+)
+from tests.scenario_run import PanelKey, Run
+from velero_exporter import __version__
+from velero_exporter.config.durations import parse_duration
 from velero_exporter.mixin import dashboards as generate
-from velero_exporter.sandbox.aws_story import backup_folder
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
-from velero_exporter.sandbox.monitoring import query, running_prometheus
-from velero_exporter.sandbox.story import story
-from velero_exporter.sandbox.volume_story import STALLED_BACKUP, STALLED_FOR, VOLUMES
+from velero_exporter.mixin.config import DEFAULT as MIXIN
+from velero_exporter.sandbox.cloud import BucketSetup
+from velero_exporter.sandbox.cluster_objects import EBS_CSI
+from velero_exporter.sandbox.objects import Obj, name_of
+from velero_exporter.sandbox.scenarios import all_scenarios
+from velero_exporter.sandbox.world import Snapshot
+from velero_exporter.sources.cluster_parsing import VOLUMES_TO_EXCLUDE as EXCLUDES_ANNOTATION
+from velero_exporter.sources.kube.coverage import POLICIES as POLICY_RESOURCE
+from velero_exporter.sources.kube.coverage import RESOURCES as CLUSTER_RESOURCES
+from velero_exporter.sources.kube.source import RESOURCES as VELERO_RESOURCES
+from velero_exporter.state.aws_records import PREFIX_KINDS
+from velero_exporter.state.coverage_records import COVERAGE_ANNOTATION
+from velero_exporter.state.vocabulary import (
+    BACKUP_NAME_LABEL,
+    ERROR_KINDS,
+    PROBLEMS,
+    RENDER_STAGES,
+    RESTORE_NAME_LABEL,
+    VALIDATION_ANNOTATION,
+)
+from velero_exporter.velero.cron import CronError, parse_cron
+from velero_exporter.velero.duration import go_duration_seconds
+from velero_exporter.velero.labels import label_value
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_DIR = ROOT / "dashboards"
@@ -218,417 +260,1324 @@ def test_docs_list_every_panel_with_its_id() -> None:
         assert f"| {panel['id']} | {panel['title']} |" in docs
 
 
-# --- every query against a real Prometheus scraping the sandbox ------------------------------------------
+# --- every panel against the truth of every scenario's cluster ---------------------------------------------------
+#
+# tests/scenario_run.py asks every panel query of every cluster (Grafana's `cluster` variable at that cluster, the
+# tier detail's `tier` at every tier at once: its queries keep the tier label) when every scenario is in trouble.
+# Each panel query's answer must be what the cluster's World and declared alerts imply (tests/panel_truth.py).
 
-# Panels that legitimately show nothing in the sandbox, with the reason. The test still runs their queries.
-VELERO_OWN = "reads Velero's own metrics (its server's /metrics); the sandbox runs no Velero server"
-EXPECTED_EMPTY: dict[str, str] = {
-    "Backup outcomes (Velero's counters)": VELERO_OWN,
-    "Backup duration p50 and p95 (Velero's histogram)": VELERO_OWN,
-    "Backup duration p95 (Velero's histogram)": VELERO_OWN,
-    "Backups being deleted": "the story deletes nothing (tests/test_e2e_fidelity.py holds a stuck deletion)",
-    # The fleet dashboard's DR and absence panels: tests/test_fleet.py checks them on the two-cluster sandbox.
-    "DR pairs and their lag": "the sandbox is one cluster, a primary: it has no DR cluster",
-    "DR lag over time": "the sandbox is one cluster, a primary: it has no DR cluster",
-    "Clusters whose exporter is absent": "the sandbox's exporter keeps reporting",
+BOARDS = {
+    "overview": "velero-overview.json",
+    "tier": "velero-tier-detail.json",
+    "health": "velero-exporter-health.json",
+    "fleet": "velero-fleet.json",
 }
-AWS_PANELS = (
-    "Bucket size",
-    "Bucket growth per day",
-    "Storage per tier and bucket",
-    "Storage by Velero folder",
-    "Newest backup in each bucket",
-    "Completed backups missing from their bucket",
-    "Snapshot freshness per region",
-    "Snapshots by state per region",
-    "Tier storage per bucket",
-    "Bucket posture",
-    "Lifecycle expiration against retention",
-    "DR replicas",
-    "Snapshot encryption and locks",
-    "AWS accounts",
-)
-SOURCES = ("kube", "buckets", "repositories", "snapshots", "posture", "accounts")
-TIER_UNDER_TEST = "critical"  # has schedules, a failed backup, snapshots and restores: every tier panel has data
+SOURCES_AWS = ("accounts", "buckets", "posture", "repositories", "snapshots")
 
 
-@dataclass
-class Sandbox:
-    prometheus: str
-    metrics: str
-    expected_empty: dict[str, str]
+def _sources(f: Facts) -> list[str]:
+    return ["kube", *(SOURCES_AWS if f.aws else ()), *(["coverage"] if f.config.coverage.enabled else [])]
 
 
-async def _until(check: Any, what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def sandbox() -> AsyncIterator[Sandbox]:
-    async with running_sandbox(time.time()) as world:
-        options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(world.kubeconfig), namespace="velero")
-        async with Exporter(load_config(DEMO_CONFIG), options) as exporter, aiohttp.ClientSession() as http:
-            metrics = ""
-
-            async def rendered() -> bool:
-                nonlocal metrics
-                async with http.get(f"{exporter.url}/metrics") as resp:
-                    metrics = await resp.text()
-                up = re.findall(r"^velero_exporter_source_up\{[^}]*\} 1(?:\.0)?$", metrics, re.M)
-                return resp.status == 200 and len(up) == len(SOURCES)
-
-            await _until(rendered, f"every source's first refresh ({', '.join(SOURCES)})")
-            target = exporter.url.removeprefix("http://")
-            async with running_prometheus(
-                [target], [RULE_FILE], scrape_interval="1s", evaluation_interval="1s"
-            ) as prometheus:
-
-                async def ready() -> bool:
-                    compliant = await query(prometheus.url, "velero:tier_rpo_compliant")
-                    rates = await query(prometheus.url, "rate(velero_exporter_source_errors_total[1m])")
-                    restores = await query(prometheus.url, "velero:tier_last_restore_success_timestamp_seconds")
-                    return len(compliant) == 5 and bool(rates) and bool(restores)
-
-                await _until(ready, "the recording rules and two scrapes")
-                await rendered()  # what Prometheus scrapes now
-                yield Sandbox(prometheus.url, metrics, dict(EXPECTED_EMPTY))
-
-
-def substitute(expr: str, tier: str = TIER_UNDER_TEST) -> str:
-    """What Grafana sends for the dashboards' variables (the cluster variable at "All")."""
-    values = {
-        "__rate_interval": "1m",
-        "__range": "1h",
-        "__interval": "15s",
-        "cluster": ".*",
-        "tier": tier,
+def _ever_up(f: Facts) -> list[str]:
+    """The sources that have had a success: all but an AWS source down from the start (a trouble's change, not a
+    later one). The kube source's success is any list's: one resource forbidden leaves the others'."""
+    never = {
+        a["source"]
+        for trouble in f.scenario.troubles
+        if trouble.change is not None
+        for a in (dict(alert.labels) for alert in trouble.alerts if alert.name == "VeleroExporterSourceDown")
     }
-    for name, value in values.items():
-        expr = expr.replace("${" + name + "}", value)
-        expr = re.sub(rf"\${name}\b", value, expr)
-    assert "$" not in expr, f"unsubstituted variable in {expr}"
-    return expr
+    return [s for s in _sources(f) if s == "kube" or s not in never]
 
 
-def _targets() -> list[tuple[str, str, str, str]]:
-    return [
-        (name, panel["title"], target["refId"], target["expr"])
-        for name, panel in _all_panels()
-        for target in panel["targets"]
-    ]
+def _down(f: Facts) -> set[str]:
+    return {a["source"] for a in f.alerts("VeleroExporterSourceDown")}
 
 
-def _panel_ids() -> list[tuple[str, int, str]]:
-    return [(name, panel["id"], panel["title"]) for name, panel in _all_panels()]
+def _newest_success(f: Facts) -> Truth:
+    done = [finished_at(b) for b in f.backups if phase(b) == "Completed"]
+    return one(f.at - max(done), AGE_SLACK) if done else EMPTY
 
 
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-@pytest.mark.parametrize(("name", "pid", "title"), _panel_ids(), ids=[f"{n}:{t}" for n, _, t in _panel_ids()])
-async def test_every_panel_query_runs_and_has_data(sandbox: Sandbox, name: str, pid: int, title: str) -> None:
-    (panel,) = [p for p in _panels(DASHBOARDS[name]) if p["id"] == pid]
-    answers = [await query(sandbox.prometheus, substitute(t["expr"])) for t in panel["targets"]]
-    if title in sandbox.expected_empty:
-        return  # it ran without an error; no data is expected (see EXPECTED_EMPTY for why)
-    empty = [t["refId"] for t, answer in zip(panel["targets"], answers, strict=True) if not answer]
-    if panel["type"] == "table" and len(panel["targets"]) > 1:
-        # A table's column may be empty where the sandbox has no such value (a location never synced); the
-        # table as a whole must have rows.
-        assert len(empty) < len(panel["targets"]), f"{title}: every column is empty"
-    else:
-        assert not empty, f"{title}: no data for {empty}"
+def _recovery_point_ages(f: Facts, *, unassigned: bool = False) -> Truth:
+    """Per configured tier; with `unassigned`, the backups of no tier too (the tier detail asked for every tier)."""
+    tiers = [*f.tiers, UNASSIGNED] if unassigned else f.tiers
+    points = {t: started(rp) for t in tiers if (rp := f.recovery_point(t)) is not None}
+    return ages("tier", points, f.at)
 
 
-def test_expected_empty_names_real_panels() -> None:
-    titles = {panel["title"] for _, panel in _all_panels()}
-    assert set(EXPECTED_EMPTY) <= titles
-    assert set(AWS_PANELS) <= titles
+def _rpo_met(f: Facts) -> Truth:
+    violated = {a["tier"] for a in f.alerts("RPOViolation")}
+    return per("tier", {t: 0.0 if t in violated else 1.0 for t in f.tiers})
 
 
-async def _column_series(sandbox: Sandbox, panel: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """One column of a table panel (the query whose override names it): its series."""
-    field = next(
-        o["matcher"]["options"]
-        for o in panel["fieldConfig"]["overrides"]
-        if {"id": "displayName", "value": name} in o["properties"]
+def _schedules_with_runs(f: Facts) -> dict[str, Obj]:
+    return {s: b for s in f.schedules if (b := f.newest_finished(s)) is not None}
+
+
+def _worst_phase(f: Facts) -> Truth:
+    worst: dict[str, float] = {}
+    for schedule, newest in _schedules_with_runs(f).items():
+        tier = f.schedule_tier(schedule)
+        worst[tier] = max(worst.get(tier, 0.0), float(PHASE_CODE[phase(newest)]))
+    return per("tier", worst)
+
+
+def _restore_durations(f: Facts) -> dict[tuple[str, str], float]:
+    return {k: finished_at(r) - started(r) for k, r in f.newest_restores().items()}
+
+
+def _tier_restore_took(f: Facts) -> Truth:
+    took: dict[str, float] = {}
+    for (tier, _), seconds in _restore_durations(f).items():
+        took[tier] = max(took.get(tier, 0.0), seconds)
+    return per("tier", took)
+
+
+def _tier_rto_met(f: Facts) -> Truth:
+    rto = f.objective("rto")
+    took = _tier_restore_took(f).values
+    return per("tier", {tier: float(v is not None and v <= rto[tier]) for (tier,), v in took.items()})
+
+
+def _last_good_restore(f: Facts, *, never: bool) -> Truth:
+    good = f.last_good_restore()
+    values = {t: f.at - good[t] for t in f.tiers if t in good}
+    if never:
+        values.update({t: -1.0 for t in f.tiers if t not in good})
+    return Truth(("tier",), {(t,): v for t, v in values.items()}, AGE_SLACK)
+
+
+def _failing(f: Facts) -> list[dict[str, str]]:
+    return [a for a in f.alerts("VeleroBackupFailure") if "schedule" in a]
+
+
+def _failing_column(f: Facts, value: Callable[[str], float | None]) -> Truth:
+    values = {(a["phase"], a["schedule"], a["tier"]): value(a["schedule"]) for a in _failing(f)}
+    return per("phase, schedule, tier", {k: v for k, v in values.items() if v is not None}, AGE_SLACK)
+
+
+def _last(f: Facts, schedule: str, phases: tuple[str, ...]) -> Obj | None:
+    runs = [b for b in f.runs(schedule) if phase(b) in phases]
+    return max(runs, key=finished_at, default=None)
+
+
+def _age_of_last(f: Facts, schedule: str, phases: tuple[str, ...]) -> float | None:
+    last = _last(f, schedule, phases)
+    return f.at - finished_at(last) if last is not None else None
+
+
+def _newest_field(f: Facts, schedule: str, status: str) -> float | None:
+    newest = f.newest_finished(schedule)
+    return _status(newest, status) if newest is not None else None
+
+
+def _success_ratio(f: Facts) -> Truth:
+    finished: dict[str, int] = {}
+    completed: dict[str, int] = {}
+    for backup in f.backups:
+        if phase(backup) in FINISHED:
+            tier = f.tier(backup)
+            finished[tier] = finished.get(tier, 0) + 1
+            completed[tier] = completed.get(tier, 0) + (phase(backup) == "Completed")
+    return per("tier", {t: completed[t] / n for t, n in finished.items()})
+
+
+def _durations(f: Facts) -> dict[str, float]:
+    return {s: finished_at(b) - started(b) for s, b in _schedules_with_runs(f).items()}
+
+
+def _locations(f: Facts) -> list[Obj]:
+    return f.objects("BackupStorageLocation")
+
+
+def _location_status(f: Facts, field: str) -> Truth:
+    times = {name_of(b): t for b in _locations(f) if (t := ts(b.get("status", {}).get(field))) is not None}
+    return ages("location", times, f.at)
+
+
+def _restore_table(f: Facts, value: Callable[[tuple[str, str], Obj], float], within: float = 0.0) -> Truth:
+    return per("tier, schedule", {k: value(k, r) for k, r in f.newest_restores().items()}, within)
+
+
+def _restores_by(f: Facts, keys: Callable[[Obj], tuple[str, ...]], names: str) -> Truth:
+    counts: dict[tuple[str, ...], float] = {}
+    for restore in f.objects("Restore"):
+        key = keys(restore)
+        counts[key] = counts.get(key, 0.0) + 1
+    return per(names, counts)
+
+
+def _per_schedule_of_tier(f: Facts, value: Callable[[str], float | None], within: float = 0.0) -> Truth:
+    """A tier-detail schedule table's column: per schedule that has a Schedule object, with its tier and cron."""
+    values = {}
+    for name, schedule in f.schedules.items():
+        v = value(name)
+        if v is not None:
+            values[name, f.schedule_tier(name), schedule["spec"]["schedule"]] = v
+    return per("schedule, tier, cron", values, within)
+
+
+# -- AWS
+
+
+def _aws(truth: Callable[[Facts], Truth]) -> TruthOf:
+    """The truth of an AWS panel: nothing where the AWS sources are off."""
+    return lambda f: truth(f) if f.aws else EMPTY
+
+
+def _where(f: Facts) -> dict[str, tuple[str, str, str]]:
+    """location -> (location, bucket, region), for the measured buckets."""
+    return {location: (location, bucket, region) for location, (bucket, region, _) in f.measured_buckets().items()}
+
+
+def _keys_of(f: Facts, location: str) -> dict[str, bytes]:
+    bucket, _, prefix = f.measured_buckets()[location]
+    root = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    return {k.removeprefix(root): v for k, v in f.world.buckets[bucket].keys.items() if k.startswith(root)}
+
+
+def _bucket_sizes(f: Facts) -> Truth:
+    sizes = {where: float(sum(map(len, _keys_of(f, location).values()))) for location, where in _where(f).items()}
+    return per("location, bucket, region", sizes)
+
+
+def _manifests(f: Facts, location: str) -> list[Obj]:
+    """The velero-backup.json of each backup folder, in the order the folders were written."""
+    return [json.loads(v) for k, v in _keys_of(f, location).items() if k.endswith("/velero-backup.json")]
+
+
+def _tier_sizes(f: Facts) -> Truth:
+    """Per bucket and tier (every configured tier, and unassigned), the bytes of the tier's backup folders."""
+    sizes: dict[tuple[str, ...], float] = {}
+    for location, where in _where(f).items():
+        sizes |= {(*where, tier): 0.0 for tier in (*f.tiers, UNASSIGNED)}
+        keys = _keys_of(f, location)
+        for manifest in _manifests(f, location):
+            folder = f"backups/{name_of(manifest)}/"
+            size = sum(len(v) for k, v in keys.items() if k.startswith(folder))
+            key = (*where, f.tier(manifest))
+            sizes[key] = sizes.get(key, 0.0) + size
+    return per("location, bucket, region, tier", sizes)
+
+
+def _folder_sizes(f: Facts) -> Truth:
+    """Per bucket and Velero folder kind (every kind), the bytes under it."""
+    sizes: dict[tuple[str, ...], float] = {}
+    for location, where in _where(f).items():
+        sizes |= {(*where, kind): 0.0 for kind in PREFIX_KINDS}
+        for key, data in _keys_of(f, location).items():
+            top = key.split("/", 1)[0] if "/" in key else ""
+            kind = top if top in ("backups", "restores", "kopia", "restic") else "other"
+            sizes[(*where, kind)] = sizes.get((*where, kind), 0.0) + len(data)
+    return per("location, bucket, region, kind", sizes)
+
+
+def _bucket_recovery_points(f: Facts) -> Truth:
+    """The age of the start of the newest Completed backup in the bucket, its newest folder first
+    (sources/aws/buckets.py). The sandbox writes a World's folders in one go, each second's worth sharing their
+    LastModified, which the backups' start then orders: it is the Completed backup written last, or one started
+    later in the same second; between those two."""
+    points: dict[tuple[str, ...], Value] = {}
+    for location, where in _where(f).items():
+        completed = [m for m in _manifests(f, location) if phase(m) == "Completed"]
+        if completed:
+            written_last, newest = started(completed[-1]), max(map(started, completed))
+            points[where] = (f.at - newest, f.at - written_last)
+    return per("location, bucket, region", points, AGE_SLACK)
+
+
+def _missing_from_buckets(f: Facts) -> Truth:
+    measured = f.measured_buckets()
+    missing = {}
+    for bsl in _locations(f):
+        location = name_of(bsl)
+        if location not in measured:
+            continue
+        held = {name_of(m) for m in _manifests(f, location)}
+        completed = [
+            b for b in f.backups if phase(b) == "Completed" and b["spec"].get("storageLocation", "default") == location
+        ]
+        missing[_where(f)[location]] = float(sum(name_of(b) not in held for b in completed))
+    return per("location, bucket, region", missing)
+
+
+def _visible_snapshots(f: Facts) -> list[Snapshot]:
+    """The snapshots the exporter sees: in each region with the role the config gives it, or its own account."""
+    roles = {region: settings.role_arn or "" for region, settings in f.config.aws.regions}
+    return [s for s in f.world.snapshots if s.role == roles.get(s.region, "")]
+
+
+def _snapshots_by_tier(f: Facts) -> Iterator[tuple[tuple[str, str], Snapshot, Obj]]:
+    """(region, tier), snapshot and its backup, of the visible snapshots of backups the cluster holds."""
+    for snapshot in _visible_snapshots(f):
+        backup = f.world.objects.get(("Backup", snapshot.backup))
+        if backup is not None:
+            yield (snapshot.region, f.tier(backup)), snapshot, backup
+
+
+def _snapshot_points(f: Facts) -> Truth:
+    newest: dict[tuple[str, str], float] = {}
+    for key, _, backup in _snapshots_by_tier(f):
+        newest[key] = max(newest.get(key, 0.0), started(backup))
+    return ages("region, tier", newest, f.at)
+
+
+def _snapshot_states(f: Facts) -> Truth:
+    counts = {}
+    for region in _snapshot_regions(f):
+        visible = [s for s in _visible_snapshots(f) if s.region == region]
+        for state in ("pending", "completed", "error", "recoverable", "recovering"):
+            counts[region, state] = float(sum(s.state == state for s in visible))
+    return per("region, state", counts)
+
+
+def _snapshot_regions(f: Facts) -> set[str]:
+    vsl = {b["spec"]["config"]["region"] for b in f.objects("VolumeSnapshotLocation")}
+    return vsl | set(f.config.aws.extra_regions)
+
+
+# -- posture
+
+
+def _setup(f: Facts, location: str) -> BucketSetup:
+    bucket, _, _ = f.measured_buckets()[location]
+    return f.world.buckets[bucket].setup
+
+
+def _per_bucket(f: Facts, value: Callable[[BucketSetup], float | None]) -> Truth:
+    values = {where: v for location, where in _where(f).items() if (v := value(_setup(f, location))) is not None}
+    return per("location, bucket, region", values)
+
+
+def _replicas(f: Facts) -> dict[str, str]:
+    """replica location -> source location: declared (`replica_of`), or the destination of a measured bucket's
+    replication, unless Velero writes to it (a ReadWrite location)."""
+    measured = f.measured_buckets()
+    pairs = {e.name: e.replica_of for e in f.config.aws.extra_buckets if e.replica_of and e.name in measured}
+    for source, (bucket, _, _) in measured.items():
+        destination = f.world.buckets[bucket].setup.replicate_to
+        pairs.update({replica: source for replica, (b, _, _) in measured.items() if b == destination})
+    writable = {name_of(b) for b in _locations(f) if b["spec"].get("accessMode", "ReadWrite") == "ReadWrite"}
+    return {replica: source for replica, source in pairs.items() if replica not in writable}
+
+
+def _lock_required(f: Facts) -> Truth:
+    replicas = _replicas(f) if f.config.aws.require_dr_object_lock else {}
+    return per("location, bucket, region", {_where(f)[r]: 1.0 for r in replicas})
+
+
+def _lifecycles(f: Facts) -> dict[str, float]:
+    return {
+        location: float(days * 86400)
+        for location in _where(f)
+        if (days := _setup(f, location).expire_backups_after_days) is not None
+    }
+
+
+def _longest_retention(f: Facts) -> dict[str, float]:
+    retention = f.objective("retention")
+    stored = _tier_sizes(f).values
+    where = _where(f)
+    return {
+        location: max(
+            retention[tier]
+            for (*place, tier), size in stored.items()
+            if tuple(place) == where[location] and size > 0 and tier in retention
+        )
+        for location in _lifecycles(f)
+    }
+
+
+def _replica_missing(f: Facts) -> Truth:
+    measured = f.measured_buckets()
+    grace = f.config.aws.replica_grace
+    missing = {}
+    for replica, source in _replicas(f).items():
+        held = {name_of(m) for m in _manifests(f, replica)}
+        completed = [m for m in _manifests(f, source) if phase(m) == "Completed" and finished_at(m) < f.at - grace]
+        missing[measured[source][0], measured[replica][0]] = float(sum(name_of(m) not in held for m in completed))
+    return per("bucket, replica_bucket", missing)
+
+
+def _unencrypted(f: Facts) -> Truth:
+    counts: dict[tuple[str, str], float] = {}
+    for key, snapshot, _ in _snapshots_by_tier(f):
+        counts[key] = counts.get(key, 0.0) + (not snapshot.encrypted)
+    return per("region, tier", counts)
+
+
+def _account(role: str | None) -> str:
+    return role.split(":")[4] if role else PRIMARY_ACCOUNT
+
+
+def _accounts(f: Facts) -> Truth:
+    """The account each AWS target is read with: a bucket's (through its role), a region's (its role)."""
+    roles = {e.name: e.settings.role_arn for e in f.config.aws.extra_buckets}
+    targets = [name_of(b) for b in _locations(f) if b["spec"].get("provider") == "aws"] + list(roles)
+    info = {("buckets", target, _account(roles.get(target))): 1.0 for target in targets}
+    regions = dict(f.config.aws.regions)
+    for region in _snapshot_regions(f):
+        settings = regions.get(region)
+        info["snapshots", region, _account(settings.role_arn if settings else None)] = 1.0
+    return per("source, target, account_id", info)
+
+
+def _same_account(f: Facts) -> Truth:
+    if not f.config.aws.require_separate_dr_account:
+        return EMPTY
+    flagged = {(a["source"], a["target"]) for a in f.alerts("VeleroDRCopySameAccount")}
+    accounts = {(s, t): a for s, t, a in _accounts(f).values}
+    targets = [("buckets", r) for r in _replicas(f)] + [("snapshots", r) for r in f.config.aws.extra_regions]
+    return per("source, target, account_id", {(*t, accounts[t]): float(t in flagged) for t in targets})
+
+
+def _expires_in(f: Facts) -> Truth:
+    left = {}
+    for tier in f.tiers:
+        point = f.recovery_point(tier)
+        if point is not None and (expires := expiration(point)) is not None:
+            left[tier] = expires - f.at
+    return per("tier", left, AGE_SLACK)
+
+
+# -- the exporter's own health
+
+
+def _resources(f: Facts, value: Callable[[str], float]) -> Truth:
+    return per("resource", {r: value(r) for r in _kinds(f)})
+
+
+def _resource_up(f: Facts, resource: str) -> float:
+    return float(f.world.api_up and resource not in f.world.forbidden)
+
+
+def _objects_of(f: Facts, resource: str) -> float:
+    """What the exporter holds of the resource: of the cluster's pods only those with a claim, of the ConfigMaps
+    only the resource policies the Schedules name."""
+    if resource in f.world.forbidden:
+        return 0.0
+    held = f.objects(_kinds(f)[resource])
+    if resource == "pods":
+        held = [p for p in held if any("persistentVolumeClaim" in v for v in p["spec"]["volumes"])]
+    elif resource == "configmaps":
+        named = {s["spec"]["template"].get("resourcePolicy", {}).get("name") for s in f.schedules.values()}
+        held = [c for c in held if name_of(c) in named]
+    return float(len(held))
+
+
+def _kinds(f: Facts) -> dict[str, str]:
+    """The resources the exporter watches (the cluster's own where the coverage source runs), by plural."""
+    return {**KINDS, **(COVERAGE_KINDS if f.config.coverage.enabled else {})}
+
+
+PRIMARY_ACCOUNT = "123456789012"  # moto's own account
+# The resources the exporter watches: Velero's, and the cluster's own (with the policy ConfigMaps it gets) where
+# the coverage source runs.
+KINDS = {plural: kind for kind, plural in PLURALS.items() if plural in {r.plural for r in VELERO_RESOURCES}}
+COVERAGE_KINDS = {
+    plural: kind
+    for kind, plural in PLURALS.items()
+    if plural in {*(r.plural for r in CLUSTER_RESOURCES), POLICY_RESOURCE}
+}
+
+
+# -- volume data and repositories
+
+
+def _operation_counts(f: Facts) -> Truth:
+    """Operations held, by kind and phase (a phase with none is no series of the panel)."""
+    counts: dict[tuple[str, str], float] = {}
+    for kind in ("PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"):
+        for op in f.objects(kind):
+            counts[kind, phase(op)] = counts.get((kind, phase(op)), 0.0) + 1
+    return per("kind, phase", counts)
+
+
+def _in_flight(f: Facts) -> Truth:
+    """Unfinished operations and how long since they last moved. None here has moved a byte since the exporter
+    first saw it: the newest of its creation, acceptance and start."""
+    since: dict[tuple[str, ...], Value] = {}
+    for kind in ("PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"):
+        for op in f.objects(kind):
+            if phase(op) in ("Completed", "Failed", "Canceled"):
+                continue
+            labels = op["metadata"].get("labels", {})
+            backup = labels.get(BACKUP_NAME_LABEL)
+            if backup is None:  # a restore's: the restored backup
+                restore = next(
+                    (r for r in f.objects("Restore") if label_value(name_of(r)) == labels.get(RESTORE_NAME_LABEL)), None
+                )
+                backup = restore["spec"]["backupName"] if restore is not None else ""
+            times = [
+                ts(op["metadata"].get("creationTimestamp")),
+                ts(op["status"].get("acceptedTimestamp")),
+                started(op),
+            ]
+            since[kind, name_of(op), backup] = f.at - max(t for t in times if t is not None)
+    return per("kind, operation, backup", since, AGE_SLACK)
+
+
+def _repositories(f: Facts, value: Callable[[Obj], float | None], within: float = 0.0) -> Truth:
+    """A Backup repositories column: per repository, with its type, location and volume namespace."""
+    values = {}
+    for repository in f.objects("BackupRepository"):
+        spec = repository["spec"]
+        v = value(repository)
+        if v is not None:
+            key = (name_of(repository), spec["repositoryType"], spec["backupStorageLocation"], spec["volumeNamespace"])
+            values[key] = v
+    return per("repository, repository_type, location, volume_namespace", values, within)
+
+
+def _frequency(repository: Obj) -> float:
+    return go_duration_seconds(repository["spec"]["maintenanceFrequency"]) or 0.0
+
+
+def _maintained_ago(f: Facts, repository: Obj) -> float | None:
+    last = ts(repository.get("status", {}).get("lastMaintenanceTime"))
+    return f.at - last if last is not None else None
+
+
+def _newest_maintenance_failed(repository: Obj) -> float | None:
+    history = repository.get("status", {}).get("recentMaintenance", [])
+    if not history:
+        return None
+    newest = max(history, key=lambda m: ts(m.get("completeTimestamp")) or 0.0)
+    return float(newest["result"] == "Failed")
+
+
+VOLUME_METHODS = ("fs-backup", "data-mover")
+SNAPSHOT_METHODS = {
+    "snapshot": ("volumeSnapshotsAttempted", "volumeSnapshotsCompleted"),
+    "csi-snapshot": ("csiVolumeSnapshotsAttempted", "csiVolumeSnapshotsCompleted"),
+}
+
+
+def _volumes(f: Facts, backup: Obj | None) -> dict[str, dict[str, float]]:
+    """method -> {"volumes", "failed", "bytes"} of one finished backup: its operations by method, and its volume
+    snapshots (those attempted and not completed failed)."""
+    if backup is None:
+        return {}
+    out = {m: {"volumes": 0.0, "failed": 0.0, "bytes": 0.0} for m in VOLUME_METHODS}
+    for op in f.operations_of(backup):
+        counted = out[BACKUP_OPERATION_METHODS[op["kind"]]]
+        counted["volumes"] += 1
+        counted["failed"] += phase(op) in ("Failed", "Canceled")
+        counted["bytes"] += op.get("status", {}).get("progress", {}).get("bytesDone", 0)
+    status = backup.get("status", {})
+    for method, (attempted, completed) in SNAPSHOT_METHODS.items():
+        tried, done = status.get(attempted, 0), status.get(completed, 0)
+        out[method] = {"volumes": float(max(tried, done)), "failed": float(max(0, tried - done))}
+    return out
+
+
+def _last_and_previous(f: Facts, schedule: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    finished = f.finished(schedule)
+    return _volumes(f, finished[0] if finished else None), _volumes(f, finished[1] if len(finished) > 1 else None)
+
+
+def _volume_table(f: Facts, column: Callable[[dict[str, float], dict[str, float]], float | None]) -> Truth:
+    """A Volumes: newest backup vs the one before column: per schedule and method with a volume in either."""
+    values = {}
+    for schedule in f.schedules:
+        last, previous = _last_and_previous(f, schedule)
+        for method, now in last.items():
+            before = previous.get(method, {"volumes": 0.0})
+            if now["volumes"] + before["volumes"] > 0 and (v := column(now, before)) is not None:
+                values[schedule, method] = v
+    return per("schedule, method", values)
+
+
+def _volume_bytes_ratio(f: Facts) -> Truth:
+    values = {}
+    for schedule in f.schedules:
+        last, previous = _last_and_previous(f, schedule)
+        for method in VOLUME_METHODS:
+            if method in previous and previous[method]["bytes"] > 0:
+                values[schedule, method] = last[method]["bytes"] / previous[method]["bytes"]
+    return per("schedule, method", values, 0.0001)
+
+
+def _folder_bytes(f: Facts, backup: Obj) -> float | None:
+    """The backup's folder in its location's bucket, if the exporter lists that bucket and the folder is there."""
+    location = backup["spec"].get("storageLocation", "default")
+    if not f.aws or location not in f.measured_buckets():
+        return None
+    folder = f"backups/{name_of(backup)}/"
+    sizes = [len(v) for k, v in _keys_of(f, location).items() if k.startswith(folder)]
+    return float(sum(sizes)) if sizes else None
+
+
+def _folder_ratio(f: Facts) -> Truth:
+    values = {}
+    for schedule in f.schedules:
+        finished = f.finished(schedule)
+        if len(finished) > 1:
+            last, previous = _folder_bytes(f, finished[0]), _folder_bytes(f, finished[1])
+            if last is not None and previous:
+                values[schedule] = last / previous
+    return per("schedule", values, 0.0001)
+
+
+# -- coverage: the namespaces and claims of the World, as Velero's selection of each tier's Schedules reads them
+
+
+def _coverage(truth: Callable[[Facts], Truth]) -> TruthOf:
+    """The truth of a coverage panel: nothing where the coverage source is off."""
+    return lambda f: truth(f) if f.config.coverage.enabled else EMPTY
+
+
+def _namespace_ignored(f: Facts, namespace: Obj) -> bool:
+    name, meta = name_of(namespace), namespace["metadata"]
+    created = ts(meta.get("creationTimestamp"))
+    return (
+        meta.get("annotations", {}).get(COVERAGE_ANNOTATION) == "ignore"
+        or any(fnmatch.fnmatchcase(name, glob) for glob in f.config.coverage.ignore_namespaces)
+        or (created is not None and f.at - created < f.config.coverage.grace_seconds)
     )
-    ref = "A" if field == "Value" else field.removeprefix("Value #")
-    (target,) = [t for t in panel["targets"] if t["refId"] == ref]
-    return await query(sandbox.prometheus, substitute(target["expr"]))
 
 
-async def _column(sandbox: Sandbox, panel: dict[str, Any], name: str, key: str = "tier") -> dict[str, float]:
-    """One column of a table panel, as {the `key` label: value}."""
-    return {series["metric"][key]: float(series["value"][1]) for series in await _column_series(sandbox, panel, name)}
+def _namespace_states(f: Facts) -> dict[str, str]:
+    unprotected = {a["namespace"] for a in f.alerts("VeleroNamespaceUnprotected")}
+    states = {}
+    for namespace in f.objects("Namespace"):
+        name = name_of(namespace)
+        ignored = _namespace_ignored(f, namespace)
+        states[name] = "ignored" if ignored else "unprotected" if name in unprotected else "protected"
+    return states
 
 
-TIERS = ("hot", "critical", "full", "config", "dr")
+def _claim_states(f: Facts) -> dict[tuple[str, str], str]:
+    namespaces = _namespace_states(f)
+    unprotected = {(a["namespace"], a["persistentvolumeclaim"]) for a in f.alerts("VeleroVolumeUnprotected")}
+    states = {}
+    for claim in f.objects("PersistentVolumeClaim"):
+        key = (claim["metadata"]["namespace"], name_of(claim))
+        ignored = claim["metadata"].get("annotations", {}).get(COVERAGE_ANNOTATION) == "ignore"
+        if ignored or namespaces.get(key[0]) == "ignored":
+            states[key] = "ignored"
+        else:
+            states[key] = "unprotected" if key in unprotected else "protected"
+    return states
 
 
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_tier_table_shows_the_sandboxs_objectives_ages_and_states(sandbox: Sandbox) -> None:
-    tiers = _panel("velero-overview.json", "Tiers")
-    rpo = await _column(sandbox, tiers, "RPO objective")
-    assert rpo == {"hot": 2 * HOUR, "critical": 26 * HOUR, "full": 8 * DAY, "config": 1 * HOUR, "dr": 32 * DAY}
-    rto = await _column(sandbox, tiers, "RTO objective")
-    assert rto == {"hot": 15 * 60, "critical": HOUR, "full": 4 * HOUR, "config": 30 * 60, "dr": 2 * HOUR}
-
-    met = await _column(sandbox, tiers, "RPO met")
-    assert met == {"hot": 1, "critical": 1, "full": 0, "config": 1, "dr": 1}
-
-    ages = await _column(sandbox, tiers, "Recovery point age")
-    assert set(ages) == set(TIERS)  # the unassigned backups are no row of their own
-    slack = 120.0  # the time since the story was written, and Prometheus' evaluation
-    assert 120 <= ages["hot"] <= HOUR + 120 + slack  # the newest hourly run before now-2m
-    assert 60 <= ages["config"] <= 30 * 60 + 60 + slack  # the newest half-hourly run before now-1m
-    assert abs(ages["critical"] - 3 * HOUR) <= slack  # the ad-hoc backup after the failed daily run
-    assert 14 * DAY + 4 * HOUR <= ages["full"] <= 21 * DAY + 4 * HOUR + slack  # two weeks and more: RPO violated
-    assert 5 * HOUR <= ages["dr"] <= 31 * DAY + 5 * HOUR + slack
-    for tier, limit in rpo.items():
-        assert (ages[tier] <= limit) == bool(met[tier]), tier
-
-    last = await _column(sandbox, tiers, "Last backup result")
-    assert last == {"hot": 1, "critical": 3, "full": 2, "config": 1, "dr": 1}  # Completed, Failed, PartiallyFailed
-
-    restored = await _column(sandbox, tiers, "Newest restore took")
-    assert restored == {"hot": 540, "critical": 300}
-    rto_met = await _column(sandbox, tiers, "RTO met")
-    assert rto_met == {"hot": 1, "critical": 1}
-    drill = await _column(sandbox, tiers, "Last good restore")
-    assert abs(drill.pop("hot") - (DAY - 540)) <= slack  # the drill a day ago
-    assert drill == {"critical": -1, "full": -1, "config": -1, "dr": -1}  # "never"
-    newest_drill = await _column(sandbox, tiers, "Newest drill")
-    assert newest_drill == {"hot": 1, "critical": 0, "full": 0, "config": 0, "dr": 0}  # passed; none
+def _by_state(states: dict[Any, str]) -> Truth:
+    counts = dict.fromkeys(("protected", "unprotected", "ignored"), 0.0)
+    for state in states.values():
+        counts[state] += 1
+    return per("state", counts)
 
 
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_drill_panels_show_the_sandboxs_verified_drill(sandbox: Sandbox) -> None:
-    """The story's one drill (hot, passed its validation a day less nine minutes ago), and the demo's dr tier that
-    requires validation, in the tier detail's drill panels (every tier at once)."""
-
-    async def per_tier(title: str) -> dict[str, float]:
-        (target,) = _panel("velero-tier-detail.json", title)["targets"]
-        answer = await query(sandbox.prometheus, substitute(target["expr"], tier=".*"))
-        return {series["metric"]["tier"]: float(series["value"][1]) for series in answer}
-
-    results = await per_tier("Newest restore drill")
-    assert results.pop("hot") == 1  # passed
-    assert set(results.values()) == {0}  # none
-    assert set(results) >= {"critical", "full", "config", "dr"}
-    verified = await per_tier("Last verified restore")
-    slack = 120.0  # the time since the story was written, and Prometheus' evaluation
-    assert abs(verified.pop("hot") - (DAY - 540)) <= slack
-    assert verified == {"critical": -1, "full": -1, "config": -1, "dr": -1}  # "never"
-    required = await per_tier("Drill validation required")
-    assert required == {"hot": 0, "critical": 0, "full": 0, "config": 0, "dr": 1}
+def _tier_schedules(f: Facts, tier: str) -> list[Obj]:
+    """The tier's Schedules that run (not paused)."""
+    return [s for name, s in f.schedules.items() if f.schedule_tier(name) == tier and not s["spec"].get("paused")]
 
 
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_key_panels_show_the_sandboxs_trouble(sandbox: Sandbox) -> None:
-    async def values(file: str, title: str, ref: str = "A") -> list[dict[str, Any]]:
-        (target,) = [t for t in _panel(file, title)["targets"] if t["refId"] == ref]
-        return await query(sandbox.prometheus, substitute(target["expr"]))
+def _selected(f: Facts, schedule: Obj) -> set[str]:
+    """The namespaces a Schedule selects: its includedNamespaces (all when empty or *) less its
+    excludedNamespaces."""
+    everything = {name_of(n) for n in f.objects("Namespace")}
+    template = schedule["spec"]["template"]
+    included = set(template.get("includedNamespaces") or ["*"])
+    chosen = everything if "*" in included else included & everything
+    return chosen - set(template.get("excludedNamespaces", []))
 
-    def only(answer: list[dict[str, Any]]) -> float:
-        (series,) = answer
-        return float(series["value"][1])
 
-    overview = "velero-overview.json"
-    assert only(await values(overview, "Tiers violating their RPO")) == 1  # full
-    assert only(await values(overview, "Schedules failing")) == 2  # daily-critical, weekly-full
-    assert only(await values(overview, "Unavailable storage locations")) == 1  # dr
-    assert only(await values(overview, "Tiers never restore-tested")) == 4  # only hot was drilled
-    assert only(await values(overview, "Missed schedule runs")) == 0
-    sources = {s["metric"]["source"]: float(s["value"][1]) for s in await values(overview, "Source health")}
-    assert sources["kube"] == 1
-    assert only(await values(overview, "Sources down")) == 0
-    assert only(await values(overview, "Exporter scrape")) == 1
-    failing = {(s["metric"]["schedule"], s["metric"]["phase"]) for s in await values(overview, "Failing schedules")}
-    assert failing == {("daily-critical", "Failed"), ("weekly-full", "PartiallyFailed")}
-    locations = {
-        s["metric"]["location"]: float(s["value"][1]) for s in await values(overview, "Backup storage locations")
+def _covered(f: Facts, tier: str) -> set[str]:
+    return {n for schedule in _tier_schedules(f, tier) for n in _selected(f, schedule)}
+
+
+def _protected_claims(f: Facts, tier: str) -> set[tuple[str, str]]:
+    """The claims whose data the tier's Schedules carry: by file-system backup (every pod volume by default, less
+    those the claim's pods exclude by annotation), or by a snapshot (EBS only: no plugin copies EFS) unless a
+    resource policy the Schedule names skips the claim's storage class."""
+    out: set[tuple[str, str]] = set()
+    pods = f.objects("Pod")
+    for schedule in _tier_schedules(f, tier):
+        template = schedule["spec"]["template"]
+        if template.get("includedResources") and "persistentvolumeclaims" not in template["includedResources"]:
+            continue
+        skipped, selected = _skipped_classes(f, template), _selected(f, schedule)
+        for claim in f.objects("PersistentVolumeClaim"):
+            namespace, claim_name = claim["metadata"]["namespace"], name_of(claim)
+            if namespace not in selected:
+                continue
+            mounting = [
+                (p, v["name"])
+                for p in pods
+                if p["metadata"]["namespace"] == namespace
+                for v in p["spec"]["volumes"]
+                if v.get("persistentVolumeClaim", {}).get("claimName") == claim_name
+            ]
+            excluded = all(
+                volume in p["metadata"].get("annotations", {}).get(EXCLUDES_ANNOTATION, "").split(",")
+                for p, volume in mounting
+            )
+            fs_backup = template.get("defaultVolumesToFsBackup") and mounting and not excluded
+            snapshot = (
+                template.get("snapshotVolumes")
+                and _driver(f, claim) == EBS_CSI
+                and claim["spec"].get("storageClassName") not in skipped
+            )
+            if fs_backup or snapshot:
+                out.add((namespace, claim_name))
+    return out
+
+
+def _driver(f: Facts, claim: Obj) -> str | None:
+    volume = f.world.objects.get(("PersistentVolume", claim["spec"].get("volumeName", "")))
+    return volume["spec"].get("csi", {}).get("driver") if volume is not None else None
+
+
+def _skipped_classes(f: Facts, template: Obj) -> set[str]:
+    """The storage classes the Schedule's resource policy (a ConfigMap in Velero's namespace) skips."""
+    policy = template.get("resourcePolicy")
+    config_map = f.world.objects.get(("ConfigMap", policy["name"])) if policy is not None else None
+    if config_map is None:
+        return set()
+    document = yaml.safe_load(next(iter(config_map["data"].values())))
+    return {
+        storage_class
+        for rule in document.get("volumePolicies", [])
+        if rule["action"]["type"] == "skip"
+        for storage_class in rule["conditions"].get("storageClass", [])
     }
-    assert locations == {"default": 1, "dr": 0}
-
-    detail = "velero-tier-detail.json"
-    schedules = await values(detail, "Schedules")
-    assert [(s["metric"]["schedule"], s["metric"]["cron"], float(s["value"][1])) for s in schedules] == [
-        ("daily-critical", "0 2 * * *", 3)  # Failed
-    ]
-    snapshots = await values(detail, "Volume snapshots completed vs attempted")
-    assert [round(float(s["value"][1]), 3) for s in snapshots] == [round(2 / 6, 3)]
-    restores = {
-        s["metric"]["schedule"]: float(s["value"][1]) for s in await values(detail, "Newest restore per schedule")
-    }
-    assert restores == {"daily-critical": 3}  # Failed
 
 
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_posture_row_shows_the_sandboxs_posture(sandbox: Sandbox) -> None:
-    """What moto holds (sandbox/aws_story.py) and the demo's config, panel by panel."""
-    overview = "velero-overview.json"
-    buckets = _panel(overview, "Bucket posture")
-
-    async def bucket(name: str) -> dict[str, float]:
-        return await _column(sandbox, buckets, name, key="location")
-
-    assert await bucket("Versioned") == {"default": 1, "dr": 1}
-    assert await bucket("Encrypted") == {"default": 1, "dr": 1}
-    assert await bucket("Public access blocked") == {"default": 1, "dr": 1}
-    assert await bucket("Object Lock retention") == {}  # neither carries it
-    assert await bucket("Object Lock required") == {"dr": 1}  # the demo requires it of the DR replica
-    assert await bucket("Replicated") == {"default": 1, "dr": 0}
-
-    lifecycle = _panel(overview, "Lifecycle expiration against retention")
-    assert await _column(sandbox, lifecycle, "Expires after", key="location") == {"default": 30 * DAY}
-    # The dr tier (1y) is stored in the primary: the longest retention there.
-    assert await _column(sandbox, lifecycle, "Longest retention stored", key="location") == {"default": 365 * DAY}
-    assert await _column(sandbox, lifecycle, "Keeps the retention", key="location") == {"default": 0}
-
-    replicas = _panel(overview, "DR replicas")
-    missing = await _column(sandbox, replicas, "Missing backups", key="replica_bucket")
-    assert missing == {"kailash-velero-dr-backups": 1}
-
-    snapshots = _panel(overview, "Snapshot encryption and locks")
-    unencrypted = await query(sandbox.prometheus, substitute(snapshots["targets"][0]["expr"]))
-    assert {(s["metric"]["region"], s["metric"]["tier"]): float(s["value"][1]) for s in unencrypted} == {
-        (region, tier): 0 for region in ("us-east-1", "us-west-2") for tier in ("critical", "full", "dr")
-    }
-    assert await query(sandbox.prometheus, substitute(snapshots["targets"][1]["expr"])) == []  # locks not asked
-    states = _panel(overview, "Snapshots by state per region")
-    answer = await query(sandbox.prometheus, substitute(states["targets"][0]["expr"]))
-    completed = {s["metric"]["region"]: float(s["value"][1]) for s in answer if s["metric"]["state"] == "completed"}
-    # One snapshot per backup that snapshots volumes (30 daily, 13 weekly, 13 monthly), all encrypted; the DR
-    # region has copies of all but the daily runs of the last two and a half days (2 or 3 by the time of day).
-    assert completed["us-east-1"] == 56 and completed["us-west-2"] in (53, 54)
-
-    accounts = _panel(overview, "AWS accounts")
-    info = await query(sandbox.prometheus, substitute(accounts["targets"][0]["expr"]))
-    assert {(s["metric"]["source"], s["metric"]["target"], s["metric"]["account_id"]) for s in info} == {
-        ("buckets", "default", "123456789012"),
-        ("buckets", "dr", "123456789012"),
-        ("snapshots", "us-east-1", "123456789012"),
-        ("snapshots", "us-west-2", "123456789012"),
-    }
-    assert await query(sandbox.prometheus, substitute(accounts["targets"][1]["expr"])) == []  # not required
-
-    expiring = _panel(overview, "Newest recovery point expires in")
-    answer = await query(sandbox.prometheus, substitute(expiring["targets"][0]["expr"]))
-    left = {s["metric"]["tier"]: float(s["value"][1]) for s in answer}
-    slack = 300.0
-    # Each tier's newest good backup expires at its start plus its TTL (sandbox/story.py).
-    assert 7 * DAY - HOUR - 2 * 60 - slack <= left["hot"] <= 7 * DAY
-    assert 3 * DAY - 30 * 60 - 60 - slack <= left["config"] <= 3 * DAY
-    assert abs(left["critical"] - (30 * DAY - 3 * HOUR)) <= slack  # the ad-hoc backup after the failed daily run
-    assert 90 * DAY - 21 * DAY - 4 * HOUR - slack <= left["full"] <= 90 * DAY - 14 * DAY
-    assert 365 * DAY - 31 * DAY - 4 * HOUR - slack <= left["dr"] <= 365 * DAY
-    assert set(left) == set(TIERS)
+# -- restore drills
 
 
-async def _table(sandbox: Sandbox, file: str, title: str, column: str, *keys: str) -> dict[tuple[str, ...], float]:
-    """One column of a table panel, keyed by the given labels."""
-    answer = await _column_series(sandbox, _panel(file, title), column)
-    return {tuple(s["metric"][k] for k in keys): float(s["value"][1]) for s in answer}
+DRILL_CODES = {"passed": 1.0, "unvalidated": 2.0, "failed": 3.0}  # the dashboards' drill_code
 
 
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_volume_panels_show_the_sandboxs_volume_data(sandbox: Sandbox) -> None:
-    """The story's volume data (sandbox/volume_story.py) as the tier detail (tier critical) and overview show it."""
-    volumes = VOLUMES["daily-critical"][1]
-    moved_before = sum(v.bytes for v in volumes)
-    moved = moved_before - volumes[-1].bytes + volumes[-1].bytes // 3  # the failed run's last upload failed
+def _drills(f: Facts) -> dict[str, list[Obj]]:
+    """Per configured tier, its finished restore drills (Restores labelled with the config's drill label)."""
+    out: dict[str, list[Obj]] = {t: [] for t in f.tiers}
+    for restore in f.objects("Restore"):
+        labelled = restore["metadata"].get("labels", {}).get(f.config.drill_label, "").lower() == "true"
+        if labelled and phase(restore) in FINISHED and f.restore_tier(restore) in out:
+            out[f.restore_tier(restore)].append(restore)
+    return out
 
-    detail, keys = "velero-tier-detail.json", ("schedule", "method")
-    title = "Volumes: newest backup vs the one before"
-    assert await _table(sandbox, detail, title, "Volumes", *keys) == {
-        ("daily-critical", "data-mover"): 3,
-        ("daily-critical", "snapshot"): 6,  # the failed run completed 2 of its 6 native snapshots
-    }
-    assert await _table(sandbox, detail, title, "Volumes before", *keys) == {
-        ("daily-critical", "data-mover"): 3,
-        ("daily-critical", "snapshot"): 6,
-    }
-    assert await _table(sandbox, detail, title, "Failed", *keys) == {
-        ("daily-critical", "data-mover"): 1,
-        ("daily-critical", "snapshot"): 4,
-    }
-    assert await _table(sandbox, detail, title, "Bytes", *keys) == {("daily-critical", "data-mover"): moved}
-    assert await _table(sandbox, detail, title, "Bytes before", *keys) == {
-        ("daily-critical", "data-mover"): moved_before
-    }
-    ratios = _panel(detail, "Newest backup against the one before")["targets"]
-    bytes_ratio = await query(sandbox.prometheus, substitute(ratios[1]["expr"]))
-    assert [(s["metric"]["method"], round(float(s["value"][1]), 4)) for s in bytes_ratio] == [
-        ("data-mover", round(moved / moved_before, 4))
-    ]
-    folders = await query(sandbox.prometheus, substitute(ratios[0]["expr"]))
-    (failed_run, previous_run) = [b for b in _story_backups() if _schedule_of(b) == "daily-critical"][:2]
-    assert [round(float(s["value"][1]), 4) for s in folders] == [
-        round(_folder_bytes(failed_run) / _folder_bytes(previous_run), 4)
-    ]
 
-    overview = "velero-overview.json"
-    in_flight = await _table(sandbox, overview, "Volume operations in flight", "Last moved", "kind", "operation")
-    (((kind, operation), since),) = in_flight.items()
-    assert kind == "DataUpload" and operation.startswith(STALLED_BACKUP)
-    assert STALLED_FOR <= since <= STALLED_FOR + 180  # the time since the sandbox was written, and the scrape
-    repositories = "Backup repositories"
-    ready = await _table(sandbox, overview, repositories, "Ready", "repository")
-    assert ready == dict.fromkeys(
-        [
-            ("kailash-app-default-kopia",),
-            ("logging-default-kopia",),
-            ("monitoring-default-kopia",),
-            ("vault-default-kopia",),
-        ],
-        1.0,
+def _drill_result(restore: Obj) -> str:
+    """A drill that did not complete failed, whatever its validation says; a Completed one is its validation."""
+    if phase(restore) != "Completed":
+        return "failed"
+    return str(restore["metadata"].get("annotations", {}).get(VALIDATION_ANNOTATION, "unvalidated"))
+
+
+def _newest_drill(f: Facts, *, unassigned: bool = False) -> Truth:
+    """Per tier, the code of its newest drill's result (by start, then name), 0 without one; with `unassigned`,
+    the backups of no tier too (the tier detail asked for every tier), which no drill counts for."""
+    newest = {t: max(d, key=lambda r: (started(r), name_of(r)), default=None) for t, d in _drills(f).items()}
+    codes = {t: DRILL_CODES[_drill_result(r)] if r is not None else 0.0 for t, r in newest.items()}
+    return per("tier", {**codes, **({UNASSIGNED: 0.0} if unassigned else {})})
+
+
+def _last_verified(f: Facts) -> Truth:
+    """Per tier, how long ago its newest drill that passed completed; -1 (never) without one."""
+    values = {}
+    for tier, drills in _drills(f).items():
+        passed = [finished_at(r) for r in drills if _drill_result(r) == "passed"]
+        values[tier] = f.at - max(passed) if passed else -1.0
+    return per("tier", values, AGE_SLACK)
+
+
+# --- the fleet: every cluster of the run that Prometheus scrapes, a DR cluster against its primary ---------------
+
+
+def _newest_copy(f: Facts, tier: str) -> Obj | None:
+    """The DR cluster's newest finished backup of the tier (by start, then name, as the exporter orders runs)."""
+    done = [b for b in f.backups if f.tier(b) == tier and phase(b) in FINISHED]
+    return max(done, key=lambda b: (started(b), name_of(b)), default=None)
+
+
+def _location_available(f: Facts, backup: Obj) -> float:
+    location = f.world.objects.get(("BackupStorageLocation", backup["spec"]["storageLocation"]))
+    return float(location is not None and location.get("status", {}).get("phase") == "Available")
+
+
+def _on_pairs(f: Facts, value: Callable[[str], Value | None], within: float = 0.0) -> Truth:
+    """A DR cluster's series per DR tier, labelled with the primary it names (none for another cluster)."""
+    if f.dr is None:
+        return EMPTY
+    dr_of = f.dr.dr_of or ""
+    return per("tier, dr_of", {(t, dr_of): v for t in f.dr_tiers if (v := value(t)) is not None}, within)
+
+
+def _lag(f: Facts) -> Truth:
+    return _on_pairs(f, f.lag)
+
+
+def _lag_ratio(f: Facts) -> Truth:
+    rpo = f.objective("rpo")
+    return _on_pairs(f, lambda t: lag / rpo[t] if (lag := f.lag(t)) is not None else None)
+
+
+def _primary_age(f: Facts) -> Truth:
+    primary = f.primary
+    return _on_pairs(
+        f,
+        lambda t: f.at - point if primary is not None and (point := primary.point(t)) is not None else None,
+        AGE_SLACK,
     )
-    failed = await _table(sandbox, overview, repositories, "Newest maintenance", "repository")
-    assert failed == {**dict.fromkeys(ready, 0.0), ("vault-default-kopia",): 1.0}
-    ages = await _table(sandbox, overview, repositories, "Age in frequencies", "repository")
-    expected = {"kailash-app": 15, "logging": 25, "monitoring": 35, "vault": 90}  # minutes since, of an hour
-    assert {k: round(v, 1) for k, v in ages.items()} == pytest.approx(
-        {(f"{ns}-default-kopia",): round(m / 60, 1) for ns, m in expected.items()}, abs=0.1
-    )
-    counted = await query(
-        sandbox.prometheus, substitute(_panel(overview, "Volume operations by kind and phase")["targets"][0]["expr"])
-    )
-    shown = {(s["metric"]["kind"], s["metric"]["phase"]): float(s["value"][1]) for s in counted}
-    assert shown == {k: float(v) for k, v in _operation_counts().items()}
 
 
-def _story_backups() -> list[dict[str, Any]]:
-    """The story's finished backups, newest first (the story at this moment: their sizes do not depend on it)."""
-    backups = [o for o in story(time.time()) if o["kind"] == "Backup" and o["status"].get("completionTimestamp")]
-    return sorted(backups, key=lambda b: b["status"]["startTimestamp"], reverse=True)
+def _age_against_rpo(f: Facts) -> Truth:
+    """Each tier's recovery point age as a share of its RPO (a range: the age is known within AGE_SLACK), or -1."""
+    rpo = f.objective("rpo")
+    values: dict[str, Value] = {}
+    for tier in f.tiers:
+        point = f.point(tier)
+        age = f.at - point if point is not None else None
+        values[tier] = -1.0 if age is None else ((age - AGE_SLACK) / rpo[tier], (age + AGE_SLACK) / rpo[tier])
+    return per("tier", values)
 
 
-def _schedule_of(backup: dict[str, Any]) -> str:
-    return str(backup["metadata"].get("labels", {}).get("velero.io/schedule-name", ""))
+def _absent_for(f: Facts) -> Truth:
+    """How long ago the exporter of a cluster that is gone reported (within the absence lookback)."""
+    return EMPTY if f.reporting else one((0.0, parse_duration(MIXIN.exporter_absent_lookback)))
 
 
-def _folder_bytes(backup: dict[str, Any]) -> int:
-    return sum(len(content) for content in backup_folder(backup).values())
+def _identity(f: Facts) -> Truth:
+    cluster = f.config.cluster
+    if cluster is None:
+        return EMPTY
+    return per("cluster_name, role, dr_of", {(cluster.name, cluster.role, cluster.dr_of or ""): 1.0})
 
 
-def _operation_counts() -> dict[tuple[str, str], int]:
-    counts: dict[tuple[str, str], int] = {}
-    operation_kinds = {"PodVolumeBackup", "PodVolumeRestore", "DataUpload", "DataDownload"}
-    for obj in story(time.time()):
-        if obj["kind"] in operation_kinds:
-            key = (obj["kind"], obj["status"]["phase"])
-            counts[key] = counts.get(key, 0) + 1
-    return counts
+def _reporting(truth: TruthOf) -> TruthOf:
+    """Where the cluster's exporter reports: a gone one's series are stale, and nothing is checked there."""
+    return lambda f: truth(f) if f.reporting else None
+
+
+TRUTHS: dict[tuple[str, str, str], TruthOf] = {
+    # overview: recovery objectives per tier
+    ("overview", "Tiers violating their RPO", "A"): lambda f: one(len({a["tier"] for a in f.alerts("RPOViolation")})),
+    ("overview", "Schedules failing", "A"): lambda f: one(len(_failing(f))),
+    ("overview", "Unavailable storage locations", "A"): lambda f: one(
+        sum(b.get("status", {}).get("phase") != "Available" for b in _locations(f))
+    ),
+    ("overview", "Newest successful backup", "A"): _newest_success,
+    ("overview", "Tiers", "RPO objective"): lambda f: per("tier", f.objective("rpo")),
+    ("overview", "Tiers", "Recovery point age"): _recovery_point_ages,
+    ("overview", "Tiers", "RPO met"): _rpo_met,
+    ("overview", "Tiers", "Last backup result"): _worst_phase,
+    ("overview", "Tiers", "RTO objective"): lambda f: per("tier", f.objective("rto")),
+    ("overview", "Tiers", "Newest restore took"): _tier_restore_took,
+    ("overview", "Tiers", "RTO met"): _tier_rto_met,
+    ("overview", "Tiers", "Last good restore"): lambda f: _last_good_restore(f, never=True),
+    ("overview", "Tiers", "Newest drill"): _newest_drill,
+    ("overview", "RPO compliance over time", "A"): _rpo_met,
+    # schedules and backups
+    ("overview", "Failing schedules", "failing"): lambda f: _failing_column(f, lambda _: 1.0),
+    ("overview", "Failing schedules", "Finished"): lambda f: _failing_column(
+        f, lambda s: _age_of_last(f, s, ("PartiallyFailed", "Failed", "FailedValidation"))
+    ),
+    ("overview", "Failing schedules", "Last success"): lambda f: _failing_column(
+        f, lambda s: _age_of_last(f, s, ("Completed",))
+    ),
+    ("overview", "Failing schedules", "Errors"): lambda f: _failing_column(f, lambda s: _newest_field(f, s, "errors")),
+    ("overview", "Failing schedules", "Warnings"): lambda f: _failing_column(
+        f, lambda s: _newest_field(f, s, "warnings")
+    ),
+    ("overview", "Time since each schedule's last success", "A"): lambda f: per(
+        "schedule", {s: a for s in f.schedules if (a := _age_of_last(f, s, ("Completed",))) is not None}, AGE_SLACK
+    ),
+    ("overview", "Backup success ratio per tier", "A"): _success_ratio,
+    **{("overview", "Backup outcomes (Velero's counters)", ref): lambda _: EMPTY for ref in "ABCD"},
+    ("overview", "Backup duration per schedule", "A"): lambda f: per("schedule", _durations(f)),
+    **{("overview", "Backup duration p50 and p95 (Velero's histogram)", ref): lambda _: EMPTY for ref in "AB"},
+    ("overview", "Missed schedule runs", "A"): lambda f: one(
+        len(f.alerts("VeleroScheduleMissedRun", reason="overdue"))
+    ),
+    ("overview", "Unfinished backups", "A"): lambda f: one(sum(phase(b) in UNFINISHED for b in f.backups)),
+    ("overview", "Paused schedules", "A"): lambda f: one(
+        sum(bool(s["spec"].get("paused")) for s in f.schedules.values())
+    ),
+    ("overview", "Backups Velero failed to delete", "A"): lambda f: one(
+        sum((e := expiration(b)) is not None and e + f.config.gc_grace_seconds < f.at for b in f.backups)
+    ),
+    # storage locations
+    ("overview", "Backup storage locations", "Phase"): lambda f: per(
+        "location", {name_of(b): float(b.get("status", {}).get("phase") == "Available") for b in _locations(f)}
+    ),
+    ("overview", "Backup storage locations", "Validated"): lambda f: _location_status(f, "lastValidationTime"),
+    ("overview", "Backup storage locations", "Synced"): lambda f: _location_status(f, "lastSyncedTime"),
+    ("overview", "Backup storage locations", "Validated every"): lambda f: per(
+        "location",
+        {
+            name_of(b): go_duration_seconds(b["spec"].get("validationFrequency", ""))
+            or f.config.store_validation_frequency_seconds
+            for b in _locations(f)
+        },
+    ),
+    ("overview", "Storage location availability", "A"): lambda f: per(
+        "location", {name_of(b): float(b.get("status", {}).get("phase") == "Available") for b in _locations(f)}
+    ),
+    # restores
+    ("overview", "Newest restore per tier and schedule", "Phase"): lambda f: _restore_table(
+        f, lambda _, r: float(PHASE_CODE[phase(r)])
+    ),
+    ("overview", "Newest restore per tier and schedule", "Finished"): lambda f: _restore_table(
+        f, lambda _, r: f.at - finished_at(r), AGE_SLACK
+    ),
+    ("overview", "Newest restore per tier and schedule", "Took"): lambda f: _restore_table(
+        f, lambda _, r: finished_at(r) - started(r)
+    ),
+    ("overview", "Newest restore per tier and schedule", "Within RTO"): lambda f: _restore_table(
+        f, lambda k, r: float(finished_at(r) - started(r) <= f.objective("rto")[k[0]])
+    ),
+    ("overview", "Time since the last good restore per tier", "A"): lambda f: _last_good_restore(f, never=False),
+    ("overview", "Tiers never restore-tested", "A"): lambda f: one(
+        sum(t not in f.last_good_restore() for t in f.tiers)
+    ),
+    ("overview", "Restore objects by phase", "A"): lambda f: _restores_by(f, lambda r: (phase(r),), "phase"),
+    # bucket storage
+    ("overview", "Bucket size", "A"): _aws(_bucket_sizes),
+    ("overview", "Bucket growth per day", "A"): _aws(
+        lambda f: per("location, bucket, region", dict.fromkeys(_bucket_sizes(f).values, ANY))
+    ),
+    ("overview", "Storage per tier and bucket", "A"): _aws(_tier_sizes),
+    ("overview", "Storage by Velero folder", "A"): _aws(_folder_sizes),
+    ("overview", "Newest backup in each bucket", "A"): _aws(_bucket_recovery_points),
+    ("overview", "Completed backups missing from their bucket", "A"): _aws(_missing_from_buckets),
+    # snapshots
+    ("overview", "Snapshot freshness per region", "age"): _aws(_snapshot_points),
+    ("overview", "Snapshots by state per region", "A"): _aws(_snapshot_states),
+    # posture
+    ("overview", "Bucket posture", "Versioned"): _aws(
+        lambda f: _per_bucket(f, lambda s: float(s.versioning == "Enabled"))
+    ),
+    ("overview", "Bucket posture", "Encrypted"): _aws(lambda f: _per_bucket(f, lambda s: float(bool(s.encryption)))),
+    ("overview", "Bucket posture", "Public access blocked"): _aws(
+        lambda f: _per_bucket(f, lambda s: float(s.public_access_blocked))
+    ),
+    ("overview", "Bucket posture", "Object Lock retention"): _aws(
+        lambda f: _per_bucket(f, lambda s: s.object_lock_days * 86400.0 if s.object_lock_days else None)
+    ),
+    ("overview", "Bucket posture", "Object Lock required"): _aws(_lock_required),
+    ("overview", "Bucket posture", "Replicated"): _aws(lambda f: _per_bucket(f, lambda s: float(bool(s.replicate_to)))),
+    ("overview", "Lifecycle expiration against retention", "Expires after"): _aws(
+        lambda f: per("location, bucket, region", {_where(f)[k]: v for k, v in _lifecycles(f).items()})
+    ),
+    ("overview", "Lifecycle expiration against retention", "Longest retention stored"): _aws(
+        lambda f: per("location, bucket, region", {_where(f)[k]: v for k, v in _longest_retention(f).items()})
+    ),
+    ("overview", "Lifecycle expiration against retention", "Keeps the retention"): _aws(
+        lambda f: per(
+            "location, bucket, region",
+            {_where(f)[k]: float(v >= _longest_retention(f)[k]) for k, v in _lifecycles(f).items()},
+        )
+    ),
+    ("overview", "DR replicas", "Missing backups"): _aws(_replica_missing),
+    ("overview", "Snapshot encryption and locks", "Unencrypted"): _aws(_unencrypted),
+    ("overview", "Snapshot encryption and locks", "Locked"): lambda _: EMPTY,  # the sandbox's moto has no locks
+    ("overview", "AWS accounts", "info"): _aws(_accounts),
+    ("overview", "AWS accounts", "DR copy in the primary's account"): _aws(_same_account),
+    ("overview", "Newest recovery point expires in", "A"): _expires_in,
+    # volume data and repositories
+    ("overview", "Volume operations by kind and phase", "A"): _operation_counts,
+    ("overview", "Volume operations in flight", "Last moved"): _in_flight,
+    ("overview", "Backup repositories", "Ready"): lambda f: _repositories(
+        f, lambda r: float(r.get("status", {}).get("phase") == "Ready")
+    ),
+    ("overview", "Backup repositories", "Frequency"): lambda f: _repositories(f, _frequency),
+    ("overview", "Backup repositories", "Last maintained"): lambda f: _repositories(
+        f, lambda r: _maintained_ago(f, r), AGE_SLACK
+    ),
+    ("overview", "Backup repositories", "Age in frequencies"): lambda f: _repositories(
+        f, lambda r: ago / _frequency(r) if (ago := _maintained_ago(f, r)) is not None else None, 0.01
+    ),
+    ("overview", "Backup repositories", "Newest maintenance"): lambda f: _repositories(f, _newest_maintenance_failed),
+    # coverage
+    ("overview", "Namespaces no tier protects", "A"): lambda f: one(len(f.alerts("VeleroNamespaceUnprotected"))),
+    ("overview", "Volumes no tier protects", "A"): _coverage(lambda f: one(len(f.alerts("VeleroVolumeUnprotected")))),
+    ("overview", "Unprotected namespaces", "unprotected"): lambda f: per(
+        "namespace", {a["namespace"]: 1.0 for a in f.alerts("VeleroNamespaceUnprotected")}
+    ),
+    ("overview", "Unprotected volumes", "unprotected"): lambda f: per(
+        "namespace, persistentvolumeclaim, reason",
+        {(a["namespace"], a["persistentvolumeclaim"], a["reason"]): 1.0 for a in f.alerts("VeleroVolumeUnprotected")},
+    ),
+    ("overview", "Coverage per tier", "Namespaces covered"): _coverage(
+        lambda f: per("tier", {t: float(len(_covered(f, t))) for t in f.tiers})
+    ),
+    ("overview", "Coverage per tier", "Volumes protected"): _coverage(
+        lambda f: per("tier", {t: float(n) for t in f.tiers if (n := len(_protected_claims(f, t)))})
+    ),
+    ("overview", "Coverage over time", "A"): _coverage(lambda f: _by_state(_namespace_states(f))),
+    ("overview", "Coverage over time", "B"): _coverage(lambda f: _by_state(_claim_states(f))),
+}
+
+
+def _completed_of(f: Facts, tier: str) -> list[Obj]:
+    return [b for b in f.backups if f.tier(b) == tier and phase(b) == "Completed"]
+
+
+def _past_expiration(f: Facts) -> Truth:
+    late = dict.fromkeys((*f.tiers, UNASSIGNED), 0.0)
+    for backup in f.backups:
+        expires = expiration(backup)
+        if expires is not None and expires + f.config.gc_grace_seconds < f.at:
+            late[f.tier(backup)] = late.get(f.tier(backup), 0.0) + 1
+    return per("tier", late)
+
+
+def _interval(f: Facts, schedule: str) -> float | None:
+    cron = f.schedules[schedule]["spec"]["schedule"]
+    try:
+        parsed = parse_cron(cron, f.config.velero_timezone)
+    except CronError:
+        return None
+    return parsed.max_interval(f.at)
+
+
+def _next_run_in(f: Facts, schedule: str) -> float | None:
+    obj = f.schedules[schedule]
+    try:
+        parsed = parse_cron(obj["spec"]["schedule"], f.config.velero_timezone)
+    except CronError:
+        return None
+    last = ts(obj.get("status", {}).get("lastBackup")) or ts(obj["metadata"].get("creationTimestamp"))
+    return parsed.next_after(last) - f.at if last is not None else None
+
+
+def _status(backup: Obj, path: str) -> float:
+    """A status count of the backup by dotted path; `a+b` sums two."""
+    values = []
+    for part in path.split("+"):
+        node: Any = backup.get("status", {})
+        for key in part.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        values.append(node)
+    return float(sum(v or 0 for v in values))  # the exporter counts an absent count as 0
+
+
+def _newest_column(path: str) -> TruthOf:
+    def truth(f: Facts) -> Truth:
+        return _per_schedule_of_tier(f, lambda s: _status(b, path) if (b := f.newest_finished(s)) is not None else None)
+
+    return truth
+
+
+def _ratio(f: Facts, done: str, wanted: str) -> Truth:
+    def ratio(schedule: str) -> float | None:
+        newest = f.newest_finished(schedule)
+        if newest is None:
+            return None
+        top, bottom = _status(newest, done), _status(newest, wanted)
+        return top / bottom if top is not None and bottom else None
+
+    return _per_schedule_of_tier(f, ratio, 0.001)
+
+
+def _unfinished(f: Facts) -> Truth:
+    since = {}
+    for backup in f.backups:
+        if phase(backup) in UNFINISHED:
+            queued = phase(backup) in ("New", "Queued", "ReadyToStart") or not started(backup)
+            start = ts(backup["metadata"].get("creationTimestamp")) if queued else started(backup)
+            schedule = backup["metadata"].get("labels", {}).get(SCHEDULE_LABEL, "")
+            since[name_of(backup), schedule, f.tier(backup), phase(backup)] = f.at - (start or 0.0)
+    return per("backup, schedule, tier, phase", since, AGE_SLACK)
+
+
+def _deleting(f: Facts) -> Truth:
+    """Backups Deleting, since Velero marked them so (the newest managedFields time)."""
+    since = {}
+    for backup in f.backups:
+        changed = [t for e in backup["metadata"].get("managedFields", []) if (t := ts(e.get("time"))) is not None]
+        if phase(backup) == "Deleting" and changed:
+            schedule = backup["metadata"].get("labels", {}).get(SCHEDULE_LABEL, "")
+            since[name_of(backup), schedule, f.tier(backup)] = f.at - max(changed)
+    return per("backup, schedule, tier", since, AGE_SLACK)
+
+
+def _backups_by(f: Facts) -> Truth:
+    counts: dict[tuple[str, str], float] = {}
+    for backup in f.backups:
+        key = (f.tier(backup), phase(backup))
+        counts[key] = counts.get(key, 0.0) + 1
+    return per("tier, phase", counts)
+
+
+EXPORTER_ROW: dict[tuple[str, str], TruthOf] = {
+    ("Exporter scrape", "A"): lambda _: per("job", {"velero-exporter": 1.0}),
+    ("Exporter version", "A"): lambda _: per("version", {__version__: 1.0}),
+    ("Sources down", "A"): lambda f: one(len(_down(f))),
+    ("Kubernetes resources forbidden", "A"): lambda f: one(len(f.world.forbidden)),
+    ("Source health", "A"): lambda f: per("source", {s: float(s not in _down(f)) for s in _sources(f)}),
+}
+TRUTHS |= {(board, *key): truth for board in ("overview", "health") for key, truth in EXPORTER_ROW.items()}
+TRUTHS |= {
+    # the exporter's health
+    ("health", "Render errors by stage", "A"): lambda _: per("stage", dict.fromkeys(RENDER_STAGES, ANY)),
+    ("health", "Render stages failing", "A"): lambda f: one(len(f.world.broken_render_stages)),
+    ("health", "Sources", "State"): lambda f: per("source", {s: float(s not in _down(f)) for s in _sources(f)}),
+    ("health", "Sources", "Last healthy"): lambda f: per("source", dict.fromkeys(_ever_up(f), ANY)),
+    ("health", "Source errors by kind", "A"): lambda f: per(
+        "source, kind", {(s, k): ANY for s in _sources(f) for k in ERROR_KINDS}
+    ),
+    ("health", "Kubernetes resources", "Watch"): lambda f: _resources(f, lambda r: _resource_up(f, r)),
+    ("health", "Kubernetes resources", "Synced"): lambda f: _resources(f, lambda r: float(r not in f.world.forbidden)),
+    ("health", "Kubernetes resources", "RBAC"): lambda f: _resources(f, lambda r: float(r in f.world.forbidden)),
+    ("health", "Kubernetes resources", "Objects"): lambda f: _resources(f, lambda r: _objects_of(f, r)),
+    ("health", "Kubernetes resources", "API"): lambda f: _resources(f, lambda _: 1.0),
+    **{
+        ("health", "Relists and watch restarts", ref): lambda f: per("resource", dict.fromkeys(_kinds(f), ANY))
+        for ref in "AB"
+    },
+    ("health", "Invalid objects", "Objects"): lambda f: per(
+        "resource, reason", {(r, p): ANY for r in _kinds(f) for p in PROBLEMS}
+    ),
+    **{("health", "Scrape duration and size", ref): lambda _: per("job", {"velero-exporter": ANY}) for ref in "AB"},
+    # the tier detail: every tier at once
+    ("tier", "RPO objective", "A"): lambda f: per("tier", f.objective("rpo")),
+    ("tier", "Recovery point age", "A"): lambda f: _recovery_point_ages(f, unassigned=True),
+    ("tier", "RPO met", "A"): _rpo_met,
+    ("tier", "RTO objective", "A"): lambda f: per("tier", f.objective("rto")),
+    ("tier", "Newest restore took", "A"): _tier_restore_took,
+    ("tier", "Retention objective", "A"): lambda f: per("tier", f.objective("retention")),
+    ("tier", "Oldest recovery point held", "A"): lambda f: ages(
+        "tier",
+        {t: min(started(b) for b in good) for t in (*f.tiers, UNASSIGNED) if (good := _completed_of(f, t))},
+        f.at,
+    ),
+    ("tier", "Backups with TTL below retention", "A"): lambda f: per(
+        "tier", {t: float(sum(ttl(b) < f.objective("retention")[t] for b in _completed_of(f, t))) for t in f.tiers}
+    ),
+    ("tier", "Backups past expiration", "A"): _past_expiration,
+    ("tier", "Last good restore", "A"): lambda f: _last_good_restore(f, never=True),
+    ("tier", "Newest restore drill", "A"): lambda f: _newest_drill(f, unassigned=True),
+    ("tier", "Last verified restore", "A"): _last_verified,
+    ("tier", "Drill validation required", "A"): lambda f: per(
+        "tier", {t.name: float(t.require_validation) for t in f.config.tiers}
+    ),
+    ("tier", "Schedules", "Last result"): lambda f: _per_schedule_of_tier(
+        f, lambda s: float(PHASE_CODE[phase(b)]) if (b := f.newest_finished(s)) is not None else 0.0
+    ),
+    ("tier", "Schedules", "Last success"): lambda f: _per_schedule_of_tier(
+        f, lambda s: _age_of_last(f, s, ("Completed",)), AGE_SLACK
+    ),
+    ("tier", "Schedules", "Next run in"): lambda f: _per_schedule_of_tier(f, lambda s: _next_run_in(f, s), AGE_SLACK),
+    ("tier", "Schedules", "Interval"): lambda f: _per_schedule_of_tier(f, lambda s: _interval(f, s)),
+    ("tier", "Schedules", "Schedule valid"): lambda f: _per_schedule_of_tier(
+        f, lambda s: float(f.schedules[s].get("status", {}).get("phase") == "FailedValidation")
+    ),
+    ("tier", "Schedules", "Paused"): lambda f: _per_schedule_of_tier(
+        f, lambda s: float(bool(f.schedules[s]["spec"].get("paused")))
+    ),
+    ("tier", "Backup duration per schedule", "A"): lambda f: _per_schedule_of_tier(f, _durations(f).get),
+    ("tier", "Backup duration p95 (Velero's histogram)", "A"): lambda _: EMPTY,
+    ("tier", "Newest finished backup", "Started"): lambda f: _per_schedule_of_tier(
+        f, lambda s: f.at - started(b) if (b := f.newest_finished(s)) is not None else None, AGE_SLACK
+    ),
+    ("tier", "Newest finished backup", "Duration"): lambda f: _per_schedule_of_tier(f, _durations(f).get),
+    ("tier", "Newest finished backup", "Item operations"): _newest_column("backupItemOperationsAttempted"),
+    ("tier", "Newest finished backup", "Item operations completed"): _newest_column("backupItemOperationsCompleted"),
+    ("tier", "Backups being deleted", "For"): _deleting,
+    **{
+        ("tier", "Newest finished backup", column): _newest_column(status)
+        for column, status in (
+            ("Items backed up", "progress.itemsBackedUp"),
+            ("Items expected", "progress.totalItems"),
+            ("Errors", "errors"),
+            ("Warnings", "warnings"),
+            ("Hooks run", "hookStatus.hooksAttempted"),
+            ("Hooks failed", "hookStatus.hooksFailed"),
+            ("Snapshots attempted", "volumeSnapshotsAttempted+csiVolumeSnapshotsAttempted"),
+            ("Snapshots completed", "volumeSnapshotsCompleted+csiVolumeSnapshotsCompleted"),
+        )
+    },
+    ("tier", "Items backed up vs expected", "A"): lambda f: _ratio(f, "progress.itemsBackedUp", "progress.totalItems"),
+    ("tier", "Volume snapshots completed vs attempted", "A"): lambda f: _ratio(
+        f,
+        "volumeSnapshotsCompleted+csiVolumeSnapshotsCompleted",
+        "volumeSnapshotsAttempted+csiVolumeSnapshotsAttempted",
+    ),
+    ("tier", "Unfinished backups", "For"): _unfinished,
+    ("tier", "Backups held by phase", "A"): _backups_by,
+    ("tier", "Newest restore per schedule", "Phase"): TRUTHS[
+        ("overview", "Newest restore per tier and schedule", "Phase")
+    ],
+    ("tier", "Newest restore per schedule", "Finished"): TRUTHS[
+        ("overview", "Newest restore per tier and schedule", "Finished")
+    ],
+    ("tier", "Newest restore per schedule", "Took"): TRUTHS[
+        ("overview", "Newest restore per tier and schedule", "Took")
+    ],
+    ("tier", "Newest restore per schedule", "Within RTO"): TRUTHS[
+        ("overview", "Newest restore per tier and schedule", "Within RTO")
+    ],
+    ("tier", "Restores by phase", "A"): lambda f: _restores_by(
+        f, lambda r: (f.restore_tier(r), phase(r)), "tier, phase"
+    ),
+    ("tier", "Tier storage per bucket", "A"): _aws(_tier_sizes),
+    ("tier", "Snapshot freshness per region", "A"): _aws(_snapshot_points),
+    ("tier", "Volume bytes of the newest backup", "A"): lambda f: _volume_table(
+        f, lambda now, _: now["bytes"] if now.get("bytes") else None
+    ),
+    ("tier", "Newest backup against the one before", "A"): _folder_ratio,
+    ("tier", "Newest backup against the one before", "B"): _volume_bytes_ratio,
+    ("tier", "Volumes: newest backup vs the one before", "Volumes"): lambda f: _volume_table(
+        f, lambda now, _: now["volumes"]
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Volumes before"): lambda f: _volume_table(
+        f, lambda _, before: before["volumes"]
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Failed"): lambda f: _volume_table(
+        f, lambda now, _: now["failed"]
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Bytes"): lambda f: _volume_table(
+        f, lambda now, _: now.get("bytes")
+    ),
+    ("tier", "Volumes: newest backup vs the one before", "Bytes before"): lambda f: _volume_table(
+        f, lambda now, before: before.get("bytes", 0.0 if "bytes" in now else None)
+    ),
+}
+
+
+FLEET = {
+    # Asked with the `cluster` variable at each cluster: its own exporter, whether it reports.
+    ("Clusters reporting", "A"): lambda f: one(float(f.reporting)),
+    ("Absent exporters", "A"): lambda f: one(float(not f.reporting)),
+    ("Clusters whose exporter is absent", "Last report"): _absent_for,
+    ("DR clusters", "A"): lambda f: one(float(f.reporting and f.dr is not None)),
+    ("DR tiers behind their primary", "A"): lambda f: one(float(f.reporting and sum(map(f.behind, f.dr_tiers)))),
+    ("Recovery point age against RPO", "age / RPO"): _reporting(_age_against_rpo),
+    ("DR pairs and their lag", "pair"): _reporting(lambda f: _on_pairs(f, lambda _: 1.0)),
+    ("DR pairs and their lag", "Behind the primary by"): _reporting(_lag),
+    ("DR pairs and their lag", "Lag against RPO"): _reporting(_lag_ratio),
+    ("DR pairs and their lag", "Primary's newest point"): _reporting(_primary_age),
+    ("DR pairs and their lag", "DR cluster's newest point"): _reporting(
+        lambda f: _on_pairs(f, lambda t: f.at - point if (point := f.point(t)) is not None else None, AGE_SLACK)
+    ),
+    ("DR pairs and their lag", "Newest copy"): _reporting(
+        lambda f: _on_pairs(f, lambda t: float(PHASE_CODE[phase(b)]) if (b := _newest_copy(f, t)) else None)
+    ),
+    ("DR pairs and their lag", "Its location"): _reporting(
+        lambda f: _on_pairs(f, lambda t: _location_available(f, b) if (b := _newest_copy(f, t)) else None)
+    ),
+    ("DR lag over time", "A"): _reporting(_lag),
+    ("Cluster names and roles", "reported"): _reporting(_identity),
+}
+TRUTHS |= {("fleet", *key): truth for key, truth in FLEET.items()}
+
+
+def _column_names(panel: generate.Panel) -> dict[str, str]:
+    """refId -> the column a table's query fills (its override's displayName), else the refId itself."""
+    names = {
+        o["matcher"]["options"]: prop["value"]
+        for o in panel.json["fieldConfig"]["overrides"]
+        for prop in o["properties"]
+        if prop["id"] == "displayName"
+    }
+    targets = panel.json["targets"]
+    return {t["refId"]: names.get(generate.value_field(i, len(targets)), t["refId"]) for i, t in enumerate(targets)}
+
+
+def _panel_targets() -> dict[tuple[str, str, str], tuple[PanelKey, generate.Panel]]:
+    """(board, title, column or refId) -> ((file, panel id, refId), panel), for every panel query."""
+    short = {file: board for board, file in BOARDS.items()}
+    out = {}
+    for board in generate.dashboards():
+        for row in board.rows:
+            for panel in row.panels:
+                for ref, column in _column_names(panel).items():
+                    out[short[board.file], panel.title, column] = ((board.file, panel.id, ref), panel)
+    return out
+
+
+TARGETS = _panel_targets()
+
+
+def _facts(run: Run) -> dict[str, Facts]:
+    """The clusters of the Prometheus that the panels were asked, each with the others beside it."""
+    fleet: dict[str, Facts] = {}
+    for s in all_scenarios():
+        if not s.own_prometheus:
+            fleet[s.name] = Facts(s, run.worlds[s.name], run.panels_at, fleet)
+    return fleet
+
+
+def _truths(run: Run, key: tuple[str, str, str]) -> dict[str, Truth]:
+    """The truth of the panel query in each cluster: on the fleet board in every cluster (a gone exporter is part
+    of what it shows), elsewhere in the clusters whose exporter Prometheus was scraping."""
+    return {
+        name: truth
+        for name, facts in _facts(run).items()
+        if (facts.reporting or key[0] == "fleet") and (truth := TRUTHS[key](facts)) is not None
+    }
+
+
+def test_every_panel_query_has_its_truth() -> None:
+    assert sorted(set(TARGETS) - set(TRUTHS)) == []
+    assert sorted(set(TRUTHS) - set(TARGETS)) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(TRUTHS), ids="/".join)
+def test_the_panel_shows_what_each_cluster_holds(scenario_run: Run, key: tuple[str, str, str]) -> None:
+    where, _ = TARGETS[key]
+    problems = {
+        cluster: found
+        for cluster, truth in _truths(scenario_run, key).items()
+        if (found := truth.check(scenario_run.panels[where][cluster]))
+    }
+    assert problems == {}
+
+
+@pytest.mark.slow
+def test_a_panel_shows_nothing_only_where_it_says_it_may(scenario_run: Run) -> None:
+    panels = {(where[0], panel.id): panel for where, panel in TARGETS.values()}
+    silent = set()
+    for (board, _), panel in panels.items():
+        title = f"{board}: {panel.title}"
+        keys = [k for k, (_, p) in TARGETS.items() if p is panel]
+        for cluster in _facts(scenario_run):
+            truths = [_truths(scenario_run, k).get(cluster) for k in keys]
+            if all(t is not None and not t.values for t in truths) and not panel.empty:
+                silent.add(f"{title} in {cluster}")
+    assert sorted(silent) == []
+
+
+@pytest.mark.slow
+def test_a_query_changed_to_a_constant_fails_somewhere(scenario_run: Run) -> None:
+    """No constant answer (an unlabelled series, or nothing at all) satisfies a panel's truth in every cluster,
+    except for a panel that says why it may show nothing everywhere (Velero's own metrics)."""
+    constant = []
+    for key, (_, panel) in TARGETS.items():
+        truths = list(_truths(scenario_run, key).values())
+        candidates = {0.0, 1.0} | {v for t in truths if t.keys == () for v in t.values.values() if v is not None}
+        answers: list[Answer] = [[({}, c)] for c in candidates]
+        if not panel.empty:
+            answers.append([])
+        constant += [f"{'/'.join(key)}: {a}" for a in answers if all(not t.check(a) for t in truths)]
+    assert constant == []
+
+
+@pytest.mark.slow
+def test_a_success_ratio_of_always_100_percent_fails(scenario_run: Run) -> None:
+    truth = TRUTHS["overview", "Backup success ratio per tier", "A"](_facts(scenario_run)["demo"])
+    assert truth is not None
+    always = [(dict(zip(truth.keys, key, strict=True)), 1.0) for key in truth.values]
+    assert truth.check(always)
+
+
+@pytest.mark.slow
+def test_a_missed_runs_count_with_paused_schedules_fails(scenario_run: Run) -> None:
+    facts = _facts(scenario_run)["schedules"]
+    paused = [s for s in facts.schedules.values() if s["spec"].get("paused")]
+    assert paused and (next_run := _next_run_in(facts, name_of(paused[0]))) is not None and next_run < -900
+    truth = TRUTHS["overview", "Missed schedule runs", "A"](facts)
+    assert truth is not None
+    (missed,) = truth.values.values()
+    assert missed is not None
+    assert truth.check([({}, missed + len(paused))])
 
 
 def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:
@@ -639,44 +1588,3 @@ def test_every_runbook_links_the_panel_that_explains_its_alert() -> None:
     )
     assert table, "docs/dashboards.md lists no alert panels"
     assert linked == table
-
-
-@pytest.mark.slow
-@pytest.mark.asyncio(loop_scope="module")
-async def test_the_coverage_row_shows_the_sandboxs_truth(sandbox: Sandbox) -> None:
-    """sandbox/cluster_story.py: 13 namespaces, kailash-reports in no schedule; three volumes no tier protects."""
-
-    async def answer(title: str, ref: str = "A") -> list[dict[str, Any]]:
-        (target,) = [t for t in _panel("velero-overview.json", title)["targets"] if t["refId"] == ref]
-        return await query(sandbox.prometheus, substitute(target["expr"]))
-
-    (namespaces,) = await answer("Namespaces no tier protects")
-    assert float(namespaces["value"][1]) == 1
-    (volumes,) = await answer("Volumes no tier protects")
-    assert float(volumes["value"][1]) == 3
-    assert [s["metric"]["namespace"] for s in await answer("Unprotected namespaces")] == ["kailash-reports"]
-    unprotected = {
-        (s["metric"]["namespace"], s["metric"]["persistentvolumeclaim"], s["metric"]["reason"])
-        for s in await answer("Unprotected volumes")
-    }
-    assert unprotected == {
-        ("kailash-app", "media", "volume_excluded"),
-        ("monitoring", "grafana-data", "policy_skip"),
-        ("kailash-reports", "reports-db-data", "namespace_not_selected"),
-    }
-    tiers = _panel("velero-overview.json", "Coverage per tier")
-    assert await _column(sandbox, tiers, "Namespaces covered") == {
-        "hot": 1,
-        "critical": 4,
-        "full": 6,
-        "config": 6,
-        "dr": 6,
-    }
-    # hot carries postgres, redis and uploads by fs-backup; config carries no volume (no row); the others snapshot
-    # eight (not uploads: EFS).
-    assert await _column(sandbox, tiers, "Volumes protected") == {"hot": 3, "critical": 8, "full": 8, "dr": 8}
-    # The trend's queries, answered now: namespaces and volumes by state.
-    namespaces_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "A")}
-    assert namespaces_now == {"protected": 6, "unprotected": 1, "ignored": 6}
-    volumes_now = {s["metric"]["state"]: float(s["value"][1]) for s in await answer("Coverage over time", "B")}
-    assert volumes_now == {"protected": 9, "unprotected": 3, "ignored": 2}

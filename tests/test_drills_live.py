@@ -12,7 +12,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tests.test_e2e import test_rules, wait_for
+from tests.scenario_run import rule_file, wait_for
 from tests.test_fake_kube_api import kubectl
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
@@ -33,7 +33,7 @@ async def test_a_passed_drill_clears_the_overdue_alert_and_a_failed_one_fires_it
         async with (
             Exporter(dataclasses.replace(demo, tiers=tiers), options) as exporter,
             running_prometheus(
-                [exporter.url.removeprefix("http://")], [test_rules(tmp_path)], scrape_interval="1s"
+                [exporter.url.removeprefix("http://")], [rule_file(tmp_path)], scrape_interval="1s"
             ) as prometheus,
         ):
 

@@ -28,16 +28,19 @@ from pathlib import Path
 import pytest
 
 from tests.fault_proxy import Fault, FaultProxy
-from tests.test_e2e import Alert, alert, firing, test_rules, wait_for
+from tests.scenario_run import Labels as Alert
+from tests.scenario_run import firing, rule_file, wait_for
+from tests.scenario_run import labels as alert
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import DAY, HOUR, MINUTE, AwsConfig, Config, Tier, TierSchedule
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.aws_story import SEED_SETUP, layout, set_up_bucket, take_snapshots, upload
+from velero_exporter.sandbox.cloud import SEED_SETUP, layout, set_up_bucket, take_snapshots, upload
 from velero_exporter.sandbox.demo import environment
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import query, running_prometheus
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
-from velero_exporter.sandbox.story import last_fire, run_name, scheduled_runs
+from velero_exporter.sandbox.objects import run_name
+from velero_exporter.sandbox.plan import last_fire, scheduled_runs
 
 TIER = "backup-tier"
 PRIMARY, ARCHIVE = "kailash-velero-backups", "kailash-velero-archive"
@@ -234,7 +237,7 @@ async def peers() -> AsyncIterator[Peers]:
 
 
 async def test_velero_as_it_behaves_raises_exactly_the_alerts_it_should(peers: Peers, tmp_path: Path) -> None:
-    rules = test_rules(tmp_path)
+    rules = rule_file(tmp_path)
     options = Options(listen_host="127.0.0.1", listen_port=0, kubeconfig=str(peers.kubeconfig))
     async with (
         Exporter(CONFIG, options) as exporter,

@@ -19,11 +19,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from tests.metrics_text import Samples, parse_samples, value
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.settings import AwsConfig, Config
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sources.kube.source import RESOURCES
 
 DEADLINE = 20.0
@@ -39,7 +39,7 @@ KUBE_ONLY = Config(aws=AwsConfig(enabled=False))
 
 @dataclass
 class Harness:
-    api: FakeKubeAPI
+    api: FaultyKubeAPI
     exporter: Exporter
     http: aiohttp.ClientSession
 
@@ -73,7 +73,7 @@ def now() -> float:
     return float(int(time.time()))
 
 
-async def serving(tmp_path: Path, api: FakeKubeAPI, config: Config, **reflector: float) -> AsyncIterator[Harness]:
+async def serving(tmp_path: Path, api: FaultyKubeAPI, config: Config, **reflector: float) -> AsyncIterator[Harness]:
     """The exporter with `config` on an API already started and seeded; the API is stopped after."""
     options = Options(
         listen_host="127.0.0.1",
@@ -89,16 +89,16 @@ async def serving(tmp_path: Path, api: FakeKubeAPI, config: Config, **reflector:
 
 
 async def start_harness(
-    tmp_path: Path, seed: Callable[[FakeKubeAPI], None], *, bookmark_interval: float = 0.5, **reflector: float
+    tmp_path: Path, seed: Callable[[FaultyKubeAPI], None], *, bookmark_interval: float = 0.5, **reflector: float
 ) -> AsyncIterator[Harness]:
-    api = FakeKubeAPI(bookmark_interval=bookmark_interval)
+    api = FaultyKubeAPI(bookmark_interval=bookmark_interval)
     await api.start()
     seed(api)
     async for h in serving(tmp_path, api, KUBE_ONLY, **reflector):
         yield h
 
 
-def seed_hourly(api: FakeKubeAPI) -> None:
+def seed_hourly(api: FaultyKubeAPI) -> None:
     t = now()
     api.create(o.schedule("hourly-hot", cron="0 * * * *", tier_label=("backup-tier", "hot"), created=t - 86400))
     api.create(o.backup("hourly-hot-1", schedule="hourly-hot", started=t - 7200, completed=t - 7100))
@@ -208,7 +208,7 @@ async def test_the_api_down_for_30s_keeps_the_last_state_then_recovers(harness: 
 
 
 async def test_a_forbidden_resource_is_reported_and_the_rest_is_served(tmp_path: Path) -> None:
-    def seed(api: FakeKubeAPI) -> None:
+    def seed(api: FaultyKubeAPI) -> None:
         seed_hourly(api)
         api.faults.forbid("restores")
 
@@ -225,7 +225,7 @@ async def test_a_forbidden_resource_is_reported_and_the_rest_is_served(tmp_path:
 
 
 async def test_readiness_waits_for_backups_and_schedules(tmp_path: Path) -> None:
-    def seed(api: FakeKubeAPI) -> None:
+    def seed(api: FaultyKubeAPI) -> None:
         seed_hourly(api)
         api.faults.fail(plural="schedules", verb="list", status=503, times=10_000)
 
@@ -271,7 +271,7 @@ async def test_a_reopened_watch_restores_source_up_without_any_event(tmp_path: P
         assert h.api.resource_version == written
 
 
-def seed_many(api: FakeKubeAPI) -> None:
+def seed_many(api: FaultyKubeAPI) -> None:
     """Enough backups for several list pages, and one object of every other resource."""
     t = now()
     api.create(o.schedule("hourly-hot", cron="0 * * * *", tier_label=("backup-tier", "hot"), created=t - 200 * H))

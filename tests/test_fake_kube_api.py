@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from velero_exporter.sandbox import cluster_objects as k
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import (
@@ -42,8 +43,8 @@ def kubectl_installed() -> None:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeKubeAPI]:
-    server = FakeKubeAPI(bookmark_interval=0.2)
+async def api() -> AsyncIterator[FaultyKubeAPI]:
+    server = FaultyKubeAPI(bookmark_interval=0.2)
     await server.start()
     for i in range(7):
         server.create(objects.backup(f"b{i}", schedule="daily" if i % 2 else None, started=T0 + i))
@@ -936,7 +937,7 @@ async def test_cluster_kinds_over_raw_http(cluster: FakeKubeAPI, http: aiohttp.C
 
 
 async def test_a_forbidden_cluster_kind_names_its_api_group(cluster: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
-    cluster.faults.forbid("pods")
+    cluster.forbidden.add("pods")
     status, body = await get_json(http, f"{cluster.url}/api/v1/pods")
     assert status == 403
     assert body["message"] == (

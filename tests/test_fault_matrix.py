@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from tests.metrics_text import Samples, value
 from tests.test_exporter_live import Harness, now, start_harness
 from tests.test_metric_values import load, render
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sources.kube.source import RESOURCES
 
 
-def seed(api: FakeKubeAPI) -> None:
+def seed(api: FaultyKubeAPI) -> None:
     t = now()
     api.create(o.schedule("hourly-hot", cron="0 * * * *", tier_label=("backup-tier", "hot"), created=t - 86400))
     api.create(o.schedule("daily-critical", cron="0 2 * * *", created=t - 86400))
@@ -35,7 +35,7 @@ def seed(api: FakeKubeAPI) -> None:
     api.create(o.storage_location("default", bucket="b", last_validated=t))
 
 
-def truth(api: FakeKubeAPI, at: float) -> Samples:
+def truth(api: FaultyKubeAPI, at: float) -> Samples:
     """What /metrics must say about Velero's objects: the same pipeline fed directly with the server's objects,
     every resource listed (as the exporter has, once the fault is gone)."""
     store = load({r.plural: api.list(r.plural) for r in RESOURCES})
@@ -49,7 +49,7 @@ def state(samples: Samples) -> Samples:
     return {k: v for k, v in samples.items() if not k[0].startswith("velero_exporter_")}
 
 
-def churn(api: FakeKubeAPI, tag: str) -> None:
+def churn(api: FaultyKubeAPI, tag: str) -> None:
     """Changes made while the fault lasts: a new backup, a finished one, a deletion."""
     t = now()
     api.create(o.backup(f"during-{tag}", schedule="hourly-hot", phase="InProgress", started=t))
@@ -60,11 +60,11 @@ def churn(api: FakeKubeAPI, tag: str) -> None:
 @dataclass(frozen=True)
 class Fault:
     name: str
-    inject: Callable[[FakeKubeAPI], Awaitable[None]]
+    inject: Callable[[FaultyKubeAPI], Awaitable[None]]
     shows: Callable[[Samples], bool]  # the fault, as the health metrics show it while it lasts
-    clear: Callable[[FakeKubeAPI], Awaitable[None]]
+    clear: Callable[[FaultyKubeAPI], Awaitable[None]]
     # what the server must have seen, where the health metrics alone cannot tell this fault from another
-    at_server: Callable[[FakeKubeAPI], bool] = lambda _: True
+    at_server: Callable[[FaultyKubeAPI], bool] = lambda _: True
 
 
 def errors(kind: str) -> Callable[[Samples], bool]:
@@ -75,23 +75,23 @@ def relisted(s: Samples) -> bool:
     return (value(s, "velero_exporter_relists_total", resource="backups") or 0) >= 1
 
 
-async def nothing(_: FakeKubeAPI) -> None:
+async def nothing(_: FaultyKubeAPI) -> None:
     return None
 
 
-async def expire(api: FakeKubeAPI) -> None:
+async def expire(api: FaultyKubeAPI) -> None:
     api.faults.stall_watches(0.5)  # the deletion's event must be lost with the history, as after a long gap
     churn(api, "expire")
     api.faults.expire_watches()
 
 
-async def cut(api: FakeKubeAPI) -> None:
+async def cut(api: FaultyKubeAPI) -> None:
     api.faults.cut_watches(mid_event=True)
     churn(api, "cut")
 
 
-def list_errors(status: int) -> Callable[[FakeKubeAPI], Awaitable[None]]:
-    async def inject(api: FakeKubeAPI) -> None:
+def list_errors(status: int) -> Callable[[FaultyKubeAPI], Awaitable[None]]:
+    async def inject(api: FaultyKubeAPI) -> None:
         churn(api, str(status))
         # the watch breaks and the relist meets the errors
         api.faults.fail(plural="backups", verb="watch", status=410, times=1)
@@ -101,19 +101,19 @@ def list_errors(status: int) -> Callable[[FakeKubeAPI], Awaitable[None]]:
     return inject
 
 
-async def throttle(api: FakeKubeAPI) -> None:
+async def throttle(api: FaultyKubeAPI) -> None:
     churn(api, "429")
     api.faults.fail(plural="backups", verb="watch", status=410, times=1)
     api.faults.fail(plural="backups", verb="list", status=429, times=2, retry_after=1)
     api.faults.cut_watches(mid_event=False)
 
 
-async def stall(api: FakeKubeAPI) -> None:
+async def stall(api: FaultyKubeAPI) -> None:
     api.faults.stall_watches(4.0)
     churn(api, "stall")
 
 
-async def expired_continue(api: FakeKubeAPI) -> None:
+async def expired_continue(api: FaultyKubeAPI) -> None:
     churn(api, "continue")
     # the watch breaks; the relist's second page meets an expired continue token and the list starts over
     api.faults.expire_continue_tokens("backups")
@@ -121,22 +121,22 @@ async def expired_continue(api: FakeKubeAPI) -> None:
     api.faults.cut_watches(mid_event=False)
 
 
-async def gone(api: FakeKubeAPI) -> None:
+async def gone(api: FaultyKubeAPI) -> None:
     await api.go_down()
     churn(api, "down")
 
 
-async def back(api: FakeKubeAPI) -> None:
+async def back(api: FaultyKubeAPI) -> None:
     await api.come_up()
 
 
-async def forbid(api: FakeKubeAPI) -> None:
+async def forbid(api: FaultyKubeAPI) -> None:
     api.faults.forbid("restores")
     api.faults.cut_watches(mid_event=False)
     churn(api, "403")
 
 
-async def allow(api: FakeKubeAPI) -> None:
+async def allow(api: FaultyKubeAPI) -> None:
     api.faults.allow("restores")
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from velero_exporter.backoff import Backoff
 from velero_exporter.sandbox import objects
-from velero_exporter.sandbox.kube_api import FakeKubeAPI, RequestRecord
+from velero_exporter.sandbox.kube_api import RequestRecord
 from velero_exporter.sources.kube.client import KubeClient
 from velero_exporter.sources.kube.reflector import Reflector
 from velero_exporter.state.store import ResourceHealth, SourceHealth
@@ -62,7 +63,7 @@ class RecordingSink:
 
 @dataclass
 class Harness:
-    api: FakeKubeAPI
+    api: FaultyKubeAPI
     kube: KubeClient
     sink: RecordingSink = field(default_factory=RecordingSink)
     health: ResourceHealth = field(default_factory=ResourceHealth)
@@ -90,7 +91,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    api = FakeKubeAPI(bookmark_interval=0.5)
+    api = FaultyKubeAPI(bookmark_interval=0.5)
     await api.start()
     kube = await KubeClient.from_config(str(api.write_kubeconfig(tmp_path / "kubeconfig")))
     try:
@@ -119,7 +120,7 @@ async def wait_until(condition: Callable[[], bool], what: str, within: float = 1
         await asyncio.sleep(0.02)
 
 
-def add_backups(api: FakeKubeAPI, *names: str) -> None:
+def add_backups(api: FaultyKubeAPI, *names: str) -> None:
     for name in names:
         api.create(objects.backup(name))
 

@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.test_e2e import test_rules, wait_for
+from tests.scenario_run import rule_file, wait_for
 from velero_exporter.app import Exporter, Options
 from velero_exporter.cli import main
 from velero_exporter.config.file import load_config
@@ -34,7 +34,7 @@ async def test_the_demo_report_command_on_the_sandbox(tmp_path: Path) -> None:
         async with (
             Exporter(load_config(DEMO_CONFIG), options) as exporter,
             running_prometheus(
-                [exporter.url.removeprefix("http://")], [test_rules(tmp_path)], scrape_interval="1s"
+                [exporter.url.removeprefix("http://")], [rule_file(tmp_path)], scrape_interval="1s"
             ) as prometheus,
         ):
 

@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import time
 
+from velero_exporter.sandbox import dr_story, plan
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.aws_story import dr_bucket_backups, replication_missed
-from velero_exporter.sandbox.dr_story import DR_LOCATION, DRILL_DURATIONS, SYNC_STOPPED, dr_story, tier_of
+from velero_exporter.sandbox.dr_cluster import tier_of
+from velero_exporter.sandbox.dr_story import DRILL_DURATIONS, LOCATION, SYNC_STOPPED
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
-from velero_exporter.sandbox.story import DR_BUCKET, story
+from velero_exporter.sandbox.story import DEMO
 from velero_exporter.sources.parsing import parse_timestamp
 
 
@@ -163,32 +164,39 @@ def _names(objs: list[o.Obj]) -> set[str]:
 
 def test_the_dr_cluster_holds_the_dr_buckets_backups_as_velero_synced_them_until_it_stopped() -> None:
     now = time.time()
-    primary = story(now)
-    dr = dr_story(now, "http://moto:5000")
-    backups = [obj for obj in dr if obj["kind"] == "Backup"]
+    primary = DEMO.build(now)
+    dr = dr_story.world(now, primary)
+    backups = dr.of_kind("Backup")
     last_sync = now - SYNC_STOPPED
-    in_bucket = dr_bucket_backups(primary)
-    finished_then = [b for b in in_bucket if (parse_timestamp(b["status"]["completionTimestamp"]) or 0) <= last_sync]
-    assert _names(backups) == _names(finished_then)
-    # the replica misses one folder, and nothing after the last sync reached the cluster
-    assert not _names(backups) & replication_missed(o for o in primary if o["kind"] == "Backup")
+    finished = {
+        o.name_of(b): b
+        for b in primary.of_kind("Backup")
+        if b["status"]["phase"] in {"Completed", "PartiallyFailed", "Failed"}
+    }
+    replica = primary.buckets[plan.DR_BUCKET].keys
+    in_bucket = {name for name in finished if f"backups/{name}/velero-backup.json" in replica}
+    finished_then = {
+        n for n in in_bucket if (parse_timestamp(finished[n]["status"]["completionTimestamp"]) or 0) <= last_sync
+    }
+    assert _names(backups) == finished_then
+    # the replica misses one folder (the demo's story), and nothing after the last sync reached the cluster
+    assert len(in_bucket) == len(finished) - 1
     assert len(finished_then) < len(in_bucket)
-    original = {b["metadata"]["name"]: b for b in in_bucket}
     for backup in backups:
-        assert backup["spec"]["storageLocation"] == DR_LOCATION
-        assert backup["metadata"]["labels"]["velero.io/storage-location"] == DR_LOCATION
+        assert backup["spec"]["storageLocation"] == LOCATION
+        assert backup["metadata"]["labels"]["velero.io/storage-location"] == LOCATION
         # everything else as the primary made it: phase, times, labels (the tier label among them)
-        assert backup["status"] == original[backup["metadata"]["name"]]["status"]
-    # every tier's, and the ad-hoc backup without a tier
-    assert {tier_of(b) for b in backups} == {"hot", "critical", "full", "config", "dr", None}
-    (location,) = [obj for obj in dr if obj["kind"] == "BackupStorageLocation"]
-    assert location["spec"]["objectStorage"] == {"bucket": DR_BUCKET}
+        assert backup["status"] == finished[backup["metadata"]["name"]]["status"]
+    # every tier's, and the ad-hoc backups without a tier
+    assert {tier_of(b, plan.TIER_LABEL) for b in backups} == {"hot", "critical", "full", "config", "dr", None}
+    (location,) = dr.of_kind("BackupStorageLocation")
+    assert location["spec"]["objectStorage"] == {"bucket": plan.DR_BUCKET}
     assert (location["spec"]["accessMode"], location["status"]["phase"]) == ("ReadOnly", "Available")
-    assert location["spec"]["config"]["s3Url"] == "http://moto:5000"
     assert parse_timestamp(location["status"]["lastSyncedTime"]) == int(last_sync)
-    drills = [obj for obj in dr if obj["kind"] == "Restore"]
-    assert {tier_of(original[d["spec"]["backupName"]]) for d in drills} == set(DRILL_DURATIONS)
-    assert not [obj for obj in dr if obj["kind"] == "Schedule"]
+    drills = dr.of_kind("Restore")
+    assert {tier_of(finished[d["spec"]["backupName"]], plan.TIER_LABEL) for d in drills} == set(DRILL_DURATIONS)
+    assert not dr.of_kind("Schedule")
+    assert not dr.buckets  # the DR bucket is the primary's World's (the same account): the cluster only reads it
 
 
 def test_backup_sync_copies_the_finished_backups_of_the_syncing_tiers_and_catches_up() -> None:
@@ -216,24 +224,3 @@ def test_backup_sync_copies_the_finished_backups_of_the_syncing_tiers_and_catche
     copied = dr.get("backups", "critical-1")
     assert copied is not None
     assert copied["spec"]["storageLocation"] == "dr" and copied["status"]["phase"] == "Failed"
-
-
-def test_a_purged_tier_loses_the_backups_velero_deletes_as_orphans_and_comes_back_when_its_copy_does() -> None:
-    now = time.time()
-    primary, dr = FakeKubeAPI(), FakeKubeAPI()
-    for name, tier, phase in (
-        ("dr-1", "dr", "Completed"),
-        ("dr-2", "dr", "PartiallyFailed"),
-        ("dr-3", "dr", "Failed"),
-        ("hot-1", "hot", "Completed"),
-    ):
-        primary.create(o.backup(name, phase=phase, labels={"backup-tier": tier}, started=now - 60))
-    sync = BackupSync(primary, dr, ("dr", "hot"))
-    assert sync.sync_once() == 4
-    # Velero's sync controller deletes Completed and PartiallyFailed orphans only; the tier's copy stopped
-    assert sync.purge("dr") == 2
-    assert _names(dr.list("backups")) == {"dr-3", "hot-1"}
-    assert sync.sync_once() == 0
-    sync.start("dr")
-    assert sync.sync_once() == 2
-    assert _names(dr.list("backups")) == {"dr-1", "dr-2", "dr-3", "hot-1"}

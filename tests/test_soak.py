@@ -35,7 +35,7 @@ from tests.test_exporter_live import KUBE_ONLY
 from velero_exporter.app import Exporter, Options
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.story import SCHEDULES, TIER_LABEL
+from velero_exporter.sandbox.plan import SCHEDULES, TIER_LABEL
 
 WARMUP = 25.0
 MEASURE = 60.0

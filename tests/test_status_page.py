@@ -281,7 +281,7 @@ async def test_the_page_in_a_real_browser_shows_the_sandbox_tiers(demo_exporter:
     assert set(buckets) == {"kailash-velero-backups", "kailash-velero-dr-backups"}
     targets = tables["AWS targets"]
     assert targets and all(row[2] == "yes" for row in targets)
-    # The story's posture (sandbox/aws_story.py): the primary's lifecycle rule is shorter than the tiers stored
+    # The story's posture (sandbox/scenarios/buckets.py): the primary's lifecycle rule is shorter than the tiers stored
     # there; the DR replica has no Object Lock (the demo's config requires it) and misses one backup folder.
     posture = {row[0]: row[1:10] for row in tables["Bucket posture"]}
     assert posture == {

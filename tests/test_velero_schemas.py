@@ -15,13 +15,24 @@ import pytest
 
 from tests.test_e2e_fidelity import scene
 from tests.velero_schemas import violations
+from velero_exporter.sandbox import dr_story
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.dr_story import dr_story
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
+from velero_exporter.sandbox.scenarios import all_scenarios
 from velero_exporter.sandbox.simulator import BackupSync, VeleroSimulator
-from velero_exporter.sandbox.story import story
+from velero_exporter.sandbox.story import DEMO
+from velero_exporter.sandbox.world import World
 
 NOW = 1_790_000_000.0
+
+
+def velero_objects(world: World) -> list[o.Obj]:
+    """The World's Velero objects (its cluster's own, namespaces, pods, claims ..., have no Velero schema)."""
+    return [obj for obj in world.objects.values() if obj["apiVersion"].startswith("velero.io/")]
+
+
+def story(now: float) -> list[o.Obj]:
+    return velero_objects(DEMO.build(now))
 
 
 def test_every_object_of_the_story_validates() -> None:
@@ -41,10 +52,23 @@ def test_every_object_of_the_story_validates() -> None:
     assert [v for obj in objects for v in violations(obj)] == []
 
 
+@pytest.mark.parametrize("scenario", all_scenarios(), ids=lambda s: s.name)
+def test_every_object_of_every_scenario_validates(scenario: Any) -> None:
+    """In trouble, and after each repair."""
+    world = scenario.build(NOW)
+    worlds = [world]
+    for trouble in scenario.troubles:
+        if trouble.repair is not None:
+            world = world.copy()
+            trouble.repair(world)
+            worlds.append(world)
+    assert [v for w in worlds for obj in velero_objects(w) for v in violations(obj)] == []
+
+
 def test_every_object_of_the_dr_clusters_story_validates() -> None:
     """The DR cluster's objects (sandbox/dr_story.py): the primary's backups as Velero's sync controller creates
     them, its read-only location, its drills."""
-    objects = dr_story(NOW, "http://moto:5000")
+    objects = velero_objects(dr_story.world(NOW))
     assert {obj["kind"] for obj in objects} == {"Backup", "Restore", "BackupStorageLocation", "VolumeSnapshotLocation"}
     assert [v for obj in objects for v in violations(obj)] == []
 
@@ -56,7 +80,7 @@ def test_the_dr_clusters_objects_as_served_and_synced_validate() -> None:
     primary, dr = FakeKubeAPI(), FakeKubeAPI()
     for obj in story(NOW):
         primary.create(obj)
-    for obj in dr_story(NOW, "http://moto:5000"):
+    for obj in velero_objects(dr_story.world(NOW)):
         dr.create(obj)
     sync = BackupSync(primary, dr, ("hot", "critical", "full", "config", "dr"))
     assert sync.sync_once() > 0

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.faulty_kube_api import FaultyKubeAPI
 from tests.metrics_text import Samples, value
 from tests.test_exporter_live import KUBE_ONLY, Harness, now, phase_of, seed_hourly, serving
 from tests.test_status_page import DemoExporter, demo_exporter, parse_tables
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.volume_story import STALLED_BACKUP
+from velero_exporter.sandbox.scenarios.volumes import STALLED_BACKUP
 
 __all__ = ["demo_exporter"]  # the sandbox's exporter fixture, shared with tests/test_status_page.py
 
@@ -23,14 +23,14 @@ PROGRESS = "velero_volume_operation_progress_timestamp_seconds"
 UPLOAD = {"kind": "DataUpload", "operation": "hourly-hot-1-a1b2c", "backup": "hourly-hot-1"}
 
 
-async def running(tmp_path: Path, api: FakeKubeAPI, seed: Callable[[FakeKubeAPI], None]) -> AsyncIterator[Harness]:
+async def running(tmp_path: Path, api: FaultyKubeAPI, seed: Callable[[FaultyKubeAPI], None]) -> AsyncIterator[Harness]:
     await api.start()
     seed(api)
     async for h in serving(tmp_path, api, KUBE_ONLY):
         yield h
 
 
-def seed_volumes(api: FakeKubeAPI) -> None:
+def seed_volumes(api: FaultyKubeAPI) -> None:
     seed_hourly(api)
     t = now()
     api.create(
@@ -51,7 +51,7 @@ def resource(samples: Samples, family: str, plural: str) -> float | None:
 
 
 async def test_an_older_velero_without_the_data_movers_runs_and_says_so(tmp_path: Path) -> None:
-    async for h in running(tmp_path, FakeKubeAPI(bookmark_interval=0.5, versions=("v1",)), seed_volumes):
+    async for h in running(tmp_path, FaultyKubeAPI(bookmark_interval=0.5, versions=("v1",)), seed_volumes):
         samples = await h.until(
             lambda s: resource(s, "served", "datauploads") == 0 and resource(s, "served", "datadownloads") == 0,
             "DataUploads and DataDownloads reported not served",
@@ -93,18 +93,18 @@ async def test_an_older_velero_without_the_data_movers_runs_and_says_so(tmp_path
 
 
 async def test_a_role_without_the_volume_kinds_is_reported_and_not_waited_for(tmp_path: Path) -> None:
-    def seed(api: FakeKubeAPI) -> None:
+    def seed(api: FaultyKubeAPI) -> None:
         seed_volumes(api)
         for plural in ("podvolumebackups", "podvolumerestores", "datauploads", "datadownloads", "backuprepositories"):
-            api.faults.forbid(plural)
+            api.forbidden.add(plural)
 
-    async for h in running(tmp_path, FakeKubeAPI(bookmark_interval=0.5), seed):
+    async for h in running(tmp_path, FaultyKubeAPI(bookmark_interval=0.5), seed):
         samples = await h.until(lambda s: resource(s, "forbidden", "backuprepositories") == 1, "the 403s")
         await h.until(lambda s: phase_of(s, "hourly-hot", "hot") == "Completed", "backups served")
         samples = await h.until(lambda s: value(s, "velero_exporter_source_up", source="kube") == 1, "source up")
         assert await h.readiness() == 200
         assert not [name for name, _ in samples if name == "velero_volume_operations"]
-        h.api.faults.allow("podvolumebackups")
+        h.api.forbidden.discard("podvolumebackups")
         await h.until(
             lambda s: value(s, "velero_volume_operations", kind="PodVolumeBackup", phase="Completed") == 1,
             "allowed again",
@@ -132,11 +132,11 @@ async def test_progress_is_remembered_across_watch_events_and_relists(tmp_path: 
             ),
         )
 
-    def seed(api: FakeKubeAPI) -> None:
+    def seed(api: FaultyKubeAPI) -> None:
         seed_hourly(api)
         api.create(upload(0))
 
-    async for h in running(tmp_path, FakeKubeAPI(bookmark_interval=0.5), seed):
+    async for h in running(tmp_path, FaultyKubeAPI(bookmark_interval=0.5), seed):
         # Nothing moved yet: it last moved when it started, whenever the exporter first saw it.
         await h.until(lambda s: value(s, PROGRESS, **UPLOAD) == t - 3500, "the start as the last progress")
 

@@ -50,6 +50,8 @@ class Options:
     # Likewise the AWS sources' discovery tick and retry backoff (aws_sources' keyword arguments).
     aws_options: dict[str, float] = field(default_factory=dict)
     render_debounce: float = 0.05
+    # The longest wait before a failing render is tried again (tests shorten it, as the timers above).
+    render_retry_max: float = 60.0
     web_config: WebConfig = field(default_factory=WebConfig)
     # --web.health-address: /healthz and /readyz also served there, plain and without auth (for probes).
     health_address: tuple[str, int] | None = None
@@ -95,6 +97,7 @@ class Exporter:
             ready=lambda: is_ready(self.store),
             debounce=options.render_debounce,
             telemetry_path=options.telemetry_path,
+            retry_max=options.render_retry_max,
         )
         self._runner: web.AppRunner | None = None
         self._health_runner: web.AppRunner | None = None

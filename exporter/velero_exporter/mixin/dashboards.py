@@ -215,7 +215,8 @@ def _targets(queries: Sequence[Query], *, instant: bool, table: bool = False) ->
 
 @dataclass(frozen=True, slots=True)
 class Panel:
-    """A panel and what the reference page says of it; `layout` places it."""
+    """A panel and what the reference page says of it; `layout` places it. `empty` says when the panel may
+    rightly show nothing (the dashboard test accepts an empty answer only from a panel that says so)."""
 
     id: int
     title: str
@@ -224,6 +225,7 @@ class Panel:
     explains: tuple[str, ...] = ()
     width: int = 12
     height: int = 8
+    empty: str = ""
 
 
 def _panel(
@@ -281,6 +283,7 @@ def stat(
     thresholds: Json | None = None,
     text_mode: str = "auto",
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 6,
     height: int = 4,
     links: Sequence[Json] = (),
@@ -307,7 +310,7 @@ def stat(
         thresholds=thresholds,
         links=links,
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def table(
@@ -318,6 +321,7 @@ def table(
     *,
     hide: Sequence[str] = (),
     explains: tuple[str, ...] = (),
+    empty: str = "",
     label_links: Mapping[str, Sequence[Json]] | None = None,
     pivot: tuple[str, str] | None = None,
     width: int = 12,
@@ -375,7 +379,7 @@ def table(
         overrides=overrides,
         transformations=transformations,
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def timeseries(
@@ -389,6 +393,7 @@ def timeseries(
     bars: bool = False,
     interval: str | None = None,
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 12,
     height: int = 8,
     min_zero: bool = True,
@@ -421,7 +426,7 @@ def timeseries(
         interval=interval,
         overrides=overrides,
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def bargauge(
@@ -433,6 +438,7 @@ def bargauge(
     *,
     thresholds: Json | None = None,
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 12,
     height: int = 8,
     max_value: float | None = None,
@@ -462,7 +468,7 @@ def bargauge(
     if max_value is not None:
         body["fieldConfig"]["defaults"]["max"] = max_value
     body["fieldConfig"]["defaults"]["min"] = 0
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 def state_timeline(
@@ -473,6 +479,7 @@ def state_timeline(
     *,
     mappings: Sequence[Json],
     explains: tuple[str, ...] = (),
+    empty: str = "",
     width: int = 24,
     height: int = 6,
 ) -> Panel:
@@ -496,7 +503,7 @@ def state_timeline(
         mappings=mappings,
         thresholds=steps(("red", None), ("green", 1)),
     )
-    return Panel(pid, title, description, body, explains, width, height)
+    return Panel(pid, title, description, body, explains, width, height, empty)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -659,10 +666,15 @@ def dashboard_link(title: str, uid: str, tooltip: str) -> Json:
     }
 
 
+# Why panels may show nothing: they read Velero's own metrics, or what the AWS sources measure.
+VELERO_OWN_EMPTY = "it reads Velero's own metrics, which Prometheus holds only where it scrapes Velero's server."
+AWS_EMPTY = "the AWS sources are off (aws.enabled: false) or have nothing of this kind to measure."
 VELERO_OWN = (
     " Source: Velero's own metrics (its server's /metrics), not the exporter's: they restart at 0 with Velero's pod,"
     " so they show rates and durations, never the state."
 )
+# A DR cluster runs no schedules: its backups are its primary's, synced from the DR bucket.
+NO_SCHEDULE = "the cluster has no Schedule (a DR cluster's backups are its primary's, synced from the DR bucket)."
 
 
 # --- overview --------------------------------------------------------------------------------------------
@@ -714,13 +726,19 @@ def _tier_table() -> Panel:
     )
 
 
-def _failing_schedules() -> Panel:
+def failing_schedules() -> str:
+    """Schedules whose newest finished backup failed, failed validation, or partially failed where the tier does
+    not accept it: exactly those VeleroBackupFailure fires for."""
     accepted = f"(max by (cluster, tier) ({sel('velero_tier_partially_failed_accepted')}) == 1)"
-    failing = (
+    return (
         f"(\n  {per('schedule, tier, phase', 'velero_schedule_last_backup_phase', FAILED)}"
         f" == 1\n  or\n  ({per('schedule, tier, phase', 'velero_schedule_last_backup_phase', PARTIALLY_FAILED)}"
         f" == 1\n    unless on (cluster, tier) {accepted})\n)"
     )
+
+
+def _failing_schedules() -> Panel:
+    failing = failing_schedules()
 
     def column(expr: str) -> str:
         return f"({expr})\n* on (cluster, schedule) group_left (tier, phase)\n{failing}"
@@ -750,6 +768,7 @@ def _failing_schedules() -> Panel:
         hide=("Value #A",),
         explains=("VeleroBackupFailure",),
         label_links={"tier": [tier_detail_link()]},
+        empty="no schedule's newest finished backup failed.",
     )
 
 
@@ -772,18 +791,10 @@ def overview() -> Dashboard:
             stat(
                 3,
                 "Schedules failing",
-                "Schedules whose newest finished backup did not complete (see the Failing schedules table).",
+                "Schedules whose newest finished backup did not complete, PartiallyFailed counting only where the"
+                " tier does not accept it: the rows of the Failing schedules table.",
                 "short",
-                [
-                    Query(
-                        count_or_zero(
-                            f"{per('schedule', 'velero_schedule_last_backup_phase', FAILED)}"
-                            " == 1"
-                            f"\nor\n{per('schedule', 'velero_schedule_last_backup_phase', PARTIALLY_FAILED)}"
-                            " == 1"
-                        )
-                    )
-                ],
+                [Query(count_or_zero(failing_schedules()))],
                 thresholds=GOOD_IF_ZERO,
                 explains=("VeleroBackupFailure",),
             ),
@@ -806,6 +817,7 @@ def overview() -> Dashboard:
                 [Query(age(sel("velero:cluster_last_success_timestamp_seconds")), legend="{{cluster}}")],
                 thresholds=steps(("green", None), ("red", seconds(MIXIN.backup_missing_cluster_window))),
                 explains=("VeleroBackupMissing",),
+                empty="no backup of the cluster has completed yet.",
             ),
             _tier_table(),
             state_timeline(
@@ -838,6 +850,7 @@ def overview() -> Dashboard:
                     )
                 ],
                 explains=("VeleroBackupMissing",),
+                empty="no schedule has a Completed backup.",
             ),
             timeseries(
                 13,
@@ -877,6 +890,7 @@ def overview() -> Dashboard:
                 bars=True,
                 stacked=True,
                 interval="1h",
+                empty=VELERO_OWN_EMPTY,
             ),
             timeseries(
                 15,
@@ -885,6 +899,7 @@ def overview() -> Dashboard:
                 " line steps when a new backup finishes, so its history is the trend of backup durations.",
                 "s",
                 [Query(per("schedule", "velero_schedule_last_backup_duration_seconds"), legend="{{schedule}}")],
+                empty=NO_SCHEDULE,
             ),
             timeseries(
                 16,
@@ -902,6 +917,7 @@ def overview() -> Dashboard:
                     for q in (0.5, 0.95)
                 ],
                 interval="1h",
+                empty=VELERO_OWN_EMPTY,
             ),
             stat(
                 17,
@@ -997,6 +1013,7 @@ def overview() -> Dashboard:
                 explains=("VeleroStorageLocationUnavailable", "VeleroStorageLocationNotValidated"),
                 width=16,
                 height=6,
+                empty="the cluster has no BackupStorageLocation.",
             ),
             state_timeline(
                 32,
@@ -1007,6 +1024,7 @@ def overview() -> Dashboard:
                 explains=("VeleroStorageLocationUnavailable",),
                 width=8,
                 height=6,
+                empty="the cluster has no BackupStorageLocation.",
             ),
         ],
     )
@@ -1025,6 +1043,7 @@ def overview() -> Dashboard:
                 thresholds=steps(("green", None), ("red", seconds(MIXIN.restore_test_max_age))),
                 explains=("VeleroRestoreTestOverdue",),
                 width=6,
+                empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
             ),
             stat(
                 43,
@@ -1058,6 +1077,7 @@ def overview() -> Dashboard:
                 stacked=True,
                 width=24,
                 height=6,
+                empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
             ),
         ],
     )
@@ -1120,6 +1140,7 @@ def _restore_table(pid: int, title: str, tier_filter: tuple[str, ...]) -> Panel:
         columns,
         explains=("VeleroRestoreFailure", "VeleroRestoreSlowerThanRTO"),
         label_links={"tier": [tier_detail_link()]},
+        empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
     )
 
 
@@ -1127,6 +1148,11 @@ UNPROTECTED = 'state="unprotected"'
 COVERAGE_NOTE = (
     " Served with the exporter's coverage source on (coverage.enabled), which reads namespaces, pods, claims and"
     " volumes cluster-wide."
+)
+COVERAGE_EMPTY = "the coverage source is off (coverage.enabled: false)."
+NO_VOLUME_DATA = (
+    "no schedule's newest or previous finished backup saved a volume (no PodVolumeBackup, DataUpload or volume"
+    " snapshot)."
 )
 
 
@@ -1160,6 +1186,7 @@ def _coverage_row(rid: int) -> Row:
                 [Query(f"sum({per('state', 'velero_coverage_pvcs', UNPROTECTED)})")],
                 thresholds=GOOD_IF_ZERO,
                 explains=("VeleroVolumeUnprotected",),
+                empty=COVERAGE_EMPTY,
             ),
             table(
                 rid + 3,
@@ -1173,6 +1200,7 @@ def _coverage_row(rid: int) -> Row:
                 label_links={"tier": [tier_detail_link()]},
                 width=12,
                 height=6,
+                empty=COVERAGE_EMPTY + " A tier that protects no claim has no Volumes protected.",
             ),
             table(
                 rid + 4,
@@ -1186,6 +1214,7 @@ def _coverage_row(rid: int) -> Row:
                 explains=("VeleroVolumeUnprotected",),
                 width=12,
                 height=6,
+                empty="every claim is protected or ignored, or " + COVERAGE_EMPTY,
             ),
             table(
                 rid + 5,
@@ -1196,6 +1225,7 @@ def _coverage_row(rid: int) -> Row:
                 explains=("VeleroNamespaceUnprotected",),
                 width=8,
                 height=6,
+                empty="every namespace is protected or ignored, or " + COVERAGE_EMPTY,
             ),
             timeseries(
                 rid + 6,
@@ -1209,6 +1239,7 @@ def _coverage_row(rid: int) -> Row:
                 ],
                 width=16,
                 height=6,
+                empty=COVERAGE_EMPTY,
             ),
         ],
     )
@@ -1227,6 +1258,7 @@ def _storage_row(rid: int) -> Row:
                 " source (list or CloudWatch mode).",
                 "bytes",
                 [Query(per(bucket, "velero_bucket_size_bytes"), legend="{{bucket}} ({{region}})")],
+                empty=AWS_EMPTY,
             ),
             timeseries(
                 rid + 2,
@@ -1243,6 +1275,7 @@ def _storage_row(rid: int) -> Row:
                 ],
                 explains=("VeleroBucketGrowth",),
                 min_zero=False,
+                empty=AWS_EMPTY,
             ),
             bargauge(
                 rid + 3,
@@ -1250,6 +1283,7 @@ def _storage_row(rid: int) -> Row:
                 "Bytes of the backup folders of each tier in each bucket.",
                 "bytes",
                 [Query(per(f"{bucket}, tier", "velero_bucket_tier_size_bytes"), legend="{{tier}} in {{bucket}}")],
+                empty=AWS_EMPTY,
             ),
             timeseries(
                 rid + 4,
@@ -1258,6 +1292,7 @@ def _storage_row(rid: int) -> Row:
                 "bytes",
                 [Query(per(f"{bucket}, kind", "velero_bucket_prefix_size_bytes"), legend="{{bucket}} {{kind}}")],
                 stacked=True,
+                empty=AWS_EMPTY,
             ),
             bargauge(
                 rid + 5,
@@ -1275,6 +1310,7 @@ def _storage_row(rid: int) -> Row:
                 thresholds=steps(("green", None), ("red", seconds(MIXIN.bucket_recovery_point_max_age))),
                 explains=("VeleroBucketRecoveryPointStale",),
                 height=6,
+                empty=AWS_EMPTY,
             ),
             stat(
                 rid + 6,
@@ -1286,6 +1322,7 @@ def _storage_row(rid: int) -> Row:
                 thresholds=GOOD_IF_ZERO,
                 width=12,
                 height=6,
+                empty=AWS_EMPTY,
             ),
         ],
     )
@@ -1311,6 +1348,7 @@ def _snapshot_row(rid: int) -> Row:
         ],
         pivot=("tier", "region"),
         explains=("VeleroSnapshotCopyStale",),
+        empty=AWS_EMPTY,
     )
     return Row(
         rid,
@@ -1327,6 +1365,7 @@ def _snapshot_row(rid: int) -> Row:
                 [Query(by_state, legend="{{region}} {{state}}")],
                 stacked=True,
                 explains=("VeleroSnapshotsFailed",),
+                empty=AWS_EMPTY,
             ),
         ],
     )
@@ -1405,6 +1444,7 @@ def _posture_row(rid: int) -> Row:
                 ),
                 width=24,
                 height=7,
+                empty=AWS_EMPTY + " A bucket without a default Object Lock retention has none.",
             ),
             table(
                 rid + 2,
@@ -1429,6 +1469,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroBucketLifecycleBelowRetention",),
                 width=12,
                 height=6,
+                empty=AWS_EMPTY + " Only buckets with a lifecycle rule on backups/ have a row.",
             ),
             table(
                 rid + 3,
@@ -1448,6 +1489,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroReplicaIncomplete",),
                 width=12,
                 height=6,
+                empty=AWS_EMPTY + " Only where a bucket is a DR replica (declared, or by replication).",
             ),
             table(
                 rid + 4,
@@ -1467,6 +1509,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroSnapshotUnencrypted",),
                 width=8,
                 height=6,
+                empty=AWS_EMPTY + " Locks are read only with aws.snapshot_lock.",
             ),
             table(
                 rid + 5,
@@ -1488,6 +1531,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroDRCopySameAccount",),
                 width=8,
                 height=6,
+                empty=AWS_EMPTY + " The DR column only with aws.require_separate_dr_account.",
             ),
             bargauge(
                 rid + 6,
@@ -1501,6 +1545,7 @@ def _posture_row(rid: int) -> Row:
                 explains=("VeleroLastRecoveryPointExpiring",),
                 width=8,
                 height=6,
+                empty="the tier has no recovery point.",
             ),
         ],
     )
@@ -1540,6 +1585,7 @@ def _volume_data_row(rid: int) -> Row:
                     )
                 ],
                 explains=("VeleroVolumeOperationStalled",),
+                empty="no volume data operation is in flight.",
             ),
             timeseries(
                 rid + 2,
@@ -1549,6 +1595,7 @@ def _volume_data_row(rid: int) -> Row:
                 "short",
                 [Query(f"{per('kind, phase', 'velero_volume_operations')} > 0", legend="{{kind}} {{phase}}")],
                 stacked=True,
+                empty="Velero holds no PodVolumeBackup, PodVolumeRestore, DataUpload or DataDownload.",
             ),
             table(
                 rid + 3,
@@ -1587,6 +1634,7 @@ def _volume_data_row(rid: int) -> Row:
                     "VeleroRepositoryMaintenanceFailed",
                 ),
                 width=24,
+                empty="Velero holds no BackupRepository (no file-system backup or data mover has run).",
             ),
         ],
     )
@@ -1693,6 +1741,7 @@ def tier_detail() -> Dashboard:
             [Query(sel("velero:tier_recovery_point_age_seconds", t), legend="{{tier}}")],
             explains=("RPOViolation",),
             width=4,
+            empty="the tier has no recovery point.",
         ),
         stat(
             4,
@@ -1722,6 +1771,7 @@ def tier_detail() -> Dashboard:
             [Query(sel("velero:tier_restore_duration_seconds:max", t), legend="{{tier}}")],
             explains=("VeleroRestoreSlowerThanRTO",),
             width=4,
+            empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
         ),
         stat(
             7,
@@ -1740,6 +1790,7 @@ def tier_detail() -> Dashboard:
             "dtdurations",
             [Query(age(per("tier", "velero_tier_oldest_recovery_point_timestamp_seconds", t)), legend="{{tier}}")],
             explains=("VeleroRecoveryPointHistoryLost",),
+            empty="the tier has no recovery point.",
         ),
         stat(
             9,
@@ -1868,6 +1919,7 @@ def tier_detail() -> Dashboard:
                 ),
                 width=24,
                 height=6,
+                empty=NO_SCHEDULE,
             ),
             timeseries(
                 22,
@@ -1880,6 +1932,7 @@ def tier_detail() -> Dashboard:
                         of_tier(per("schedule", "velero_schedule_last_backup_duration_seconds")), legend="{{schedule}}"
                     )
                 ],
+                empty=NO_SCHEDULE,
             ),
             timeseries(
                 23,
@@ -1896,6 +1949,7 @@ def tier_detail() -> Dashboard:
                     )
                 ],
                 interval="1h",
+                empty=VELERO_OWN_EMPTY,
             ),
         ],
     )
@@ -1980,6 +2034,7 @@ def tier_detail() -> Dashboard:
                 ),
                 width=24,
                 height=6,
+                empty=NO_SCHEDULE,
             ),
             bargauge(
                 32,
@@ -1999,6 +2054,7 @@ def tier_detail() -> Dashboard:
                 max_value=1,
                 explains=("VeleroBackupEmpty",),
                 height=6,
+                empty=NO_SCHEDULE,
             ),
             bargauge(
                 33,
@@ -2011,6 +2067,7 @@ def tier_detail() -> Dashboard:
                 max_value=1,
                 explains=("VeleroBackupVolumeSnapshotsIncomplete",),
                 height=6,
+                empty="no schedule's newest backup attempted a volume snapshot.",
             ),
         ],
     )
@@ -2030,6 +2087,7 @@ def tier_detail() -> Dashboard:
                 [Query(age(since), name="For", unit="dtdurations")],
                 explains=("VeleroBackupStuck",),
                 height=7,
+                empty="no backup is in flight.",
             ),
             timeseries(
                 42,
@@ -2057,6 +2115,7 @@ def tier_detail() -> Dashboard:
                 explains=("VeleroBackupDeletionStuck",),
                 width=24,
                 height=6,
+                empty="no backup is being deleted.",
             ),
         ],
     )
@@ -2072,6 +2131,7 @@ def tier_detail() -> Dashboard:
                 "short",
                 [Query(f"{per('tier, phase', 'velero_restores', t)} > 0", legend="{{phase}}")],
                 stacked=True,
+                empty="no restore of the tier is on record, or RBAC forbids the exporter to read restores.",
             ),
         ],
     )
@@ -2090,6 +2150,7 @@ def tier_detail() -> Dashboard:
                         legend="{{bucket}} ({{region}})",
                     )
                 ],
+                empty=AWS_EMPTY,
             ),
             bargauge(
                 62,
@@ -2104,6 +2165,7 @@ def tier_detail() -> Dashboard:
                     )
                 ],
                 explains=("VeleroSnapshotCopyStale",),
+                empty=AWS_EMPTY,
             ),
         ],
     )
@@ -2168,6 +2230,7 @@ def _tier_volume_row(rid: int) -> Row:
                 explains=("VeleroBackupVolumeDataMissing", "VeleroVolumeOperationFailed"),
                 width=24,
                 height=7,
+                empty=NO_VOLUME_DATA,
             ),
             bargauge(
                 rid + 2,
@@ -2186,6 +2249,7 @@ def _tier_volume_row(rid: int) -> Row:
                 thresholds=shrink,
                 explains=("VeleroBackupShrank", "VeleroBackupVolumeDataMissing"),
                 height=7,
+                empty="no schedule has two finished backups with a measured folder or moved bytes.",
             ),
             timeseries(
                 rid + 3,
@@ -2195,6 +2259,7 @@ def _tier_volume_row(rid: int) -> Row:
                 "bytes",
                 [Query(of_tier(f"{last_bytes} > 0"), legend="{{schedule}} {{method}}")],
                 height=7,
+                empty="no schedule's newest finished backup moved volume data (fs-backup or data mover).",
             ),
         ],
     )
@@ -2399,6 +2464,9 @@ def absent_exporters() -> str:
     )
 
 
+NO_DR_CLUSTER = "the cluster is no DR cluster (its exporter's config says no `cluster.role: dr`)"
+
+
 def on_dr_pair(expr: str) -> str:
     """A per (cluster, tier) series of a DR cluster, restricted to its DR tiers and labelled with its primary."""
     return f"({expr})\n* on (cluster, tier) group_left (dr_of)\n{sel('velero:dr_tier_info')}"
@@ -2534,6 +2602,7 @@ def fleet() -> Dashboard:
                 explains=("VeleroDRClusterBehind", "VeleroDRClusterCannotRestore"),
                 width=24,
                 height=8,
+                empty=NO_DR_CLUSTER + ".",
             ),
             timeseries(
                 12,
@@ -2545,6 +2614,7 @@ def fleet() -> Dashboard:
                 [Query(lag, legend="{{cluster}} {{tier}} (DR of {{dr_of}})")],
                 explains=("VeleroDRClusterBehind",),
                 width=24,
+                empty=NO_DR_CLUSTER + ", or the primary it names does not report.",
             ),
         ],
     )
@@ -2560,6 +2630,7 @@ def fleet() -> Dashboard:
                 " each; the other clusters keep being watched.",
                 [Query(absent_exporters(), name="Last report", unit="dtdurations")],
                 explains=("VeleroExporterDown",),
+                empty="the cluster's exporter reports.",
             ),
             table(
                 22,
@@ -2575,6 +2646,7 @@ def fleet() -> Dashboard:
                     )
                 ],
                 hide=("Value",),
+                empty="the cluster's exporter has no `cluster:` section in its config.",
             ),
         ],
     )
@@ -2682,7 +2754,8 @@ def render_docs(dashboards: Sequence[Dashboard]) -> str:
         for row in board.rows:
             out.append(f"\n### {row.title}\n\n| id | panel | explains | what it shows |\n|---|---|---|---|")
             for panel in row.panels:
-                out.append(f"| {panel.id} | {panel.title} | {', '.join(panel.explains)} | {panel.description} |")
+                empty = f" Shows nothing when {panel.empty}" if panel.empty else ""
+                out.append(f"| {panel.id} | {panel.title} | {', '.join(panel.explains)} | {panel.description}{empty} |")
                 panels[board.uid, panel.id] = (board, panel)
     out.append(
         "\n## Alerts and their panels\n\nThe panel that best explains each alert, for its runbook to link to; the"

@@ -1,21 +1,14 @@
-"""The sandbox cluster that the story's Schedules back up, shaped like the seed's: kailash-app (the application:
-API, PostgreSQL, Redis, uploads), monitoring, logging, vault, ingress and cert-manager, the system namespaces, and
-Velero. Its pods and claims are the ones whose volume data sandbox/volume_story.py moves (postgres-0's pgdata,
-uploads-7c9f4's uploads, vault-0's data-vault-0 ...).
+"""The cluster objects of the DR plan's cluster (plan.py), shaped like the seed's: kailash-app (the application:
+API, PostgreSQL, Redis, uploads, the shared media volume), monitoring, logging, vault, ingress and cert-manager,
+the system namespaces, and Velero. Its pods and claims are the ones whose volume data sandbox/volume_story.py
+moves (postgres-0's pgdata, uploads-7c9f4's uploads, vault-0's data-vault-0 ...).
 
-Coverage trouble on purpose, so that the demo shows every coverage alert path (sandbox/story.py has the
-Schedules, whose templates name their namespaces one by one, as they were written a year ago):
-- kailash-reports, created a week ago, is in no Schedule's list: the namespace and its database volume are
-  unprotected (VeleroNamespaceUnprotected; VeleroVolumeUnprotected, namespace_not_selected);
-- kailash-app's shared media volume (EFS) is opted out of fs-backup by its pods' backup-volumes-excludes, and
-  no snapshot plugin can copy EFS: unprotected (volume_excluded); the uploads volume, on EFS too, is protected
-  by hot's fs-backup alone;
-- monitoring's Grafana volume sits on the gp2-ephemeral class, which the volume policy of critical, full and dr
-  skips: unprotected (policy_skip);
-- and what must not alert: logging's Fluentd aggregator buffer (same class, annotated velero-exporter.io/coverage:
-  ignore),
-  a preview namespace created ten minutes ago (within the grace), the system namespaces (ignored by the demo
-  config's globs) and velero (annotated).
+Healthy: every namespace and volume is protected by a tier or rightly ignored. What must not alert: logging's
+Fluentd aggregator buffer (on the gp2-ephemeral class that the volume policy of critical, full and dr skips,
+annotated velero-exporter.io/coverage: ignore), a preview namespace created ten minutes ago (within the grace),
+the system namespaces (ignored by the demo config's globs) and velero (annotated). The uploads volume is on EFS,
+which no snapshot plugin copies: hot's fs-backup alone protects it, as it does the media volume. The coverage
+trouble is sandbox/scenarios/coverage.py's.
 """
 
 from __future__ import annotations
@@ -25,6 +18,7 @@ from velero_exporter.sandbox.cluster_objects import EBS_CSI, EFS_CSI, Obj
 
 DAY = 86400.0
 VELERO_NAMESPACE = "velero"
+EFS = "efs-sc"
 VOLUME_POLICY = "velero-volume-policy"
 EPHEMERAL_CLASS = "gp2-ephemeral"
 IGNORE = {"velero-exporter.io/coverage": "ignore"}
@@ -39,11 +33,11 @@ volumePolicies:
 """
 # The namespaces the Schedules were written for (all but the system ones and Velero's own).
 PLATFORM_NAMESPACES = ["kailash-app", "monitoring", "logging", "vault", "ingress-nginx", "cert-manager"]
-NEW_NAMESPACE = "kailash-reports"
 PREVIEW_NAMESPACE = "kailash-preview-1234"
+APP = {"app.kubernetes.io/part-of": "kailash"}
 
 
-def _claimed(
+def claimed(
     namespace: str,
     pod: str,
     claim: str,
@@ -55,9 +49,9 @@ def _claimed(
     annotations: dict[str, str] | None = None,
     claim_annotations: dict[str, str] | None = None,
 ) -> list[Obj]:
-    """A pod with one claim volume (`volume_name`), the claim and its bound volume."""
+    """A pod with one claim volume (`volume_name`), the claim and its bound volume (pvc-<namespace>-<claim>)."""
     volume = f"pvc-{namespace}-{claim}"
-    driver = EFS_CSI if storage_class == "efs-sc" else EBS_CSI
+    driver = EFS_CSI if storage_class == EFS else EBS_CSI
     return [
         k.pod(pod, namespace, claims={volume_name: claim}, labels=labels, annotations=annotations),
         k.persistent_volume_claim(
@@ -73,19 +67,47 @@ def _claimed(
     ]
 
 
-def cluster_story(now: float) -> list[Obj]:
-    """Every cluster object of the sandbox at time `now` (POSIX seconds)."""
+def media_volume(pod_annotations: dict[str, str] | None = None) -> list[Obj]:
+    """The shared media volume (EFS) and the two API pods that mount it."""
+    objs = claimed(
+        "kailash-app",
+        "kailash-api-0",
+        "media",
+        volume_name="media",
+        storage_class=EFS,
+        size="500Gi",
+        labels=APP,
+        annotations=pod_annotations,
+    )
+    objs.append(
+        k.pod("kailash-api-1", "kailash-app", claims={"media": "media"}, labels=APP, annotations=pod_annotations)
+    )
+    return objs
+
+
+def grafana(storage_class: str = "gp3", claim_annotations: dict[str, str] | None = None) -> list[Obj]:
+    """Grafana's pod, its claim and volume."""
+    return claimed(
+        "monitoring",
+        "grafana-7f6d8c9b4-qr2zt",
+        "grafana-data",
+        storage_class=storage_class,
+        claim_annotations=claim_annotations,
+    )
+
+
+def cluster_objects(now: float) -> list[Obj]:
+    """Every cluster object of the healthy cluster at time `now` (POSIX seconds)."""
     year_ago = now - 400 * DAY
     out: list[Obj] = [
         k.storage_class("gp3", default=True, parameters={"type": "gp3"}),
         k.storage_class(EPHEMERAL_CLASS, parameters={"type": "gp2"}),
-        k.storage_class("efs-sc", provisioner=EFS_CSI, parameters={"provisioningMode": "efs-ap"}),
+        k.storage_class(EFS, provisioner=EFS_CSI, parameters={"provisioningMode": "efs-ap"}),
         k.config_map(VOLUME_POLICY, VELERO_NAMESPACE, {"policy.yaml": VOLUME_POLICY_YAML}, created=year_ago),
     ]
     for name in ("default", "kube-system", "kube-public", "kube-node-lease", *PLATFORM_NAMESPACES):
         out.append(k.namespace(name, created=year_ago))
     out.append(k.namespace(VELERO_NAMESPACE, created=year_ago, annotations=IGNORE))
-    out.append(k.namespace(NEW_NAMESPACE, created=now - 7 * DAY, labels={"team": "analytics"}))
     out.append(k.namespace(PREVIEW_NAMESPACE, created=now - 600, labels={"preview": "true"}))
 
     # Pods without claims: the coverage source keeps none of them.
@@ -104,33 +126,18 @@ def cluster_story(now: float) -> list[Obj]:
     ):
         out.append(k.pod(pod, namespace, created=year_ago))
 
-    app = {"app.kubernetes.io/part-of": "kailash"}
-    out += _claimed("kailash-app", "postgres-0", "pgdata-postgres-0", volume_name="pgdata", size="100Gi", labels=app)
-    out += _claimed("kailash-app", "redis-0", "redis-data-redis-0", volume_name="redis-data", size="10Gi", labels=app)
-    efs = "efs-sc"
-    out += _claimed("kailash-app", "uploads-7c9f4", "uploads", volume_name="uploads", storage_class=efs, labels=app)
-    # The shared media volume: both API pods mount it, and both opt it out of fs-backup (too slow, someone said).
-    opted_out = {"backup.velero.io/backup-volumes-excludes": "media"}
-    out += _claimed(
-        "kailash-app",
-        "kailash-api-0",
-        "media",
-        volume_name="media",
-        storage_class=efs,
-        size="500Gi",
-        labels=app,
-        annotations=opted_out,
-    )
-    out.append(k.pod("kailash-api-1", "kailash-app", claims={"media": "media"}, labels=app, annotations=opted_out))
-    out += _claimed("monitoring", "prometheus-0", "prometheus-db-prometheus-0", size="200Gi")
-    out += _claimed("monitoring", "alertmanager-0", "alertmanager-data", size="5Gi")
-    out += _claimed("monitoring", "grafana-7f6d8c9b4-qr2zt", "grafana-data", storage_class=EPHEMERAL_CLASS)
+    out += claimed("kailash-app", "postgres-0", "pgdata-postgres-0", volume_name="pgdata", size="100Gi", labels=APP)
+    out += claimed("kailash-app", "redis-0", "redis-data-redis-0", volume_name="redis-data", size="10Gi", labels=APP)
+    out += claimed("kailash-app", "uploads-7c9f4", "uploads", volume_name="uploads", storage_class=EFS, labels=APP)
+    out += media_volume()
+    out += claimed("monitoring", "prometheus-0", "prometheus-db-prometheus-0", size="200Gi")
+    out += claimed("monitoring", "alertmanager-0", "alertmanager-data", size="5Gi")
+    out += grafana()
     for i in range(3):
-        out += _claimed("logging", f"elasticsearch-{i}", f"elasticsearch-data-{i}", size="300Gi")
-    out += _claimed(
+        out += claimed("logging", f"elasticsearch-{i}", f"elasticsearch-data-{i}", size="300Gi")
+    out += claimed(
         "logging", "fluentd-aggregator-0", "fluentd-buffer", storage_class=EPHEMERAL_CLASS, claim_annotations=IGNORE
     )
-    out += _claimed("vault", "vault-0", "data-vault-0", size="10Gi")
-    out += _claimed(NEW_NAMESPACE, "reports-db-0", "reports-db-data", size="50Gi")
-    out += _claimed(PREVIEW_NAMESPACE, "preview-db-0", "preview-db")
+    out += claimed("vault", "vault-0", "data-vault-0", size="10Gi")
+    out += claimed(PREVIEW_NAMESPACE, "preview-db-0", "preview-db")
     return out

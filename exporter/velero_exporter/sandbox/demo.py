@@ -2,8 +2,8 @@
 
 The exporter runs exactly as against a real cluster: it reads a kubeconfig that points at the fake API, and
 reaches the story's buckets and snapshots in moto (server mode) through AWS_ENDPOINT_URL, with dummy credentials.
-With `--clusters 2` the seed's DR cluster joins (its own fake API and exporter, the same moto): each cluster's
-Prometheus agent remote-writes to a central Prometheus that runs the rules (sandbox/fleet.py).
+With `--clusters 2` the seed's DR cluster joins (sandbox/dr_story.py: its own fake API and exporter, the same moto):
+each cluster's Prometheus agent remote-writes to a central Prometheus that runs the rules (sandbox/fleet.py).
 """
 
 from __future__ import annotations
@@ -24,33 +24,26 @@ from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.web_config import WebConfig
-from velero_exporter.sandbox.aws_story import lay_out_story
-from velero_exporter.sandbox.cluster_story import cluster_story
-from velero_exporter.sandbox.dr_story import dr_story
+from velero_exporter.sandbox import dr_story
+from velero_exporter.sandbox.cluster import Cluster, running
 from velero_exporter.sandbox.fleet import DR_CONFIG, PRIMARY, running_fleet
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
 from velero_exporter.sandbox.monitoring import PROMETHEUS, find_alertmanager, running_alertmanager, running_prometheus
 from velero_exporter.sandbox.moto_server import MotoServer, aws_environment
-from velero_exporter.sandbox.objects import Obj
 from velero_exporter.sandbox.simulator import VeleroSimulator
-from velero_exporter.sandbox.story import story
+from velero_exporter.sandbox.story import DEMO, DEMO_CONFIG
+from velero_exporter.sandbox.world import World
 
 log = logging.getLogger("velero_exporter.sandbox")
 
-# Objectives that the story's schedules can meet (DESIGN.md: the seed's defaults cannot all hold).
-DEMO_CONFIG = Path(__file__).with_name("demo-config.yaml")
 
-
-async def start_sandbox_api(now: float, s3_url: str = "", objects: list[Obj] | None = None) -> FakeKubeAPI:
-    """A fake Kubernetes API holding `objects` (default: the primary's cluster and story at `now`)."""
-    api = FakeKubeAPI(namespace="velero")
-    await api.start()
-    for obj in [*cluster_story(now), *story(now)] if objects is None else objects:
-        if s3_url and obj["kind"] == "BackupStorageLocation":
-            # As Velero would be configured against an S3-compatible endpoint.
-            obj["spec"]["config"].update({"s3Url": s3_url, "s3ForcePathStyle": "true"})
-        api.create(obj)
-    return api
+def with_s3_url(world: World, s3_url: str) -> World:
+    """The AWS locations configured as Velero would be against an S3-compatible endpoint."""
+    for location in world.of_kind("BackupStorageLocation"):
+        if location["spec"]["provider"] == "aws":
+            location["spec"]["config"].update({"s3Url": s3_url, "s3ForcePathStyle": "true"})
+            world.add(location)
+    return world
 
 
 @contextlib.contextmanager
@@ -70,36 +63,40 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 @dataclass(slots=True, frozen=True)
 class Sandbox:
-    api: FakeKubeAPI
+    cluster: Cluster
     moto: MotoServer
-    kubeconfig: Path
     # The seed's DR cluster (sandbox/dr_story.py), when asked for: its own API, the same AWS.
-    dr_api: FakeKubeAPI | None = None
-    dr_kubeconfig: Path | None = None
+    dr: Cluster | None = None
+
+    @property
+    def api(self) -> FakeKubeAPI:
+        return self.cluster.api
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.cluster.kubeconfig
 
 
 @contextlib.asynccontextmanager
 async def running_sandbox(now: float, *, dr_cluster: bool = False) -> AsyncIterator[Sandbox]:
-    """The fake Kubernetes API with the story (and the DR cluster's with its story), and moto with its buckets
-    and snapshots; the process's AWS environment points at moto (dummy credentials) while it runs. Everything is
-    stopped afterwards."""
+    """The demo's story at `now`: its objects in the fake Kubernetes API, its buckets and snapshots in moto (and
+    the DR cluster's objects in an API of its own); the process's AWS environment points at moto (dummy
+    credentials) while it runs. Everything is stopped afterwards."""
     moto = MotoServer()
     await asyncio.to_thread(moto.start)
     try:
-        await asyncio.to_thread(lay_out_story, moto, now)
-        async with contextlib.AsyncExitStack() as apis:
-            api = await start_sandbox_api(now, moto.url)
-            apis.push_async_callback(api.stop)
-            dr_api = None
-            if dr_cluster:
-                dr_api = await start_sandbox_api(now, moto.url, dr_story(now))
-                apis.push_async_callback(dr_api.stop)
-            with (
-                tempfile.TemporaryDirectory(prefix="velero-exporter-sandbox-") as tmp,
-                environment(aws_environment(moto.url)),
-            ):
-                dr_kubeconfig = dr_api.write_kubeconfig(Path(tmp) / "dr-kubeconfig") if dr_api else None
-                yield Sandbox(api, moto, api.write_kubeconfig(Path(tmp) / "kubeconfig"), dr_api, dr_kubeconfig)
+        with (
+            tempfile.TemporaryDirectory(prefix="velero-exporter-sandbox-") as tmp,
+            environment(aws_environment(moto.url)),
+        ):
+            world = DEMO.build(now)
+            async with contextlib.AsyncExitStack() as stack:
+                dr = None
+                if dr_cluster:
+                    dr_world = with_s3_url(dr_story.world(now, world), moto.url)
+                    dr = await stack.enter_async_context(running(Cluster(dr_world, moto, Path(tmp) / "dr-kubeconfig")))
+                primary = Cluster(with_s3_url(world, moto.url), moto, Path(tmp) / "kubeconfig")
+                yield Sandbox(await stack.enter_async_context(running(primary)), moto, dr)
     finally:
         moto.stop()
 
@@ -189,13 +186,15 @@ async def run_demo(
         exporter = await stack.enter_async_context(Exporter(config, options))
         exporters = {config.cluster.name if config.cluster else PRIMARY: exporter}
         apis = [sandbox.api]
-        if sandbox.dr_api is not None:
+        kubeconfigs = [sandbox.kubeconfig]
+        if sandbox.dr is not None:
             dr_config = load_config(DR_CONFIG)
-            dr_options = replace(options, listen_port=port + 1 if port else 0, kubeconfig=str(sandbox.dr_kubeconfig))
+            dr_options = replace(options, listen_port=port + 1 if port else 0, kubeconfig=str(sandbox.dr.kubeconfig))
             exporters[dr_config.cluster.name if dr_config.cluster else "dr"] = await stack.enter_async_context(
                 Exporter(dr_config, dr_options)
             )
-            apis.append(sandbox.dr_api)
+            apis.append(sandbox.dr.api)
+            kubeconfigs.append(sandbox.dr.kubeconfig)
         monitoring_lines = await stack.enter_async_context(
             monitoring({c: e.url for c, e in exporters.items()}, secured=secured)
         )
@@ -217,7 +216,7 @@ async def run_demo(
             *monitoring_lines,
             *(
                 f"  fake Kubernetes:  {api.url}  (kubectl --kubeconfig {kubeconfig} get backups -n velero)"
-                for api, kubeconfig in zip(apis, (sandbox.kubeconfig, sandbox.dr_kubeconfig), strict=False)
+                for api, kubeconfig in zip(apis, kubeconfigs, strict=True)
             ),
             f"  moto (AWS):       {sandbox.moto.url}  (aws --endpoint-url {sandbox.moto.url} s3 ls)",
             sep="\n",

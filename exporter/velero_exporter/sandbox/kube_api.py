@@ -5,10 +5,12 @@ pods, PersistentVolumeClaims, PersistentVolumes, ConfigMaps, StorageClasses).
 
 It speaks what client-go (and so kubectl) expects: discovery, paginated lists with continue tokens
 served from a snapshot, watches with history replay, bookmarks and 410 Expired, Table output, and
-create/replace/patch/delete. Namespaced objects live in any namespace (Velero's are created in the server's
-`namespace` unless they say otherwise) and are keyed as the apiserver keys them, namespace then name.  It also
-injects faults (errors, 403s, cut/expired/stalled watches, an unreachable server) so that clients can be tested
-against the failure modes of a real apiserver.
+create/replace/patch/delete, with RBAC's 403 for the resources the client may not read (`forbidden`). Namespaced
+objects live in any namespace (Velero's are created in the server's `namespace` unless they say otherwise) and are
+keyed as the apiserver keys them, namespace then name. An open watch can be closed, cut (mid-event), expired or
+muted: the stream primitives a subclass uses to inject the failure modes of a real apiserver
+(tests/faulty_kube_api.py), through the hooks `_refusal` (answer a request with an error instead),
+`_continue_survives` (a paginated list's snapshot outlives its first page) and `_watch_expires_at_once`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import collections
 import contextlib
 import dataclasses
 import json
-import math
 import pathlib
 import re
 import time
@@ -420,118 +421,6 @@ _EXPIRED_CONTINUE = (
 )
 
 
-# --- faults ---------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class _FailRule:
-    plural: str | None
-    verb: str | None
-    status: int
-    remaining: int
-    retry_after: float | None
-
-
-class Faults:
-    """Fault injection; see the methods.  Failures apply to resource requests, not discovery."""
-
-    def __init__(self, api: FakeKubeAPI) -> None:
-        self._api = api
-        self._rules: list[_FailRule] = []
-        self._forbidden: set[str] = set()
-        self._expire_continue: dict[str, int] = {}
-        self._expire_watch: dict[str, int] = {}
-
-    def fail(
-        self,
-        *,
-        plural: str | None = None,
-        verb: str | None = None,
-        status: int = 500,
-        times: int = 1,
-        retry_after: float | None = None,
-    ) -> None:
-        """The next `times` matching requests answer `status` with a Status body (and Retry-After)."""
-        self._rules.append(_FailRule(plural, verb, status, times, retry_after))
-
-    def expire_continue_tokens(self, plural: str, times: int = 1) -> None:
-        """The next `times` paginated lists of the resource lose their snapshot after the first page, as after
-        an etcd compaction: the continue token they hand out answers 410 Expired."""
-        self._expire_continue[plural] = self._expire_continue.get(plural, 0) + times
-
-    def expire_new_watches(self, plural: str, times: int) -> None:
-        """The next `times` watches of the resource are accepted (200) and at once answer an ERROR event 410
-        Expired, as a server whose history is compacted faster than anyone can watch it."""
-        self._expire_watch[plural] = self._expire_watch.get(plural, 0) + times
-
-    def watch_expires(self, plural: str) -> bool:
-        remaining = self._expire_watch.get(plural, 0)
-        if remaining:
-            self._expire_watch[plural] = remaining - 1
-        return remaining > 0
-
-    def continue_expires(self, plural: str) -> bool:
-        remaining = self._expire_continue.get(plural, 0)
-        if remaining:
-            self._expire_continue[plural] = remaining - 1
-        return remaining > 0
-
-    def forbid(self, plural: str) -> None:
-        """Persistent 403 on every request for that resource until allow()."""
-        self._forbidden.add(plural)
-
-    def allow(self, plural: str) -> None:
-        self._forbidden.discard(plural)
-
-    def cut_watches(self, mid_event: bool = True) -> None:
-        """Drop every open watch connection, after half an event line when mid_event."""
-        self._api._control_watchers(_Control("cut_partial" if mid_event else "cut"), include_muted=True)
-
-    def expire_watches(self) -> None:
-        """Every open watch gets ERROR 410 Expired and ends; history and snapshots are compacted."""
-        self._api._control_watchers(_Control("expire"), include_muted=False)
-        self._api.compact()
-
-    def stall_watches(self, seconds: float) -> None:
-        """Open watches go silent for good; new ones send nothing until `seconds` have passed."""
-        self._api._stall(seconds)
-
-    def clear(self) -> None:
-        self._rules.clear()
-        self._forbidden.clear()
-        self._expire_continue.clear()
-        self._expire_watch.clear()
-        self._api._stall_until = 0.0
-
-    def check(self, plural: str, verb: str, namespace: str | None) -> web.Response | None:
-        if plural in self._forbidden:
-            resource = _BY_PLURAL[plural]
-            where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-            return _status_response(
-                403,
-                f'{resource.qualified} is forbidden: User "system:serviceaccount:velero:velero-exporter" '
-                f'cannot {verb} resource "{plural}" in API group "{resource.group}"{where}',
-                details={"group": resource.group, "kind": plural},
-            )
-        for rule in self._rules:
-            if rule.plural not in (None, plural) or rule.verb not in (None, verb):
-                continue
-            rule.remaining -= 1
-            if rule.remaining <= 0:
-                self._rules.remove(rule)
-            headers: dict[str, str] = {}
-            extra: Obj = {}
-            if rule.retry_after is not None:
-                # client-go parses Retry-After as whole seconds.
-                seconds = max(0, math.ceil(rule.retry_after))
-                headers["Retry-After"] = str(seconds)
-                extra["details"] = {"retryAfterSeconds": seconds}
-            return _status_response(
-                rule.status, f"injected fault: {verb} {plural} -> {rule.status}", headers=headers, **extra
-            )
-        return None
-
-
 # --- the server -----------------------------------------------------------------------------------
 
 
@@ -610,7 +499,8 @@ class FakeKubeAPI:
         self.url = ""
         self.port = 0
         self.host = "127.0.0.1"
-        self.faults = Faults(self)
+        # RBAC: the resources (plural) the client's Role does not grant; every request for them answers 403.
+        self.forbidden: set[str] = set()
         self.requests: list[RequestRecord] = []
         self._records: dict[int, RequestRecord] = {}  # by id() of the request being handled
         self._rv = 0
@@ -642,14 +532,6 @@ class FakeKubeAPI:
     async def stop(self) -> None:
         self._control_watchers(_Control("close"), include_muted=True)
         await self._shutdown()
-
-    async def go_down(self) -> None:
-        """Refuse connections (and drop open ones) while keeping all state."""
-        self._control_watchers(_Control("cut"), include_muted=True)
-        await self._shutdown()
-
-    async def come_up(self) -> None:
-        await self.start(self.host, self.port)
 
     async def _shutdown(self) -> None:
         runner, self._runner = self._runner, None
@@ -935,9 +817,9 @@ class FakeKubeAPI:
             verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "")
         if not verb or (verb in ("list", "watch", "create")) != (name is None):
             return _status_response(405, "the server does not allow this method on the requested resource")
-        fault = self.faults.check(plural, verb, namespace)
-        if fault is not None:
-            return fault
+        refusal = self._refusal(plural, verb, namespace)
+        if refusal is not None:
+            return refusal
         if verb in ("list", "watch"):
             try:
                 selector = Selector.parse(q.get("labelSelector", ""), q.get("fieldSelector", ""))
@@ -958,6 +840,27 @@ class FakeKubeAPI:
                 return self._not_found(plural, name or "")
             return web.Response(body=self._delete(plural, entry.key).raw, content_type=_JSON)
         return await self._write(request, verb, plural, namespace, name)
+
+    def _refusal(self, plural: str, verb: str, namespace: str | None) -> web.Response | None:
+        """The error that answers a resource request instead of its result, if any: RBAC's 403 here."""
+        if plural not in self.forbidden:
+            return None
+        resource = _BY_PLURAL[plural]
+        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        return _status_response(
+            403,
+            f'{resource.qualified} is forbidden: User "system:serviceaccount:velero:velero-exporter" '
+            f'cannot {verb} resource "{plural}" in API group "{resource.group}"{where}',
+            details={"group": resource.group, "kind": plural},
+        )
+
+    def _continue_survives(self, plural: str) -> bool:
+        """Whether a paginated list's snapshot outlives its first page (until continue_ttl): it does here."""
+        return True
+
+    def _watch_expires_at_once(self, plural: str) -> bool:
+        """Whether a new watch answers 410 Expired at once, though its resourceVersion is known: never here."""
+        return False
 
     @staticmethod
     def _not_found(plural: str, name: str) -> web.Response:
@@ -1059,7 +962,7 @@ class FakeKubeAPI:
         if limit and i < end:
             if not token:
                 self._take_snapshot(plural)
-                if self.faults.continue_expires(plural):
+                if not self._continue_survives(plural):
                     self._snapshots.pop((plural, list_rv), None)
             meta["continue"] = encode_continue(list_rv, names[i - 1][len(prefix) :] + "\x00")
             if selector.trivial:  # the apiserver cannot count what a selector would keep
@@ -1131,7 +1034,7 @@ class FakeKubeAPI:
             lines = self._initial_lines(watcher, from_rv, send_initial and bookmarks)
             watcher.live = True
             watcher.muted = False
-            if lines is None or self.faults.watch_expires(plural):
+            if lines is None or self._watch_expires_at_once(plural):
                 await resp.write(self._expired_line(from_rv or 0))
                 return resp
             await self._write_batched(resp, lines)

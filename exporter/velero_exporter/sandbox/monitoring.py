@@ -18,7 +18,7 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,30 +115,34 @@ async def _start(
     return proc
 
 
+# A scrape target: its address, or its address and the labels Prometheus gives its series (a `cluster`).
+Target = str | tuple[str, Mapping[str, str]]
+
+
 def prometheus_config(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     rule_files: Sequence[Path],
     alertmanager: str | None,
     *,
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
-    extra_labels: dict[str, str] | None = None,
-    external_labels: dict[str, str] | None = None,
+    external_labels: Mapping[str, str] | None = None,
     remote_write: str | None = None,
-    target_groups: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The job velero-exporter scraping `targets` (with `extra_labels`) and any further `target_groups` (static
-    configs: targets with their own labels, such as `__metrics_path__`)."""
-    static: dict[str, Any] = {"targets": list(targets)}
-    if extra_labels:
-        static["labels"] = dict(extra_labels)
-    groups = [static, *target_groups] if targets else list(target_groups)
+    """The job velero-exporter scraping `targets`, each with its own labels if it has any (a `cluster`, a
+    `__metrics_path__`); with `remote_write`, every sample also goes to that URL."""
+    static: list[dict[str, Any]] = [
+        {"targets": [target]} if isinstance(target, str) else {"targets": [target[0]], "labels": dict(target[1])}
+        for target in targets
+    ]
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "rule_files": [str(p) for p in rule_files],
-        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": groups}] if groups else [],
+        "scrape_configs": [{"job_name": "velero-exporter", "static_configs": static}] if static else [],
     }
     if external_labels:
+        # Added to the alerts Prometheus sends and to the samples an agent writes, as a Prometheus per cluster
+        # behind Thanos or Mimir does.
         config["global"]["external_labels"] = dict(external_labels)
     if remote_write is not None:
         # Samples leave within a second (the default waits up to 5s to fill a batch): tests wait less.
@@ -205,33 +209,35 @@ async def running_alertmanager(
 
 @contextlib.asynccontextmanager
 async def running_prometheus(
-    targets: Sequence[str],
+    targets: Sequence[Target],
     rule_files: Sequence[Path] = (),
     alertmanager_url: str | None = None,
     *,
     storage: Path | None = None,
     access: WebAccess | None = None,
+    flags: Sequence[str] = (),
     agent: bool = False,
     receiver: bool = False,
     **config_options: Any,
 ) -> AsyncIterator[Process]:
     """Prometheus scraping the targets; on `storage` (e.g. backfilled history, kept however old it is) instead
-    of a fresh data folder; behind TLS and basic auth with `access`. As an `agent` it only remote-writes what it
-    scrapes (config_options' remote_write, external_labels); as a `receiver` it takes remote write from agents."""
+    of a fresh data folder; behind TLS and basic auth with `access`; with further command-line `flags`. As an
+    `agent` it only remote-writes what it scrapes (config_options' remote_write, external_labels); as a
+    `receiver` it takes remote write from agents."""
     binary = shutil.which(PROMETHEUS)
     if binary is None:
         raise FileNotFoundError("prometheus is not installed (apt-get install prometheus)")
     am = alertmanager_url.removeprefix("http://") if alertmanager_url else None
     config = prometheus_config(targets, rule_files, am, **config_options)
     if agent:
-        flags = ["--enable-feature=agent", "--storage.agent.path=data"]
+        argv = ["--enable-feature=agent", "--storage.agent.path=data", *flags]
     else:
-        flags = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle"]
+        argv = [f"--storage.tsdb.path={storage or 'data'}", "--web.enable-lifecycle", *flags]
         if storage is not None:
-            flags.append("--storage.tsdb.retention.time=100y")
+            argv.append("--storage.tsdb.retention.time=100y")
     if receiver:
-        flags.append("--web.enable-remote-write-receiver")
-    async with _running("prometheus-agent" if agent else "prometheus", binary, config, flags, access) as proc:
+        argv.append("--web.enable-remote-write-receiver")
+    async with _running("prometheus-agent" if agent else "prometheus", binary, config, argv, access) as proc:
         yield proc
 
 

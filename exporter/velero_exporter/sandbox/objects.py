@@ -31,6 +31,17 @@ def rfc3339(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def name_of(obj: Obj) -> str:
+    name: str = obj["metadata"]["name"]
+    return name
+
+
+def run_name(schedule: str, t: float) -> str:
+    """Velero names a scheduled backup <schedule>-<UTC start as YYYYMMDDhhmmss>."""
+    stamp = rfc3339(t) or ""
+    return f"{schedule}-{stamp.replace('-', '').replace(':', '').replace('T', '').rstrip('Z')}"
+
+
 def _metadata(name: str, namespace: str, created: float | None, labels: dict[str, str] | None) -> Obj:
     meta: Obj = {"name": name, "namespace": namespace}
     if created is not None:

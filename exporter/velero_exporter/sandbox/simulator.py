@@ -23,10 +23,12 @@ from typing import Any
 from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import next_run_base, validation_frequency
 from velero_exporter.sandbox import objects
-from velero_exporter.sandbox.dr_story import synced, tier_of
+from velero_exporter.sandbox.dr_cluster import synced, tier_of
 from velero_exporter.sandbox.kube_api import FakeKubeAPI
-from velero_exporter.sandbox.story import run_name
+from velero_exporter.sandbox.objects import run_name
+from velero_exporter.sandbox.plan import TIER_LABEL
 from velero_exporter.sandbox.volume_story import operations
+from velero_exporter.sandbox.world import UPLOADED_PHASES
 from velero_exporter.sources.parsing import parse_schedule, parse_storage_location
 from velero_exporter.state.vocabulary import SCHEDULE_BLOCKING_PHASES, SCHEDULE_NAME_LABEL
 from velero_exporter.velero.cron import CronError, parse_cron
@@ -158,13 +160,6 @@ class VeleroSimulator:
         log.info("simulated backup=%s phase=Completed", backup_name)
 
 
-# What Velero uploads to a bucket: finished backups (FailedValidation ones never start, so they upload nothing).
-_UPLOADED_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed"})
-# The Backups that Velero's sync controller deletes from a cluster when their folder is gone from the bucket
-# (deleteOrphanedBackups in pkg/controller/backup_sync_controller.go): other phases stay.
-_ORPHANED_PHASES = frozenset({"Completed", "PartiallyFailed"})
-
-
 class BackupSync:
     """The way of the primary's backups to the DR cluster: their copy into the DR bucket (the schedule's location,
     S3 replication or a script) and Velero's sync controller in the DR cluster, which creates a Backup for each
@@ -174,11 +169,22 @@ class BackupSync:
     its repair, after which the DR cluster catches up with everything of the tier the primary holds.
     """
 
-    def __init__(self, primary: FakeKubeAPI, dr: FakeKubeAPI, tiers: Iterable[str], *, period: float = 5.0) -> None:
+    def __init__(
+        self,
+        primary: FakeKubeAPI,
+        dr: FakeKubeAPI,
+        tiers: Iterable[str],
+        *,
+        period: float = 5.0,
+        tier_label: str = TIER_LABEL,
+        location: str = "dr",
+    ) -> None:
         self._primary = primary
         self._dr = dr
         self._tiers = set(tiers)
         self._period = period
+        self._tier_label = tier_label
+        self._location = location  # the DR cluster's location on the DR bucket
 
     def start(self, tier: str) -> None:
         self._tiers.add(tier)
@@ -186,30 +192,16 @@ class BackupSync:
     def stop(self, tier: str) -> None:
         self._tiers.discard(tier)
 
-    def purge(self, tier: str) -> int:
-        """The tier's folders gone from the DR bucket (a lifecycle rule on the replica, a replica made anew) and its
-        copy stopped: Velero's sync controller deletes the tier's Backups it finds no folder for. Returns how many
-        it deleted."""
-        self.stop(tier)
-        orphans = [
-            backup["metadata"]["name"]
-            for backup in self._dr.list("backups")
-            if tier_of(backup) == tier and backup.get("status", {}).get("phase") in _ORPHANED_PHASES
-        ]
-        for name in orphans:
-            self._dr.delete("backups", name)
-        return len(orphans)
-
     def sync_once(self) -> int:
         """Copies what the DR cluster lacks of the syncing tiers; returns how many backups it created."""
         created = 0
         for backup in self._primary.list("backups"):
             if (
-                tier_of(backup) in self._tiers
-                and backup.get("status", {}).get("phase") in _UPLOADED_PHASES
+                tier_of(backup, self._tier_label) in self._tiers
+                and backup.get("status", {}).get("phase") in UPLOADED_PHASES
                 and self._dr.get("backups", backup["metadata"]["name"]) is None
             ):
-                self._dr.create(synced(backup))
+                self._dr.create(synced(backup, self._location))
                 created += 1
         return created
 

@@ -1,18 +1,12 @@
-"""The sandbox's volume data: how the story's schedules save their volumes, and the trouble on purpose.
+"""The volume data of the DR plan's cluster (plan.py): how its schedules save their volumes, what its restores move
+back, and its kopia repositories, all healthy. The trouble is sandbox/scenarios/volumes.py's.
 
 - hourly-hot backs up kailash-app's volumes with file-system backup (the seed's "uses Restic"; kopia today): one
-  PodVolumeBackup per pod volume. In its newest finished run the database pod had opted out (an exclude
-  annotation left from a debugging session): one volume fewer, and most of the bytes gone
-  (VeleroBackupVolumeDataMissing, VeleroBackupShrank).
-- daily-critical moves its CSI snapshots to the bucket with the data mover: one DataUpload per PVC. Its failed
-  newest run has one failed DataUpload (the upload was refused, like the backup's own).
-- weekly-full backs up the hostPath and NFS volumes that no snapshot can take with file-system backup; in its two
-  newest (PartiallyFailed) runs one of them failed: "lost some volumes" (VeleroVolumeOperationFailed).
-- An ad-hoc backup of the critical tier, taken before an upgrade, waits for its data mover: one DataUpload has moved
-  no byte since it started 50 minutes ago (VeleroVolumeOperationStalled).
-- The restores move data back: the hot drill's PodVolumeRestores, the failed critical restore's DataDownloads.
-- The kopia repositories of the namespaces; vault's last two maintenance runs failed
-  (VeleroRepositoryMaintenanceFailed).
+  PodVolumeBackup per pod volume.
+- daily-critical moves its CSI snapshots to the bucket with the data mover: one DataUpload per PVC.
+- weekly-full backs up the hostPath and NFS volumes that no snapshot can take with file-system backup.
+- The restores move data back: file-system restores (PodVolumeRestores) or data mover downloads (DataDownloads).
+- One kopia repository per namespace whose volumes are backed up, maintained every hour.
 """
 
 from __future__ import annotations
@@ -21,6 +15,7 @@ from dataclasses import dataclass
 
 from velero_exporter.sandbox import objects
 from velero_exporter.sources.parsing import parse_timestamp
+from velero_exporter.state.vocabulary import SCHEDULE_NAME_LABEL
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -64,23 +59,11 @@ VOLUMES: dict[str, tuple[str, tuple[Volume, ...]]] = {
         ),
     ),
 }
-OPTED_OUT = "postgres-0"  # the hourly-hot pod left out of the newest finished run
-STALLED_BACKUP = "critical-before-upgrade"
-STALLED_PVC = "prometheus-db-prometheus-0"
-STALLED_FOR = 50 * MINUTE
-MAINTENANCE_FAILED = "vault"  # the namespace whose repository's maintenance fails
 
 
 def operation_name(backup: str, volume: Volume) -> str:
     """Velero names an operation <backup or restore>-<5 random characters> (GenerateName); stable here."""
     return f"{backup}-{objects.snapshot_id(volume.namespace, volume.pod, volume.volume)[:5]}"
-
-
-def _stalled_volume() -> Volume:
-    return next(v for v in VOLUMES["daily-critical"][1] if v.volume == STALLED_PVC)
-
-
-STALLED_OPERATION = operation_name(STALLED_BACKUP, _stalled_volume())
 
 
 def operations(
@@ -91,10 +74,12 @@ def operations(
     *,
     volumes: tuple[Volume, ...] | None = None,
     failed: Volume | None = None,
+    method: str | None = None,
 ) -> list[objects.Obj]:
-    """The operations of one run of the schedule (its volumes, or those given): Completed once the run has
-    completed, else InProgress halfway; `failed` failed a third of the way."""
-    method, planned = VOLUMES.get(schedule, ("", ()))
+    """The operations of one run of the schedule (its volumes and method in VOLUMES, or those given): Completed
+    once the run has completed, else InProgress halfway; `failed` failed a third of the way."""
+    planned_method, planned = VOLUMES.get(schedule, ("", ()))
+    method = method or planned_method
     out = []
     for index, volume in enumerate(planned if volumes is None else volumes):
         if volume == failed:
@@ -134,143 +119,84 @@ def operations(
     return out
 
 
-def _time(backup: objects.Obj, field: str) -> float | None:
-    return parse_timestamp(backup.get("status", {}).get(field))
+def _time(obj: objects.Obj, field: str) -> float | None:
+    return parse_timestamp(obj.get("status", {}).get(field))
 
 
-def _schedule(backup: objects.Obj) -> str:
-    return str(backup["metadata"].get("labels", {}).get("velero.io/schedule-name", ""))
+def schedule_of(backup: objects.Obj) -> str:
+    return str(backup["metadata"].get("labels", {}).get(SCHEDULE_NAME_LABEL, ""))
 
 
-def volume_data(everything: list[objects.Obj], now: float, tier_label: str) -> list[objects.Obj]:
-    """The volume data operations of the story's backups and restores, the repositories, and the ad-hoc backup
-    whose DataUpload stalls."""
-    backups = {b["metadata"]["name"]: b for b in everything if b["kind"] == "Backup"}
-    newest_hot = max(
-        (b for b in backups.values() if _schedule(b) == "hourly-hot" and _time(b, "completionTimestamp")),
-        key=lambda b: _time(b, "startTimestamp") or 0.0,
-    )
+def backup_operations(backup: objects.Obj, *, failed: Volume | None = None) -> list[objects.Obj]:
+    """The operations of a finished run of a schedule that saves volumes (none for another backup): Completed,
+    except `failed`."""
+    started, completed = _time(backup, "startTimestamp"), _time(backup, "completionTimestamp")
+    if started is None or completed is None:
+        return []  # a run still going has not reached its volumes yet
+    return operations(objects.name_of(backup), schedule_of(backup), started, completed, failed=failed)
+
+
+def restore_operations(restore: objects.Obj, source: objects.Obj) -> list[objects.Obj]:
+    """The data a restore of `source` moved back: file-system restores, or data mover downloads; the last volume
+    failed a quarter of the way if the restore Failed."""
+    name = objects.name_of(restore)
+    started, completed = _time(restore, "startTimestamp"), _time(restore, "completionTimestamp")
+    if started is None:
+        return []
+    method, volumes = VOLUMES.get(schedule_of(source), ("", ()))
+    failed = restore["status"].get("phase") == "Failed"
     out: list[objects.Obj] = []
-    for name, backup in backups.items():
-        schedule, phase = _schedule(backup), backup["status"].get("phase")
-        started, completed = _time(backup, "startTimestamp"), _time(backup, "completionTimestamp")
-        if schedule not in VOLUMES or started is None or completed is None:
-            continue  # a run still going has not reached its volumes yet
-        _, volumes = VOLUMES[schedule]
-        if backup is newest_hot:
-            volumes = tuple(v for v in volumes if v.pod != OPTED_OUT)
-        failed = volumes[-1] if phase in ("Failed", "PartiallyFailed") else None
-        out += operations(name, schedule, started, completed, volumes=volumes, failed=failed)
-    out += _stalled_backup(now, tier_label)
-    out += _restores(everything, backups)
-    out += _repositories(now)
-    return out
-
-
-def _stalled_backup(now: float, tier_label: str) -> list[objects.Obj]:
-    started = now - STALLED_FOR - 5 * MINUTE
-    backup = objects.backup(
-        STALLED_BACKUP,
-        phase="WaitingForPluginOperations",
-        labels={tier_label: "critical"},
-        started=started,
-        items_backed_up=3050,
-        items_total=3050,
-    )
-    uploads = [
-        upload
-        for upload in operations(STALLED_BACKUP, "daily-critical", started, started + 20 * MINUTE)
-        if upload["spec"]["sourcePVC"] != STALLED_PVC
-    ]
-    # InProgress since STALLED_FOR, not a byte moved: its data mover pod cannot reach the repository.
-    stalled = objects.Progress(
-        "InProgress",
-        created=started + 2,
-        accepted=now - STALLED_FOR - 60,
-        started=now - STALLED_FOR,
-        total_bytes=_stalled_volume().bytes,
-    )
-    uploads.append(
-        objects.data_upload(
-            STALLED_OPERATION,
-            backup=STALLED_BACKUP,
-            pvc=STALLED_PVC,
-            pvc_namespace=_stalled_volume().namespace,
-            progress=stalled,
-            node="node-2",
+    for index, volume in enumerate(volumes):
+        last_failed = failed and index == len(volumes) - 1
+        progress = objects.Progress(
+            "Failed" if last_failed else "Completed",
+            started=started + 20,
+            completed=completed,
+            bytes_done=volume.bytes // 4 if last_failed else volume.bytes,
+            total_bytes=volume.bytes,
         )
-    )
-    return [backup, *uploads]
-
-
-def _restores(everything: list[objects.Obj], backups: dict[str, objects.Obj]) -> list[objects.Obj]:
-    """The data the story's restores moved back: file-system restores, or data mover downloads."""
-    out: list[objects.Obj] = []
-    for restore in (o for o in everything if o["kind"] == "Restore"):
-        name, source = restore["metadata"]["name"], backups.get(restore["spec"]["backupName"])
-        started, completed = _time(restore, "startTimestamp"), _time(restore, "completionTimestamp")
-        if source is None or started is None:
-            continue
-        method, volumes = VOLUMES.get(_schedule(source), ("", ()))
-        failed = restore["status"].get("phase") == "Failed"
-        for index, volume in enumerate(volumes):
-            last_failed = failed and index == len(volumes) - 1
-            progress = objects.Progress(
-                "Failed" if last_failed else "Completed",
-                started=started + 20,
-                completed=completed,
-                bytes_done=volume.bytes // 4 if last_failed else volume.bytes,
-                total_bytes=volume.bytes,
+        snapshot = objects.snapshot_id(objects.name_of(source), volume.namespace, volume.volume)
+        op_name = operation_name(name, volume)
+        if method == FS_BACKUP:
+            out.append(
+                objects.pod_volume_restore(
+                    op_name,
+                    restore=name,
+                    pod=volume.pod,
+                    pod_namespace=volume.namespace,
+                    volume=volume.volume,
+                    snapshot=snapshot,
+                    progress=progress,
+                )
             )
-            snapshot = objects.snapshot_id(source["metadata"]["name"], volume.namespace, volume.volume)
-            op_name = operation_name(name, volume)
-            if method == FS_BACKUP:
-                out.append(
-                    objects.pod_volume_restore(
-                        op_name,
-                        restore=name,
-                        pod=volume.pod,
-                        pod_namespace=volume.namespace,
-                        volume=volume.volume,
-                        snapshot=snapshot,
-                        progress=progress,
-                    )
-                )
-            else:
-                out.append(
-                    objects.data_download(
-                        op_name,
-                        restore=name,
-                        pvc=volume.volume,
-                        pvc_namespace=volume.namespace,
-                        snapshot=snapshot,
-                        progress=progress,
-                    )
-                )
-    return out
-
-
-def _repositories(now: float) -> list[objects.Obj]:
-    """One kopia repository per namespace whose volumes are backed up, in the default location."""
-    namespaces = sorted({v.namespace for _, volumes in VOLUMES.values() for v in volumes})
-    out = []
-    for index, namespace in enumerate(namespaces):
-        if namespace == MAINTENANCE_FAILED:
-            # The last success 90 minutes ago; the runs due since then failed (kopia: repository is read-only).
-            last = now - 90 * MINUTE
-            history = [
-                objects.maintenance("Succeeded", last - 120, last),
-                objects.maintenance("Failed", now - 30 * MINUTE, now - 29 * MINUTE, "maintenance job failed"),
-                objects.maintenance("Failed", now - 10 * MINUTE, now - 9 * MINUTE, "maintenance job failed"),
-            ]
         else:
-            last = now - (15 + 10 * index) * MINUTE
-            history = [
-                objects.maintenance("Succeeded", last - (2 - i) * HOUR - 60, last - (2 - i) * HOUR) for i in range(3)
-            ]
-        out.append(
-            objects.backup_repository(
-                namespace, last_maintenance=last, recent_maintenance=history, created=now - 400 * 86400.0
+            out.append(
+                objects.data_download(
+                    op_name,
+                    restore=name,
+                    pvc=volume.volume,
+                    pvc_namespace=volume.namespace,
+                    snapshot=snapshot,
+                    progress=progress,
+                )
             )
-        )
     return out
+
+
+REPOSITORY_NAMESPACES = tuple(sorted({v.namespace for _, volumes in VOLUMES.values() for v in volumes}))
+
+
+def maintained(namespace: str, now: float, *, last: float | None = None) -> objects.Obj:
+    """The namespace's kopia repository in the default location, created 400 days ago, its hourly maintenance
+    succeeded the last three times, the last at `last` (by default 15 to 55 minutes ago, by namespace)."""
+    if last is None:
+        last = now - (15 + 10 * REPOSITORY_NAMESPACES.index(namespace)) * MINUTE
+    history = [objects.maintenance("Succeeded", last - (2 - i) * HOUR - 60, last - (2 - i) * HOUR) for i in range(3)]
+    return objects.backup_repository(
+        namespace, last_maintenance=last, recent_maintenance=history, created=now - 400 * 86400.0
+    )
+
+
+def repositories(now: float) -> list[objects.Obj]:
+    """One kopia repository per namespace whose volumes are backed up."""
+    return [maintained(namespace, now) for namespace in REPOSITORY_NAMESPACES]

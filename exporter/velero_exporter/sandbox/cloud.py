@@ -1,19 +1,12 @@
-"""The sandbox's buckets and EBS snapshots, laid out as Velero lays them out, for the story's backups.
+"""Velero's footprint in AWS: a backup's folder in its location's bucket, and its EBS snapshots.
 
 Velero's layout under a location's prefix (pkg/persistence/object_store_layout.go):
   backups/<backup>/velero-backup.json, <backup>.tar.gz, <backup>-logs.gz, <backup>-resource-list.json.gz, ...
   restores/<restore>/restore-<restore>-logs.gz, restore-<restore>-results.gz, ...
   kopia/<namespace>/ (a file-system backup repository), metadata/revision
 File sizes follow from the backup (items, volume snapshots), so a test can say exactly what a bucket holds.
-
-The buckets are set up as the seed DR plan sets them up (versioned, encrypted with AES256, public access blocked),
-the primary replicating to the DR bucket, and the snapshots are encrypted. Trouble on purpose, so that the demo
-shows it:
-- the primary's lifecycle rule expires backups/ after 30 days, shorter than the full tier's 90 days (moto does
-  not run lifecycle rules: the oldest Completed weekly-full folder, gone from the primary, stands for what the
-  rule deletes; the DR replica, which has no such rule, still holds it);
-- the DR replica has no Object Lock, and misses one backup folder (the newest Completed daily-critical run's);
-- the DR region holds snapshot copies only of critical backups older than two and a half days: the copy is stale.
+A bucket's setup (versioning, encryption, public access, lifecycle, replication, Object Lock) is what an operator
+sets with the s3api.
 """
 
 from __future__ import annotations
@@ -23,24 +16,11 @@ import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from velero_exporter.sandbox import objects
-from velero_exporter.sandbox.moto_server import MotoServer
-from velero_exporter.sandbox.story import DR_BUCKET, PRIMARY_BUCKET, story
 from velero_exporter.sources.aws.posture import PUBLIC_ACCESS_FLAGS
 
-PRIMARY_REGION = "us-east-1"
-DR_REGION = "us-west-2"
-DAY = 86400.0
-# The sandbox's stale DR copy: the critical tier's snapshot copies to the DR region stopped this long ago (the
-# other tiers' copies are current). Two and a half days, so that whatever the time of day the DR region's newest
-# critical snapshot is more than two daily intervals old and more than a day behind the primary's.
-DR_COPY_LAG = 2.5 * DAY
-# The primary's lifecycle rule on backups/.
-PRIMARY_EXPIRATION_DAYS = 30
-STALE_COPY_SCHEDULE = "daily-critical"
 TARBALL_BYTES_PER_ITEM = 100
 LOG_BYTES = 1000
 # What Velero copies onto a native snapshot besides the backup's labels (pkg/backup/item_backupper.go).
@@ -49,14 +29,9 @@ PV_TAG = "velero.io/pv"
 UPLOAD_THREADS = 8
 
 
-def name_of(obj: objects.Obj) -> str:
-    name: str = obj["metadata"]["name"]
-    return name
-
-
 def backup_folder(backup: objects.Obj) -> dict[str, bytes]:
     """The files Velero writes for a finished backup, relative to its folder."""
-    name = name_of(backup)
+    name = objects.name_of(backup)
     status = backup.get("status", {})
     items = int(status.get("progress", {}).get("itemsBackedUp", 0))
     snapshots = int(status.get("volumeSnapshotsCompleted", 0))
@@ -72,7 +47,7 @@ def backup_folder(backup: objects.Obj) -> dict[str, bytes]:
 
 
 def restore_folder(restore: objects.Obj) -> dict[str, bytes]:
-    name = name_of(restore)
+    name = objects.name_of(restore)
     return {
         f"restore-{name}-logs.gz": bytes(LOG_BYTES // 2),
         f"restore-{name}-results.gz": gzip.compress(b'{"errors":{},"warnings":{}}', mtime=0),
@@ -97,9 +72,9 @@ def layout(
     root = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     keys = {f"{root}metadata/revision": b"a1b2c3d4-velero-revision"}
     for backup in backups:
-        keys.update({f"{root}backups/{name_of(backup)}/{f}": b for f, b in backup_folder(backup).items()})
+        keys.update({f"{root}backups/{objects.name_of(backup)}/{f}": b for f, b in backup_folder(backup).items()})
     for restore in restores:
-        keys.update({f"{root}restores/{name_of(restore)}/{f}": b for f, b in restore_folder(restore).items()})
+        keys.update({f"{root}restores/{objects.name_of(restore)}/{f}": b for f, b in restore_folder(restore).items()})
     for repository, files in repositories.items():
         keys.update({f"{root}{repository}/{f}": b for f, b in files.items()})
     return keys
@@ -168,25 +143,31 @@ def set_up_bucket(s3: Any, bucket: str, setup: BucketSetup) -> None:
         )
 
 
-def upload(s3: Any, bucket: str, keys: Mapping[str, bytes], *, region: str, versioned: bool = False) -> None:
+def create_bucket(s3: Any, bucket: str, region: str) -> None:
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+
+def upload(s3: Any, bucket: str, keys: Mapping[str, bytes], *, region: str, versioned: bool = False) -> None:
+    create_bucket(s3, bucket, region)
     if versioned:  # the seed DR plan enables versioning on both buckets
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     put_objects(s3, bucket, keys)
 
 
-def put_objects(s3: Any, bucket: str, keys: Mapping[str, bytes]) -> None:
+def put_objects(s3: Any, bucket: str, keys: Mapping[str, bytes]) -> dict[str, str]:
+    """Uploads the keys; returns the version each got (in a versioned bucket)."""
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
-        list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), keys.items()))
+        answers = list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), keys.items()))
+    return {key: answer["VersionId"] for key, answer in zip(keys, answers, strict=True) if "VersionId" in answer}
 
 
 def snapshot_tags(backup: objects.Obj, pv: str) -> list[dict[str, str]]:
     """The tags Velero's AWS volume snapshotter puts on a snapshot: the backup's labels, its name, the PV."""
     labels = dict(backup["metadata"].get("labels", {}))
-    labels.update({BACKUP_TAG: name_of(backup), PV_TAG: pv})
+    labels.update({BACKUP_TAG: objects.name_of(backup), PV_TAG: pv})
     return [{"Key": k, "Value": v} for k, v in sorted(labels.items())]
 
 
@@ -203,7 +184,7 @@ def take_snapshots(
             snapshot = ec2.create_snapshot(
                 VolumeId=volume, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
             )
-            taken.setdefault(name_of(backup), []).append(snapshot["SnapshotId"])
+            taken.setdefault(objects.name_of(backup), []).append(snapshot["SnapshotId"])
     return taken
 
 
@@ -220,58 +201,3 @@ def copy_snapshots(source: Any, destination: Any, snapshot_ids: Iterable[str]) -
         )
         copies.append(copy["SnapshotId"])
     return copies
-
-
-def _finished(obj: objects.Obj) -> bool:
-    return obj["kind"] == "Backup" and obj.get("status", {}).get("phase") in {"Completed", "PartiallyFailed", "Failed"}
-
-
-def _started(backup: objects.Obj) -> float:
-    return datetime.fromisoformat(backup["status"]["startTimestamp"].replace("Z", "+00:00")).timestamp()
-
-
-def replication_missed(backups: Iterable[objects.Obj]) -> set[str]:
-    """The backup folders the DR replica misses: the newest Completed daily-critical run's."""
-    daily = sorted(
-        (b for b in backups if b["status"]["phase"] == "Completed" and STALE_COPY_SCHEDULE in name_of(b)),
-        key=_started,
-    )
-    return {name_of(daily[-1])} if daily else set()
-
-
-def dr_bucket_backups(backups: Iterable[objects.Obj]) -> list[objects.Obj]:
-    """The finished backups whose folders the DR bucket holds: the primary bucket's, replicated, but for the
-    one replication missed."""
-    finished = [b for b in backups if _finished(b)]
-    missed = replication_missed(finished)
-    return [b for b in finished if name_of(b) not in missed]
-
-
-def lay_out_story(moto: MotoServer, now: float) -> None:
-    """The story's buckets and snapshots at time `now` (the same `now` as the story's objects)."""
-    everything = story(now)
-    # Uploaded in the order the backups ended, as Velero uploads them: LastModified then orders the folders.
-    backups = sorted((o for o in everything if _finished(o)), key=lambda b: b["status"]["completionTimestamp"])
-    restores = [o for o in everything if o["kind"] == "Restore"]
-    completed = [b for b in backups if b["status"]["phase"] == "Completed"]
-    weekly = sorted((b for b in completed if "weekly-full" in name_of(b)), key=_started)
-    lost = {name_of(weekly[0])} if weekly else set()
-    not_replicated = replication_missed(backups)
-    keys = layout(backups, restores, {"kopia/kailash-app": kopia_repository(blobs=40, blob_bytes=20_000)})
-
-    def without(names: set[str]) -> dict[str, bytes]:
-        return {k: v for k, v in keys.items() if not any(k.startswith(f"backups/{n}/") for n in names)}
-
-    primary_s3, dr_s3 = moto.client("s3", PRIMARY_REGION), moto.client("s3", DR_REGION)
-    upload(dr_s3, DR_BUCKET, without(not_replicated), region=DR_REGION)
-    set_up_bucket(dr_s3, DR_BUCKET, SEED_SETUP)
-    upload(primary_s3, PRIMARY_BUCKET, without(lost), region=PRIMARY_REGION)
-    primary = BucketSetup(expire_backups_after_days=PRIMARY_EXPIRATION_DAYS, replicate_to=DR_BUCKET)
-    set_up_bucket(primary_s3, PRIMARY_BUCKET, primary)
-
-    # The DR region's copies: backups of the tiers that snapshot volumes; the critical tier's only up to the lag.
-    with_snapshots = [b for b in backups if b["status"].get("volumeSnapshotsCompleted", 0) > 0]
-    copied = [b for b in with_snapshots if STALE_COPY_SCHEDULE not in name_of(b) or _started(b) < now - DR_COPY_LAG]
-    primary_ec2, dr_ec2 = moto.client("ec2", PRIMARY_REGION), moto.client("ec2", DR_REGION)
-    taken = take_snapshots(primary_ec2, with_snapshots, encrypted=True)
-    copy_snapshots(primary_ec2, dr_ec2, [i for b in copied for i in taken[name_of(b)]])
