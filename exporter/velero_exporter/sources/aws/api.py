@@ -137,16 +137,21 @@ class AwsClients:
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[Where, str], Any] = {}
+        self._forgotten = False
 
     def forget(self) -> None:
-        """Resolve credentials afresh on the next call (they were missing, or refused)."""
-        with self._lock:
-            self._session = None
-            self._clients.clear()
+        """Resolve credentials afresh on the next call (they were missing, or refused). Never waits for the lock:
+        the event loop calls this while a worker thread may hold it for the tens of milliseconds a session takes to
+        make a client, and every list and scrape would wait with it."""
+        self._forgotten = True
 
     def client(self, where: Where, credentials: dict[str, str] | None) -> Any:
         identity = credentials["AccessKeyId"] if credentials else ""
         with self._lock:
+            if self._forgotten:
+                self._forgotten = False
+                self._session = None
+                self._clients.clear()
             client = self._clients.get((where, identity))
             if client is None:
                 if self._session is None:
