@@ -151,6 +151,30 @@ async def test_bearer_token_and_namespace_from_kubeconfig(server: Server, tmp_pa
     assert dict(server.seen[0].query) == {"limit": "2", "continue": "abc"}
 
 
+async def test_a_list_says_when_its_request_has_left_before_the_answer_comes(server: Server, tmp_path: Path) -> None:
+    """The reflector parses page n once page n+1's request has left, so the server works on it meanwhile."""
+    arrived, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        await answer.wait()
+        return await _ok(request)
+
+    server.handler = slow
+    kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "t"})))
+    try:
+        sent = asyncio.Event()
+        page = asyncio.create_task(kube.list(GV, "velero", "backups", limit=2, continue_token=None, sent=sent))
+        async with asyncio.timeout(10):
+            await sent.wait()
+            await arrived.wait()
+        assert not page.done()  # left, and unanswered
+        answer.set()
+        assert [i["metadata"]["name"] for i in (await page)["items"]] == ["a"]
+    finally:
+        await kube.close()
+
+
 async def test_namespace_defaults_to_velero_and_kubeconfig_env(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Final
 
 import aiohttp
@@ -204,6 +205,7 @@ class KubeClient:
                 connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
                 headers={"Accept": "application/json", "User-Agent": "velero-exporter"},
                 auto_decompress=True,
+                trace_configs=[_sent_trace()],
             )
         return self._session
 
@@ -249,8 +251,10 @@ class KubeClient:
         params: Mapping[str, str],
         client_timeout: aiohttp.ClientTimeout,
         header_timeout: float,
+        sent: asyncio.Event | None = None,
     ) -> aiohttp.ClientResponse:
-        """Send a GET and return a 200 response (the caller releases it); anything else raises KubeError."""
+        """Send a GET and return a 200 response (the caller releases it); anything else raises KubeError. `sent`
+        is set once the request has left."""
         session = self._client_session()
         for attempt in (1, 2):
             headers: dict[str, str] = {}
@@ -267,6 +271,7 @@ class KubeClient:
                         ssl=self._settings.ssl_context if self._settings.ssl_context is not None else True,
                         server_hostname=self._settings.server_hostname,
                         allow_redirects=False,
+                        trace_request_ctx=sent,
                     )
             except TimeoutError as exc:
                 raise KubeError("timeout", f"no response within {header_timeout:g}s") from exc
@@ -312,15 +317,17 @@ class KubeClient:
         continue_token: str | None,
         resource_version: str | None = None,
         timeout: float = 60,  # noqa: ASYNC109 (the agreed interface; enforced with asyncio.timeout)
+        sent: asyncio.Event | None = None,
     ) -> dict[str, Any]:
-        """One page of a list; the caller follows metadata.continue."""
+        """One page of a list; the caller follows metadata.continue. `sent` is set once the request has left: the
+        server is working on it."""
         params = {"limit": str(limit)}
         if continue_token:
             params["continue"] = continue_token
         if resource_version is not None:
             params["resourceVersion"] = resource_version
         data = await self._read_json(
-            self._url(group_version_path, namespace, plural), params, f"list {plural}", timeout
+            self._url(group_version_path, namespace, plural), params, f"list {plural}", timeout, sent
         )
         if not isinstance(data.get("items", []), list):
             raise KubeError("bad_response", f"list {plural}: not a list object")
@@ -339,11 +346,13 @@ class KubeClient:
         url = self._url(group_version_path, namespace, plural, name)
         return await self._read_json(url, {}, f"get {plural}/{name}", timeout)
 
-    async def _read_json(self, url: str, params: Mapping[str, str], what: str, seconds: float) -> dict[str, Any]:
+    async def _read_json(
+        self, url: str, params: Mapping[str, str], what: str, seconds: float, sent: asyncio.Event | None = None
+    ) -> dict[str, Any]:
         client_timeout = aiohttp.ClientTimeout(total=seconds, connect=self.connect_timeout)
         try:
             async with asyncio.timeout(seconds):
-                resp = await self._open(url, params, client_timeout, seconds)
+                resp = await self._open(url, params, client_timeout, seconds, sent)
                 try:
                     body = await self._read_capped(resp, what)
                 finally:
@@ -447,3 +456,18 @@ def _decode_event(line: bytes, plural: str) -> dict[str, Any]:
     if not isinstance(event.get("object"), dict):
         raise KubeError("bad_response", f"watch {plural}: event without an object")
     return event
+
+
+def _sent_trace() -> aiohttp.TraceConfig:
+    """Sets the Event a request carries as its trace context once its headers have left (a GET has no body)."""
+
+    async def headers_sent(
+        session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestHeadersSentParams
+    ) -> None:
+        sent = context.trace_request_ctx
+        if isinstance(sent, asyncio.Event):
+            sent.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(headers_sent)
+    return trace

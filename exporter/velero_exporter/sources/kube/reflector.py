@@ -245,8 +245,10 @@ class Reflector:
         )
 
     async def _request_page(self, continue_token: str | None) -> asyncio.Task[dict[str, Any]]:
-        """One page's request, sent: the task has run until it waits for the answer."""
+        """One page's request, once it has left (or has failed before it could): the server works on it while
+        the caller parses the page before."""
         self.source_health.count_call("list")
+        sent = asyncio.Event()
         task = asyncio.create_task(
             self.client.list(
                 self.group_version_path,
@@ -254,9 +256,17 @@ class Reflector:
                 self.plural,
                 limit=self.page_size,
                 continue_token=continue_token,
+                sent=sent,
             )
         )
-        await asyncio.sleep(0)
+        left = asyncio.create_task(sent.wait())
+        try:
+            await asyncio.wait((task, left), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            _discard(task)
+            raise
+        finally:
+            left.cancel()
         return task
 
     # -- watch
