@@ -240,3 +240,26 @@ def test_free_form_values_are_capped_and_counted() -> None:
     )
     small = parse_storage_location(huge, SharedValues(max_value_bytes=8)).record  # limits.label_value_bytes
     assert small is not None and small.bucket == "b" * 8
+
+
+def test_a_label_map_read_before_is_shared_and_a_bad_one_is_noted_every_time() -> None:
+    """Label maps already read are found by their pairs as they came; only clean ones are kept, so a cut or
+    mistyped label is noted on every object that carries it, not only the first."""
+    shared = SharedValues(max_value_bytes=32)
+
+    def with_labels(name: str, labels: dict[str, Any]) -> dict[str, Any]:
+        obj = o.backup(name, schedule="hourly-hot")
+        obj["metadata"]["labels"] = labels
+        return obj
+
+    clean = {"velero.io/schedule-name": "hourly-hot", "backup-tier": "hot"}
+    first, second = (parse_backup(with_labels(n, dict(clean)), shared) for n in ("a", "b"))
+    assert first.record is not None and second.record is not None
+    assert first.record.labels is second.record.labels  # one shared set
+    assert first.record.labels == (("backup-tier", "hot"), ("velero.io/schedule-name", "hourly-hot"))
+    assert first.problems == second.problems == ()
+    for bad in ({**clean, "note": "x" * 40}, {**clean, "count": 3}, {**clean, "list": ["x"]}):
+        results = [parse_backup(with_labels(n, dict(bad)), shared) for n in ("c", "d")]
+        assert [p.problems for p in results] == [results[0].problems] * 2 and results[0].problems != ()
+        assert results[0].record is not None and results[1].record is not None
+        assert results[0].record.labels == results[1].record.labels

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from velero_exporter.config.settings import DEFAULT_LIMITS
 from velero_exporter.state.records import (
@@ -128,16 +128,23 @@ class _Reader:
         return value
 
     def timestamp(self, parent: Mapping[str, Any], key: str) -> float | None:
-        return self._seconds(parent.get(key), self.shared.timestamp, BAD_TIMESTAMP)
+        return self._seconds(parent.get(key), self.shared.timestamps, parse_timestamp, BAD_TIMESTAMP)
 
     def go_duration(self, parent: Mapping[str, Any], key: str) -> float | None:
-        return self._seconds(parent.get(key), self.shared.duration, BAD_DURATION)
+        return self._seconds(parent.get(key), self.shared.durations, go_duration_seconds, BAD_DURATION)
 
-    def _seconds(self, value: object, parse: Callable[[str], float | None], problem: str) -> float | None:
-        """A string field read as seconds; absent is unknown, anything unreadable is unknown and noted."""
+    def _seconds(
+        self, value: object, known: dict[str, float | None], parse: Callable[[str], float | None], problem: str
+    ) -> float | None:
+        """A string field read as seconds, through the shared table of texts already read (looked up here rather
+        than through a method: four of these a Backup, by the 100k); absent is unknown, anything unreadable is
+        unknown and noted."""
         if value is None:
             return None
-        parsed = parse(value) if isinstance(value, str) else None
+        parsed: float | None = None
+        if type(value) is str:
+            found = known.get(value, _ABSENT)
+            parsed = self.shared.remember(known, value, parse(value)) if found is _ABSENT else cast(float | None, found)
         if parsed is None:
             self.note(problem)
         return parsed
@@ -168,13 +175,25 @@ class _Reader:
     def labels(self, parent: Mapping[str, Any], field: str = "labels") -> tuple[tuple[str, str], ...]:
         """A string-to-string map (labels by default) as sorted pairs, shared between equal sets."""
         raw = self.mapping(parent, field)
+        # Every backup of a schedule carries the same labels, in the same order: a map read before, found by its
+        # pairs as they came (all strings, or it would not have been kept), needs no checking, capping or sorting.
+        pairs = tuple(raw.items())
+        try:
+            found = self.shared.read_label_sets.get(pairs)
+        except TypeError:  # a value that cannot be hashed (a list, an object): the checks below note it
+            found, pairs = None, ()
+        if found is not None:
+            return found
         out = []
         for key, value in raw.items():
             if isinstance(key, str) and isinstance(value, str):
                 out.append((self.capped(key), self.capped(value)))
             else:
                 self.note(BAD_FIELD_TYPE)
-        return self.shared.label_set(tuple(sorted(out)))
+        shared = self.shared.label_set(tuple(sorted(out)))
+        if pairs and tuple(out) == pairs:  # all strings and none cut: nothing to note the next time either
+            self.shared.remember(self.shared.read_label_sets, pairs, shared)
+        return shared
 
     def phase(self, status: Mapping[str, Any], known: tuple[str, ...], empty: str | None) -> str | None:
         value = status.get("phase")
@@ -189,6 +208,7 @@ class _Reader:
         return sys.intern(value)  # the phase constants' own object, not one copy per record
 
 
+_ABSENT = object()
 _INTERN_MAX_LEN = 253  # a label value is at most 63 characters, a name at most 253
 
 
@@ -209,29 +229,21 @@ class SharedValues:
     # Free-form strings longer than this (UTF-8 bytes) are truncated (config: limits.label_value_bytes).
     max_value_bytes: int = DEFAULT_LIMITS.label_value_bytes
     _label_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    _timestamps: dict[str, float | None] = field(default_factory=dict)
-    _durations: dict[str, float | None] = field(default_factory=dict)
+    # Maps as they came (pairs in the object's order) that were all strings, to their shared set.
+    read_label_sets: dict[tuple[tuple[Any, Any], ...], tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # What texts read as (None: unreadable), by the text.
+    timestamps: dict[str, float | None] = field(default_factory=dict)
+    durations: dict[str, float | None] = field(default_factory=dict)
 
     def label_set(self, labels: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
         found = self._label_sets.get(labels)
         if found is not None:
             return found
         shared = tuple((_intern(k), _intern(v)) for k, v in labels)
-        self._remember(self._label_sets, labels, shared)
+        self.remember(self._label_sets, labels, shared)
         return shared
 
-    def timestamp(self, text: str) -> float | None:
-        return self._parsed(self._timestamps, text, parse_timestamp)
-
-    def duration(self, text: str) -> float | None:
-        return self._parsed(self._durations, text, go_duration_seconds)
-
-    def _parsed(self, table: dict[str, float | None], text: str, parse: Callable[[str], float | None]) -> float | None:
-        if text in table:
-            return table[text]
-        return self._remember(table, text, parse(text))
-
-    def _remember(self, table: dict[Any, Any], key: Any, value: V) -> V:
+    def remember(self, table: dict[Any, Any], key: Any, value: V) -> V:
         if len(table) >= self.limit:
             table.clear()
         table[key] = value
