@@ -25,7 +25,7 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -209,18 +209,22 @@ async def test_a_dr_cluster_behind_its_primary_in_one_central_prometheus(
                 a for a in (expected_labels(a, PRIMARY) for a in DEMO.alerts()) if ("schedule", "hourly-hot") not in a
             }
             last: set[Alert] = set()
+            wanted: set[Alert] = set()
 
-            async def fires(want: set[Alert]) -> bool:
-                nonlocal last
+            async def fires(want: Callable[[], set[Alert]]) -> bool:
+                nonlocal last, wanted
                 last = await firing(central)
-                return last == want
+                wanted = want()
+                return last == wanted
 
-            async def wait_firing(want: set[Alert], what: str, within: float = 180.0) -> None:
+            async def wait_firing(want: Callable[[], set[Alert]], what: str, within: float = 180.0) -> None:
+                """Until what fires is what the objects imply, as they are at each look: the sync keeps copying,
+                so the DR cluster's newest copy of a tier (and whether it is Completed) moves while we wait."""
                 try:
                     await wait_for(lambda: fires(want), what, within)
                 except AssertionError:
-                    missing = [dict(a) for a in want - last]
-                    extra = [dict(a) for a in last - want]
+                    missing = [dict(a) for a in wanted - last]
+                    extra = [dict(a) for a in last - wanted]
                     raise AssertionError(f"{what}: missing {missing}, unexplained {extra}") from None
                 phase(what)
 
@@ -251,23 +255,23 @@ async def test_a_dr_cluster_behind_its_primary_in_one_central_prometheus(
             config_rpo = configs[PRIMARY].tier("config")
             assert config_rpo is not None and "config" not in dr_tiers
             assert primary_points["config"] - dr_points["config"] > config_rpo.rpo_seconds
-            await wait_firing(primary_expected | dr_expected(*story_lag), "both clusters' story alerts")
+            await wait_firing(lambda: primary_expected | dr_expected(*story_lag), "both clusters' story alerts")
             await lag_received("firing", story_lag)
 
             # Its sync comes back: it catches up with the primary, and the lag alerts resolve.
             for tier in dr_tiers:
                 sync.start(tier)
-            await wait_firing(primary_expected | dr_expected(), "the DR cluster caught up")
+            await wait_firing(lambda: primary_expected | dr_expected(), "the DR cluster caught up")
             await lag_received("resolved", story_lag)
 
             # The copy of the hot tier stops again: once the primary's newest point is more than the RPO ahead,
             # the lag alert fires; when it catches up, it resolves.
             before = len(webhook.notifications)
             sync.stop("hot")
-            await wait_firing(primary_expected | dr_expected("hot"), "the hot tier's lag", within=HOT_RPO + 120)
+            await wait_firing(lambda: primary_expected | dr_expected("hot"), "the hot tier's lag", within=HOT_RPO + 120)
             await lag_received("firing", ["hot"], since=before)
             sync.start("hot")
-            await wait_firing(primary_expected | dr_expected(), "the hot tier caught up again")
+            await wait_firing(lambda: primary_expected | dr_expected(), "the hot tier caught up again")
             await lag_received("resolved", ["hot"], since=before)
 
             # One cluster's exporter stops: absence fires for it alone; the primary's alerts stay as they were. The
@@ -282,7 +286,7 @@ async def test_a_dr_cluster_behind_its_primary_in_one_central_prometheus(
                 dr_alert(alertname="VeleroExporterDown", severity="critical", reason="scrape_failed"),
                 dr_alert(alertname="VeleroExporterDown", severity="critical", reason="cluster_gone"),
             }
-            await wait_firing(primary_expected | gone, "the DR cluster's exporter absent")
+            await wait_firing(lambda: primary_expected | gone, "the DR cluster's exporter absent")
             absent: list[dict[str, Any]] = []
 
             async def absent_shown() -> bool:
