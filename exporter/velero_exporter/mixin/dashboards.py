@@ -2687,6 +2687,14 @@ empty where Velero is not scraped.
 
 The panel ids are stable: link to a panel with `/d/<uid>?viewPanel=<id>` (the runbooks can link to the panel that
 explains their alert: see the table at the end).
+
+How they are built: plain Python dicts from a few builders in `mixin/dashboards.py`, not Grafana's
+`grafana-foundation-sdk`. We looked at the SDK (its wheel on PyPI, 10.1.0) and left it out: it is marked Alpha, its
+releases are tied to Grafana versions (the version carries an epoch per build), and it would be a build-time
+dependency for JSON that the tests already hold to account: every panel's query is parsed by a real PromQL parser
+and checked against the declared families (tests/test_contract.py), and its result in real Prometheus is compared
+with what its scenario implies (tests/test_dashboards.py). We did not port the dashboards to it to compare their
+length; that would be the test of "shorter and clearer" if its status changes.
 """
 
 
