@@ -32,8 +32,8 @@ from velero_exporter.model.aws import AwsModel, build_aws_model
 from velero_exporter.model.coverage import NOT_SYNCED, CoverageMemo, CoverageModel, build_coverage
 from velero_exporter.model.velero import Model, build_model, plausibility
 from velero_exporter.model.volumes import VolumeModel, build_volume_model
-from velero_exporter.sources.kube.coverage import is_synced
 from velero_exporter.state.collector_pause import collector_paused
+from velero_exporter.state.coverage_sync import is_synced
 from velero_exporter.state.store import Health, Store, StoreView
 from velero_exporter.state.vocabulary import RenderStage
 from velero_exporter.velero.cron import Cron, CronError, parse_cron

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from velero_exporter.config.settings import Config
 from velero_exporter.model.velero import UNASSIGNED, Plausibility, TierResolver, plausibility
-from velero_exporter.sources.aws.discovery import bucket_targets, snapshot_regions
 from velero_exporter.state.aws_records import (
     DEFAULT_IDENTITY,
     BucketPosture,
@@ -37,6 +36,7 @@ from velero_exporter.state.aws_records import (
     SnapshotGroup,
     Usage,
 )
+from velero_exporter.state.aws_targets import bucket_targets, snapshot_regions
 from velero_exporter.state.records import Backup
 from velero_exporter.state.store import StoreView
 

@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 from velero_exporter.config.settings import Config
 from velero_exporter.sources.aws import accounts, buckets, posture, repositories, snapshots
 from velero_exporter.sources.aws.api import AwsApi, AwsClients, Where
-from velero_exporter.sources.aws.discovery import bucket_targets, snapshot_regions
 from velero_exporter.sources.aws.polling import Poller, Refresher
 from velero_exporter.state.aws_records import BucketTarget
+from velero_exporter.state.aws_targets import bucket_targets, snapshot_regions
 from velero_exporter.state.store import Store
 
 T = TypeVar("T")

@@ -11,10 +11,9 @@ Its health is the source `coverage`; each kind has its resource health (the poli
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +28,8 @@ from velero_exporter.sources.kube.client import KubeClient, KubeError
 from velero_exporter.sources.kube.reflector import Reflector
 from velero_exporter.sources.kube.source import Parse, RecordSink, object_name
 from velero_exporter.state.coverage_records import ResourcePolicy, object_key
-from velero_exporter.state.records import Schedule
-from velero_exporter.state.store import Collection, Health, Store
+from velero_exporter.state.coverage_sync import named_policies
+from velero_exporter.state.store import Collection, Store
 from velero_exporter.velero.version import VeleroVersion
 from velero_exporter.velero.volume_policy import PolicyError, parse_resource_policies
 
@@ -63,32 +62,6 @@ RESOURCES: tuple[ClusterResource, ...] = (
     ),
     ClusterResource("persistentvolumes", parse_persistent_volume, lambda s: s.persistent_volumes, object_name),
 )
-# What the coverage model needs listed before it says anything: the cluster's objects and the Schedules.
-SYNC_RESOURCES: tuple[str, ...] = (*(r.plural for r in RESOURCES), "schedules", "volumesnapshotlocations")
-
-
-def is_synced(health: Health, schedules: Iterable[Schedule], policies: Mapping[str, ResourcePolicy]) -> bool:
-    """Every kind the model reads has been listed once, and every policy a Schedule names has been read once."""
-    resources = health.resources
-    if not all(name in resources and resources[name].synced for name in SYNC_RESOURCES):
-        return False
-    return all(name in policies for name in named_policies(schedules))
-
-
-def named_policies(schedules: Iterable[Schedule]) -> set[str]:
-    """The ConfigMaps that Schedules' templates name in spec.resourcePolicy (kind configmap, any case: Velero
-    compares with strings.EqualFold)."""
-    names = set()
-    for schedule in schedules:
-        try:
-            policy = json.loads(schedule.selection).get("resourcePolicy")
-        except ValueError:
-            continue
-        if isinstance(policy, dict) and str(policy.get("kind", "")).lower() == "configmap":
-            name = policy.get("name")
-            if isinstance(name, str) and name:
-                names.add(name)
-    return names
 
 
 class CoverageSource:

@@ -1,4 +1,5 @@
-"""Which buckets and regions to measure: pure functions of the locations the kube source stored and the config."""
+"""Which buckets and regions the AWS sources measure and the AWS model reports: pure functions of the stored
+locations and the config, shared by both (so the model does not reach into a source)."""
 
 from __future__ import annotations
 
