@@ -17,7 +17,6 @@ from velero_exporter.sandbox import objects as o
 from velero_exporter.sources.aws import posture
 from velero_exporter.sources.aws.api import error_kind
 from velero_exporter.sources.aws.buckets import parse_manifest
-from velero_exporter.state.aws_targets import bucket_targets, snapshot_regions
 from velero_exporter.sources.aws.snapshots import summarize
 from velero_exporter.sources.parsing import parse_backup, parse_snapshot_location, parse_storage_location
 from velero_exporter.state.aws_records import (
@@ -31,6 +30,7 @@ from velero_exporter.state.aws_records import (
     Replication,
     Usage,
 )
+from velero_exporter.state.aws_targets import bucket_targets, snapshot_regions
 from velero_exporter.state.records import Backup, StorageLocation
 from velero_exporter.state.store import Store
 
