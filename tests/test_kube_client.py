@@ -4,6 +4,7 @@ TLS), HTTP statuses mapped to error kinds, and the watch stream's failure modes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime
 import ipaddress
@@ -21,9 +22,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from kubernetes.config import incluster_config
 
-from velero_exporter.sources.kube import client as client_module
+from velero_exporter.sources.kube import credentials
 from velero_exporter.sources.kube.client import KubeClient, KubeError, parse_retry_after
 
 GV = "/apis/velero.io/v1"
@@ -545,6 +545,8 @@ async def test_on_open_is_not_called_for_a_refused_watch(server: Server, tmp_pat
 class Pki:
     ca: Path
     server_context: ssl.SSLContext
+    client_cert: bytes  # PEM, signed by the CA, CN "velero-exporter"
+    client_key: bytes
 
 
 def _make_pki(tmp_path: Path) -> Pki:
@@ -558,57 +560,68 @@ def _make_pki(tmp_path: Path) -> Pki:
     def name(cn: str) -> Any:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name("test-ca"))
-        .issuer_name(name("test-ca"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+    def certificate(subject: str, key: Any, issuer: Any, signer: Any, extensions: list[tuple[Any, bool]]) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    def pem_key(key: Any) -> bytes:
+        return bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
     )
+    ca_cert = certificate(
+        "test-ca",
+        ca_key,
+        name("test-ca"),
+        ca_key,
+        [
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (usage, True),
+            (x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False),
+        ],
+    )
+    issued_by_ca = (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name("kube-apiserver"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cert = certificate("kube-apiserver", key, ca_cert.subject, ca_key, [(san, False), issued_by_ca])
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = certificate("velero-exporter", client_key, ca_cert.subject, ca_key, [issued_by_ca])
     ca_path = tmp_path / "ca.crt"
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_path = tmp_path / "server.crt"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path = tmp_path / "server.key"
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_path.write_bytes(pem_key(key))
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert_path, key_path)
-    return Pki(ca=ca_path, server_context=ctx)
+    # A client certificate is asked for, not required: tests see whether one came.
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_verify_locations(ca_path)
+    return Pki(ca_path, ctx, client_cert.public_bytes(serialization.Encoding.PEM), pem_key(client_key))
 
 
 @pytest.fixture
@@ -617,6 +630,14 @@ async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[Server, Pki]]:
     srv, runner = await _start(pki.server_context)
     yield srv, pki
     await runner.cleanup()
+
+
+def _peer_common_name(request: web.Request) -> str | None:
+    transport = request.transport
+    peer = transport.get_extra_info("peercert") if transport is not None else None
+    if not peer:
+        return None
+    return next((value for rdn in peer["subject"] for key, value in rdn if key == "commonName"), None)
 
 
 async def test_tls_with_ca_from_kubeconfig(tls_server: tuple[Server, Pki], tmp_path: Path) -> None:
@@ -645,17 +666,44 @@ async def test_tls_unknown_ca_is_unreachable(tls_server: tuple[Server, Pki], tmp
     assert srv.seen == []
 
 
+async def test_inline_ca_and_client_certificate_from_kubeconfig(tls_server: tuple[Server, Pki], tmp_path: Path) -> None:
+    """certificate-authority-data, client-certificate-data and client-key-data: base64 PEM in the kubeconfig."""
+    srv, pki = tls_server
+    common_names: list[str | None] = []
+
+    async def note_peer(request: web.Request) -> web.StreamResponse:
+        common_names.append(_peer_common_name(request))
+        return await _ok(request)
+
+    srv.handler = note_peer
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    user = {"client-certificate-data": b64(pki.client_cert), "client-key-data": b64(pki.client_key)}
+    cfg = write_kubeconfig(tmp_path / "config", srv.url, user)
+    doc = json.loads(cfg.read_text())
+    doc["clusters"][0]["cluster"]["certificate-authority-data"] = b64(pki.ca.read_bytes())
+    cfg.write_text(json.dumps(doc))
+    kube = await KubeClient.from_config(str(cfg))
+    try:
+        await _list(kube)
+    finally:
+        await kube.close()
+    assert common_names == ["velero-exporter"]
+    assert srv.authorizations == [None]
+
+
 async def test_in_cluster_config(
     tls_server: tuple[Server, Pki], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     srv, pki = tls_server
-    token = tmp_path / "token"
-    token.write_text("sa-token")
-    namespace = tmp_path / "namespace"
-    namespace.write_text("velero-system\n")
-    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
-    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(pki.ca))
-    monkeypatch.setattr(client_module, "IN_CLUSTER_NAMESPACE_FILE", str(namespace))
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("sa-token")
+    (account / "namespace").write_text("velero-system\n")
+    (account / "ca.crt").write_bytes(pki.ca.read_bytes())
+    monkeypatch.setattr(credentials, "SERVICE_ACCOUNT_DIR", str(account))
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", srv.url.rsplit(":", 1)[1])
     kube = await KubeClient.from_config()
@@ -664,7 +712,7 @@ async def test_in_cluster_config(
     finally:
         await kube.close()
     assert kube.namespace == "velero-system"
-    assert srv.authorizations == ["bearer sa-token"]
+    assert srv.authorizations == ["Bearer sa-token"]
 
 
 # -- caps: what a broken or hostile server can make the exporter hold

@@ -4,13 +4,11 @@ cluster: namespace None), and get of one object.
 A resource is named by its group-version path and plural: "/apis/velero.io/v1" and "backups", "/api/v1" and
 "pods" (the core group), "/apis/storage.k8s.io/v1" and "storageclasses".
 
-The `kubernetes` package is used only to load configuration and credentials (kubeconfig, in-cluster, exec
-plugins); requests go over aiohttp. Credentials that expire are refreshed through the Configuration's
-`refresh_api_key_hook`, which kubernetes 36 installs for tokens: for an exec plugin it re-runs the plugin when
-the credential's `expirationTimestamp` is within five minutes, for in-cluster it re-reads the projected
-service-account token every minute. An exec credential without an expiry is never refreshed by the hook,
-so a 401 reloads the whole configuration (which re-runs the plugin) and retries the request once, as client-go
-does.
+Configuration and credentials come from `credentials` (kubeconfig, in-cluster, exec plugins); requests go over
+aiohttp. A credential that expires refreshes itself (an exec plugin re-runs near its `expirationTimestamp`, the
+projected service-account token is re-read every minute). An exec credential without an expiry is never
+refreshed that way, so a 401 reloads the whole configuration (which re-runs the plugin) and retries the request
+once, as client-go does.
 """
 
 from __future__ import annotations
@@ -20,29 +18,23 @@ import contextlib
 import email.utils
 import json
 import logging
-import os
 import ssl
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
-from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Final
+from typing import Any
 
 import aiohttp
-from kubernetes import client as kube_client_module
-from kubernetes import config as kube_config
 
 from velero_exporter.config.settings import DEFAULT_LIMITS
 from velero_exporter.logs import logfmt_value
+from velero_exporter.sources.kube import credentials
+from velero_exporter.sources.kube.credentials import Connection
 from velero_exporter.state import vocabulary
 from velero_exporter.state.collector_pause import collector_paused
 from velero_exporter.state.vocabulary import ErrorKind
 
 log = logging.getLogger("velero_exporter.kube")
-
-
-DEFAULT_NAMESPACE: Final = "velero"
-IN_CLUSTER_NAMESPACE_FILE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 class KubeError(Exception):
@@ -79,99 +71,25 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    """What a request needs from the kubernetes Configuration (credentials excluded: they may rotate)."""
-
-    host: str
-    ssl_context: ssl.SSLContext | None
-    server_hostname: str | None
-
-
-def _settings(cfg: Any) -> _Settings:
-    host = str(cfg.host).rstrip("/")
-    ctx: ssl.SSLContext | None = None
-    if host.startswith("https"):
-        ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
-        if cfg.cert_file:
-            ctx.load_cert_chain(cfg.cert_file, cfg.key_file or None)
-        if not cfg.verify_ssl:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        elif getattr(cfg, "assert_hostname", None) is False:
-            ctx.check_hostname = False
-    return _Settings(host=host, ssl_context=ctx, server_hostname=getattr(cfg, "tls_server_name", None) or None)
-
-
-def _authorization(cfg: Any) -> str | None:
-    """The Authorization header from a Configuration whose refresh hook has just run.
-
-    Read directly rather than through auth_settings(), which would run the (possibly blocking) hook again.
-    kubernetes 36 stores kubeconfig tokens (and basic auth) under api_key['BearerToken'] with the scheme
-    included; older code used 'authorization' plus an api_key_prefix.
-    """
-    for ident in ("BearerToken", "authorization"):
-        key = cfg.api_key.get(ident)
-        if key:
-            prefix = cfg.api_key_prefix.get(ident)
-            return f"{prefix} {key}" if prefix else str(key)
-    if cfg.username or cfg.password:
-        return str(aiohttp.BasicAuth(cfg.username or "", cfg.password or "").encode())
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    cfg: Any  # kubernetes.client.Configuration
-    namespace: str
-    source: str  # "in-cluster" or the kubeconfig path, for logs
-
-
-def _load(kubeconfig: str | None, context: str | None) -> _Loaded:
-    """Blocking: load configuration and credentials the way kubectl would find them."""
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        cfg = kube_client_module.Configuration()
-        try:
-            kube_config.load_incluster_config(client_configuration=cfg)
-        except kube_config.ConfigException as exc:
-            log.info("event=in_cluster_config_unavailable reason=%s", logfmt_value(str(exc)))
-        else:
-            namespace = DEFAULT_NAMESPACE
-            with contextlib.suppress(OSError), open(IN_CLUSTER_NAMESPACE_FILE, encoding="utf-8") as f:
-                namespace = f.read().strip() or DEFAULT_NAMESPACE
-            return _Loaded(cfg, namespace, "in-cluster")
-    path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-    cfg = kube_client_module.Configuration()
-    kube_config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
-    contexts, active = kube_config.list_kube_config_contexts(config_file=path)
-    chosen = active
-    if context is not None:
-        chosen = next((c for c in contexts if c.get("name") == context), active)
-    namespace = ((chosen or {}).get("context") or {}).get("namespace") or DEFAULT_NAMESPACE
-    return _Loaded(cfg, str(namespace), path)
-
-
 class KubeClient:
     """List and watch resources, get one object; every call has a timeout and failures raise KubeError."""
 
     def __init__(
         self,
-        cfg: Any,
+        connection: Connection,
         *,
-        namespace: str = DEFAULT_NAMESPACE,
-        reload: Any = None,
+        reload: Callable[[], Connection] | None = None,
         connect_timeout: float = 10.0,
         request_timeout: float = 60.0,
         max_list_bytes: int = DEFAULT_LIMITS.list_page_bytes,
         max_event_bytes: int = DEFAULT_LIMITS.watch_event_bytes,
     ) -> None:
-        """`cfg` is a loaded kubernetes.client.Configuration; `reload` (blocking, returns a new one) is
-        called on a 401 to fetch fresh credentials. A list page (decompressed) or a watch event longer than
-        its cap is a `bad_response`: a broken or hostile server, and reading on would only grow the memory."""
-        self._cfg = cfg
-        self._settings = _settings(cfg)
+        """`reload` (blocking) is called on a 401 to fetch fresh credentials. A list page (decompressed) or a
+        watch event longer than its cap is a `bad_response`: a broken or hostile server, and reading on would
+        only grow the memory."""
+        self._connection = connection
         self._reload = reload
-        self.namespace = namespace
+        self.namespace = connection.namespace
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.max_list_bytes = max_list_bytes
@@ -183,21 +101,21 @@ class KubeClient:
     async def from_config(cls, kubeconfig: str | None = None, context: str | None = None, **caps: int) -> KubeClient:
         """`caps`: max_list_bytes, max_event_bytes. A configuration that cannot be loaded is a KubeError of kind
         no_credentials, its reason one line."""
+
+        def load() -> Connection:
+            return credentials.load(kubeconfig, context)
+
         try:
-            loaded = await asyncio.to_thread(_load, kubeconfig, context)
-        except (kube_config.ConfigException, OSError, ValueError) as exc:
+            connection = await asyncio.to_thread(load)
+        except (OSError, ValueError, ssl.SSLError) as exc:  # credentials.ConfigError is a ValueError
             raise KubeError("no_credentials", " ".join(str(exc).split())) from None
-
-        def reload() -> Any:
-            return _load(kubeconfig, context).cfg
-
         log.info(
             "event=kube_config_loaded source=%s host=%s namespace=%s",
-            logfmt_value(loaded.source),
-            loaded.cfg.host,
-            loaded.namespace,
+            logfmt_value(connection.source),
+            connection.host,
+            connection.namespace,
         )
-        return cls(loaded.cfg, namespace=loaded.namespace, reload=reload, **caps)
+        return cls(connection, reload=load, **caps)
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -216,26 +134,25 @@ class KubeClient:
 
     async def _authorization(self) -> str | None:
         async with self._auth_lock:
-            hook = self._cfg.refresh_api_key_hook
-            if hook is not None:
+            credential = self._connection.credential
+            try:
+                if not credential.blocking:
+                    return credential.header()
                 # May run an exec plugin or read a token file: keep it off the event loop.
-                try:
-                    await asyncio.to_thread(hook, self._cfg)
-                except Exception as exc:
-                    log.warning("event=credential_refresh_failed error=%s", type(exc).__name__)
-            return _authorization(self._cfg)
+                return await asyncio.to_thread(credential.header)
+            except Exception as exc:
+                log.warning("event=credential_refresh_failed error=%s", type(exc).__name__)
+                return None
 
     async def _reload_credentials(self) -> bool:
         if self._reload is None:
             return False
         async with self._auth_lock:
             try:
-                cfg = await asyncio.to_thread(self._reload)
+                self._connection = await asyncio.to_thread(self._reload)
             except Exception as exc:
                 log.warning("event=credential_reload_failed error=%s", type(exc).__name__)
                 return False
-            self._cfg = cfg
-            self._settings = _settings(cfg)
         log.info("event=credentials_reloaded reason=unauthorized")
         return True
 
@@ -243,7 +160,7 @@ class KubeClient:
         """A collection (or one object of it) in a namespace; namespace None: cluster-scoped, or all namespaces."""
         scope = "" if namespace is None else f"/namespaces/{namespace}"
         tail = "" if name is None else f"/{name}"
-        return f"{self._settings.host}{group_version_path.rstrip('/')}{scope}/{plural}{tail}"
+        return f"{self._connection.host}{group_version_path.rstrip('/')}{scope}/{plural}{tail}"
 
     async def _open(
         self,
@@ -268,8 +185,8 @@ class KubeClient:
                         params=params,
                         headers=headers,
                         timeout=client_timeout,
-                        ssl=self._settings.ssl_context if self._settings.ssl_context is not None else True,
-                        server_hostname=self._settings.server_hostname,
+                        ssl=self._connection.ssl_context if self._connection.ssl_context is not None else True,
+                        server_hostname=self._connection.server_hostname,
                         allow_redirects=False,
                         trace_request_ctx=sent,
                     )
