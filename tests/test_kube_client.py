@@ -80,11 +80,17 @@ async def server() -> AsyncIterator[Server]:
     await runner.cleanup()
 
 
-def write_kubeconfig(path: Path, server_url: str, user: dict[str, Any], namespace: str | None = "backups") -> Path:
+def write_kubeconfig(
+    path: Path,
+    server_url: str,
+    user: dict[str, Any],
+    namespace: str | None = "backups",
+    cluster: dict[str, Any] | None = None,
+) -> Path:
     context: dict[str, Any] = {"cluster": "c", "user": "u"}
     if namespace:
         context["namespace"] = namespace
-    cluster: dict[str, Any] = {"server": server_url}
+    cluster = {"server": server_url, **(cluster or {})}
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -642,10 +648,7 @@ def _peer_common_name(request: web.Request) -> str | None:
 
 async def test_tls_with_ca_from_kubeconfig(tls_server: tuple[Server, Pki], tmp_path: Path) -> None:
     srv, pki = tls_server
-    cfg = write_kubeconfig(tmp_path / "config", srv.url, {"token": "t"})
-    doc = json.loads(cfg.read_text())
-    doc["clusters"][0]["cluster"]["certificate-authority"] = str(pki.ca)
-    cfg.write_text(json.dumps(doc))
+    cfg = write_kubeconfig(tmp_path / "config", srv.url, {"token": "t"}, cluster={"certificate-authority": str(pki.ca)})
     kube = await KubeClient.from_config(str(cfg))
     try:
         await _list(kube)
@@ -681,10 +684,8 @@ async def test_inline_ca_and_client_certificate_from_kubeconfig(tls_server: tupl
         return base64.b64encode(data).decode()
 
     user = {"client-certificate-data": b64(pki.client_cert), "client-key-data": b64(pki.client_key)}
-    cfg = write_kubeconfig(tmp_path / "config", srv.url, user)
-    doc = json.loads(cfg.read_text())
-    doc["clusters"][0]["cluster"]["certificate-authority-data"] = b64(pki.ca.read_bytes())
-    cfg.write_text(json.dumps(doc))
+    cluster = {"certificate-authority-data": b64(pki.ca.read_bytes())}
+    cfg = write_kubeconfig(tmp_path / "config", srv.url, user, cluster=cluster)
     kube = await KubeClient.from_config(str(cfg))
     try:
         await _list(kube)
