@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import random
 import time
@@ -246,14 +247,14 @@ async def test_the_next_page_is_asked_for_while_this_one_is_parsed(
 ) -> None:
     """The server prepares page n+1 while page n is parsed: a list takes the longer of the two, not their sum."""
     add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
-    original = harness.kube.list
+    original = harness.kube.list_body
     asked: list[str | None] = []
 
-    async def recording_list(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    async def recording_list(*args: Any, **kwargs: Any) -> bytes:
         asked.append(kwargs["continue_token"])
         return await original(*args, **kwargs)
 
-    monkeypatch.setattr(harness.kube, "list", recording_list)
+    monkeypatch.setattr(harness.kube, "list_body", recording_list)
     asked_at_add: list[int] = []
     add = PageCollector.add
 
@@ -290,19 +291,44 @@ async def test_a_list_that_fails_mid_page_drops_the_page_already_asked_for(
     assert "never retrieved" not in caplog.text and "destroyed but it is pending" not in caplog.text
 
 
+async def test_an_undecodable_page_is_a_bad_response_and_the_collector_runs_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page is decoded, parsed and let go with the collector paused: one that cannot be decoded ends that
+    stretch too, and the list is tried again whole."""
+    add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
+    original = harness.kube.list_body
+    garbled: list[bool] = []
+
+    async def garble_the_second_page(*args: Any, **kwargs: Any) -> bytes:
+        body = await original(*args, **kwargs)
+        if kwargs["continue_token"] and not garbled:
+            garbled.append(True)
+            return body[: len(body) // 2]
+        return body
+
+    monkeypatch.setattr(harness.kube, "list_body", garble_the_second_page)
+    assert gc.isenabled()
+    async with running(harness.reflector(page_size=5)):
+        await wait_until(lambda: harness.health.synced, "the second list")
+        assert gc.isenabled()
+    assert harness.source.errors == {"bad_response": 1}
+    assert len(harness.sink.objects) == 12 and len(harness.sink.replaced_at) == 1
+
+
 async def test_expired_continue_token_restarts_the_list(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     add_backups(harness.api, *(f"b-{i:02d}" for i in range(12)))
-    original = harness.kube.list
+    original = harness.kube.list_body
     compacted: list[bool] = []
 
-    async def list_then_compact(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    async def list_then_compact(*args: Any, **kwargs: Any) -> bytes:
         page = await original(*args, **kwargs)
         if not compacted:  # the list snapshot is gone before the second page is asked for
             harness.api.compact()
             compacted.append(True)
         return page
 
-    monkeypatch.setattr(harness.kube, "list", list_then_compact)
+    monkeypatch.setattr(harness.kube, "list_body", list_then_compact)
     async with running(harness.reflector(page_size=5)):
         await wait_until(lambda: harness.health.synced, "the list")
     assert [(r.status, "continue" in r.query) for r in harness.lists()] == [

@@ -120,6 +120,8 @@ class _Reader:
 
     def count(self, parent: Mapping[str, Any], key: str) -> int | None:
         value = parent.get(key)
+        if type(value) is int and value >= 0:  # the common case first: thirteen of these a Backup
+            return value
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -50,6 +50,25 @@ class KubeError(Exception):
         self.retry_after = retry_after
 
 
+def decode_object(body: bytes, what: str) -> dict[str, Any]:
+    """A JSON object from a response body; anything else is a bad_response."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise KubeError("bad_response", f"{what}: undecodable JSON") from exc
+    if not isinstance(data, dict):
+        raise KubeError("bad_response", f"{what}: not an object")
+    return data
+
+
+def decode_list(body: bytes, plural: str) -> dict[str, Any]:
+    """A list page from its body: an object whose items (when present) are a list."""
+    data = decode_object(body, f"list {plural}")
+    if not isinstance(data.get("items", []), list):
+        raise KubeError("bad_response", f"list {plural}: not a list object")
+    return data
+
+
 def kind_for_status(status: int) -> ErrorKind:
     # Any other status is not what a conforming API server answers a list or a watch with.
     return vocabulary.kind_for_status(status, "bad_response")
@@ -236,19 +255,42 @@ class KubeClient:
         timeout: float = 60,  # noqa: ASYNC109 (the agreed interface; enforced with asyncio.timeout)
         sent: asyncio.Event | None = None,
     ) -> dict[str, Any]:
-        """One page of a list; the caller follows metadata.continue. `sent` is set once the request has left: the
-        server is working on it."""
+        """One page of a list, decoded; the caller follows metadata.continue. `sent` is set once the request has
+        left: the server is working on it."""
+        body = await self.list_body(
+            group_version_path,
+            namespace,
+            plural,
+            limit=limit,
+            continue_token=continue_token,
+            resource_version=resource_version,
+            timeout=timeout,
+            sent=sent,
+        )
+        with collector_paused():  # a page of thousands of containers, none of them garbage
+            return decode_list(body, plural)
+
+    async def list_body(
+        self,
+        group_version_path: str,
+        namespace: str | None,
+        plural: str,
+        *,
+        limit: int,
+        continue_token: str | None,
+        resource_version: str | None = None,
+        timeout: float = 60,  # noqa: ASYNC109 (as for list)
+        sent: asyncio.Event | None = None,
+    ) -> bytes:
+        """One page of a list as it came (decode it with `decode_list`): a caller that parses the page and lets
+        it go can keep the collector paused from its decoding to its release."""
         params = {"limit": str(limit)}
         if continue_token:
             params["continue"] = continue_token
         if resource_version is not None:
             params["resourceVersion"] = resource_version
-        data = await self._read_json(
-            self._url(group_version_path, namespace, plural), params, f"list {plural}", timeout, sent
-        )
-        if not isinstance(data.get("items", []), list):
-            raise KubeError("bad_response", f"list {plural}: not a list object")
-        return data
+        url = self._url(group_version_path, namespace, plural)
+        return await self._read_body(url, params, f"list {plural}", timeout, sent)
 
     async def get(
         self,
@@ -263,15 +305,20 @@ class KubeClient:
         url = self._url(group_version_path, namespace, plural, name)
         return await self._read_json(url, {}, f"get {plural}/{name}", timeout)
 
-    async def _read_json(
+    async def _read_json(self, url: str, params: Mapping[str, str], what: str, seconds: float) -> dict[str, Any]:
+        body = await self._read_body(url, params, what, seconds)
+        with collector_paused():
+            return decode_object(body, what)
+
+    async def _read_body(
         self, url: str, params: Mapping[str, str], what: str, seconds: float, sent: asyncio.Event | None = None
-    ) -> dict[str, Any]:
+    ) -> bytes:
         client_timeout = aiohttp.ClientTimeout(total=seconds, connect=self.connect_timeout)
         try:
             async with asyncio.timeout(seconds):
                 resp = await self._open(url, params, client_timeout, seconds, sent)
                 try:
-                    body = await self._read_capped(resp, what)
+                    return await self._read_capped(resp, what)
                 finally:
                     resp.release()
         except TimeoutError as exc:
@@ -280,14 +327,6 @@ class KubeClient:
             raise KubeError("unreachable", f"{what}: body cut: {exc}") from exc
         except aiohttp.ClientError as exc:
             raise KubeError("unreachable", f"{what}: {type(exc).__name__}: {exc}") from exc
-        try:
-            with collector_paused():  # a page of thousands of containers, none of them garbage
-                data = json.loads(body)
-        except ValueError as exc:
-            raise KubeError("bad_response", f"{what}: undecodable JSON") from exc
-        if not isinstance(data, dict):
-            raise KubeError("bad_response", f"{what}: not an object")
-        return data
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         """The body as it arrives (aiohttp decompresses it in bounded steps), stopped past max_list_bytes."""

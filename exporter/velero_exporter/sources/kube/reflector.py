@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from velero_exporter.backoff import Backoff
 from velero_exporter.logs import logfmt_value
-from velero_exporter.sources.kube.client import KubeClient, KubeError, kind_for_status
+from velero_exporter.sources.kube.client import KubeClient, KubeError, decode_list, kind_for_status
 from velero_exporter.state.collector_pause import collector_paused
 from velero_exporter.state.store import ResourceHealth, SourceHealth
 
@@ -203,7 +203,7 @@ class Reflector:
         try:
             while True:
                 try:
-                    page = await pending
+                    body = await pending
                 except KubeError as err:
                     if err.kind == "expired" and continue_token is not None and restarts < 3:
                         # The continue token outlived the server's history: start over for a consistent set.
@@ -215,16 +215,20 @@ class Reflector:
                         pending = await self._request_page(None)
                         continue
                     raise
-                metadata = page.get("metadata") or {}
-                continue_token = metadata.get("continue") or None
-                if continue_token is not None:
-                    # The server prepares the next page while this one is parsed: a list of many pages takes
-                    # about the server's time or the parsing's, whichever is longer, not their sum.
-                    pending = await self._request_page(continue_token)
-                page_items = page.get("items") or []
-                with collector_paused():  # records by the hundred, none of them garbage
+                # One stretch from decoding to release: the page's containers are freed before the collector runs
+                # again, and freeing takes them off the count that starts a collection, so it never walks them.
+                with collector_paused():
+                    page = decode_list(body, self.plural)
+                    del body
+                    metadata = page.get("metadata") or {}
+                    continue_token = metadata.get("continue") or None
+                    if continue_token is not None:
+                        # The server prepares the next page while this one is parsed: a list of many pages takes
+                        # about the server's time or the parsing's, whichever is longer, not their sum.
+                        pending = await self._request_page(continue_token)
+                    page_items = page.get("items") or []
                     listing.add([item for item in page_items if isinstance(item, dict)])
-                del page, page_items
+                    del page, page_items
                 if continue_token is None:
                     resource_version = str(metadata.get("resourceVersion") or "")
                     break
@@ -244,13 +248,13 @@ class Reflector:
             duration,
         )
 
-    async def _request_page(self, continue_token: str | None) -> asyncio.Task[dict[str, Any]]:
+    async def _request_page(self, continue_token: str | None) -> asyncio.Task[bytes]:
         """One page's request, once it has left (or has failed before it could): the server works on it while
         the caller parses the page before."""
         self.source_health.count_call("list")
         sent = asyncio.Event()
         task = asyncio.create_task(
-            self.client.list(
+            self.client.list_body(
                 self.group_version_path,
                 self.namespace,
                 self.plural,
