@@ -131,6 +131,20 @@ def at_most(value: float, limit: float, unit: str = "") -> str:
     return "met" if value <= limit else f"missed by {value - limit:.3g}{unit}"
 
 
+def paired_ratio(syncs: list[float], raws: list[float]) -> tuple[float, str]:
+    """The exporter's syncs against the raw loops run just before each: this machine's speed drifts by 2x over
+    minutes (the raw loop over the large cluster took 2.7 s in one run and 6.6 s in the next), so each pair gives
+    a ratio and the figure is their median, with their range."""
+    ratios = sorted(s / r for s, r in zip(syncs, raws, strict=True))
+    ratio = statistics.median(ratios)
+    pairs = (
+        f"median of {len(ratios)} back-to-back pairs, {ratios[0]:.2f}x to {ratios[-1]:.2f}x"
+        if len(ratios) > 1
+        else "1 pair"
+    )
+    return ratio, f"{statistics.median(syncs):.2f} s vs {statistics.median(raws):.2f} s: {ratio:.2f}x ({pairs})"
+
+
 def fmt_size(n: int) -> str:
     return f"{n // K}k" if n >= K else str(n)
 
@@ -535,13 +549,13 @@ async def measure_size(  # noqa: PLR0917
                 sync_times.append(run.sync_seconds)
             ready, complete = statistics.median(ready_times), statistics.median(complete_times)
             runs = f"median of {plan.ready_runs}" if plan.ready_runs > 1 else "1 run"
-            sync, raw_median = statistics.median(sync_times), statistics.median(raw_times)
+            ratio, text = paired_ratio(sync_times, raw_times)
             report.add(
                 "sync: exporter's first request to complete /metrics vs raw paginated GET + json loop",
                 label,
-                f"{sync:.2f} s vs {raw_median:.2f} s = {sync / raw_median:.2f}x ({runs})",
+                text,
                 "≤ 2x",
-                at_most(sync / raw_median, 2.0, "x"),
+                at_most(ratio, 2.0, "x"),
             )
             if kubectl_times:
                 kube = statistics.median(kubectl_times)
