@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 
 from velero_exporter.sources.kube import credentials
-from velero_exporter.sources.kube.client import KubeClient, KubeError, parse_retry_after
+from velero_exporter.sources.kube.client import KubeClient, KubeError, decode_list, parse_retry_after
 
 GV = "/apis/velero.io/v1"
 
@@ -137,7 +137,9 @@ def write_exec_plugin(tmp_path: Path, *, expires_in: float | None) -> tuple[dict
 
 
 async def _list(kube: KubeClient, seconds: float = 5) -> dict[str, Any]:
-    return await kube.list(GV, "velero", "backups", limit=500, continue_token=None, timeout=seconds)
+    return decode_list(
+        await kube.list_body(GV, "velero", "backups", limit=500, continue_token=None, timeout=seconds), "backups"
+    )
 
 
 # -- credentials and configuration
@@ -147,7 +149,7 @@ async def test_bearer_token_and_namespace_from_kubeconfig(server: Server, tmp_pa
     cfg = write_kubeconfig(tmp_path / "config", server.url, {"token": "s3cr3t"})
     kube = await KubeClient.from_config(str(cfg))
     try:
-        page = await kube.list(GV, "velero", "backups", limit=2, continue_token="abc")
+        page = decode_list(await kube.list_body(GV, "velero", "backups", limit=2, continue_token="abc"), "backups")
     finally:
         await kube.close()
     assert [i["metadata"]["name"] for i in page["items"]] == ["a"]
@@ -170,13 +172,13 @@ async def test_a_list_says_when_its_request_has_left_before_the_answer_comes(ser
     kube = await KubeClient.from_config(str(write_kubeconfig(tmp_path / "config", server.url, {"token": "t"})))
     try:
         sent = asyncio.Event()
-        page = asyncio.create_task(kube.list(GV, "velero", "backups", limit=2, continue_token=None, sent=sent))
+        page = asyncio.create_task(kube.list_body(GV, "velero", "backups", limit=2, continue_token=None, sent=sent))
         async with asyncio.timeout(10):
             await sent.wait()
             await arrived.wait()
         assert not page.done()  # left, and unanswered
         answer.set()
-        assert [i["metadata"]["name"] for i in (await page)["items"]] == ["a"]
+        assert [i["metadata"]["name"] for i in decode_list(await page, "backups")["items"]] == ["a"]
     finally:
         await kube.close()
 

@@ -20,7 +20,7 @@ from tests.faulty_kube_api import FaultyKubeAPI
 from velero_exporter.backoff import Backoff
 from velero_exporter.sandbox import objects
 from velero_exporter.sandbox.kube_api import RequestRecord
-from velero_exporter.sources.kube.client import KubeClient
+from velero_exporter.sources.kube.client import KubeClient, decode_list
 from velero_exporter.sources.kube.reflector import Reflector
 from velero_exporter.state.store import ResourceHealth, SourceHealth
 
@@ -456,7 +456,8 @@ async def test_cancellation_propagates(harness: Harness) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelled()
-    page = await harness.kube.list("/apis/velero.io/v1", "velero", "backups", limit=10, continue_token=None)
+    body = await harness.kube.list_body("/apis/velero.io/v1", "velero", "backups", limit=10, continue_token=None)
+    page = decode_list(body, "backups")
     assert len(page["items"]) == 1
 
 

@@ -243,7 +243,7 @@ class KubeClient:
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
         )
 
-    async def list(
+    async def list_body(
         self,
         group_version_path: str,
         namespace: str | None,
@@ -254,36 +254,10 @@ class KubeClient:
         resource_version: str | None = None,
         timeout: float = 60,  # noqa: ASYNC109 (the agreed interface; enforced with asyncio.timeout)
         sent: asyncio.Event | None = None,
-    ) -> dict[str, Any]:
-        """One page of a list, decoded; the caller follows metadata.continue. `sent` is set once the request has
-        left: the server is working on it."""
-        body = await self.list_body(
-            group_version_path,
-            namespace,
-            plural,
-            limit=limit,
-            continue_token=continue_token,
-            resource_version=resource_version,
-            timeout=timeout,
-            sent=sent,
-        )
-        with collector_paused():  # a page of thousands of containers, none of them garbage
-            return decode_list(body, plural)
-
-    async def list_body(
-        self,
-        group_version_path: str,
-        namespace: str | None,
-        plural: str,
-        *,
-        limit: int,
-        continue_token: str | None,
-        resource_version: str | None = None,
-        timeout: float = 60,  # noqa: ASYNC109 (as for list)
-        sent: asyncio.Event | None = None,
     ) -> bytes:
-        """One page of a list as it came (decode it with `decode_list`): a caller that parses the page and lets
-        it go can keep the collector paused from its decoding to its release."""
+        """One page of a list as it came, for `decode_list`: the caller follows metadata.continue, and keeps the
+        collector paused from the page's decoding to its release (the reflector). `sent` is set once the request
+        has left: the server is working on it."""
         params = {"limit": str(limit)}
         if continue_token:
             params["continue"] = continue_token
