@@ -253,6 +253,12 @@ def test_a_kubeconfig_that_cannot_work_is_a_clear_error(tmp_path: Path, mutate: 
         load(str(path), None, NO_POD)
 
 
+def test_inline_data_may_be_wrapped_as_go_reads_it(tmp_path: Path) -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    wrapped = "\n".join(base64.b64encode(pem.encode()).decode()[i : i + 16] for i in range(0, 80, 16))
+    assert credentials._pem({"certificate-authority-data": wrapped}, "certificate-authority-data", "c") == pem
+
+
 def test_unreadable_kubeconfigs_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load(str(tmp_path / "nope"), None, NO_POD)

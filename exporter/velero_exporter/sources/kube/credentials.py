@@ -273,8 +273,8 @@ def _pem(fields: Mapping[str, Any], key: str, where: str) -> str | None:
     value = _text(fields, key, where)
     if value is None:
         return None
-    try:
-        return base64.b64decode(value, validate=True).decode("ascii")
+    try:  # Go's decoder, which kubectl uses, skips line breaks
+        return base64.b64decode("".join(value.split()), validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         raise ConfigError(f"{where}: {key} is not base64 PEM") from None
 
@@ -283,7 +283,7 @@ def from_kubeconfig(explicit: str | None, context: str | None, environ: Mapping[
     merged = merge_kubeconfigs(*kubeconfig_paths(explicit, environ))
     name = context or merged.current_context
     if not name:
-        raise ConfigError(f"{merged.source}: no current-context, and no --kube.context given")
+        raise ConfigError(f"{merged.source}: no current-context, and no --context given")
     chosen = merged.contexts.get(name)
     if chosen is None:
         raise ConfigError(f"{merged.source}: context {name!r} not found")
@@ -298,7 +298,7 @@ def from_kubeconfig(explicit: str | None, context: str | None, environ: Mapping[
         raise ConfigError(f"{merged.source}: {where} names user {user_name!r}, which is not defined")
     namespace = _text(chosen.fields, "namespace", where) or DEFAULT_NAMESPACE
     if "auth-provider" in user.fields:
-        return _from_kubernetes_package(explicit, name, namespace, merged.source)
+        return _from_kubernetes_package(explicit or environ.get("KUBECONFIG"), name, namespace, merged.source)
 
     c, cw = cluster.fields, f"cluster {cluster_name!r}"
     server = _text(c, "server", cw)
@@ -478,11 +478,11 @@ class _PackageCredential(Credential):
         return None
 
 
-def _from_kubernetes_package(explicit: str | None, context: str, namespace: str, source: str) -> Connection:
+def _from_kubernetes_package(paths: str | None, context: str, namespace: str, source: str) -> Connection:
     from kubernetes import client, config  # noqa: PLC0415 (58 MiB: only for the auth providers)
 
     cfg = client.Configuration()
-    path = explicit or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    path = paths or "~/.kube/config"
     try:
         config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
     except config.ConfigException as exc:
