@@ -24,5 +24,6 @@ ruff format --check exporter tests benchmarks scripts
 echo "test.sh: mypy --strict"
 mypy
 mypy --strict benchmarks scripts/derive-crd-schemas.py
+mypy tests
 echo "test.sh: pytest"
 python3 -m pytest -q -p no:cacheprovider "$@"

@@ -65,6 +65,12 @@ AGE_SLACK = 10.0  # ages: the recording rules ran up to a few seconds before the
 Value = float | tuple[float, float] | None  # exact (within the truth's `within`), a range, or ANY
 
 
+def exact(value: Value) -> float | None:
+    """A value of a truth built from exact values (or ANY): a range here is a mistake in that truth."""
+    assert not isinstance(value, tuple), f"a range where an exact value was built: {value}"
+    return value
+
+
 @dataclass(frozen=True)
 class Truth:
     """Series identified by the `keys` labels, each with its value: exact within `within`, in a (low, high)

@@ -79,12 +79,14 @@ DR_BACKUPS = [(T0 - 25 * DAY + 4 * HOUR, T0 - 25 * DAY + 6 * HOUR), (at(5, 4), a
 STAGING_BACKUPS = runs(T0 - HOUR, END, HOUR, MINUTE)
 
 # The DR bucket received the monthly dr backup's copy at day 5 06:30.
-DR_BUCKET = [(HISTORY_START, T0 - 25 * DAY + 4 * HOUR), (at(5, 6, 30), at(5, 4))]
+DR_BUCKET: Changes = [(HISTORY_START, T0 - 25 * DAY + 4 * HOUR), (at(5, 6, 30), at(5, 4))]
 # The DR region's copies of the critical snapshots land 3 hours after the backup starts, and stop after day 22.
-WEST_COPIES = [(started + 3 * HOUR, started) for started, _ in CRITICAL_BACKUPS if started <= at(22, 2)]
+WEST_COPIES: Changes = [(started + 3 * HOUR, started) for started, _ in CRITICAL_BACKUPS if started <= at(22, 2)]
 
 
-def tier_series(cluster: str, tier: str, rpo: Changes, rto: float, backups: list[tuple[float, float]]) -> list[Series]:
+def tier_series(
+    cluster: str, tier: str, rpo: Changes, rto: float, backups: Iterable[tuple[float, float]]
+) -> list[Series]:
     labels = {"cluster": cluster, "tier": tier}
     return [
         Series("velero_tier_rpo_seconds", labels, rpo, cluster),

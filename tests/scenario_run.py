@@ -318,7 +318,8 @@ def exporter_config(data: Mapping[str, Any], scenario: str) -> Config:
     """The scenario's configuration with the AWS sources' intervals shortened."""
     config = parse_config(dict(data), f"scenario {scenario}")
     intervals = ("buckets_interval", "repositories_interval", "snapshots_interval", "posture_interval")
-    return replace(config, aws=replace(config.aws, **dict.fromkeys(intervals, AWS_INTERVAL)))
+    shortened: dict[str, Any] = dict.fromkeys(intervals, AWS_INTERVAL)
+    return replace(config, aws=replace(config.aws, **shortened))
 
 
 def live_cluster(scenario: Scenario, now: float, moto: MotoServer, workdir: Path) -> Live:

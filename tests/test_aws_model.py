@@ -48,16 +48,12 @@ def record(obj: o.Obj) -> Backup:
 
 
 def test_discovery_takes_aws_locations_then_extra_buckets() -> None:
-    locations = {
-        name: r
-        for name, r in (
-            ("default", parse_storage_location(o.storage_location("default", bucket="primary", prefix="/a/b/"))),
-            ("plugin", parse_storage_location(o.storage_location("plugin", bucket="p", provider="velero.io/aws"))),
-            ("gcp", parse_storage_location(o.storage_location("gcp", bucket="g", provider="gcp"))),
-        )
-        for r in [r.record]
-        if r is not None
-    }
+    parsed = (
+        ("default", parse_storage_location(o.storage_location("default", bucket="primary", prefix="/a/b/"))),
+        ("plugin", parse_storage_location(o.storage_location("plugin", bucket="p", provider="velero.io/aws"))),
+        ("gcp", parse_storage_location(o.storage_location("gcp", bucket="g", provider="gcp"))),
+    )
+    locations = {name: p.record for name, p in parsed if p.record is not None}
     config = AwsConfig(
         locations=(("default", BucketSettings(mode="cloudwatch")),),
         extra_buckets=(ExtraBucket("dr", "dr-bucket", "us-west-2"), ExtraBucket("default", "shadowed", "eu-west-1")),

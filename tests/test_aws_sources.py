@@ -34,7 +34,7 @@ from velero_exporter.sources.aws.api import AwsClients, Where
 from velero_exporter.sources.aws.polling import Poller
 from velero_exporter.sources.aws.sources import aws_sources
 from velero_exporter.sources.kube.source import RESOURCES, RecordSink
-from velero_exporter.sources.parsing import parse_snapshot_location
+from velero_exporter.sources.parsing import parse_backup, parse_snapshot_location
 from velero_exporter.state.store import Store, TargetHealth
 
 H = 3600.0
@@ -457,7 +457,9 @@ async def test_steady_state_lists_in_proportion_to_new_backups_not_objects(peers
 
     new = backup("hourly-new", "hourly-hot", "hot", NOW)
     cloud.put_objects(peers.moto.client("s3"), bucket, folder(new))
-    rig.store.backups.put("hourly-new", RESOURCES[0].parse(new).record)
+    record = parse_backup(new).record
+    assert record is not None
+    rig.store.backups.put("hourly-new", record)
     peers.proxy.reset_calls()
     samples = await rig.refresh("buckets")
     steady = lists(peers.proxy, bucket)

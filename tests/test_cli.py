@@ -137,7 +137,7 @@ async def test_demo_honours_the_web_config(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     try:
-        lines = []
+        lines: list[str] = []
         async with asyncio.timeout(120):
             while not any("prometheus:" in line for line in lines):
                 lines.append((await proc.stdout.readline()).decode())

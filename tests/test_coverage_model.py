@@ -4,7 +4,7 @@ namespace and claim, by which method, and the reason for each claim no tier prot
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from velero_exporter.sources.cluster_parsing import (
     parse_persistent_volume_claim,
     parse_pod,
 )
-from velero_exporter.sources.parsing import parse_schedule, parse_snapshot_location, parse_storage_location
+from velero_exporter.sources.parsing import Parsed, parse_schedule, parse_snapshot_location, parse_storage_location
 from velero_exporter.state.coverage_records import ResourcePolicy
 from velero_exporter.state.store import StoreView
 from velero_exporter.velero.volume_policy import parse_resource_policies
@@ -41,7 +41,7 @@ volumePolicies:
     action:
       type: skip
 """
-PARSERS = {
+PARSERS: dict[str, tuple[str, Callable[[object], Parsed[Any]]]] = {
     "Namespace": ("namespaces", parse_namespace),
     "Pod": ("pods", parse_pod),
     "PersistentVolumeClaim": ("persistent_volume_claims", parse_persistent_volume_claim),
@@ -62,8 +62,8 @@ def view(
     fields: dict[str, dict[str, Any]] = {field: {} for field, _ in PARSERS.values()}
     for obj in objects:
         field, parse = PARSERS[obj["kind"]]
-        parsed = parse(obj)  # type: ignore[operator]
-        assert parsed.record is not None and not parsed.problems, obj
+        parsed = parse(obj)
+        assert parsed.name is not None and parsed.record is not None and not parsed.problems, obj
         fields[field][parsed.name] = parsed.record
     fields["resource_policies"] = {
         name: ResourcePolicy(name, "loaded", parse_resource_policies({"p": text}, version))
@@ -464,6 +464,7 @@ def test_the_memo_reuses_results_of_unchanged_records_only() -> None:
             annotations={"velero-exporter.io/coverage": "ignore"},
         )
     ).record
+    assert changed is not None
     claims = {**first_view.persistent_volume_claims, "kailash-app/uploads": changed}
     third_view = dataclasses.replace(first_view, persistent_volume_claims=claims)
     third = build_coverage(third_view, cfg, NOW, synced=True, memo=memo)

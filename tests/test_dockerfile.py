@@ -159,8 +159,8 @@ def test_the_lock_satisfies_pyproject_and_pins_every_file_by_hash() -> None:
         version, _ = pins[name]
         assert requirement.specifier.contains(version), f"{name}=={version} does not satisfy {requirement}"
     assert Version(pins["aiohttp"][0]) >= Version("3.14.4")  # past the published request-smuggling fixes
-    for name, (version, hashes) in pins.items():
-        assert version and hashes and all(h.startswith("sha256:") for h in hashes), name
+    for pinned, (version, hashes) in pins.items():
+        assert version and hashes and all(h.startswith("sha256:") for h in hashes), pinned
     command = "uv pip compile pyproject.toml --extra auth --generate-hashes --universal --python-version 3.11"
     assert command in LOCK.read_text() and command in DOCKERFILE.read_text()
 

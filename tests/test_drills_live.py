@@ -17,8 +17,9 @@ from tests.test_fake_kube_api import kubectl
 from velero_exporter.app import Exporter, Options
 from velero_exporter.config.file import load_config
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.demo import running_sandbox
 from velero_exporter.sandbox.monitoring import query, running_prometheus
+from velero_exporter.sandbox.story import DEMO_CONFIG
 
 OVERDUE = 'ALERTS{alertname="VeleroRestoreTestOverdue", alertstate="firing", tier="critical"}'
 VERIFIED = 'velero_tier_last_verified_restore_timestamp_seconds{tier="critical"}'

@@ -289,7 +289,7 @@ def test_a_kind_at_the_wrong_version_is_refused() -> None:
 # --- lists --------------------------------------------------------------------------------------------
 
 
-async def test_pages_come_from_the_first_pages_snapshot(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_pages_come_from_the_first_pages_snapshot(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     url = f"{api.url}{BASE}/backups"
     status, page1 = await get_json(http, url, limit="3")
     assert status == 200
@@ -316,7 +316,7 @@ async def test_pages_come_from_the_first_pages_snapshot(api: FakeKubeAPI, http: 
     assert [i["metadata"]["name"] for i in fresh["items"]] == ["b0", "b1", "b2", "b3", "b35", "b5", "b6"]
 
 
-async def test_continue_token_after_compaction_is_expired(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_continue_token_after_compaction_is_expired(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     url = f"{api.url}{BASE}/backups"
     _, page1 = await get_json(http, url, limit="2")
     api.compact()
@@ -349,14 +349,14 @@ async def test_continue_token_expires_after_ttl(http: aiohttp.ClientSession) -> 
         await server.stop()
 
 
-async def test_rv0_list_ignores_limit_like_the_watch_cache(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_rv0_list_ignores_limit_like_the_watch_cache(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     _, body = await get_json(http, f"{api.url}{BASE}/backups", limit="2", resourceVersion="0")
 
     assert len(body["items"]) == 7
     assert "continue" not in body["metadata"]
 
 
-async def test_selectors_get_and_not_found(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_selectors_get_and_not_found(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     url = f"{api.url}{BASE}/backups"
 
     def names(body: dict[str, Any]) -> list[str]:
@@ -401,7 +401,7 @@ async def test_selectors_get_and_not_found(api: FakeKubeAPI, http: aiohttp.Clien
     assert (status, unknown["reason"]) == (404, "NotFound")
 
 
-async def test_discovery(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_discovery(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     _, version = await get_json(http, f"{api.url}/version")
     _, groups = await get_json(http, f"{api.url}/apis")
     _, resources = await get_json(http, f"{api.url}/apis/velero.io/v1")
@@ -469,7 +469,7 @@ async def test_object_metadata_and_versions() -> None:
     assert server.list("schedules")[0]["spec"]["schedule"] == "@daily"
 
 
-async def test_http_writes(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_http_writes(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     url = f"{api.url}{BASE}/backups"
     async with http.post(url, json=objects.backup("posted")) as resp:
         assert resp.status == 201
@@ -493,7 +493,7 @@ async def test_http_writes(api: FakeKubeAPI, http: aiohttp.ClientSession) -> Non
 # --- watches ------------------------------------------------------------------------------------------
 
 
-async def test_watch_replays_history_from_a_resource_version(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_watch_replays_history_from_a_resource_version(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     since = api.resource_version
     api.create(objects.backup("new"))
     api.replace(objects.backup("b1", phase="Deleting"))
@@ -513,7 +513,7 @@ async def test_watch_replays_history_from_a_resource_version(api: FakeKubeAPI, h
     assert events[1]["object"]["status"]["phase"] == "Deleting"
 
 
-async def test_watch_from_zero_lists_then_streams_live(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_watch_from_zero_lists_then_streams_live(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     watch = await open_watch(http, api, "backups", resourceVersion="0")
     initial = [await watch.next() for _ in range(7)]
     api.create(objects.backup("live"))
@@ -527,7 +527,7 @@ async def test_watch_from_zero_lists_then_streams_live(api: FakeKubeAPI, http: a
     assert (live["type"], live["object"]["metadata"]["name"]) == ("ADDED", "live")
 
 
-async def test_watch_with_selectors_reports_label_transitions(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_watch_with_selectors_reports_label_transitions(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     watch = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version), labelSelector="tier=gold")
     named = await open_watch(
         http, api, "backups", resourceVersion=str(api.resource_version), fieldSelector="metadata.name=b0"
@@ -553,7 +553,7 @@ async def test_watch_with_selectors_reports_label_transitions(api: FakeKubeAPI, 
     assert [e and e["type"] for e in got_named] == ["MODIFIED"] * 3
 
 
-async def test_watch_from_compacted_rv_gets_410_error_event(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_watch_from_compacted_rv_gets_410_error_event(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     old = api.resource_version
     api.create(objects.backup("after"))
     api.compact()
@@ -587,7 +587,7 @@ async def test_history_window_is_bounded(http: aiohttp.ClientSession) -> None:
         await server.stop()
 
 
-async def test_bookmarks(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_bookmarks(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     watch = await open_watch(
         http, api, "backups", resourceVersion=str(api.resource_version), allowWatchBookmarks="true"
     )
@@ -629,7 +629,7 @@ async def test_send_initial_events_ends_with_an_annotated_bookmark(
     assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
-async def test_timeout_seconds_ends_the_stream_cleanly(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_timeout_seconds_ends_the_stream_cleanly(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     started = time.monotonic()
     watch = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version), timeoutSeconds="1")
     events = await watch.rest()
@@ -642,7 +642,7 @@ async def test_timeout_seconds_ends_the_stream_cleanly(api: FakeKubeAPI, http: a
 # --- faults -------------------------------------------------------------------------------------------
 
 
-async def test_fail_with_retry_after(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_fail_with_retry_after(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     api.faults.fail(plural="backups", verb="list", status=429, times=2, retry_after=1.5)
     url = f"{api.url}{BASE}/backups"
 
@@ -664,7 +664,7 @@ async def test_fail_with_retry_after(api: FakeKubeAPI, http: aiohttp.ClientSessi
         assert (resp.status, (await resp.json())["reason"]) == (503, "ServiceUnavailable")
 
 
-async def test_forbid_and_allow(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_forbid_and_allow(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     url = f"{api.url}{BASE}/backups"
     api.faults.forbid("backups")
 
@@ -679,7 +679,7 @@ async def test_forbid_and_allow(api: FakeKubeAPI, http: aiohttp.ClientSession) -
     assert (await get_json(http, url))[0] == 200
 
 
-async def test_cut_watches_mid_event_leaves_a_partial_line(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_cut_watches_mid_event_leaves_a_partial_line(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     watch = await open_watch(http, api, "backups", resourceVersion=str(api.resource_version))
     api.create(objects.backup("first"))
     first = await watch.next()
@@ -700,7 +700,7 @@ async def test_cut_watches_mid_event_leaves_a_partial_line(api: FakeKubeAPI, htt
 
 
 async def test_cut_watches_loses_queued_events_but_history_keeps_them(
-    api: FakeKubeAPI, http: aiohttp.ClientSession
+    api: FaultyKubeAPI, http: aiohttp.ClientSession
 ) -> None:
     since = api.resource_version
     watch = await open_watch(http, api, "backups", resourceVersion=str(since))
@@ -719,7 +719,7 @@ async def test_cut_watches_loses_queued_events_but_history_keeps_them(
     assert [e["object"]["metadata"]["name"] for e in await again.rest()] == ["in-flight"]
 
 
-async def test_expire_watches(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_expire_watches(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     since = api.resource_version
     watch = await open_watch(http, api, "backups", resourceVersion=str(since))
     await asyncio.sleep(0.05)
@@ -733,7 +733,7 @@ async def test_expire_watches(api: FakeKubeAPI, http: aiohttp.ClientSession) -> 
     assert [e["type"] for e in await again.rest()] == ["ERROR"]
 
 
-async def test_stall_watches(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_stall_watches(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     rv = str(api.resource_version)
     stalled = await open_watch(http, api, "backups", resourceVersion=rv, allowWatchBookmarks="true")
     await asyncio.sleep(0.05)
@@ -755,7 +755,7 @@ async def test_stall_watches(api: FakeKubeAPI, http: aiohttp.ClientSession) -> N
     during.resp.close()
 
 
-async def test_go_down_and_come_up(api: FakeKubeAPI, http: aiohttp.ClientSession) -> None:
+async def test_go_down_and_come_up(api: FaultyKubeAPI, http: aiohttp.ClientSession) -> None:
     url = f"{api.url}{BASE}/backups"
     _, before = await get_json(http, url)
     pre_down_rv = before["metadata"]["resourceVersion"]

@@ -5,6 +5,7 @@ object."""
 from __future__ import annotations
 
 import gzip
+from typing import TypeVar
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
@@ -16,7 +17,7 @@ from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import OPENMETRICS, TEXT, Payload
 from velero_exporter.metrics.collector import Families
 from velero_exporter.metrics.coverage import NAMESPACES, PVCS
-from velero_exporter.metrics.family import Exported
+from velero_exporter.metrics.family import Exported, Subject
 from velero_exporter.metrics.large import LargeEncoder
 from velero_exporter.model.aws import AwsModel
 from velero_exporter.model.coverage import CoverageModel, NamespaceCoverage, PvcCoverage
@@ -47,19 +48,24 @@ ITEMS = (
     (claim("app", "db", ("hot", "fs-backup"), ("critical", "snapshot")), claim("app", "cache", reason="policy_skip")),
 )
 
+T = TypeVar("T")
+
 
 def reference(namespaces: tuple[NamespaceCoverage, ...], pvcs: tuple[PvcCoverage, ...]) -> Families:
     """The same families built the ordinary way, through prometheus_client."""
-    out = []
     data = exported(namespaces, pvcs)
-    for subject in (NAMESPACES, PVCS):
-        for family in subject.families:
-            metric = GaugeMetricFamily(family.name, family.help, labels=list(family.labels))
-            for item in subject.items(data):
-                for labels, value in family.samples(item):
-                    metric.add_metric(list(labels), value)
-            out.append(metric)
-    return Families(out)
+    return Families([*gauges(NAMESPACES, data), *gauges(PVCS, data)])
+
+
+def gauges(subject: Subject[T], data: Exported) -> list[GaugeMetricFamily]:
+    out = []
+    for family in subject.families:
+        metric = GaugeMetricFamily(family.name, family.help, labels=list(family.labels))
+        for item in subject.items(data):
+            for labels, value in family.samples(item):
+                metric.add_metric(list(labels), value)
+        out.append(metric)
+    return out
 
 
 def test_item_by_item_equals_prometheus_clients_encoding_in_both_formats() -> None:
@@ -68,7 +74,7 @@ def test_item_by_item_equals_prometheus_clients_encoding_in_both_formats() -> No
     payload = Payload(Families([]), 0.0, "", lines)
     assert payload.body(TEXT, False) == generate_latest(reference(*ITEMS))
     openmetrics = payload.body(OPENMETRICS, False).decode()
-    assert openmetrics == generate_openmetrics(reference(*ITEMS)).decode()  # type: ignore[no-untyped-call]
+    assert openmetrics == generate_openmetrics(reference(*ITEMS)).decode()
     assert list(parse_openmetrics(openmetrics))  # a valid OpenMetrics document, `# EOF` last
     assert (
         parse_samples(payload.body(TEXT, False).decode())[

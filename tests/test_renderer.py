@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import pytest
 
@@ -18,10 +19,9 @@ from tests.test_metric_values import NOW, fixture_objects, load
 from tests.test_status_page import parse_tables
 from velero_exporter.config.settings import Config
 from velero_exporter.exposition.payload import TEXT, Exposition
-from velero_exporter.exposition.renderer import Renderer
+from velero_exporter.exposition.renderer import Models, Renderer
 from velero_exporter.exposition.status_page import VIOLATED
-from velero_exporter.model.aws import AwsModel
-from velero_exporter.model.velero import IMPLAUSIBLE_TIMESTAMP, Model
+from velero_exporter.model.velero import IMPLAUSIBLE_TIMESTAMP
 from velero_exporter.sandbox import objects as o
 from velero_exporter.sources.kube.source import RecordSink
 from velero_exporter.sources.parsing import parse_backup, parse_schedule
@@ -45,7 +45,7 @@ def count_model_computations(renderer: Renderer) -> list[float]:
     calls: list[float] = []
     models = renderer.models
 
-    def counting(view: StoreView, now: float) -> tuple[Model, AwsModel]:
+    def counting(view: StoreView, now: float) -> Models:
         calls.append(now)
         return models(view, now)
 
@@ -175,7 +175,7 @@ async def test_a_payload_is_ready_only_when_its_models_come_from_a_view_taken_on
     computing, go_on = threading.Event(), threading.Event()
     seen: list[int] = []
 
-    def slow(view: StoreView, now: float) -> tuple[Model, AwsModel]:
+    def slow(view: StoreView, now: float) -> Models:
         seen.append(len(view.backups))
         computing.set()
         go_on.wait(20)
@@ -305,7 +305,7 @@ async def test_a_failing_stage_keeps_the_last_good_output_and_is_counted_and_log
     assert await renderer.render_now() is True
     good_page = renderer._exposition.current.status_page  # type: ignore[union-attr]
 
-    def broken(*args: object) -> str:
+    def broken(*args: object) -> NoReturn:
         raise ValueError("year 0 is out of range")
 
     renderer.status_page = broken  # type: ignore[method-assign,assignment]
@@ -317,7 +317,7 @@ async def test_a_failing_stage_keeps_the_last_good_output_and_is_counted_and_log
     failures = [r for r in caplog.records if "render_failed" in r.getMessage()]
     assert len(failures) == 1 and "stage=status_page" in failures[0].getMessage()
 
-    renderer.models = lambda view, now: broken()  # type: ignore[method-assign,assignment,misc]
+    renderer.models = lambda view, now: broken()  # type: ignore[method-assign]
     store.backups.remove("hourly-hot-1")  # a change: the models must be computed again, and that fails
     assert await renderer.render_now() is False
     samples, _ = rendered(renderer)
@@ -325,7 +325,7 @@ async def test_a_failing_stage_keeps_the_last_good_output_and_is_counted_and_log
     # the last good models are served (hourly-hot-1 still counted), with the current health
     assert value(samples, "velero_schedule_last_success_timestamp_seconds", schedule="hourly-hot") is not None
 
-    renderer.families = lambda *args: broken()  # type: ignore[method-assign,assignment,misc]
+    renderer.families = lambda *args: broken()  # type: ignore[method-assign]
     before = renderer._exposition.current
     assert await renderer.render_now() is False
     assert renderer._exposition.current is before  # nothing new could be encoded: the whole last payload stays

@@ -93,7 +93,7 @@ async def test_the_document_names_its_window_and_schema(month: History) -> None:
 
 
 # Violations, derived from the backups in tests/report_history.py (violation = known time with age > RPO):
-VIOLATIONS = {
+VIOLATIONS: dict[tuple[str, str], list[tuple[int, int, int | None]]] = {
     # hot, RPO 2h: runs 08:00-13:00 of day 5 missed; the 07:00 run is too old from 09:00 until the 14:00 run
     # completes at 14:05; worst age 14:05 - 07:00.
     # Runs 04:00-08:00 of day 10 missed: too old from 05:00; the exporter is down from 06:00, so the known

@@ -19,8 +19,9 @@ from tests.scenario_run import rule_file, wait_for
 from velero_exporter.app import Exporter, Options
 from velero_exporter.cli import main
 from velero_exporter.config.file import load_config
-from velero_exporter.sandbox.demo import DEMO_CONFIG, report_command, running_sandbox
+from velero_exporter.sandbox.demo import report_command, running_sandbox
 from velero_exporter.sandbox.monitoring import query, running_prometheus
+from velero_exporter.sandbox.story import DEMO_CONFIG
 
 HOUR = 3600.0
 WINDOW = 26 * HOUR  # back to the hot tier's drill a day ago

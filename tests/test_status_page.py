@@ -30,7 +30,8 @@ from velero_exporter.exposition.status_page import (
 from velero_exporter.model.aws import AwsModel, PostureState
 from velero_exporter.model.velero import Model, build_model
 from velero_exporter.sandbox import objects as o
-from velero_exporter.sandbox.demo import DEMO_CONFIG, running_sandbox
+from velero_exporter.sandbox.demo import running_sandbox
+from velero_exporter.sandbox.story import DEMO_CONFIG
 from velero_exporter.state.aws_records import BucketPosture, BucketTarget, Checked, LifecycleExpiration, ObjectLock
 from velero_exporter.state.store import Health
 from velero_exporter.velero.cron import Cron, CronError, parse_cron

@@ -229,8 +229,8 @@ def test_objects_as_the_fake_api_serves_them_validate() -> None:
     api = FakeKubeAPI()
     for obj in story(NOW):
         api.create(obj)
-    plurals = ("backups", "restores", "schedules", "bsl", "vsl", "podvolumebackups", "podvolumerestores")
-    plurals += ("datauploads", "datadownloads", "backuprepositories")
+    plurals: tuple[str, ...] = ("backups", "restores", "schedules", "bsl", "vsl", "podvolumebackups")
+    plurals += ("podvolumerestores", "datauploads", "datadownloads", "backuprepositories")
     served = [obj for plural in plurals for obj in api.list(plural)]
     assert served and all("uid" in obj["metadata"] and "resourceVersion" in obj["metadata"] for obj in served)
     assert [v for obj in served for v in violations(obj)] == []

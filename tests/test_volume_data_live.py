@@ -142,7 +142,11 @@ async def test_progress_is_remembered_across_watch_events_and_relists(tmp_path: 
 
         before = time.time()
         h.api.replace(upload(4000))
-        samples = await h.until(lambda s, after=before: (value(s, PROGRESS, **UPLOAD) or 0) >= after, "bytes moved")
+
+        def moved_since(s: Samples, after: float = before) -> bool:
+            return (value(s, PROGRESS, **UPLOAD) or 0) >= after
+
+        samples = await h.until(moved_since, "bytes moved")
         moved = value(samples, PROGRESS, **UPLOAD)
         assert moved is not None and moved <= time.time()
 
