@@ -13,8 +13,8 @@ from velero_exporter.state.coverage_sync import CLUSTER_KINDS
 PACKAGE = Path(__file__).resolve().parent.parent / "exporter" / "velero_exporter"
 
 # Each runtime package, and what it may import besides itself. `velero` (Velero's own semantics: cron, durations,
-# selection), `config`, `logs` and `backoff` are the foundation every layer may use.
-FOUNDATION = {"velero", "config", "logs", "backoff"}
+# selection), `config`, `logs`, `backoff` and `client_auth` are the foundation every layer may use.
+FOUNDATION = {"velero", "config", "logs", "backoff", "client_auth"}
 MAY_IMPORT: dict[str, set[str]] = {
     "velero": set(),
     "config": {"velero"},

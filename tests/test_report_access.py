@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tests.test_web_config import make_cert
 from velero_exporter.cli import main
-from velero_exporter.report.prometheus import basic_auth
+from velero_exporter.client_auth import basic_auth
 from velero_exporter.sandbox.monitoring import WebAccess, free_port, running_prometheus
 
 PASSWORD = "auditor-password"

@@ -9,7 +9,6 @@ show them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import math
 import ssl
@@ -21,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from velero_exporter.client_auth import basic_auth, tls_context
 from velero_exporter.report.window import Window, chunks, rfc3339
 
 # A series' labels as a sorted tuple of pairs: hashable, and equal for equal label sets.
@@ -65,20 +65,14 @@ def ssl_context(connection: Connection) -> ssl.SSLContext | bool:
     if not (connection.ca_file or connection.cert_file or connection.insecure):
         return True
     try:
-        context = ssl.create_default_context(cafile=connection.ca_file)
-        if connection.cert_file:
-            context.load_cert_chain(connection.cert_file, connection.key_file)
-    except (OSError, ssl.SSLError) as exc:
+        return tls_context(
+            ca_file=connection.ca_file,
+            cert_file=connection.cert_file,
+            key_file=connection.key_file,
+            insecure=connection.insecure,
+        )
+    except OSError as exc:  # ssl.SSLError is one
         raise QueryError(f"TLS settings: {exc}") from None
-    if connection.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def basic_auth(user: str, password: str) -> str:
-    """The Authorization header's value for basic auth (RFC 7617, UTF-8)."""
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def request_headers(connection: Connection) -> dict[str, str]:

@@ -18,7 +18,6 @@ import contextlib
 import email.utils
 import json
 import logging
-import ssl
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from types import SimpleNamespace
@@ -126,7 +125,7 @@ class KubeClient:
 
         try:
             connection = await asyncio.to_thread(load)
-        except (OSError, ValueError, ssl.SSLError) as exc:  # credentials.ConfigError is a ValueError
+        except (OSError, ValueError) as exc:  # credentials.ConfigError is a ValueError, ssl.SSLError an OSError
             raise KubeError("no_credentials", " ".join(str(exc).split())) from None
         log.info(
             "event=kube_config_loaded source=%s host=%s namespace=%s",

@@ -25,7 +25,6 @@ import os
 import pathlib
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from typing import Any, Final
 
 import yaml
 
+from velero_exporter.client_auth import basic_auth, tls_context
 from velero_exporter.logs import logfmt_value
 
 log = logging.getLogger("velero_exporter.kube")
@@ -109,23 +109,6 @@ class Tls:
     server_name: str | None = None
 
 
-def ssl_context(tls: Tls) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=tls.ca_file, cadata=tls.ca_data)
-    if tls.cert_file:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file)
-    elif tls.cert_data:
-        # ssl loads a client key only from files: a private directory that lives for the call.
-        with tempfile.TemporaryDirectory(prefix="velero-exporter-") as tmp:
-            cert, key = pathlib.Path(tmp, "tls.crt"), pathlib.Path(tmp, "tls.key")
-            cert.write_text(tls.cert_data, encoding="utf-8")
-            key.write_text(tls.key_data or "", encoding="utf-8")
-            ctx.load_cert_chain(cert, key if tls.key_data else None)
-    if tls.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Connection:
     """How to reach the API server: `ssl_context` None for plain http."""
@@ -140,7 +123,17 @@ class Connection:
 
 def _connection(host: str, tls: Tls, credential: Credential, namespace: str, source: str) -> Connection:
     host = host.rstrip("/")
-    context = ssl_context(tls) if host.startswith("https") else None
+    context = None
+    if host.startswith("https"):
+        context = tls_context(
+            ca_file=tls.ca_file,
+            ca_data=tls.ca_data,
+            cert_file=tls.cert_file,
+            key_file=tls.key_file,
+            cert_data=tls.cert_data,
+            key_data=tls.key_data,
+            insecure=tls.insecure,
+        )
     return Connection(host, context, tls.server_name or None, credential, namespace, source)
 
 
@@ -341,8 +334,7 @@ def _user_credential(u: Mapping[str, Any], user: _Entry, where: str) -> Credenti
         return TokenFile(token_file)
     username, password = _text(u, "username", where), _text(u, "password", where)
     if username or password:
-        basic = base64.b64encode(f"{username or ''}:{password or ''}".encode()).decode("ascii")
-        return StaticCredential(f"Basic {basic}")
+        return StaticCredential(basic_auth(username or "", password or ""))
     return StaticCredential(None)
 
 
