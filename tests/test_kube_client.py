@@ -22,6 +22,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from velero_exporter.sources.kube import credentials
 from velero_exporter.sources.kube.client import KubeClient, KubeError, decode_list, parse_retry_after
@@ -558,11 +562,6 @@ class Pki:
 
 
 def _make_pki(tmp_path: Path) -> Pki:
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.x509.oid import NameOID  # noqa: PLC0415
-
     now = datetime.datetime.now(datetime.UTC)
 
     def name(cn: str) -> Any:
